@@ -1,0 +1,116 @@
+// LineAssembler: turns one writer's arbitrary writes into complete lines.
+//
+// Rules (the same for every sharing kind):
+//  - '\n' ends a line; the break is not part of the line.
+//  - "\r\n" counts as one break: a '\r' immediately before '\n' is dropped,
+//    even when the two arrive in different writes.
+//  - Every other byte, including a lone '\r', '\t', '\0' and escape sequences,
+//    is kept as written. syncstream carries bytes, not a terminal.
+//  - A pending partial line longer than `max_line_length` bytes is cut: its
+//    first part is emitted as a line marked `continued` and the rest stays
+//    pending, so a writer that never writes '\n' holds at most
+//    `max_line_length` bytes. The cut backs off (by at most 3 bytes) so that a
+//    UTF-8 character is not split.
+//  - Flush() emits the pending partial line, if any, as a final line. Buffers
+//    call it at end-of-stream and when a writer closes: nothing is lost.
+//
+// Not thread-safe: one assembler belongs to one writer.
+#ifndef SYNCSTREAM_CORE_LINE_ASSEMBLER_H_
+#define SYNCSTREAM_CORE_LINE_ASSEMBLER_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace syncstream {
+
+// The default cap on one line: 64 KiB.
+inline constexpr size_t kDefaultMaxLineLength = 64 * 1024;
+
+class LineAssembler {
+ public:
+  // `max_line_length` must be at least 4 (room for one UTF-8 character);
+  // smaller values are raised to 4.
+  explicit LineAssembler(size_t max_line_length = kDefaultMaxLineLength);
+
+  // Appends `text`. For every line it completes, calls
+  // `emit(absl::string_view line, bool continued)`; the view is valid only
+  // during the call.
+  template <typename Emit>
+  void Append(absl::string_view text, Emit&& emit);
+
+  // Emits the pending partial line (if non-empty) as a final line.
+  template <typename Emit>
+  void Flush(Emit&& emit);
+
+  // The pending partial line (not yet ended by '\n').
+  absl::string_view pending() const { return pending_; }
+  bool has_pending() const { return !pending_.empty(); }
+  size_t max_line_length() const { return max_line_length_; }
+
+  // Drops the pending partial line.
+  void Clear() { pending_.clear(); }
+
+ private:
+  // Where to cut `pending_` (longer than the maximum) so that no UTF-8
+  // character is split.
+  size_t CutPoint() const;
+  // Emits the first CutPoint() bytes of `pending_` as a continued line.
+  template <typename Emit>
+  void EmitCut(Emit& emit);
+
+  size_t max_line_length_;
+  std::string pending_;
+};
+
+template <typename Emit>
+void LineAssembler::Append(absl::string_view text, Emit&& emit) {
+  while (!text.empty()) {
+    size_t newline = text.find('\n');
+    if (newline == absl::string_view::npos) {
+      pending_.append(text.data(), text.size());
+      // A trailing '\r' may be half of a "\r\n" split across writes: keep
+      // it pending without counting it against the limit.
+      while (pending_.size() >
+             max_line_length_ + (pending_.back() == '\r' ? 1 : 0)) {
+        EmitCut(emit);
+      }
+      return;
+    }
+    absl::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline + 1);
+    if (pending_.empty()) {
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.size() <= max_line_length_) {  // the common case: no copy
+        emit(line, false);
+        continue;
+      }
+      pending_.assign(line.data(), line.size());
+    } else {
+      pending_.append(line.data(), line.size());
+      if (pending_.back() == '\r') pending_.pop_back();
+    }
+    while (pending_.size() > max_line_length_) EmitCut(emit);
+    emit(absl::string_view(pending_), false);
+    pending_.clear();
+  }
+}
+
+template <typename Emit>
+void LineAssembler::EmitCut(Emit& emit) {
+  size_t cut = CutPoint();
+  emit(absl::string_view(pending_.data(), cut), true);
+  pending_.erase(0, cut);
+}
+
+template <typename Emit>
+void LineAssembler::Flush(Emit&& emit) {
+  if (pending_.empty()) return;
+  emit(absl::string_view(pending_), false);
+  pending_.clear();
+}
+
+}  // namespace syncstream
+
+#endif  // SYNCSTREAM_CORE_LINE_ASSEMBLER_H_

@@ -1,0 +1,261 @@
+#include "syncstream/core/line_writer.h"
+
+#include <algorithm>
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace syncstream {
+namespace {
+
+std::atomic<uint64_t> next_writer_id{1};
+
+// The calling thread's last-used LineWriter state: a one-entry cache that makes
+// Write() lock-free on its common path. Ids are never reused, so an entry of a
+// destroyed LineWriter can never match again.
+struct ThreadCache {
+  uint64_t owner_id = 0;
+  void* state = nullptr;
+};
+thread_local ThreadCache thread_cache;
+
+std::atomic<uint64_t> next_thread_token{1};
+thread_local const uint64_t this_thread_token =
+    next_thread_token.fetch_add(1, std::memory_order_relaxed);
+
+}  // namespace
+
+struct LineWriter::WriterState {
+  WriterState(std::string sender, std::string type, size_t max_line_length)
+      : assembler(max_line_length) {
+    scratch.sender = std::move(sender);
+    scratch.type = std::move(type);
+  }
+  std::mutex mutex;  // taken by the owning writer and by CloseAllWriters()
+  LineAssembler assembler;
+  Record scratch;    // reused for every record: sender and type fixed
+  uint64_t next_sequence = 0;
+  bool wrote = false;
+  bool ended = false;  // sent end-of-stream
+};
+
+LineWriter::LineWriter(LineWriterOptions options)
+    : options_(std::move(options)),
+      id_(next_writer_id.fetch_add(1, std::memory_order_relaxed)),
+      streambuf_(this),
+      stream_(&streambuf_) {}
+
+LineWriter::~LineWriter() {
+  if (thread_cache.owner_id == id_) thread_cache = ThreadCache{};
+}
+
+LineWriter::WriterState* LineWriter::ThreadState() {
+  if (thread_cache.owner_id == id_) {
+    return static_cast<WriterState*>(thread_cache.state);
+  }
+  std::lock_guard<std::mutex> guard(mutex_);
+  auto& slot = threads_[this_thread_token];
+  if (!slot) {
+    size_t ordinal = threads_.size() - 1;
+    std::string sender = ordinal == 0
+                             ? options_.name
+                             : absl::StrCat(options_.name, ".", ordinal);
+    slot = std::make_unique<WriterState>(std::move(sender), options_.type,
+                                         options_.max_line_length);
+  }
+  thread_cache = ThreadCache{id_, slot.get()};
+  return slot.get();
+}
+
+absl::Status LineWriter::WriteTo(WriterState& state, absl::string_view text) {
+  std::lock_guard<std::mutex> guard(state.mutex);
+  state.wrote = true;
+  absl::Status status;
+  state.assembler.Append(text, [&](absl::string_view line, bool continued) {
+    Record& record = state.scratch;
+    record.kind = RecordKind::kLine;
+    record.sequence = state.next_sequence++;
+    record.timestamp = absl::Now();
+    record.text.assign(line.data(), line.size());
+    record.continued = continued;
+    absl::Status published = Publish(record);
+    if (status.ok()) status = std::move(published);
+  });
+  return status;
+}
+
+absl::Status LineWriter::FlushLocked(WriterState& state) {
+  absl::Status status;
+  state.assembler.Flush([&](absl::string_view line, bool continued) {
+    Record& record = state.scratch;
+    record.kind = RecordKind::kLine;
+    record.sequence = state.next_sequence++;
+    record.timestamp = absl::Now();
+    record.text.assign(line.data(), line.size());
+    record.continued = continued;
+    status = Publish(record);
+  });
+  return status;
+}
+
+absl::Status LineWriter::SendRecordLocked(WriterState& state, Record record) {
+  absl::Status flushed = FlushLocked(state);
+  record.sender = state.scratch.sender;
+  if (record.type.empty()) record.type = state.scratch.type;
+  record.sequence = state.next_sequence++;
+  record.timestamp = absl::Now();
+  if (record.kind != RecordKind::kLine) record.continued = false;
+  if (record.kind == RecordKind::kEndOfStream) state.ended = true;
+  state.wrote = true;
+  absl::Status published = Publish(record);
+  return flushed.ok() ? published : flushed;
+}
+
+absl::Status LineWriter::Write(absl::string_view text) {
+  return WriteTo(*ThreadState(), text);
+}
+
+absl::Status LineWriter::Flush() {
+  WriterState& state = *ThreadState();
+  std::lock_guard<std::mutex> guard(state.mutex);
+  return FlushLocked(state);
+}
+
+absl::Status LineWriter::SendEof() {
+  WriterState& state = *ThreadState();
+  std::lock_guard<std::mutex> guard(state.mutex);
+  Record record;
+  record.kind = RecordKind::kEndOfStream;
+  return SendRecordLocked(state, std::move(record));
+}
+
+absl::Status LineWriter::SendTrace(RecordKind kind, std::string message) {
+  // Skip SendTrace and the public SendError/SendWarning overload.
+  Record record = kind == RecordKind::kError
+                      ? MakeErrorRecord(message, /*skip_frames=*/2)
+                      : MakeWarningRecord(message, /*skip_frames=*/2);
+  WriterState& state = *ThreadState();
+  std::lock_guard<std::mutex> guard(state.mutex);
+  return SendRecordLocked(state, std::move(record));
+}
+
+absl::Status LineWriter::SendError(const std::exception& error) {
+  return SendTrace(RecordKind::kError, DescribeException(error));
+}
+
+absl::Status LineWriter::SendError(const absl::Status& error) {
+  return SendTrace(RecordKind::kError, DescribeStatus(error));
+}
+
+absl::Status LineWriter::SendError(absl::string_view message) {
+  return SendTrace(RecordKind::kError, std::string(message));
+}
+
+absl::Status LineWriter::SendWarning(absl::string_view message) {
+  return SendTrace(RecordKind::kWarning, std::string(message));
+}
+
+std::unique_ptr<LineWriter::Writer> LineWriter::NewWriter(std::string sender,
+                                                          std::string type) {
+  auto state = new WriterState(std::move(sender), std::move(type),
+                               options_.max_line_length);
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    explicit_writers_.push_back(state);
+  }
+  return std::unique_ptr<Writer>(new Writer(this, state));
+}
+
+std::vector<std::pair<std::string, std::string>> LineWriter::PendingLines()
+    const {
+  std::vector<std::pair<std::string, std::string>> pending;
+  std::lock_guard<std::mutex> guard(mutex_);
+  auto add = [&](WriterState& state) {
+    std::lock_guard<std::mutex> state_guard(state.mutex);
+    if (state.assembler.has_pending()) {
+      pending.emplace_back(state.scratch.sender,
+                           std::string(state.assembler.pending()));
+    }
+  };
+  for (const auto& entry : threads_) add(*entry.second);
+  for (WriterState* state : explicit_writers_) add(*state);
+  return pending;
+}
+
+absl::Status LineWriter::CloseAllWriters(bool send_eof) {
+  std::vector<WriterState*> states;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    for (const auto& entry : threads_) states.push_back(entry.second.get());
+    states.insert(states.end(), explicit_writers_.begin(),
+                  explicit_writers_.end());
+  }
+  absl::Status status;
+  for (WriterState* state : states) {
+    std::lock_guard<std::mutex> state_guard(state->mutex);
+    absl::Status flushed;
+    if (send_eof && state->wrote && !state->ended) {
+      Record record;
+      record.kind = RecordKind::kEndOfStream;
+      flushed = SendRecordLocked(*state, std::move(record));
+    } else {
+      flushed = FlushLocked(*state);
+    }
+    if (status.ok()) status = std::move(flushed);
+  }
+  return status;
+}
+
+LineWriter::Writer::~Writer() {
+  {
+    std::lock_guard<std::mutex> guard(state_->mutex);
+    owner_->FlushLocked(*state_).IgnoreError();
+  }
+  std::lock_guard<std::mutex> guard(owner_->mutex_);
+  auto& writers = owner_->explicit_writers_;
+  writers.erase(std::remove(writers.begin(), writers.end(), state_),
+                writers.end());
+  delete state_;
+}
+
+absl::Status LineWriter::Writer::Write(absl::string_view text) {
+  return owner_->WriteTo(*state_, text);
+}
+
+absl::Status LineWriter::Writer::Flush() {
+  std::lock_guard<std::mutex> guard(state_->mutex);
+  return owner_->FlushLocked(*state_);
+}
+
+absl::Status LineWriter::Writer::SendEof() {
+  Record record;
+  record.kind = RecordKind::kEndOfStream;
+  return Send(std::move(record));
+}
+
+absl::Status LineWriter::Writer::Send(Record record) {
+  std::lock_guard<std::mutex> guard(state_->mutex);
+  return owner_->SendRecordLocked(*state_, std::move(record));
+}
+
+const std::string& LineWriter::Writer::sender() const {
+  return state_->scratch.sender;
+}
+
+LineWriter::StreamBuf::int_type LineWriter::StreamBuf::overflow(int_type c) {
+  if (traits_type::eq_int_type(c, traits_type::eof())) {
+    return traits_type::not_eof(c);
+  }
+  char ch = traits_type::to_char_type(c);
+  return owner_->Write(absl::string_view(&ch, 1)).ok() ? c
+                                                       : traits_type::eof();
+}
+
+std::streamsize LineWriter::StreamBuf::xsputn(const char* s,
+                                              std::streamsize n) {
+  return owner_->Write(absl::string_view(s, static_cast<size_t>(n))).ok() ? n
+                                                                          : 0;
+}
+
+}  // namespace syncstream

@@ -1,0 +1,155 @@
+// LineWriter: the writing side shared by every syncstream buffer and mirror.
+//
+// Text written through a LineWriter is assembled into complete lines (see
+// line_assembler.h) per writer and handed, one whole record at a time, to the
+// channel underneath (Publish). A "writer" is either
+//  - the calling thread: Write(), Flush(), SendEof(), stream() keep one
+//    pending partial line per thread, so concurrent
+//    `stream() << a << b << '\n'` from many threads never mixes lines; or
+//  - an explicit handle from NewWriter(), used where one thread writes on
+//    behalf of several sources (fd capture of stdout and stderr, the pipes of
+//    a spawned program).
+//
+// Sender names: the first thread to write is named `options.name`; the k-th
+// further thread `name.k`. Each writer numbers its records 0, 1, 2, ...
+//
+// Subclasses implement Publish() and must call CloseAllWriters() in their
+// destructor (or earlier) so that no pending partial line is lost.
+#ifndef SYNCSTREAM_CORE_LINE_WRITER_H_
+#define SYNCSTREAM_CORE_LINE_WRITER_H_
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <streambuf>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "syncstream/core/line_assembler.h"
+#include "syncstream/core/record.h"
+
+namespace syncstream {
+
+struct LineWriterOptions {
+  // Sender name of the first writing thread.
+  std::string name = "writer";
+  // Type tag stamped on every record ("" for none).
+  std::string type;
+  // Longest line kept whole; see line_assembler.h.
+  size_t max_line_length = kDefaultMaxLineLength;
+};
+
+class LineWriter {
+ public:
+  class Writer;
+
+  explicit LineWriter(LineWriterOptions options);
+  virtual ~LineWriter();
+  LineWriter(const LineWriter&) = delete;
+  LineWriter& operator=(const LineWriter&) = delete;
+
+  // --- The calling thread's stream ---------------------------------------
+  // Appends text; every line it completes is published.
+  absl::Status Write(absl::string_view text);
+  // Publishes the pending partial line (if any) as a complete line.
+  absl::Status Flush();
+  // Flushes, then publishes an end-of-stream record.
+  absl::Status SendEof();
+  // Flushes, then publishes an error record: the message and the stack trace
+  // of the caller (C++ exceptions carry no trace of their own).
+  absl::Status SendError(const std::exception& error);
+  absl::Status SendError(const absl::Status& error);
+  absl::Status SendError(absl::string_view message);
+  absl::Status SendWarning(absl::string_view message);
+  // A std::ostream (unbuffered: each insertion reaches Write at once) and its
+  // stream buffer, for ScopedRedirect. Safe to use from many threads.
+  std::ostream& stream() { return stream_; }
+  std::streambuf* streambuf() { return &streambuf_; }
+
+  // --- Explicit writers ----------------------------------------------------
+  // A writer of its own with the given sender name and type tag, independent
+  // of threads. Its pending line is flushed when it is destroyed.
+  std::unique_ptr<Writer> NewWriter(std::string sender, std::string type = "");
+
+  // Every writer's pending partial line, as (sender, text), for writers that
+  // have one.
+  std::vector<std::pair<std::string, std::string>> PendingLines() const;
+
+  const LineWriterOptions& options() const { return options_; }
+
+ protected:
+  // Delivers one complete record of one writer. Records of one writer arrive
+  // in sequence order from one thread at a time; different writers call
+  // concurrently. A non-OK status is returned to the writing call.
+  virtual absl::Status Publish(const Record& record) = 0;
+
+  // Flushes every writer's pending partial line. With `send_eof`, also ends
+  // every thread writer that has written and not yet sent end-of-stream.
+  absl::Status CloseAllWriters(bool send_eof = false);
+
+ private:
+  friend class Writer;
+  struct WriterState;
+
+  WriterState* ThreadState();
+  absl::Status WriteTo(WriterState& state, absl::string_view text);
+  absl::Status FlushLocked(WriterState& state);
+  absl::Status SendRecordLocked(WriterState& state, Record record);
+  absl::Status SendTrace(RecordKind kind, std::string message);
+
+  class StreamBuf : public std::streambuf {
+   public:
+    explicit StreamBuf(LineWriter* owner) : owner_(owner) {}
+
+   protected:
+    int_type overflow(int_type c) override;
+    std::streamsize xsputn(const char* s, std::streamsize n) override;
+
+   private:
+    LineWriter* owner_;
+  };
+
+  const LineWriterOptions options_;
+  const uint64_t id_;  // process-unique, never reused
+  mutable std::mutex mutex_;  // guards the maps, not the states
+  // Keyed by a per-thread token that, unlike std::thread::id, is never
+  // reused: a new thread never inherits an exited thread's partial line.
+  std::unordered_map<uint64_t, std::unique_ptr<WriterState>> threads_;
+  std::vector<WriterState*> explicit_writers_;
+  StreamBuf streambuf_;
+  std::ostream stream_;
+};
+
+// An explicit writer (see LineWriter::NewWriter). Not thread-safe by itself:
+// one thread at a time.
+class LineWriter::Writer {
+ public:
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  absl::Status Write(absl::string_view text);
+  absl::Status Flush();
+  absl::Status SendEof();
+  // Publishes an arbitrary record (kind, text, trace, type) as this writer;
+  // sender, sequence and time are filled in. Flushes the pending line first.
+  absl::Status Send(Record record);
+  const std::string& sender() const;
+
+ private:
+  friend class LineWriter;
+  Writer(LineWriter* owner, WriterState* state)
+      : owner_(owner), state_(state) {}
+  LineWriter* owner_;
+  WriterState* state_;
+};
+
+}  // namespace syncstream
+
+#endif  // SYNCSTREAM_CORE_LINE_WRITER_H_

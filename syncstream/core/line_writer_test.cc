@@ -1,0 +1,191 @@
+#include "syncstream/core/line_writer.h"
+
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace syncstream {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+// Collects what the writer publishes.
+class CollectingWriter : public LineWriter {
+ public:
+  explicit CollectingWriter(LineWriterOptions options = {})
+      : LineWriter(std::move(options)) {}
+  ~CollectingWriter() override { CloseAllWriters().IgnoreError(); }
+
+  std::vector<Record> records() {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return records_;
+  }
+  absl::Status fail_with;
+  using LineWriter::CloseAllWriters;
+
+ protected:
+  absl::Status Publish(const Record& record) override {
+    std::lock_guard<std::mutex> guard(mutex_);
+    records_.push_back(record);
+    return fail_with;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Record> records_;
+};
+
+std::vector<std::string> Texts(const std::vector<Record>& records) {
+  std::vector<std::string> texts;
+  for (const Record& r : records) texts.push_back(FormatRecord(r));
+  return texts;
+}
+
+TEST(LineWriterTest, SeveralInsertionsMakeOneLine) {
+  CollectingWriter writer;
+  writer.stream() << "Message" << ' ' << "item" << ' ' << 42 << '\n';
+  EXPECT_THAT(Texts(writer.records()), ElementsAre("Message item 42"));
+  EXPECT_EQ(writer.records()[0].sender, "writer");
+  EXPECT_EQ(writer.records()[0].sequence, 0u);
+}
+
+TEST(LineWriterTest, SequenceNumbersCountEveryRecordOfAWriter) {
+  CollectingWriter writer;
+  ASSERT_TRUE(writer.Write("a\nb\n").ok());
+  ASSERT_TRUE(writer.SendWarning("careful").ok());
+  ASSERT_TRUE(writer.SendEof().ok());
+  std::vector<Record> records = writer.records();
+  ASSERT_EQ(records.size(), 4u);
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].sequence, i);
+  }
+  EXPECT_TRUE(records[2].is_warning());
+  EXPECT_TRUE(records[3].is_end_of_stream());
+}
+
+TEST(LineWriterTest, PendingLineIsVisibleAndFlushedByEof) {
+  CollectingWriter writer;
+  ASSERT_TRUE(writer.Write("partial").ok());
+  EXPECT_THAT(writer.PendingLines(), ElementsAre(Pair("writer", "partial")));
+  ASSERT_TRUE(writer.SendEof().ok());
+  EXPECT_THAT(Texts(writer.records()),
+              ElementsAre("partial", "<end of stream from writer>"));
+  EXPECT_TRUE(writer.PendingLines().empty());
+}
+
+TEST(LineWriterTest, ThreadsKeepSeparatePartialLines) {
+  CollectingWriter writer(LineWriterOptions{"t", "", 1024});
+  std::thread other;
+  ASSERT_TRUE(writer.Write("main-").ok());
+  other = std::thread([&] { ASSERT_TRUE(writer.Write("other-").ok()); });
+  other.join();
+  ASSERT_TRUE(writer.Write("end\n").ok());
+  other = std::thread([&] { ASSERT_TRUE(writer.Write("x\n").ok()); });
+  other.join();
+  std::vector<Record> records = writer.records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].text, "main-end");
+  EXPECT_EQ(records[0].sender, "t");
+  // The second thread is a new writer: a fresh token, not the first's line.
+  EXPECT_EQ(records[1].text, "x");
+  EXPECT_NE(records[1].sender, "t");
+}
+
+TEST(LineWriterTest, ManyThreadsNeverMixLines) {
+  CollectingWriter writer;
+  constexpr int kThreads = 8, kLines = 2000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kLines; ++i) {
+        writer.stream() << "thread " << t << " line " << i << '\n';
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::vector<Record> records = writer.records();
+  ASSERT_EQ(records.size(), static_cast<size_t>(kThreads * kLines));
+  std::vector<int> next(kThreads, 0);
+  for (const Record& r : records) {
+    int t = -1, i = -1;
+    ASSERT_EQ(sscanf(r.text.c_str(), "thread %d line %d", &t, &i), 2)
+        << r.text;
+    ASSERT_EQ(r.text, absl::StrCat("thread ", t, " line ", i));
+    ASSERT_EQ(i, next[t]++);
+  }
+}
+
+TEST(LineWriterTest, ExplicitWritersAreIndependentAndFlushOnDestruction) {
+  CollectingWriter writer;
+  {
+    auto out = writer.NewWriter("proc", "stdout");
+    auto err = writer.NewWriter("proc", "stderr");
+    ASSERT_TRUE(out->Write("o1 ").ok());
+    ASSERT_TRUE(err->Write("e1\n").ok());
+    ASSERT_TRUE(out->Write("o2").ok());
+  }
+  std::vector<Record> records = writer.records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].text, "e1");
+  EXPECT_EQ(records[0].type, "stderr");
+  EXPECT_EQ(records[1].text, "o1 o2");
+  EXPECT_EQ(records[1].type, "stdout");
+}
+
+TEST(LineWriterTest, SendErrorRecordsExceptionTypeMessageAndTrace) {
+  CollectingWriter writer;
+  ASSERT_TRUE(writer.Write("before").ok());
+  try {
+    throw std::invalid_argument("bad input");
+  } catch (const std::exception& e) {
+    ASSERT_TRUE(writer.SendError(e).ok());
+  }
+  std::vector<Record> records = writer.records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].text, "before");  // pending line flushed first
+  EXPECT_TRUE(records[1].is_error());
+  EXPECT_EQ(records[1].text, "std::invalid_argument: bad input");
+  ASSERT_FALSE(records[1].trace.empty());
+  EXPECT_THAT(records[1].trace[0], HasSubstr("LineWriterTest"));
+  EXPECT_THAT(FormatRecord(records[1]),
+              HasSubstr("Error from writer: std::invalid_argument"));
+}
+
+TEST(LineWriterTest, SendErrorWithStatus) {
+  CollectingWriter writer;
+  ASSERT_TRUE(writer.SendError(absl::DataLossError("torn tail")).ok());
+  EXPECT_EQ(writer.records()[0].text, "DATA_LOSS: torn tail");
+}
+
+TEST(LineWriterTest, PublishFailureReachesTheCallerAndTheStream) {
+  CollectingWriter writer;
+  writer.fail_with = absl::FailedPreconditionError("stopped");
+  EXPECT_EQ(writer.Write("x\n").code(), absl::StatusCode::kFailedPrecondition);
+  writer.stream() << "y\n";
+  EXPECT_TRUE(writer.stream().fail());
+}
+
+TEST(LineWriterTest, CloseAllWritersFlushesEveryThreadAndSendsEof) {
+  CollectingWriter writer;
+  std::thread([&] { ASSERT_TRUE(writer.Write("from thread").ok()); }).join();
+  ASSERT_TRUE(writer.Write("from main").ok());
+  ASSERT_TRUE(writer.CloseAllWriters(/*send_eof=*/true).ok());
+  std::vector<std::string> texts = Texts(writer.records());
+  EXPECT_EQ(texts.size(), 4u);
+  EXPECT_THAT(texts, ::testing::UnorderedElementsAre(
+                         "from thread", "from main",
+                         ::testing::StartsWith("<end of stream"),
+                         ::testing::StartsWith("<end of stream")));
+}
+
+}  // namespace
+}  // namespace syncstream

@@ -1,0 +1,152 @@
+#include "syncstream/core/record_store.h"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace syncstream {
+namespace {
+
+Record Line(std::string text) {
+  Record r;
+  r.text = std::move(text);
+  return r;
+}
+
+std::vector<std::string> Texts(const std::vector<Record>& records) {
+  std::vector<std::string> texts;
+  for (const Record& r : records) texts.push_back(r.text);
+  return texts;
+}
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+TEST(RecordStoreTest, ZeroCapacityIsInvalidArgument) {
+  auto store = RecordStore::Create(0);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(store.status().message()),
+              ::testing::HasSubstr("at least 1"));
+}
+
+TEST(RecordStoreTest, ReadReturnsOldestFirstAndEvictsBeyondCapacity) {
+  auto store = *RecordStore::Create(3);
+  EXPECT_THAT(store->Read(), IsEmpty());
+  EXPECT_EQ(store->Size(), 0u);
+  for (int i = 0; i < 5; ++i) store->Append(Line(absl::StrCat(i)));
+  EXPECT_EQ(store->Size(), 3u);
+  EXPECT_THAT(Texts(store->Read()), ElementsAre("2", "3", "4"));
+}
+
+TEST(RecordStoreTest, ReadNForEachN) {
+  auto store = *RecordStore::Create(10);
+  for (int i = 0; i < 10; ++i) store->Append(Line(absl::StrCat(i)));
+  for (size_t n = 0; n <= 12; ++n) {
+    std::vector<std::string> expected;
+    for (int i = 10 - static_cast<int>(std::min<size_t>(n, 10)); i < 10; ++i) {
+      expected.push_back(absl::StrCat(i));
+    }
+    EXPECT_EQ(Texts(store->Read(n)), expected) << "n=" << n;
+  }
+}
+
+TEST(RecordStoreTest, SizeIsExactBeforeAndAfterWrapping) {
+  auto store = *RecordStore::Create(4);
+  for (size_t i = 1; i <= 9; ++i) {
+    store->Append(Line("x"));
+    EXPECT_EQ(store->Size(), std::min<size_t>(i, 4));
+  }
+}
+
+TEST(RecordStoreTest, ClearForgetsEverythingAndKeepsPositions) {
+  auto store = *RecordStore::Create(4);
+  store->Append(Line("a"));
+  store->Append(Line("b"));
+  store->Clear();
+  EXPECT_EQ(store->Size(), 0u);
+  EXPECT_THAT(store->Read(), IsEmpty());
+  EXPECT_EQ(store->Append(Line("c")), 2u);
+  EXPECT_THAT(Texts(store->Read()), ElementsAre("c"));
+}
+
+TEST(RecordStoreTest, ReadFromFollowsAndSkipsEvicted) {
+  auto store = *RecordStore::Create(2);
+  uint64_t next = 0;
+  EXPECT_THAT(store->ReadFrom(next, 10, &next), IsEmpty());
+  EXPECT_EQ(next, 0u);
+  for (int i = 0; i < 5; ++i) store->Append(Line(absl::StrCat(i)));
+  EXPECT_THAT(Texts(store->ReadFrom(next, 10, &next)), ElementsAre("3", "4"));
+  EXPECT_EQ(next, 5u);
+  store->Append(Line("5"));
+  EXPECT_THAT(Texts(store->ReadFrom(next, 1, &next)), ElementsAre("5"));
+}
+
+TEST(RecordStoreTest, WaitForAppendTimesOutThenWakes) {
+  auto store = *RecordStore::Create(2);
+  EXPECT_FALSE(store->WaitForAppend(0, absl::Now() + absl::Milliseconds(20)));
+  std::thread writer([&] { store->Append(Line("late")); });
+  EXPECT_TRUE(store->WaitForAppend(0, absl::InfiniteFuture()));
+  writer.join();
+}
+
+TEST(RecordStoreTest, ConcurrentAppendsKeepEveryRecordWholeAndPerWriterOrder) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 20000;
+  auto store = *RecordStore::Create(kThreads * kPerThread);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Record r;
+      r.sender = absl::StrCat("t", t);
+      for (int i = 0; i < kPerThread; ++i) {
+        r.sequence = i;
+        r.text = absl::StrCat("thread ", t, " line ", i, " ",
+                              std::string(40, 'a' + t));
+        store->Append(r);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::vector<Record> all = store->Read();
+  ASSERT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
+  std::vector<uint64_t> next(kThreads, 0);
+  for (const Record& r : all) {
+    int t = r.sender[1] - '0';
+    ASSERT_EQ(r.sequence, next[t]) << r.sender;
+    ASSERT_EQ(r.text, absl::StrCat("thread ", t, " line ", r.sequence, " ",
+                                   std::string(40, 'a' + t)));
+    ++next[t];
+  }
+}
+
+TEST(RecordStoreTest, ReadersDuringWrapAroundSeeOnlyWholeRecordsInOrder) {
+  auto store = *RecordStore::Create(8);
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    Record r;
+    for (uint64_t i = 0; i < 50000; ++i) {
+      r.sequence = i;
+      r.text = absl::StrCat("line-", i);
+      store->Append(r);
+    }
+    done = true;
+  });
+  while (!done) {
+    std::vector<Record> snapshot = store->Read();
+    for (size_t i = 0; i < snapshot.size(); ++i) {
+      ASSERT_EQ(snapshot[i].text, absl::StrCat("line-", snapshot[i].sequence));
+      if (i > 0) {
+        ASSERT_GT(snapshot[i].sequence, snapshot[i - 1].sequence);
+      }
+    }
+  }
+  writer.join();
+}
+
+}  // namespace
+}  // namespace syncstream
