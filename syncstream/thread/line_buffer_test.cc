@@ -1,6 +1,10 @@
 #include "syncstream/thread/line_buffer.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <iostream>
 #include <cstdio>
 #include <map>
 #include <stdexcept>
@@ -13,6 +17,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "syncstream/core/fd_capture.h"
+#include "syncstream/core/scoped_redirect.h"
 
 namespace syncstream {
 namespace {
@@ -354,6 +361,62 @@ TEST(LineBufferTest, OptionsNameTheSendersAndTagTheRecords) {
   EXPECT_FALSE(records[1].continued);
   EXPECT_EQ(records[2].sender, "worker.1");
   for (const Record& r : records) EXPECT_EQ(r.type, "log");
+}
+
+TEST(LineBufferTest, ScopedRedirectSendsCoutOfManyThreadsIntoTheBuffer) {
+  auto buffer = MakeBuffer(100);
+  std::streambuf* original = std::cout.rdbuf();
+  {
+    ScopedRedirect redirect(*buffer, RedirectStreams::kCout);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+      threads.emplace_back([t] {
+        for (int i = 0; i < 10; ++i) std::cout << "t" << t << " i" << i << '\n';
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  EXPECT_EQ(std::cout.rdbuf(), original);
+  std::vector<Record> records = buffer->Read();
+  ASSERT_EQ(records.size(), 30u);
+  std::map<std::string, int> next_of_sender;
+  for (const Record& r : records) {
+    int t = -1, i = -1;
+    ASSERT_EQ(std::sscanf(r.text.c_str(), "t%d i%d", &t, &i), 2) << r.text;
+    EXPECT_EQ(r.text, absl::StrCat("t", t, " i", i));
+    EXPECT_EQ(i, next_of_sender[r.sender]++);
+  }
+}
+
+TEST(LineBufferTest, ScopedFdCaptureSendsPrintfAndChildOutputIntoTheBuffer) {
+  auto buffer = MakeBuffer(100);
+  {
+    absl::StatusOr<ScopedFdCapture> capture = ScopedFdCapture::Create(*buffer);
+    ASSERT_TRUE(capture.ok()) << capture.status();
+    std::printf("printf line\n");
+    std::fflush(stdout);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::execl("/bin/sh", "sh", "-c", "echo from sh; echo oops >&2",
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    // Bounded wait for the child (it exits at once).
+    int status = 0;
+    absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (::waitpid(pid, &status, WNOHANG) == 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  std::vector<std::string> out, err;
+  for (const Record& r : buffer->Read()) {
+    if (r.sender == "stdout") out.push_back(r.text);
+    if (r.sender == "stderr") err.push_back(r.text);
+  }
+  EXPECT_THAT(out, ElementsAre("printf line", "from sh"));
+  EXPECT_THAT(err, ElementsAre("oops"));
 }
 
 }  // namespace
