@@ -1,5 +1,6 @@
 #include "syncstream/thread/line_buffer.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -404,10 +405,14 @@ TEST(LineBufferTest, ScopedFdCaptureSendsPrintfAndChildOutputIntoTheBuffer) {
     }
     // Bounded wait for the child (it exits at once).
     int status = 0;
+    pid_t done = 0;
     absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (::waitpid(pid, &status, WNOHANG) == 0 && absl::Now() < deadline) {
+    while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 &&
+           absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(1));
     }
+    if (done != pid) ::kill(pid, SIGKILL);
+    ASSERT_EQ(done, pid) << "the child did not exit within 30 s";
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   }
   std::vector<std::string> out, err;
