@@ -102,16 +102,31 @@ absl::StatusOr<QueueSnapshot> Snapshot(const Segment& seg) {
     return seg.Error(absl::StatusCode::kDataLoss,
                      absl::StrCat("corrupt positions: head ", head, ", tail ", tail));
   }
-  snap.head = head;
+  // Space is reclaimed lazily (when a writer needs it): what every reader has
+  // passed already counts as free.
+  uint64_t held_from = tail;
+  for (uint32_t i = 0; i < seg.max_participants(); ++i) {
+    const ParticipantSlot& s = *seg.slot(i);
+    if (s.state.load(std::memory_order_acquire) == queue_internal::kSlotActive &&
+        (s.role & queue_internal::kRoleReaderBit)) {
+      held_from = std::min(held_from, std::clamp(s.cursor.load(std::memory_order_acquire),
+                                                 head, tail));
+    }
+  }
   snap.tail = tail;
-  snap.used_bytes = tail - head;
+  snap.used_bytes = tail - held_from;
   snap.free_bytes = seg.capacity() - snap.used_bytes;
+  snap.head = held_from;
   // Positions of committed messages, to count each reader's lag.
   std::vector<uint64_t> messages;
   for (uint64_t pos = head; pos < tail;) {
     FrameView f;
     absl::Status st = seg.DecodeFrame(pos, tail, &f);
     if (!st.ok()) return st;
+    if (pos < held_from) {
+      pos += f.length;  // read by everyone, not yet reclaimed
+      continue;
+    }
     if (f.state == queue_internal::kFrameCommitted) {
       QueueMessageView view;
       st = seg.DecodePayload(f, &view);

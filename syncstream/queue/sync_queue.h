@@ -161,7 +161,7 @@ struct QueueSnapshot {
   uint64_t capacity_bytes = 0;
   uint64_t used_bytes = 0;   // tail - head
   uint64_t free_bytes = 0;
-  uint64_t head = 0;
+  uint64_t head = 0;  // the oldest position some reader still needs
   uint64_t tail = 0;
   uint64_t message_count = 0;     // committed messages between head and tail
   uint64_t pending_frames = 0;    // reserved, not yet committed
