@@ -95,6 +95,9 @@ struct AttachOptions {
   // When this participant's Close is the last one, unlink the queue's name
   // (unless Close is asked to keep it).
   bool unlink_on_last_close = true;
+  // Readers: start this many messages before the tail instead of at it (as
+  // many as are still in the ring), e.g. for `syncstream queue tail -n N`.
+  uint32_t replay_last = 0;
 };
 
 struct AppendOptions {

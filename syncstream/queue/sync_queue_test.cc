@@ -69,7 +69,8 @@ TEST_F(SyncQueueTest, StrAndBytesBodiesRoundTrip) {
   auto writer = q.Attach("w", QueueRole::kWriter);
   auto reader = q.Attach("r", QueueRole::kReader);
   ASSERT_TRUE(writer.ok() && reader.ok());
-  const std::string bytes("\0\xff\x01\n\r binary", 14);
+  const char kBytes[] = "\0\xff\x01\n\r binary";
+  const std::string bytes(kBytes, sizeof(kBytes) - 1);
   ASSERT_TRUE(writer->Append("text", "plain str é").ok());
   ASSERT_TRUE(writer->Append(std::string("t\0y", 3), bytes).ok());
   auto a = reader->Pop();
