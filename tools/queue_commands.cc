@@ -17,9 +17,9 @@
 #include "absl/time/time.h"
 #include "syncstream/queue/sync_queue.h"
 #include "tools/command.h"
+#include "tools/common_flags.h"  // -n
 
 DEFINE_bool(json, false, "print JSON instead of text");
-DEFINE_int32(n, 0, "tail: first print up to N messages already in the queue");
 
 namespace syncstream::tools {
 namespace {
@@ -176,7 +176,8 @@ int RunTail(const std::vector<std::string>& args) {
   AttachOptions options;
   options.screen_own_messages = false;
   options.unlink_on_last_close = false;  // watching never removes the queue
-  options.replay_last = FLAGS_n > 0 ? static_cast<uint32_t>(FLAGS_n) : 0;
+  // -n N: first the last N messages still in the queue (0: all of them).
+  options.replay_last = FLAGS_n > 0 ? static_cast<uint32_t>(FLAGS_n) : UINT32_MAX;
   auto me = q->Attach(absl::StrCat("tail-", ::getpid()), QueueRole::kReader, options);
   if (!me.ok()) return Fail(me.status());
   int code = 0;
@@ -250,7 +251,7 @@ SYNCSTREAM_REGISTER_COMMAND(queue_ls, "queue ls", "[--json]",
                             RunLs);
 SYNCSTREAM_REGISTER_COMMAND(queue_inspect, "queue inspect", "NAME [--json]",
                             "Show a queue's header, usage and participants.", RunInspect);
-SYNCSTREAM_REGISTER_COMMAND(queue_tail, "queue tail", "NAME [-n N]",
+SYNCSTREAM_REGISTER_COMMAND(queue_tail, "queue tail", "NAME [-n N]  (-n: first the last N messages held, default 10, 0: all)",
                             "Print messages as they arrive until interrupted (Ctrl-C).",
                             RunTail);
 SYNCSTREAM_REGISTER_COMMAND(queue_append, "queue append", "NAME TYPE BODY",

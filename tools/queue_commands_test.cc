@@ -159,7 +159,7 @@ TEST_F(QueueCommandsTest, EveryCommandHasHelp) {
     EXPECT_THAT(r.out, HasSubstr(absl::StrCat("usage: syncstream queue ", c))) << c;
   }
   EXPECT_THAT(RunCli("queue inspect --help").out, HasSubstr("--json"));
-  EXPECT_THAT(RunCli("queue tail --help").out, HasSubstr("--n"));
+  EXPECT_THAT(RunCli("queue tail --help").out, HasSubstr("-n N"));
 }
 
 }  // namespace
