@@ -187,10 +187,9 @@ class QueueKind : public Kind {
  public:
   absl::string_view name() const override { return "queue"; }
   absl::string_view description() const override {
-    return "Workers attach to one shared-memory SyncQueue by name and append each line "
-           "(odd workers in batches of 4); the parent is the only reader. Kills: the commit "
-           "point is Append/AppendBatch returning; abandoned frames of killed writers are "
-           "skipped.";
+    return "workers attach to one shared-memory SyncQueue by name and append each line "
+           "(odd workers in batches of 4), the parent is its only reader; commit point: "
+           "Append/AppendBatch returned (frames of writers killed mid-append are skipped)";
   }
   bool Supports(SpawnMode mode) const override { return true; }
   bool SupportsKill() const override { return true; }
