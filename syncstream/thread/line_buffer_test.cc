@@ -200,17 +200,21 @@ std::string UniqueLine(int thread, int index) {
   return absl::StrCat("t", thread, " i", index, LineTail(thread, index));
 }
 
-// Under ThreadSanitizer every access is instrumented (about 10x slower), so
-// the count is scaled down there to keep the test to seconds; the shape
-// (8 threads, unique lines, full verification) is the same.
+// 100k lines per thread, scaled down under the sanitizers to keep the test
+// to seconds: ThreadSanitizer instruments every access (about 10x slower),
+// AddressSanitizer every allocation and copy. The shape (8 threads, unique
+// lines, full verification) is the same.
 #if defined(__SANITIZE_THREAD__)
-constexpr int kLinesPerThread = 10000;
+#define SYNCSTREAM_TEST_SANITIZED 1
+#elif defined(__SANITIZE_ADDRESS__)
+#define SYNCSTREAM_TEST_SANITIZED 1
 #elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr int kLinesPerThread = 10000;
-#else
-constexpr int kLinesPerThread = 100000;
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define SYNCSTREAM_TEST_SANITIZED 1
 #endif
+#endif
+#if defined(SYNCSTREAM_TEST_SANITIZED)
+constexpr int kLinesPerThread = 10000;
 #else
 constexpr int kLinesPerThread = 100000;
 #endif

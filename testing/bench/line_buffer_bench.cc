@@ -129,9 +129,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
       figures.lines_per_second = rate->second.value;
       // CPU time per line of one thread: robust when other processes
       // compete for the cores, where wall-clock rates are not.
-      figures.cpu_ns_per_line =
-          run.iterations > 0 ? run.cpu_accumulated_time / run.iterations * 1e9
-                             : 0;
+      figures.cpu_ns_per_line = run.GetAdjustedCPUTime() * 1e9 /
+                                benchmark::GetTimeUnitMultiplier(run.time_unit);
     }
   }
 
