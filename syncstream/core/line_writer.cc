@@ -48,7 +48,7 @@ struct alignas(64) LineWriter::WriterState {
   }
   // Taken by the owning writer on every write, and by CloseAllWriters() and
   // PendingLines(): almost never contended, hence a spin lock.
-  internal::SpinLock mutex;
+  internal::SpinLock lock;
   LineAssembler assembler;
   Record scratch;    // reused for every record: sender and type fixed
   uint64_t next_sequence = 0;
@@ -85,7 +85,7 @@ LineWriter::WriterState* LineWriter::ThreadState() {
 }
 
 absl::Status LineWriter::WriteTo(WriterState& state, absl::string_view text) {
-  std::lock_guard<internal::SpinLock> guard(state.mutex);
+  std::lock_guard<internal::SpinLock> guard(state.lock);
   state.wrote = true;
   absl::Status status;
   // Lines completed by one call share one timestamp.
@@ -139,13 +139,13 @@ absl::Status LineWriter::Write(absl::string_view text) {
 
 absl::Status LineWriter::Flush() {
   WriterState& state = *ThreadState();
-  std::lock_guard<internal::SpinLock> guard(state.mutex);
+  std::lock_guard<internal::SpinLock> guard(state.lock);
   return FlushLocked(state);
 }
 
 absl::Status LineWriter::SendEof() {
   WriterState& state = *ThreadState();
-  std::lock_guard<internal::SpinLock> guard(state.mutex);
+  std::lock_guard<internal::SpinLock> guard(state.lock);
   Record record;
   record.kind = RecordKind::kEndOfStream;
   return SendRecordLocked(state, std::move(record));
@@ -157,7 +157,7 @@ absl::Status LineWriter::SendTrace(RecordKind kind, std::string message) {
                       ? MakeErrorRecord(message, /*skip_frames=*/2)
                       : MakeWarningRecord(message, /*skip_frames=*/2);
   WriterState& state = *ThreadState();
-  std::lock_guard<internal::SpinLock> guard(state.mutex);
+  std::lock_guard<internal::SpinLock> guard(state.lock);
   return SendRecordLocked(state, std::move(record));
 }
 
@@ -193,7 +193,7 @@ std::vector<std::pair<std::string, std::string>> LineWriter::PendingLines()
   std::vector<std::pair<std::string, std::string>> pending;
   std::lock_guard<std::mutex> guard(mutex_);
   auto add = [&](WriterState& state) {
-    std::lock_guard<internal::SpinLock> state_guard(state.mutex);
+    std::lock_guard<internal::SpinLock> state_guard(state.lock);
     if (state.assembler.has_pending()) {
       pending.emplace_back(state.scratch.sender,
                            std::string(state.assembler.pending()));
@@ -214,7 +214,7 @@ absl::Status LineWriter::CloseAllWriters(bool send_eof) {
   }
   absl::Status status;
   for (WriterState* state : states) {
-    std::lock_guard<internal::SpinLock> state_guard(state->mutex);
+    std::lock_guard<internal::SpinLock> state_guard(state->lock);
     absl::Status flushed;
     if (send_eof && state->wrote && !state->ended) {
       Record record;
@@ -230,7 +230,7 @@ absl::Status LineWriter::CloseAllWriters(bool send_eof) {
 
 LineWriter::Writer::~Writer() {
   {
-    std::lock_guard<internal::SpinLock> guard(state_->mutex);
+    std::lock_guard<internal::SpinLock> guard(state_->lock);
     owner_->FlushLocked(*state_).IgnoreError();
   }
   std::lock_guard<std::mutex> guard(owner_->mutex_);
@@ -245,7 +245,7 @@ absl::Status LineWriter::Writer::Write(absl::string_view text) {
 }
 
 absl::Status LineWriter::Writer::Flush() {
-  std::lock_guard<internal::SpinLock> guard(state_->mutex);
+  std::lock_guard<internal::SpinLock> guard(state_->lock);
   return owner_->FlushLocked(*state_);
 }
 
@@ -256,7 +256,7 @@ absl::Status LineWriter::Writer::SendEof() {
 }
 
 absl::Status LineWriter::Writer::Send(Record record) {
-  std::lock_guard<internal::SpinLock> guard(state_->mutex);
+  std::lock_guard<internal::SpinLock> guard(state_->lock);
   return owner_->SendRecordLocked(*state_, std::move(record));
 }
 
