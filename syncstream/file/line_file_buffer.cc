@@ -448,6 +448,7 @@ absl::Status LineFileBuffer::CommitLocked(HeldLock& lock,
   header.flags = flags;
   header.payload_bytes = frames.size();
   header.writer_nonce = nonce_;
+  if (options_.before_link_for_testing) options_.before_link_for_testing();
   SYNCSTREAM_RETURN_IF_ERROR(LinkSegment(header, frames));
   snap.segments.push_back({generation, true, header});
   Rotate(snap, header.end_index(), header.clear_index);

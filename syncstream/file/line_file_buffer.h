@@ -63,6 +63,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -102,6 +103,10 @@ struct LineFileBufferOptions {
   size_t max_batch_records = 16384;
   size_t max_batch_bytes = 4 << 20;
   Durability durability = Durability::kNever;
+  // Tests only: called holding the lock, after the fencing checks and right
+  // before a batch is linked (to crash or pause a holder at the worst
+  // moment).
+  std::function<void()> before_link_for_testing;
 };
 
 // Damage met while reading.
