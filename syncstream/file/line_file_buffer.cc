@@ -167,11 +167,11 @@ absl::Status LineFileBuffer::Publish(const Record& record) {
   bool commit_now = false;
   {
     std::lock_guard<std::mutex> guard(queue_mutex_);
-    AppendRecordFrame(record, &scratch_, &queue_);
-    if (queue_records_++ == 0) queue_since_ = absl::Now();
+    queue_.last_frame = AppendRecordFrame(record, &scratch_, &queue_.frames);
+    if (queue_.count++ == 0) queue_since_ = absl::Now();
     commit_now = options_.durability == Durability::kAlways ||
-                 queue_records_ >= options_.max_batch_records ||
-                 queue_.size() >= options_.max_batch_bytes;
+                 queue_.count >= options_.max_batch_records ||
+                 queue_.frames.size() >= options_.max_batch_bytes;
     if (!commit_now && !flusher_.joinable() && !stopping_) {
       flusher_ = std::thread([this] { FlushLoop(); });
     }
@@ -185,7 +185,7 @@ void LineFileBuffer::FlushLoop() {
   while (!stopping_) {
     queue_cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.flush_interval));
     if (stopping_) break;
-    if (queue_records_ == 0 ||
+    if (queue_.count == 0 ||
         absl::Now() - queue_since_ < options_.flush_interval) {
       continue;
     }
@@ -198,33 +198,33 @@ void LineFileBuffer::FlushLoop() {
 
 absl::Status LineFileBuffer::Commit(absl::Duration timeout) {
   std::lock_guard<std::mutex> commit_guard(commit_mutex_);
-  std::string frames;
-  uint32_t count;
+  Batch batch;
   {
     std::lock_guard<std::mutex> guard(queue_mutex_);
-    frames.swap(queue_);
-    count = queue_records_;
-    queue_records_ = 0;
+    std::swap(batch, queue_);
   }
-  if (count == 0) return absl::OkStatus();
-  absl::Status status = CommitFrames(frames, count, 0, timeout);
+  if (batch.count == 0) return absl::OkStatus();
+  absl::Status status = CommitBatch(batch, 0, timeout);
   if (!status.ok()) {
     // Keep the records, ahead of anything queued meanwhile.
     std::lock_guard<std::mutex> guard(queue_mutex_);
-    frames.append(queue_);
-    queue_.swap(frames);
-    if (queue_records_ == 0) queue_since_ = absl::Now();
-    queue_records_ += count;
+    if (queue_.count == 0) {
+      queue_since_ = absl::Now();
+    } else {
+      batch.last_frame = batch.frames.size() + queue_.last_frame;
+    }
+    batch.frames.append(queue_.frames);
+    batch.count += queue_.count;
+    std::swap(batch, queue_);
   }
   return status;
 }
 
-absl::Status LineFileBuffer::CommitFrames(std::string frames, uint32_t count,
-                                          uint32_t flags,
-                                          absl::Duration timeout) {
+absl::Status LineFileBuffer::CommitBatch(const Batch& batch, uint32_t flags,
+                                         absl::Duration timeout) {
   SYNCSTREAM_ASSIGN_OR_RETURN(std::unique_ptr<HeldLock> lock,
                               lock_file_.Acquire(timeout));
-  absl::Status status = CommitLocked(*lock, frames, count, flags);
+  absl::Status status = CommitLocked(*lock, batch, flags);
   absl::Status released = lock->Release();
   return status.ok() ? released : status;
 }
@@ -293,50 +293,68 @@ absl::StatusOr<LineFileBuffer::Snapshot> LineFileBuffer::TakeSnapshot(
     }
   }
   if (repair && snap.newest_valid >= 0) {
-    // Torn or damaged tail of the newest segment: cut back to the last
-    // valid frame and rewrite the header to match. Holding the lock.
     Snapshot::Entry& newest = snap.segments[snap.newest_valid];
-    const std::string name = SegmentFileName(newest.generation);
-    const std::string path = JoinPath(path_, name);
-    auto bytes = ReadWholeFile(path);
-    if (bytes.ok()) {
-      auto decoded = DecodeSegment(*bytes, name, /*parse_records=*/false);
-      if (decoded.ok() && !decoded->damages.empty() &&
-          decoded->damages.back().torn_tail) {
-        uint32_t valid_frames = 0;
-        {
-          // Count the frames before valid_end that passed their checks.
-          auto full = DecodeSegment(
-              absl::string_view(*bytes).substr(0, decoded->valid_end), name);
-          if (full.ok()) {
-            valid_frames = static_cast<uint32_t>(full->records.size());
-          }
-        }
-        SegmentHeader fixed = newest.header;
-        fixed.record_count = valid_frames;
-        fixed.payload_bytes = decoded->valid_end - kSegmentHeaderSize;
-        std::string encoded;
-        EncodeSegmentHeader(fixed, &encoded);
-        UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-        if (fd && ::ftruncate(fd.get(), decoded->valid_end) == 0 &&
-            ::pwrite(fd.get(), encoded.data(), encoded.size(), 0) ==
-                static_cast<ssize_t>(encoded.size())) {
-          ::fdatasync(fd.get());
-          newest.header = fixed;
-          std::lock_guard<std::mutex> guard(header_mutex_);
-          header_cache_[newest.generation] = fixed;
-          std::fprintf(stderr,
-                       "syncstream: file buffer '%s': repaired torn tail of "
-                       "%s (%s at offset %llu; %u records kept)\n",
-                       path_.c_str(), name.c_str(),
-                       decoded->damages.back().cause.c_str(),
-                       static_cast<unsigned long long>(decoded->valid_end),
-                       valid_frames);
-        }
+    RepairTail(newest.generation, &newest.header);
+  }
+  return snap;
+}
+
+void LineFileBuffer::RepairTail(uint64_t generation, SegmentHeader* header) {
+  const std::string name = SegmentFileName(generation);
+  const std::string path = JoinPath(path_, name);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) != 0) return;
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  // The common case in O(1): the size matches the header and the last
+  // frame (its offset is in the header) passes its checksum.
+  if (size == kSegmentHeaderSize + header->payload_bytes) {
+    if (header->record_count == 0) return;
+    const uint64_t last = header->last_frame_offset;
+    if (last >= kSegmentHeaderSize && last < size) {
+      std::string tail(size - last, '\0');
+      if (::pread(fd.get(), &tail[0], tail.size(), last) ==
+              static_cast<ssize_t>(tail.size()) &&
+          IsValidFrameAt(tail, 0)) {
+        return;
       }
     }
   }
-  return snap;
+  auto bytes = ReadWholeFile(path);
+  if (!bytes.ok()) return;
+  auto decoded = DecodeSegment(*bytes, name, /*parse_records=*/false);
+  if (!decoded.ok() || decoded->damages.empty() ||
+      !decoded->damages.back().torn_tail) {
+    return;  // damage in the middle only: readers skip it and report it
+  }
+  uint32_t valid_frames = 0;
+  auto kept = DecodeSegment(
+      absl::string_view(*bytes).substr(0, decoded->valid_end), name);
+  if (kept.ok()) valid_frames = static_cast<uint32_t>(kept->records.size());
+  SegmentHeader fixed = *header;
+  fixed.record_count = valid_frames;
+  fixed.payload_bytes = decoded->valid_end - kSegmentHeaderSize;
+  fixed.last_frame_offset = static_cast<uint32_t>(decoded->last_frame_offset);
+  std::string encoded;
+  EncodeSegmentHeader(fixed, &encoded);
+  if (::ftruncate(fd.get(), decoded->valid_end) != 0 ||
+      ::pwrite(fd.get(), encoded.data(), encoded.size(), 0) !=
+          static_cast<ssize_t>(encoded.size())) {
+    return;
+  }
+  ::fdatasync(fd.get());
+  *header = fixed;
+  {
+    std::lock_guard<std::mutex> guard(header_mutex_);
+    header_cache_[generation] = fixed;
+  }
+  std::fprintf(stderr,
+               "syncstream: file buffer '%s': repaired torn tail of %s (%s at "
+               "offset %llu; %u records kept)\n",
+               path_.c_str(), name.c_str(),
+               decoded->damages.back().cause.c_str(),
+               static_cast<unsigned long long>(decoded->valid_end),
+               valid_frames);
 }
 
 absl::Status LineFileBuffer::LinkSegment(const SegmentHeader& header,
@@ -414,9 +432,8 @@ absl::Status LineFileBuffer::LinkSegment(const SegmentHeader& header,
   return absl::OkStatus();
 }
 
-absl::Status LineFileBuffer::CommitLocked(HeldLock& lock,
-                                          const std::string& frames,
-                                          uint32_t count, uint32_t flags) {
+absl::Status LineFileBuffer::CommitLocked(HeldLock& lock, const Batch& batch,
+                                          uint32_t flags) {
   SYNCSTREAM_ASSIGN_OR_RETURN(Snapshot snap,
                               TakeSnapshot(/*repair=*/true, nullptr));
   uint64_t end = snap.end_index();
@@ -444,12 +461,15 @@ absl::Status LineFileBuffer::CommitLocked(HeldLock& lock,
   header.generation = generation;
   header.first_index = end;
   header.clear_index = (flags & kSegmentFlagClear) ? end : clear;
-  header.record_count = count;
+  header.record_count = batch.count;
   header.flags = flags;
-  header.payload_bytes = frames.size();
+  header.payload_bytes = batch.frames.size();
   header.writer_nonce = nonce_;
+  header.last_frame_offset =
+      batch.count ? static_cast<uint32_t>(kSegmentHeaderSize + batch.last_frame)
+                  : 0;
   if (options_.before_link_for_testing) options_.before_link_for_testing();
-  SYNCSTREAM_RETURN_IF_ERROR(LinkSegment(header, frames));
+  SYNCSTREAM_RETURN_IF_ERROR(LinkSegment(header, batch.frames));
   snap.segments.push_back({generation, true, header});
   Rotate(snap, header.end_index(), header.clear_index);
   return absl::OkStatus();
@@ -562,8 +582,7 @@ absl::StatusOr<size_t> LineFileBuffer::Size() {
 absl::Status LineFileBuffer::Clear() {
   SYNCSTREAM_RETURN_IF_ERROR(Commit(options_.lock_timeout));
   std::lock_guard<std::mutex> commit_guard(commit_mutex_);
-  return CommitFrames(std::string(), 0, kSegmentFlagClear,
-                      options_.lock_timeout);
+  return CommitBatch(Batch(), kSegmentFlagClear, options_.lock_timeout);
 }
 
 absl::StatusOr<std::vector<SegmentInfo>> LineFileBuffer::ListSegments(

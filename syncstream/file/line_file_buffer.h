@@ -177,10 +177,18 @@ class LineFileBuffer : public LineWriter {
   LineFileBuffer(std::string path, LineFileBufferOptions options);
 
   void FlushLoop();
-  absl::Status CommitFrames(std::string frames, uint32_t count,
-                            uint32_t flags, absl::Duration timeout);
-  absl::Status CommitLocked(HeldLock& lock, const std::string& frames,
-                            uint32_t count, uint32_t flags);
+  // Queued frames: `last_frame` is the offset of the last one in `frames`.
+  struct Batch {
+    std::string frames;
+    uint32_t count = 0;
+    size_t last_frame = 0;
+  };
+  absl::Status CommitBatch(const Batch& batch, uint32_t flags,
+                           absl::Duration timeout);
+  absl::Status CommitLocked(HeldLock& lock, const Batch& batch,
+                            uint32_t flags);
+  // Cuts a torn or damaged tail off the newest segment (lock held).
+  void RepairTail(uint64_t generation, SegmentHeader* header);
   absl::StatusOr<Snapshot> TakeSnapshot(bool repair, ReadReport* report);
   absl::Status LinkSegment(const SegmentHeader& header,
                            const std::string& frames);
@@ -201,8 +209,7 @@ class LineFileBuffer : public LineWriter {
 
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
-  std::string queue_;  // frames
-  uint32_t queue_records_ = 0;
+  Batch queue_;
   absl::Time queue_since_ = absl::InfinitePast();
   proto::Record scratch_;
   bool stopping_ = false;

@@ -46,12 +46,11 @@ bool ValidFrameAt(absl::string_view bytes, size_t pos, uint32_t* length) {
   if (bytes.size() - pos < kFrameHeaderSize) return false;
   const char* p = bytes.data() + pos;
   if (GetU32(p) != kFrameMagic) return false;
-  uint32_t len = GetU32(p + 4);
+  uint32_t len = GetU32(p + 8);
   if (len > kMaxFramePayload) return false;
   if (bytes.size() - pos - kFrameHeaderSize < len) return false;
-  uint32_t crc = Crc(p + 4, 4);
-  crc = Crc(p + kFrameHeaderSize, len, crc);
-  if (crc != GetU32(p + 8)) return false;
+  // One pass over the length field and the payload, which are adjacent.
+  if (Crc(p + 8, 4 + len) != GetU32(p + 4)) return false;
   *length = len;
   return true;
 }
@@ -74,7 +73,7 @@ std::string DescribeBadFrame(absl::string_view bytes, size_t pos) {
   }
   const char* p = bytes.data() + pos;
   if (GetU32(p) != kFrameMagic) return "bad frame magic";
-  uint32_t len = GetU32(p + 4);
+  uint32_t len = GetU32(p + 8);
   if (len > kMaxFramePayload) {
     return absl::StrCat("frame length ", len, " exceeds the limit ",
                         kMaxFramePayload);
@@ -100,7 +99,7 @@ void EncodeSegmentHeader(const SegmentHeader& header, std::string* out) {
   PutU32(header.flags, buf + 44);
   PutU64(header.payload_bytes, buf + 48);
   PutU64(header.writer_nonce, buf + 56);
-  PutU32(0, buf + 64);
+  PutU32(header.last_frame_offset, buf + 64);
   PutU32(Crc(buf, kHeaderCrcOffset), buf + kHeaderCrcOffset);
   out->append(buf, kSegmentHeaderSize);
 }
@@ -139,6 +138,7 @@ absl::StatusOr<SegmentHeader> DecodeSegmentHeader(absl::string_view bytes,
   header.flags = GetU32(p + 44);
   header.payload_bytes = GetU64(p + 48);
   header.writer_nonce = GetU64(p + 56);
+  header.last_frame_offset = GetU32(p + 64);
   if (header.clear_index > header.first_index ||
       header.first_index > UINT64_MAX - header.record_count) {
     return absl::DataLossError(absl::StrCat(
@@ -148,20 +148,24 @@ absl::StatusOr<SegmentHeader> DecodeSegmentHeader(absl::string_view bytes,
   return header;
 }
 
-void AppendRecordFrame(const Record& record, proto::Record* scratch,
-                       std::string* out) {
+size_t AppendRecordFrame(const Record& record, proto::Record* scratch,
+                         std::string* out) {
   ToProto(record, scratch);
   const size_t length = scratch->ByteSizeLong();
   const size_t start = out->size();
   out->resize(start + kFrameHeaderSize + length);
   char* p = &(*out)[start];
   PutU32(kFrameMagic, p);
-  PutU32(static_cast<uint32_t>(length), p + 4);
+  PutU32(static_cast<uint32_t>(length), p + 8);
   scratch->SerializeWithCachedSizesToArray(
       reinterpret_cast<uint8_t*>(p + kFrameHeaderSize));
-  uint32_t crc = Crc(p + 4, 4);
-  crc = Crc(p + kFrameHeaderSize, length, crc);
-  PutU32(crc, p + 8);
+  PutU32(Crc(p + 8, 4 + length), p + 4);
+  return start;
+}
+
+bool IsValidFrameAt(absl::string_view bytes, size_t offset) {
+  uint32_t length;
+  return offset <= bytes.size() && ValidFrameAt(bytes, offset, &length);
 }
 
 absl::StatusOr<DecodedSegment> DecodeSegment(absl::string_view bytes,
@@ -205,6 +209,7 @@ absl::StatusOr<DecodedSegment> DecodeSegment(absl::string_view bytes,
       out.damages.push_back(SegmentDamage{
           pos, frame_end - pos, false, std::string(bad.message())});
     }
+    out.last_frame_offset = pos;
     pos = frame_end;
     out.valid_end = frame_end;
   }

@@ -19,13 +19,14 @@
 //     44 flags          u32  bit 0: clear marker (record_count is 0)
 //     48 payload_bytes  u64  bytes of frames after the header
 //     56 writer_nonce   u64  random id of the committing instance
-//     64 reserved       u32 = 0
+//     64 last_frame     u32  file offset of the last frame (0: none/unknown),
+//                            so a lock holder checks the tail in O(1)
 //     68 header_crc     u32  zlib crc32 of bytes [0, 68)
 //
 //   frame (12-byte frame header + payload), one per record
 //     0  magic          u32 = 0x53465246 ("FRFS")
-//     4  length         u32  payload bytes, at most kMaxFramePayload
-//     8  crc            u32  zlib crc32 of the 4 length bytes and the payload
+//     4  crc            u32  zlib crc32 of the length field and the payload
+//     8  length         u32  payload bytes, at most kMaxFramePayload
 //     12 payload        a serialized syncstream.proto.Record
 //
 // Everything read from a segment is untrusted (another host wrote it, the
@@ -63,6 +64,7 @@ struct SegmentHeader {
   uint32_t flags = 0;
   uint64_t payload_bytes = 0;
   uint64_t writer_nonce = 0;
+  uint32_t last_frame_offset = 0;
 
   bool is_clear_marker() const { return (flags & kSegmentFlagClear) != 0; }
   // One past the index of the last record.
@@ -76,10 +78,13 @@ void EncodeSegmentHeader(const SegmentHeader& header, std::string* out);
 absl::StatusOr<SegmentHeader> DecodeSegmentHeader(absl::string_view bytes,
                                                   absl::string_view name);
 
-// Appends one frame holding `record` to `out`. `scratch` is reused between
-// calls to avoid allocation.
-void AppendRecordFrame(const Record& record, proto::Record* scratch,
-                       std::string* out);
+// Appends one frame holding `record` to `out` and returns its offset in
+// `out`. `scratch` is reused between calls to avoid allocation.
+size_t AppendRecordFrame(const Record& record, proto::Record* scratch,
+                         std::string* out);
+
+// Whether a whole frame with a matching checksum starts at `offset`.
+bool IsValidFrameAt(absl::string_view bytes, size_t offset);
 
 // A stretch of a segment that failed its checks.
 struct SegmentDamage {
@@ -96,6 +101,8 @@ struct DecodedSegment {
   // File offset just past the last valid frame: where a repair truncates a
   // torn tail.
   uint64_t valid_end = kSegmentHeaderSize;
+  // File offset of the last valid frame (0 if none).
+  uint64_t last_frame_offset = 0;
 };
 
 // Decodes a whole segment file. A damaged header is an error (DataLoss):

@@ -101,7 +101,7 @@ TEST(SegmentFormatTest, CorruptMiddleRecordIsSkippedAndReported) {
 TEST(SegmentFormatTest, CorruptLengthResynchronizes) {
   std::vector<size_t> offsets;
   std::string bytes = MakeSegment(5, nullptr, &offsets);
-  bytes[offsets[1] + 6] = '\x7f';  // length now huge
+  bytes[offsets[1] + 10] = '\x7f';  // length now huge
   auto decoded = DecodeSegment(bytes, "s");
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ(decoded->records.size(), 4u);
