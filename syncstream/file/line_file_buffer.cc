@@ -205,7 +205,9 @@ absl::Status LineFileBuffer::Commit(absl::Duration timeout) {
   }
   if (batch.count == 0) return absl::OkStatus();
   absl::Status status = CommitBatch(batch, 0, timeout);
-  if (!status.ok()) {
+  if (status.ok()) {
+    committed_records_.fetch_add(batch.count, std::memory_order_acq_rel);
+  } else {
     // Keep the records, ahead of anything queued meanwhile.
     std::lock_guard<std::mutex> guard(queue_mutex_);
     if (queue_.count == 0) {
@@ -436,22 +438,28 @@ absl::Status LineFileBuffer::CommitLocked(HeldLock& lock, const Batch& batch,
                                           uint32_t flags) {
   SYNCSTREAM_ASSIGN_OR_RETURN(Snapshot snap,
                               TakeSnapshot(/*repair=*/true, nullptr));
-  uint64_t end = snap.end_index();
-  uint64_t clear = snap.clear_index();
-  uint64_t generation = snap.max_generation + 1;
   if (lock.took_over()) {
     // Burn the generation a paused previous holder would commit next, so
     // that its late write is refused. Never reused: link does not replace.
-    SegmentHeader burn;
-    burn.generation = generation;
-    burn.first_index = end;
-    burn.clear_index = clear;
-    burn.writer_nonce = nonce_;
-    SYNCSTREAM_RETURN_IF_ERROR(lock.SetGeneration(generation));
-    SYNCSTREAM_RETURN_IF_ERROR(lock.Verify());
-    SYNCSTREAM_RETURN_IF_ERROR(LinkSegment(burn, std::string()));
-    ++generation;
+    // If that holder linked it first (before we took over), look again.
+    for (int attempt = 0;; ++attempt) {
+      SegmentHeader burn;
+      burn.generation = snap.max_generation + 1;
+      burn.first_index = snap.end_index();
+      burn.clear_index = snap.clear_index();
+      burn.writer_nonce = nonce_;
+      SYNCSTREAM_RETURN_IF_ERROR(lock.SetGeneration(burn.generation));
+      SYNCSTREAM_RETURN_IF_ERROR(lock.Verify());
+      absl::Status burned = LinkSegment(burn, std::string());
+      if (burned.ok()) break;
+      if (!absl::IsAborted(burned) || attempt == 2) return burned;
+      SYNCSTREAM_ASSIGN_OR_RETURN(snap, TakeSnapshot(true, nullptr));
+    }
+    SYNCSTREAM_ASSIGN_OR_RETURN(snap, TakeSnapshot(false, nullptr));
   }
+  const uint64_t end = snap.end_index();
+  const uint64_t clear = snap.clear_index();
+  const uint64_t generation = snap.max_generation + 1;
   SYNCSTREAM_RETURN_IF_ERROR(lock.SetGeneration(generation));
   // Claimed after listing, verified after claiming: a holder whose lock was
   // taken over before this point stops here; one taken over after it meets

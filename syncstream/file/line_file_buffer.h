@@ -61,6 +61,7 @@
 #ifndef SYNCSTREAM_FILE_LINE_FILE_BUFFER_H_
 #define SYNCSTREAM_FILE_LINE_FILE_BUFFER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -140,6 +141,11 @@ class LineFileBuffer : public LineWriter {
 
   const std::string& path() const { return path_; }
   size_t maxlen() const { return options_.maxlen; }
+  // Records this instance has committed to disk so far: they survive this
+  // process being killed.
+  uint64_t committed_records() const {
+    return committed_records_.load(std::memory_order_acquire);
+  }
 
   // Commits every queued record of this instance. Aborted if this holder
   // was fenced (the records stay queued), DeadlineExceeded if the lock
@@ -203,6 +209,7 @@ class LineFileBuffer : public LineWriter {
   LockFile lock_file_;
 
   std::mutex commit_mutex_;  // one commit at a time per instance
+  std::atomic<uint64_t> committed_records_{0};
   // Headers are immutable once committed: cached by generation.
   std::mutex header_mutex_;
   std::map<uint64_t, SegmentHeader> header_cache_;
