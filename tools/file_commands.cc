@@ -1,7 +1,8 @@
 // `syncstream file ...`: look at and repair a LineFileBuffer directory on a
 // shared disk.
 //
-//   syncstream file tail PATH [-n N] [-f]      last N lines; -f follows
+//   syncstream file tail PATH [-n N] [-f]      last N lines (0: all); -f follows
+//                                              (-n, -f: tools/common_flags.h)
 //   syncstream file inspect PATH [--json]      segments, counts, lock holder
 //   syncstream file unlock PATH [--force]      remove a stale lock
 #include <signal.h>
@@ -22,9 +23,8 @@
 #include "syncstream/file/line_file_buffer.h"
 #include "syncstream/file/lock_file.h"
 #include "tools/command.h"
+#include "tools/common_flags.h"
 
-DEFINE_int32(n, 10, "file tail: how many of the last lines to print");
-DEFINE_bool(f, false, "file tail: keep printing new lines as they are committed");
 DEFINE_double(file_follow_seconds, 0,
               "file tail -f: stop after this many seconds (0: until interrupted)");
 DEFINE_bool(json, false, "file inspect: print JSON");
@@ -78,7 +78,7 @@ int RunTail(const std::vector<std::string>& args) {
     std::cerr << "syncstream: " << records.status().message() << "\n";
     return 1;
   }
-  if (records->size() > static_cast<size_t>(FLAGS_n)) {
+  if (FLAGS_n > 0 && records->size() > static_cast<size_t>(FLAGS_n)) {
     records->erase(records->begin(), records->end() - FLAGS_n);
   }
   PrintRecords(*records);

@@ -2,8 +2,6 @@
 // written by LineFileBuffer.
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -15,10 +13,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "syncstream/core/child_process.h"
+#include "syncstream/core/deadline.h"
+#include "syncstream/core/unique_fd.h"
 #include "syncstream/file/line_file_buffer.h"
 #include "syncstream/file/lock_file.h"
-
-extern char** environ;
 
 namespace syncstream::tools {
 namespace {
@@ -38,40 +37,30 @@ struct RunResult {
 RunResult RunTool(const std::vector<std::string>& args) {
   RunResult result;
   int fds[2];
-  if (::pipe(fds) != 0) return result;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  posix_spawn_file_actions_addclose(&actions, fds[0]);
-  std::vector<std::string> argv = {g_binary};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> raw;
-  for (auto& a : argv) raw.push_back(a.data());
-  raw.push_back(nullptr);
-  pid_t pid;
-  int err = posix_spawn(&pid, g_binary.c_str(), &actions, nullptr, raw.data(),
-                        environ);
-  posix_spawn_file_actions_destroy(&actions);
+  if (::pipe2(fds, O_CLOEXEC) != 0) return result;
+  UniqueFd read_end(fds[0]);
+  SpawnOptions options;
+  options.argv = {g_binary};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.stdout_to = FdRedirect::To(fds[1]);
+  options.stderr_to = FdRedirect::To(fds[1]);
+  auto child = ChildProcess::Spawn(options);
   ::close(fds[1]);
-  if (err != 0) {
-    ::close(fds[0]);
+  if (!child.ok()) {
+    result.out = child.status().ToString();
     return result;
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   char buf[4096];
   while (absl::Now() < deadline) {
-    struct pollfd p = {fds[0], POLLIN, 0};
+    struct pollfd p = {read_end.get(), POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0) continue;
-    ssize_t n = ::read(fds[0], buf, sizeof(buf));
+    ssize_t n = ::read(read_end.get(), buf, sizeof(buf));
     if (n <= 0) break;
     result.out.append(buf, n);
   }
-  ::close(fds[0]);
-  int status = 0;
-  if (absl::Now() >= deadline) ::kill(pid, SIGKILL);
-  ::waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto status = child->Wait(TimeLeft(deadline));
+  if (status.ok() && status->exited) result.exit_code = status->code;
   return result;
 }
 
@@ -101,20 +90,20 @@ TEST(FileCommandsTest, TailPrintsTheLastLines) {
 TEST(FileCommandsTest, TailFollowsNewLines) {
   std::string dir = NewBuffer(1);
   // Another writer commits while tail -f runs for 2 s.
-  pid_t writer = ::fork();
-  if (writer == 0) {
-    ::usleep(300 * 1000);
+  auto writer = ChildProcess::Fork([dir] {
+    absl::SleepFor(absl::Milliseconds(300));
     file::LineFileBufferOptions options;
     auto buffer = file::LineFileBuffer::Open(dir, options);
-    if (!buffer.ok()) ::_exit(2);
+    if (!buffer.ok()) return 2;
     (*buffer)->stream() << "later\n";
-    ::_exit((*buffer)->Commit().ok() ? 0 : 3);
-  }
+    return (*buffer)->Commit().ok() ? 0 : 3;
+  });
+  ASSERT_TRUE(writer.ok()) << writer.status();
   RunResult r =
       RunTool({"file", "tail", dir, "-f", "--file_follow_seconds=2"});
-  int status = 0;
-  ::waitpid(writer, &status, 0);
-  EXPECT_EQ(status, 0);
+  auto status = writer->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status->success()) << status->ToString();
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out, "line 0\nlater\n");
 }

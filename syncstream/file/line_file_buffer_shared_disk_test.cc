@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -15,16 +16,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "syncstream/core/child_process.h"
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/file/line_file_buffer.h"
-#include "testing/forked_child.h"
 #include "testing/nfs_fixture.h"
 
 namespace syncstream::file {
 namespace {
 
-using ::syncstream::testing::DescribeWaitStatusShort;
-using ::syncstream::testing::ForkedChild;
 using ::syncstream::testing::SharedDiskFixture;
 using ::syncstream::testing::SharedDiskMode;
 
@@ -38,6 +37,21 @@ int LinesPerWriter() {
 
 std::string LineText(int writer, int i) {
   return absl::StrCat("w", writer, " line ", i, " payload-", writer * 1000003 + i);
+}
+
+// Forks `body` into a child process (the test fails if fork fails).
+ChildProcess ForkOrDie(std::function<int()> body) {
+  auto child = ChildProcess::Fork(std::move(body));
+  EXPECT_TRUE(child.ok()) << child.status();
+  return child.ok() ? *std::move(child) : ChildProcess();
+}
+
+// Waits for `child` and expects exit status 0.
+void ExpectSuccess(ChildProcess& child, absl::Duration timeout,
+                   const char* what = "") {
+  auto status = child.Wait(timeout);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(status->success()) << status->ToString() << what;
 }
 
 class SharedDiskTest : public ::testing::TestWithParam<SharedDiskMode> {
@@ -87,20 +101,16 @@ class SharedDiskTest : public ::testing::TestWithParam<SharedDiskMode> {
 TEST_P(SharedDiskTest, FourHostsEveryLineOnceInOrder) {
   const int n = LinesPerWriter();
   const size_t maxlen = 4 * n;
-  std::vector<ForkedChild> writers;
+  std::vector<ChildProcess> writers;
   for (int w = 0; w < 4; ++w) {
-    writers.emplace_back([&, w] {
+    writers.push_back(ForkOrDie([&, w] {
       auto buffer = LineFileBuffer::Open(BufferOn(w), Options(w, maxlen));
       if (!buffer.ok()) return 2;
       for (int i = 0; i < n; ++i) (*buffer)->stream() << LineText(w, i) << '\n';
       return (*buffer)->Commit().ok() ? 0 : 3;
-    });
+    }));
   }
-  for (ForkedChild& child : writers) {
-    auto status = child.Wait(absl::Seconds(120));
-    ASSERT_TRUE(status.has_value()) << "writer did not finish";
-    ASSERT_EQ(*status, 0) << DescribeWaitStatusShort(*status);
-  }
+  for (ChildProcess& child : writers) ExpectSuccess(child, absl::Seconds(120));
   auto reader = LineFileBuffer::Open(BufferOn(1), Options(1, maxlen));
   ASSERT_TRUE(reader.ok());
   ReadReport report;
@@ -126,7 +136,7 @@ TEST_P(SharedDiskTest, KilledHolderIsTakenOverNoCommittedLineLost) {
   int pipe_fds[2];
   ASSERT_EQ(::pipe(pipe_fds), 0);
   UniqueFd signal_read(pipe_fds[0]), signal_write(pipe_fds[1]);
-  ForkedChild victim([&] {
+  ChildProcess victim = ForkOrDie([&] {
     LineFileBufferOptions options = Options(0, 10000, lease);
     int links = 0;
     options.before_link_for_testing = [&] {
@@ -146,29 +156,25 @@ TEST_P(SharedDiskTest, KilledHolderIsTakenOverNoCommittedLineLost) {
     return 4;
   });
   ASSERT_TRUE(AwaitByte(signal_read.get(), absl::Seconds(20)));
-  victim.Signal(SIGKILL);
+  ASSERT_TRUE(victim.Kill(SIGKILL).ok());
   auto killed = victim.Wait(absl::Seconds(10));
-  ASSERT_TRUE(killed.has_value());
-  EXPECT_TRUE(WIFSIGNALED(*killed));
+  ASSERT_TRUE(killed.ok()) << killed.status();
+  EXPECT_TRUE(killed->signaled) << killed->ToString();
   // The lock file is left behind, naming the dead holder.
   LockState held = LockFile::Inspect(LineFileBuffer::LockPath(BufferOn(1)));
   EXPECT_TRUE(held.present);
   EXPECT_EQ(held.holder.host, "host0");
 
-  std::vector<ForkedChild> others;
+  std::vector<ChildProcess> others;
   for (int w = 1; w <= 2; ++w) {
-    others.emplace_back([&, w] {
+    others.push_back(ForkOrDie([&, w] {
       auto buffer = LineFileBuffer::Open(BufferOn(w), Options(w, 10000, lease));
       if (!buffer.ok()) return 2;
       for (int i = 0; i < 1000; ++i) (*buffer)->stream() << LineText(w, i) << '\n';
       return (*buffer)->Commit().ok() ? 0 : 3;
-    });
+    }));
   }
-  for (ForkedChild& child : others) {
-    auto status = child.Wait(absl::Seconds(60));
-    ASSERT_TRUE(status.has_value());
-    ASSERT_EQ(*status, 0) << DescribeWaitStatusShort(*status);
-  }
+  for (ChildProcess& child : others) ExpectSuccess(child, absl::Seconds(60));
   auto reader = LineFileBuffer::Open(BufferOn(3), Options(3, 10000, lease));
   ASSERT_TRUE(reader.ok());
   ReadReport report;
@@ -184,7 +190,7 @@ TEST_P(SharedDiskTest, PausedHolderIsFencedAfterItsLease) {
   int pipe_fds[2];
   ASSERT_EQ(::pipe(pipe_fds), 0);
   UniqueFd signal_read(pipe_fds[0]), signal_write(pipe_fds[1]);
-  ForkedChild paused([&] {
+  ChildProcess paused = ForkOrDie([&] {
     LineFileBufferOptions options = Options(0, 10000, lease);
     int links = 0;
     options.before_link_for_testing = [&] {
@@ -208,20 +214,15 @@ TEST_P(SharedDiskTest, PausedHolderIsFencedAfterItsLease) {
     return (*buffer)->Commit().ok() ? 0 : 5;
   });
   ASSERT_TRUE(AwaitByte(signal_read.get(), absl::Seconds(20)));
-  ForkedChild other([&] {
+  ChildProcess other = ForkOrDie([&] {
     auto buffer = LineFileBuffer::Open(BufferOn(1), Options(1, 10000, lease));
     if (!buffer.ok()) return 2;
     for (int i = 0; i < 500; ++i) (*buffer)->stream() << LineText(1, i) << '\n';
     return (*buffer)->Commit().ok() ? 0 : 3;
   });
-  auto status = other.Wait(absl::Seconds(60));
-  ASSERT_TRUE(status.has_value());
-  ASSERT_EQ(*status, 0) << DescribeWaitStatusShort(*status);
-  paused.Signal(SIGCONT);
-  status = paused.Wait(absl::Seconds(60));
-  ASSERT_TRUE(status.has_value());
-  EXPECT_EQ(*status, 0) << DescribeWaitStatusShort(*status)
-                        << " (exit 4: late write not refused)";
+  ExpectSuccess(other, absl::Seconds(60));
+  ASSERT_TRUE(paused.Kill(SIGCONT).ok());
+  ExpectSuccess(paused, absl::Seconds(60), " (status 4: late write not refused)");
 
   auto reader = LineFileBuffer::Open(BufferOn(2), Options(2, 10000, lease));
   ASSERT_TRUE(reader.ok());

@@ -16,12 +16,11 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "testing/forked_child.h"
+#include "syncstream/core/child_process.h"
 
 namespace syncstream::file {
 namespace {
 
-using ::syncstream::testing::ForkedChild;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -117,9 +116,9 @@ TEST(LineFileBufferTest, ErrorRecordKeepsMessageAndTrace) {
 TEST(LineFileBufferTest, FourProcessesEachWithItsOwnInstance) {
   std::string dir = NewDir("procs");
   ASSERT_TRUE(OpenBuffer(dir, 100));  // creates the directory
-  std::vector<ForkedChild> children;
+  std::vector<ChildProcess> children;
   for (int p = 0; p < 4; ++p) {
-    children.emplace_back([dir, p] {
+    auto child = ChildProcess::Fork([dir, p] {
       LineFileBufferOptions options;
       options.maxlen = 100;
       options.writer.name = absl::StrCat("proc", p);
@@ -130,11 +129,13 @@ TEST(LineFileBufferTest, FourProcessesEachWithItsOwnInstance) {
       }
       return (*buffer)->Commit().ok() ? 0 : 3;
     });
+    ASSERT_TRUE(child.ok()) << child.status();
+    children.push_back(*std::move(child));
   }
-  for (ForkedChild& child : children) {
+  for (ChildProcess& child : children) {
     auto status = child.Wait(absl::Seconds(30));
-    ASSERT_TRUE(status.has_value()) << "child did not exit";
-    EXPECT_EQ(*status, 0) << testing::DescribeWaitStatusShort(*status);
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_TRUE(status->success()) << status->ToString();
   }
   auto reader = OpenBuffer(dir, 100);
   auto records = reader->Read();
