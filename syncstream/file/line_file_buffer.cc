@@ -255,6 +255,12 @@ absl::StatusOr<LineFileBuffer::Snapshot> LineFileBuffer::TakeSnapshot(
   }
   std::sort(snap.segments.begin(), snap.segments.end(),
             [](const auto& a, const auto& b) { return a.generation < b.generation; });
+  if (!snap.segments.empty()) {
+    // Forget headers of segments rotated away (by any instance).
+    std::lock_guard<std::mutex> guard(header_mutex_);
+    header_cache_.erase(header_cache_.begin(),
+                        header_cache_.lower_bound(snap.segments[0].generation));
+  }
   std::vector<Snapshot::Entry> present;
   for (Snapshot::Entry& entry : snap.segments) {
     snap.max_generation = std::max(snap.max_generation, entry.generation);
