@@ -73,6 +73,8 @@ class Value {
   Value(int i) : v_(static_cast<int64_t>(i)) {}
   Value(int64_t i) : v_(i) {}
   Value(uint32_t i) : v_(static_cast<int64_t>(i)) {}
+  // Object ids and sizes; stored as int64 (values above INT64_MAX wrap).
+  Value(uint64_t i) : v_(static_cast<int64_t>(i)) {}
   Value(double d) : v_(d) {}
   Value(const char* s) : v_(std::string(s)) {}
   Value(std::string s) : v_(std::move(s)) {}
