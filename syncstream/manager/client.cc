@@ -164,7 +164,9 @@ absl::StatusOr<Value> ManagerClient::Call(uint64_t object_id,
       std::lock_guard<std::mutex> lock(mu_);
       if (!broken_.ok()) return broken_;
     }
-    return Post(request);
+    absl::Status posted = Post(request);
+    if (!posted.ok()) return posted;
+    return Value();
   }
 
   const absl::Time deadline =

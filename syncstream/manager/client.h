@@ -25,8 +25,8 @@
 // Dict::Set, List::Append, Event::Set, Condition::Notify, ...) are sent
 // without waiting for a reply; the connection keeps them in order with the
 // client's later calls. If one fails (releasing a lock nobody holds), the
-// error is returned by the next call through the same client on the same
-// object, or by Sync().
+// error is returned by Sync() (which waits for every earlier call), or else
+// by a later call on the same object once the error reply has arrived.
 //
 // Failures: when the manager dies or the connection breaks, every call in
 // progress and every later call returns Unavailable at once. Calls that do
