@@ -1,6 +1,7 @@
 #include "syncstream/manager/internal/sync_objects.h"
 
 #include <algorithm>
+#include <limits>
 #include <list>
 #include <map>
 #include <utility>
@@ -144,12 +145,18 @@ class SemaphoreObject : public ManagedObject {
               absl::StrCat(label(), ": release n must be >= 1, got ", n));
         }
       }
+      if (n > std::numeric_limits<int64_t>::max() - value_) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(label(), ": release by ", n, " overflows"));
+      }
       if (bounded_ && value_ + n > initial_) {
         return absl::FailedPreconditionError(absl::StrCat(
             label(), ": released too many times (value ", value_, " of ",
             initial_, ")"));
       }
-      for (int64_t i = 0; i < n; ++i) SettleOne(ctx.session->id());
+      for (int64_t i = 0; i < n && !held_.empty(); ++i) {
+        SettleOne(ctx.session->id());
+      }
       value_ += n;
       if (waiting_ > 0) cv_.notify_all();
       return Value();
