@@ -70,6 +70,11 @@ LineWriter::WriterState* LineWriter::ThreadState() {
 
 absl::Status LineWriter::WriteTo(WriterState& state, absl::string_view text) {
   std::lock_guard<std::mutex> guard(state.mutex);
+  absl::Status admitted = AdmitWrite();
+  if (!admitted.ok()) {
+    FlushLocked(state).IgnoreError();
+    return admitted;
+  }
   state.wrote = true;
   absl::Status status;
   state.assembler.Append(text, [&](absl::string_view line, bool continued) {
