@@ -61,26 +61,47 @@ void RecordBatchEncoder::Reset(const BatchHeader& header) {
 }
 
 void RecordBatchEncoder::Add(const Record& record) {
-  size_t sender = std::min(record.sender.size(), kMaxShort);
-  size_t type = std::min(record.type.size(), kMaxShort);
-  size_t traces = std::min(record.trace.size(), kMaxShort);
-  size_t text = std::min<size_t>(record.text.size(), UINT32_MAX);
-  Put<uint8_t>(&bytes_, static_cast<uint8_t>(record.kind));
-  Put<uint8_t>(&bytes_, record.continued ? 1 : 0);
-  Put<uint16_t>(&bytes_, static_cast<uint16_t>(sender));
-  Put<uint16_t>(&bytes_, static_cast<uint16_t>(type));
-  Put<uint16_t>(&bytes_, static_cast<uint16_t>(traces));
-  Put<uint32_t>(&bytes_, static_cast<uint32_t>(text));
-  Put<uint64_t>(&bytes_, record.sequence);
-  Put<int64_t>(&bytes_, absl::ToUnixNanos(record.timestamp));
-  bytes_.append(record.sender.data(), sender);
-  bytes_.append(record.type.data(), type);
-  bytes_.append(record.text.data(), text);
+  const size_t sender = std::min(record.sender.size(), kMaxShort);
+  const size_t type = std::min(record.type.size(), kMaxShort);
+  const size_t traces = std::min(record.trace.size(), kMaxShort);
+  const size_t text = std::min<size_t>(record.text.size(), UINT32_MAX);
+  size_t size = kRecordHeaderSize + sender + type + text;
+  for (size_t i = 0; i < traces; ++i) {
+    size += 4 + std::min<size_t>(record.trace[i].size(), UINT32_MAX);
+  }
+  // One resize, then copies in place: this runs once per line written.
+  size_t offset = bytes_.size();
+  bytes_.resize(offset + size);
+  char* p = &bytes_[offset];
+  auto put = [&p](const void* data, size_t n) {
+    std::memcpy(p, data, n);
+    p += n;
+  };
+  const uint8_t kind = static_cast<uint8_t>(record.kind);
+  const uint8_t flags = record.continued ? 1 : 0;
+  const uint16_t sender16 = static_cast<uint16_t>(sender);
+  const uint16_t type16 = static_cast<uint16_t>(type);
+  const uint16_t traces16 = static_cast<uint16_t>(traces);
+  const uint32_t text32 = static_cast<uint32_t>(text);
+  const uint64_t sequence = record.sequence;
+  const int64_t nanos = absl::ToUnixNanos(record.timestamp);
+  put(&kind, 1);
+  put(&flags, 1);
+  put(&sender16, 2);
+  put(&type16, 2);
+  put(&traces16, 2);
+  put(&text32, 4);
+  put(&sequence, 8);
+  put(&nanos, 8);
+  put(record.sender.data(), sender);
+  put(record.type.data(), type);
+  put(record.text.data(), text);
   for (size_t i = 0; i < traces; ++i) {
     const std::string& frame = record.trace[i];
-    size_t length = std::min<size_t>(frame.size(), UINT32_MAX);
-    Put<uint32_t>(&bytes_, static_cast<uint32_t>(length));
-    bytes_.append(frame.data(), length);
+    const uint32_t length =
+        static_cast<uint32_t>(std::min<size_t>(frame.size(), UINT32_MAX));
+    put(&length, 4);
+    put(frame.data(), length);
   }
   ++count_;
 }
