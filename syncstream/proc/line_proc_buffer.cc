@@ -35,19 +35,26 @@ std::string UniqueQueueName() {
 }
 
 // How process `pid` ended, if it is a child of this process that nobody has
-// reaped yet (waitid with WNOWAIT leaves it for its owner to reap).
+// reaped yet (waitid with WNOWAIT leaves it for its owner to reap). A
+// multi-threaded process looks dead (its main thread is a zombie) a moment
+// before it can be waited for: give it up to a second.
 std::string DescribeEnd(pid_t pid) {
-  siginfo_t info{};
-  if (::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-      info.si_pid == pid) {
-    ExitStatus status;
-    if (info.si_code == CLD_EXITED) {
-      status = ExitStatus::Exited(info.si_status);
-    } else {
-      status = ExitStatus::Signaled(info.si_status);
-      status.core_dumped = info.si_code == CLD_DUMPED;
+  absl::Time deadline = absl::Now() + absl::Seconds(1);
+  for (;;) {
+    siginfo_t info{};
+    if (::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) break;
+    if (info.si_pid == pid) {
+      ExitStatus status;
+      if (info.si_code == CLD_EXITED) {
+        status = ExitStatus::Exited(info.si_status);
+      } else {
+        status = ExitStatus::Signaled(info.si_status);
+        status.core_dumped = info.si_code == CLD_DUMPED;
+      }
+      return status.ToString();
     }
-    return status.ToString();
+    if (absl::Now() >= deadline) break;
+    absl::SleepFor(absl::Milliseconds(1));
   }
   return "ended (exit status unknown: not a child of this process, or "
          "already reaped)";
