@@ -144,12 +144,15 @@ absl::Status LineProcMirror::EnsureAttachedLocked() {
   header.pid = pid;
   header.start_time = state->identity.start_time;
   encoder_.Reset(header);
-  batch_pending_ = true;  // the hello goes out with the first batch
+  batch_pending_ = true;
   batch_started_ = absl::Now();
   process_ = state.release();
+  // Announce this process at once, before anything else can fail (even
+  // starting a thread): from now on the buffer can tell if it dies.
+  absl::Status announced = SendLocked();
   ProcessState* mine = process_;
   mine->flusher = std::thread([this, mine] { FlusherLoop(mine); });
-  return absl::OkStatus();
+  return announced;
 }
 
 absl::Status LineProcMirror::SendLocked() {
