@@ -75,37 +75,45 @@ proto::Record ToProto(const Record& record) {
   return out;
 }
 
-absl::StatusOr<Record> FromProto(const proto::Record& message) {
-  Record record;
+absl::Status FromProto(const proto::Record& message, Record* out) {
+  RecordKind kind;
   switch (message.kind()) {
     case proto::Record::LINE:
-      record.kind = RecordKind::kLine;
+      kind = RecordKind::kLine;
       break;
     case proto::Record::END_OF_STREAM:
-      record.kind = RecordKind::kEndOfStream;
+      kind = RecordKind::kEndOfStream;
       break;
     case proto::Record::ERROR:
-      record.kind = RecordKind::kError;
+      kind = RecordKind::kError;
       break;
     case proto::Record::WARNING:
-      record.kind = RecordKind::kWarning;
+      kind = RecordKind::kWarning;
       break;
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           "record from '", message.sender(), "': unknown kind ",
           static_cast<int>(message.kind())));
   }
-  if (message.continued() && record.kind != RecordKind::kLine) {
+  if (message.continued() && kind != RecordKind::kLine) {
     return absl::InvalidArgumentError(absl::StrCat(
         "record from '", message.sender(), "': only a line can be continued"));
   }
-  record.sender = message.sender();
-  record.type = message.type();
-  record.sequence = message.sequence();
-  record.timestamp = absl::FromUnixNanos(message.timestamp_unix_nanos());
-  record.text = message.text();
-  record.trace.assign(message.trace().begin(), message.trace().end());
-  record.continued = message.continued();
+  out->kind = kind;
+  out->sender.assign(message.sender());
+  out->type.assign(message.type());
+  out->sequence = message.sequence();
+  out->timestamp = absl::FromUnixNanos(message.timestamp_unix_nanos());
+  out->text.assign(message.text());
+  out->trace.assign(message.trace().begin(), message.trace().end());
+  out->continued = message.continued();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Record> FromProto(const proto::Record& message) {
+  Record record;
+  absl::Status status = FromProto(message, &record);
+  if (!status.ok()) return status;
   return record;
 }
 

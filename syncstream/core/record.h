@@ -69,6 +69,9 @@ std::ostream& operator<<(std::ostream& os, const Record& record);
 proto::Record ToProto(const Record& record);
 void ToProto(const Record& record, proto::Record* out);
 absl::StatusOr<Record> FromProto(const proto::Record& message);
+// The same into `*out`, reusing its strings' storage (for hot receive paths);
+// `*out` is unspecified on error.
+absl::Status FromProto(const proto::Record& message, Record* out);
 
 // Error and warning records with the calling thread's stack trace
 // (Abseil's stack trace and symbolizer). `skip_frames` drops that many of the

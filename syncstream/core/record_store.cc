@@ -4,47 +4,34 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/internal/spin_lock.h"
 
 namespace syncstream {
 namespace {
 
-// A test-and-test-and-set lock held for the few hundred nanoseconds of one
-// record copy. Under contention it yields the CPU rather than spin, since
-// writers may outnumber cores.
-class SlotLock {
- public:
-  void lock() {
-    for (int spins = 0;; ++spins) {
-      if (!locked_.load(std::memory_order_relaxed) &&
-          !locked_.exchange(true, std::memory_order_acquire)) {
-        return;
-      }
-      if (spins > 64) std::this_thread::yield();
-    }
-  }
-  void unlock() { locked_.store(false, std::memory_order_release); }
-
- private:
-  std::atomic<bool> locked_{false};
-};
-
+// Copies into reused storage: assign() keeps the target's capacity, and the
+// fields that rarely change (sender, type, an empty trace) are compared
+// before they are copied, which is cheaper than a copy call on the hot path.
 void CopyRecord(const Record& from, Record* to) {
   to->kind = from.kind;
-  to->sender.assign(from.sender);  // assign() reuses capacity
-  to->type.assign(from.type);
+  if (to->sender != from.sender) to->sender.assign(from.sender);
+  if (to->type != from.type) to->type.assign(from.type);
   to->sequence = from.sequence;
   to->timestamp = from.timestamp;
   to->text.assign(from.text);
-  to->trace = from.trace;
+  if (!from.trace.empty() || !to->trace.empty()) to->trace = from.trace;
   to->continued = from.continued;
 }
 
 }  // namespace
 
-struct RecordStore::Slot {
-  SlotLock lock;
-  // 1 + the position held; 0 while the slot has never been written.
-  uint64_t position_plus_one = 0;
+// Cache-line aligned so that two writers on different cores filling
+// neighbouring positions do not share a line.
+struct alignas(64) RecordStore::Slot {
+  internal::SpinLock lock;  // held for one record copy
+  // 1 + the position held; 0 while the slot has never been written. Changed
+  // only under `lock`, read without it by the next writer of the slot.
+  std::atomic<uint64_t> position_plus_one{0};
   Record record;
 };
 
@@ -58,26 +45,40 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Create(
 }
 
 RecordStore::RecordStore(size_t capacity)
-    : capacity_(capacity), slots_(new Slot[capacity]) {}
+    : capacity_(capacity),
+      slot_magic_(UINT64_MAX / capacity),
+      slots_(new Slot[capacity]) {}
+
+size_t RecordStore::SlotIndex(uint64_t position) const {
+  // q = floor(position * magic / 2^64) is at most 2 below position /
+  // capacity_ (magic is within 2 of 2^64 / capacity_ and position < 2^64),
+  // so the remainder below is in [0, 3 * capacity_).
+  const uint64_t q = static_cast<uint64_t>(
+      (static_cast<unsigned __int128>(position) * slot_magic_) >> 64);
+  uint64_t r = position - q * capacity_;
+  while (r >= capacity_) r -= capacity_;
+  return static_cast<size_t>(r);
+}
 
 RecordStore::~RecordStore() = default;
 
 uint64_t RecordStore::Append(const Record& record) {
   const uint64_t position =
       next_position_.fetch_add(1, std::memory_order_acq_rel);
-  Slot& slot = slots_[position % capacity_];
+  Slot& slot = slots_[SlotIndex(position)];
   // The slot's previous occupant is position - capacity; its writer claimed
   // earlier and may still be copying. Wait for it so order is kept.
   const uint64_t expected =
       position >= capacity_ ? position - capacity_ + 1 : 0;
-  for (int spins = 0;; ++spins) {
-    slot.lock.lock();
-    if (slot.position_plus_one == expected) break;
-    slot.lock.unlock();
-    if (spins > 16) std::this_thread::yield();
+  // Only this writer moves the slot on from `expected`, so watching it needs
+  // no lock; the lock then keeps readers out during the copy.
+  for (internal::Backoff backoff;
+       slot.position_plus_one.load(std::memory_order_acquire) != expected;
+       backoff.Pause()) {
   }
+  slot.lock.lock();
   CopyRecord(record, &slot.record);
-  slot.position_plus_one = position + 1;
+  slot.position_plus_one.store(position + 1, std::memory_order_release);
   slot.lock.unlock();
   if (waiters_.load(std::memory_order_seq_cst) > 0) {
     std::lock_guard<std::mutex> guard(wait_mutex_);
@@ -92,19 +93,18 @@ uint64_t RecordStore::FirstPosition(uint64_t end) const {
 }
 
 bool RecordStore::CopyAt(uint64_t position, Record* out) const {
-  Slot& slot = slots_[position % capacity_];
-  for (int spins = 0;; ++spins) {
+  Slot& slot = slots_[SlotIndex(position)];
+  for (internal::Backoff backoff;; backoff.Pause()) {
     slot.lock.lock();
-    if (slot.position_plus_one == position + 1) {
+    const uint64_t held = slot.position_plus_one.load(std::memory_order_relaxed);
+    if (held == position + 1) {
       CopyRecord(slot.record, out);
       slot.lock.unlock();
       return true;
     }
-    const bool overwritten = slot.position_plus_one > position + 1;
     slot.lock.unlock();
-    if (overwritten) return false;
+    if (held > position + 1) return false;  // overwritten (evicted)
     // Claimed but not yet copied in by its writer: wait for it.
-    if (spins > 16) std::this_thread::yield();
   }
 }
 

@@ -76,7 +76,13 @@ class RecordStore {
   // false if it was overwritten (evicted) meanwhile.
   bool CopyAt(uint64_t position, Record* out) const;
 
+  // The slot of `position`: position % capacity_, computed with a
+  // multiplication by `slot_magic_` instead of a 64-bit division (which
+  // costs 40-90 cycles on every append).
+  size_t SlotIndex(uint64_t position) const;
+
   const size_t capacity_;
+  const uint64_t slot_magic_;  // UINT64_MAX / capacity_
   std::unique_ptr<Slot[]> slots_;
   alignas(64) std::atomic<uint64_t> next_position_{0};
   alignas(64) std::atomic<uint64_t> cleared_before_{0};

@@ -27,6 +27,21 @@ std::vector<std::string> Texts(const std::vector<Record>& records) {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
+TEST(RecordStoreTest, WrapsCorrectlyForOddCapacitiesOverManyLaps) {
+  // The slot of a position is computed without division; check it against
+  // the records read back for capacities that are not powers of two.
+  for (size_t capacity : {1u, 3u, 7u, 10u, 1000u}) {
+    auto store = RecordStore::Create(capacity);
+    ASSERT_TRUE(store.ok());
+    for (int i = 0; i < 5000; ++i) (*store)->Append(Line(absl::StrCat(i)));
+    std::vector<Record> last = (*store)->Read();
+    ASSERT_EQ(last.size(), capacity);
+    for (size_t k = 0; k < capacity; ++k) {
+      EXPECT_EQ(last[k].text, absl::StrCat(5000 - capacity + k));
+    }
+  }
+}
+
 TEST(RecordStoreTest, ZeroCapacityIsInvalidArgument) {
   auto store = RecordStore::Create(0);
   EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);

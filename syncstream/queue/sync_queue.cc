@@ -82,6 +82,10 @@ std::string SlotName(const ParticipantSlot& s) {
   return std::string(s.name, std::min<size_t>(s.name_length, queue_internal::kMaxNameLength));
 }
 
+}  // namespace
+
+namespace queue_internal {
+
 absl::StatusOr<QueueSnapshot> Snapshot(const Segment& seg) {
   const QueueHeader& h = *seg.header();
   QueueSnapshot snap;
@@ -102,16 +106,31 @@ absl::StatusOr<QueueSnapshot> Snapshot(const Segment& seg) {
     return seg.Error(absl::StatusCode::kDataLoss,
                      absl::StrCat("corrupt positions: head ", head, ", tail ", tail));
   }
-  snap.head = head;
+  // Space is reclaimed lazily (when a writer needs it): what every reader has
+  // passed already counts as free.
+  uint64_t held_from = tail;
+  for (uint32_t i = 0; i < seg.max_participants(); ++i) {
+    const ParticipantSlot& s = *seg.slot(i);
+    if (s.state.load(std::memory_order_acquire) == queue_internal::kSlotActive &&
+        (s.role & queue_internal::kRoleReaderBit)) {
+      held_from = std::min(held_from, std::clamp(s.cursor.load(std::memory_order_acquire),
+                                                 head, tail));
+    }
+  }
   snap.tail = tail;
-  snap.used_bytes = tail - head;
+  snap.used_bytes = tail - held_from;
   snap.free_bytes = seg.capacity() - snap.used_bytes;
+  snap.head = held_from;
   // Positions of committed messages, to count each reader's lag.
   std::vector<uint64_t> messages;
   for (uint64_t pos = head; pos < tail;) {
     FrameView f;
     absl::Status st = seg.DecodeFrame(pos, tail, &f);
     if (!st.ok()) return st;
+    if (pos < held_from) {
+      pos += f.length;  // read by everyone, not yet reclaimed
+      continue;
+    }
     if (f.state == queue_internal::kFrameCommitted) {
       QueueMessageView view;
       st = seg.DecodePayload(f, &view);
@@ -149,7 +168,7 @@ absl::StatusOr<QueueSnapshot> Snapshot(const Segment& seg) {
   return snap;
 }
 
-}  // namespace
+}  // namespace queue_internal
 
 absl::string_view QueueRoleName(QueueRole role) {
   switch (role) {
@@ -296,12 +315,28 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
     s.flags = options.screen_own_messages ? 1u : 0u;
     std::memset(s.filters, 0, sizeof(s.filters));
     const uint64_t tail = h.tail.load(std::memory_order_relaxed);
-    s.cursor.store(tail, std::memory_order_seq_cst);  // a late joiner starts at the tail
+    uint64_t start = tail;  // a late joiner starts at the tail
+    if (options.replay_last > 0 && (role_bits & queue_internal::kRoleReaderBit)) {
+      // Frames from head on stay in the ring until every reader, this one
+      // included, has passed them.
+      std::vector<uint64_t> messages;
+      for (uint64_t pos = h.head.load(std::memory_order_relaxed); pos < tail;) {
+        FrameView f;
+        absl::Status decoded = seg.DecodeFrame(pos, tail, &f);
+        if (!decoded.ok()) return decoded;
+        if (f.state == queue_internal::kFrameCommitted) messages.push_back(pos);
+        pos += f.length;
+      }
+      if (!messages.empty()) {
+        start = messages[messages.size() - std::min<size_t>(messages.size(), options.replay_last)];
+      }
+    }
+    s.cursor.store(start, std::memory_order_seq_cst);
     s.messages_read.store(0, std::memory_order_relaxed);
     s.state.store(queue_internal::kSlotActive, std::memory_order_release);
     p.slot_ = free_slot;
     p.generation_ = generation;
-    p.cursor_ = tail;
+    p.cursor_ = start;
   }
   p.segment_ = segment_;
   p.name_ = std::string(participant_name);
@@ -317,7 +352,7 @@ absl::StatusOr<QueueSnapshot> SyncQueue::Inspect() const {
   // Under the lock the snapshot is exact; without it (holder stopped) it is
   // still validated, just possibly mid-change.
   auto lock = segment_->Acquire(absl::Milliseconds(100));
-  return Snapshot(*segment_);
+  return queue_internal::Snapshot(*segment_);
 }
 
 absl::StatusOr<RepairReport> SyncQueue::Repair() {

@@ -95,6 +95,9 @@ struct AttachOptions {
   // When this participant's Close is the last one, unlink the queue's name
   // (unless Close is asked to keep it).
   bool unlink_on_last_close = true;
+  // Readers: start this many messages before the tail instead of at it (as
+  // many as are still in the ring), e.g. for `syncstream queue tail -n N`.
+  uint32_t replay_last = 0;
 };
 
 struct AppendOptions {
@@ -161,7 +164,7 @@ struct QueueSnapshot {
   uint64_t capacity_bytes = 0;
   uint64_t used_bytes = 0;   // tail - head
   uint64_t free_bytes = 0;
-  uint64_t head = 0;
+  uint64_t head = 0;  // the oldest position some reader still needs
   uint64_t tail = 0;
   uint64_t message_count = 0;     // committed messages between head and tail
   uint64_t pending_frames = 0;    // reserved, not yet committed

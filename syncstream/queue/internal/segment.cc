@@ -252,8 +252,24 @@ Segment::Lock::~Lock() {
 }
 
 absl::StatusOr<Segment::Lock> Segment::Acquire(absl::Duration timeout) {
-  struct timespec deadline = absl::ToTimespec(absl::Now() + timeout);
-  int rc = pthread_mutex_timedlock(&header_->lock, &deadline);
+  int rc = pthread_mutex_trylock(&header_->lock);
+  if (rc == EBUSY) {
+#if defined(__SANITIZE_THREAD__)
+    // TSan's pthread_mutex_timedlock interceptor does not record the lock
+    // when it returns EOWNERDEAD (trylock's does): poll trylock instead.
+    const absl::Time deadline = absl::Now() + timeout;
+    while ((rc = pthread_mutex_trylock(&header_->lock)) == EBUSY) {
+      if (absl::Now() >= deadline) {
+        rc = ETIMEDOUT;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+#else
+    struct timespec deadline = absl::ToTimespec(absl::Now() + timeout);
+    rc = pthread_mutex_timedlock(&header_->lock, &deadline);
+#endif
+  }
   bool recovered = false;
   if (rc == EOWNERDEAD) {
     // The holder died inside a critical section. Every critical section

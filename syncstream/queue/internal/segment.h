@@ -115,6 +115,10 @@ class Segment {
   uint8_t* ring_ = nullptr;
 };
 
+// A snapshot of `segment` read without its lock, every field validated
+// (SyncQueue::Inspect takes the lock first when it can).
+absl::StatusOr<QueueSnapshot> Snapshot(const Segment& segment);
+
 }  // namespace syncstream::queue_internal
 
 #endif  // SYNCSTREAM_QUEUE_INTERNAL_SEGMENT_H_

@@ -1,0 +1,160 @@
+// The collector is the real `syncstream serve` binary with --store, killed
+// with SIGKILL and restarted in the middle of 4 clients writing 100k lines
+// each: every line must arrive exactly once, in each client's order.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "syncstream/core/child_process.h"
+#include "syncstream/host/line_host_mirror.h"
+#include "syncstream/host/line_host_reader.h"
+#include "syncstream/host/testing/host_fixture.h"
+
+namespace syncstream {
+namespace {
+
+using testing::MirrorOptions;
+using testing::WaitFor;
+
+std::string g_syncstream_binary;  // from argv
+
+constexpr int kClients = 4;
+constexpr int kLinesPerClient = 100000;
+
+// A `syncstream serve` child and the address it reported.
+struct Collector {
+  ChildProcess process;
+  std::string address;
+};
+
+absl::StatusOr<Collector> StartServe(const std::string& listen,
+                                     const std::string& store) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe");
+  UniqueFd read_end(fds[0]);
+  UniqueFd write_end(fds[1]);
+  SpawnOptions options;
+  options.argv = {g_syncstream_binary, "serve", "--listen", listen,
+                  "--maxlen", std::to_string(kClients * kLinesPerClient + 100),
+                  "--store", store};
+  options.env = {{"SYNCSTREAM_AUTH_KEY", "kill-test-key-0123456789"}};
+  options.stdout_to = FdRedirect::To(write_end.get());
+  Collector collector;
+  auto spawned = ChildProcess::Spawn(options);
+  if (!spawned.ok()) return spawned.status();
+  collector.process = std::move(*spawned);
+  write_end.Reset();
+  // "syncstream serve: listening on tcp:127.0.0.1:PORT (...)"
+  std::string output;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (output.find('\n') == std::string::npos) {
+    pollfd p{read_end.get(), POLLIN, 0};
+    if (absl::Now() >= deadline || ::poll(&p, 1, 100) < 0) {
+      return absl::DeadlineExceededError("serve did not report its address");
+    }
+    char buffer[256];
+    ssize_t n = ::read(read_end.get(), buffer, sizeof(buffer));
+    if (n == 0) return absl::UnavailableError("serve exited: " + output);
+    if (n > 0) output.append(buffer, n);
+  }
+  const std::string marker = "listening on ";
+  size_t at = output.find(marker);
+  if (at == std::string::npos) return absl::InternalError(output);
+  size_t end = output.find(' ', at + marker.size());
+  collector.address = output.substr(at + marker.size(),
+                                    end - at - marker.size());
+  return collector;
+}
+
+TEST(HostKillTest, SigkilledCollectorWithStoreLosesAndDuplicatesNothing) {
+  ASSERT_FALSE(g_syncstream_binary.empty());
+  const std::string store = absl::StrCat(getenv("TEST_TMPDIR"), "/store");
+  auto collector = StartServe("tcp:127.0.0.1:0", store);
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  const net::Address address = *net::ParseAddress(collector->address);
+  const net::AuthKey key =
+      *net::AuthKey::FromBytes("kill-test-key-0123456789");
+
+  std::vector<std::unique_ptr<LineHostMirror>> mirrors;
+  for (int c = 0; c < kClients; ++c) {
+    auto options = MirrorOptions(address, absl::StrCat("client", c), key);
+    options.close_timeout = absl::Seconds(60);
+    auto mirror = LineHostMirror::Create(options);
+    ASSERT_TRUE(mirror.ok()) << mirror.status();
+    mirrors.push_back(std::move(*mirror));
+  }
+  std::vector<std::thread> writers;
+  for (int c = 0; c < kClients; ++c) {
+    writers.emplace_back([&, c] {
+      for (int i = 0; i < kLinesPerClient; ++i) {
+        ASSERT_TRUE(mirrors[c]->Write(absl::StrCat(c, " ", i, "\n")).ok());
+      }
+    });
+  }
+  auto acknowledged = [&] {
+    uint64_t total = 0;
+    for (auto& m : mirrors) total += m->stats().records_acknowledged;
+    return total;
+  };
+  // Kill twice: at a quarter and at half of the lines acknowledged.
+  for (uint64_t threshold : {uint64_t{kClients * kLinesPerClient / 4},
+                             uint64_t{kClients * kLinesPerClient / 2}}) {
+    ASSERT_TRUE(WaitFor([&] { return acknowledged() >= threshold; },
+                        absl::Seconds(120)));
+    ASSERT_TRUE(collector->process.Kill(SIGKILL).ok());
+    auto status = collector->process.Wait(absl::Seconds(10));
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_TRUE(status->signaled);
+    collector = StartServe(address.ToString(), store);
+    ASSERT_TRUE(collector.ok()) << collector.status();
+  }
+  for (auto& w : writers) w.join();
+  for (auto& m : mirrors) {
+    ASSERT_TRUE(m->Close(absl::Seconds(60)).ok());
+    EXPECT_GE(m->stats().reconnects, 1u);
+  }
+
+  auto reader = LineHostReader::Connect(address, key, absl::Seconds(10));
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  auto records = (*reader)->ReadAll(absl::Seconds(60));
+  ASSERT_TRUE(records.ok()) << records.status();
+  std::vector<int> next(kClients, 0);
+  int out_of_order = 0;
+  for (const Record& r : *records) {
+    int client = 0, index = 0;
+    size_t space = r.text.find(' ');
+    ASSERT_NE(space, std::string::npos) << r.text;
+    ASSERT_TRUE(absl::SimpleAtoi(r.text.substr(0, space), &client));
+    ASSERT_TRUE(absl::SimpleAtoi(r.text.substr(space + 1), &index));
+    ASSERT_TRUE(client >= 0 && client < kClients);
+    if (index != next[client]) ++out_of_order;  // a loss or a duplicate
+    next[client] = index + 1;
+  }
+  EXPECT_EQ(out_of_order, 0);
+  EXPECT_EQ(records->size(), static_cast<size_t>(kClients * kLinesPerClient));
+  for (int c = 0; c < kClients; ++c) EXPECT_EQ(next[c], kLinesPerClient);
+  ASSERT_TRUE(collector->process.Kill(SIGTERM).ok());
+  auto status = collector->process.Wait(absl::Seconds(10));
+  ASSERT_TRUE(status.ok());
+  EXPECT_TRUE(status->success()) << status->ToString();
+}
+
+}  // namespace
+}  // namespace syncstream
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc > 1) syncstream::g_syncstream_binary = argv[1];
+  return RUN_ALL_TESTS();
+}

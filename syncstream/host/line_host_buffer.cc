@@ -1,0 +1,726 @@
+#include "syncstream/host/line_host_buffer.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <iostream>
+#include <list>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "syncstream/core/deadline.h"
+#include "syncstream/core/record_store.h"
+#include "syncstream/core/status_macros.h"
+#include "syncstream/host/internal/protocol.h"
+#include "syncstream/host/internal/store_log.h"
+#include "syncstream/net/connection.h"
+#include "syncstream/net/listener.h"
+#include "syncstream/proto/host.pb.h"
+
+namespace syncstream {
+
+using host::internal::kHostService;
+
+class LineHostBuffer::Impl {
+ public:
+  explicit Impl(LineHostBufferOptions options)
+      : options_(std::move(options)) {
+    if (!options_.log) {
+      options_.log = [](absl::string_view message) {
+        std::cerr << "syncstream collector: " << message << std::endl;
+      };
+    }
+    if (options_.compact_after_records == 0) {
+      options_.compact_after_records =
+          std::max<size_t>(4 * options_.maxlen, 65536);
+    }
+  }
+
+  ~Impl() { Shutdown(); }
+
+  absl::Status Init();
+  void Shutdown();
+
+  const net::Address& address() const { return listener_->address(); }
+  size_t maxlen() const { return store_->capacity(); }
+  RecordStore& store() { return *store_; }
+
+  void Clear();
+  void StopAllMirrors();
+  void ResetStates();
+  bool stopped() const {
+    std::lock_guard<std::mutex> guard(mutex_);
+    return stopped_;
+  }
+  Stats stats() const {
+    std::lock_guard<std::mutex> guard(mutex_);
+    Stats s = stats_;
+    std::lock_guard<std::mutex> workers(workers_mutex_);
+    s.active_connections = workers_.size();
+    return s;
+  }
+
+ private:
+  struct MirrorState {
+    uint64_t acked_through = 0;
+    int live_connections = 0;
+    absl::Time last_seen;
+  };
+  struct Worker {
+    std::thread thread;
+    int fd = -1;  // for shutdown(2); -1 once the worker closed it
+    bool done = false;
+  };
+
+  void AcceptLoop();
+  void Serve(std::list<Worker>::iterator self, net::Listener::AcceptedSocket s);
+  absl::Status ServeConnection(net::Connection& connection);
+  absl::Status ServeMirror(net::Connection& connection,
+                           const proto::MirrorHello& hello);
+  absl::Status ServeReader(net::Connection& connection,
+                           proto::HostRequest request);
+  absl::Status ServeFollower(net::Connection& connection,
+                             const proto::HostRequest& request);
+  absl::Status AnswerRead(net::Connection& connection,
+                          const proto::HostRequest& request);
+  absl::Status AnswerControl(net::Connection& connection,
+                             const proto::HostRequest& request);
+  proto::HostInfo Info() const;
+
+  // Stores a mirror's batch (records already validated into `records`).
+  // Returns the mirror's acked_through afterwards and whether stopped.
+  absl::Status StoreBatch(const std::string& mirror_id,
+                          proto::MirrorBatch* batch,
+                          const std::vector<Record>& records,
+                          uint64_t* acked_through, bool* stopped);
+  absl::Status LogLocked(const proto::HostLogEntry& entry);
+  absl::Status CompactLocked();
+  absl::Status ReplayEntry(const proto::HostLogEntry& entry);
+  void ForgetIdleMirrorsLocked();
+  void Log(absl::string_view message) { options_.log(message); }
+
+  LineHostBufferOptions options_;
+  std::unique_ptr<RecordStore> store_;
+  std::unique_ptr<net::Listener> listener_;
+  std::thread accept_thread_;
+  std::atomic<bool> shutting_down_{false};
+
+  // Guards the mirrors' progress, the stopped state, the log and the order
+  // in which batches enter the store.
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, MirrorState> mirrors_;
+  bool stopped_ = false;
+  std::unique_ptr<host::internal::StoreLog> log_;
+  uint64_t logged_since_compaction_ = 0;
+  Stats stats_;
+  // Mirror connections, to tell them at once when mirrors are stopped.
+  std::unordered_set<net::Connection*> mirror_connections_;
+
+  mutable std::mutex workers_mutex_;
+  std::list<Worker> workers_;
+  std::condition_variable workers_cv_;
+};
+
+// --- Start-up and shutdown -------------------------------------------------
+
+absl::Status LineHostBuffer::Impl::Init() {
+  SYNCSTREAM_ASSIGN_OR_RETURN(store_, RecordStore::Create(options_.maxlen));
+  if (!options_.store_dir.empty()) {
+    host::internal::ReplayReport report;
+    SYNCSTREAM_ASSIGN_OR_RETURN(
+        log_, host::internal::StoreLog::Open(
+                  options_.store_dir, options_.sync_store,
+                  [this](const proto::HostLogEntry& e) { return ReplayEntry(e); },
+                  &report));
+    if (report.discarded_bytes > 0) {
+      Log(absl::StrCat("store '", log_->path(), "': cut ",
+                       report.discarded_bytes, " bytes after entry ",
+                       report.entries, " (", report.discarded_reason,
+                       "; nothing acknowledged is lost)"));
+    }
+    // Start from a compact log: the records held and every mirror's progress.
+    std::lock_guard<std::mutex> guard(mutex_);
+    SYNCSTREAM_RETURN_IF_ERROR(CompactLocked());
+  }
+  net::ConnectionOptions connection;
+  connection.service = kHostService;
+  connection.key = options_.key;
+  connection.max_frame_bytes = options_.max_frame_bytes;
+  connection.handshake_timeout = options_.handshake_timeout;
+  SYNCSTREAM_ASSIGN_OR_RETURN(
+      listener_, net::Listener::Listen(options_.listen, std::move(connection)));
+  accept_thread_ = std::thread([this] { AcceptLoop(); });
+  return absl::OkStatus();
+}
+
+void LineHostBuffer::Impl::Shutdown() {
+  if (shutting_down_.exchange(true)) {
+    if (accept_thread_.joinable()) accept_thread_.join();
+    return;
+  }
+  if (listener_ != nullptr) listener_->Shutdown();
+  if (accept_thread_.joinable()) accept_thread_.join();
+  std::unique_lock<std::mutex> lock(workers_mutex_);
+  for (Worker& w : workers_) {
+    if (w.fd >= 0) ::shutdown(w.fd, SHUT_RDWR);
+  }
+  for (Worker& w : workers_) {
+    std::thread t = std::move(w.thread);
+    lock.unlock();
+    if (t.joinable()) t.join();
+    lock.lock();
+  }
+  workers_.clear();
+}
+
+void LineHostBuffer::Impl::AcceptLoop() {
+  while (!shutting_down_.load()) {
+    absl::StatusOr<net::Listener::AcceptedSocket> accepted =
+        listener_->AcceptSocket(absl::Seconds(1));
+    // Reap finished workers.
+    {
+      std::unique_lock<std::mutex> lock(workers_mutex_);
+      for (auto it = workers_.begin(); it != workers_.end();) {
+        if (it->done) {
+          std::thread t = std::move(it->thread);
+          it = workers_.erase(it);
+          lock.unlock();
+          t.join();
+          lock.lock();
+        } else {
+          ++it;
+        }
+      }
+    }
+    if (!accepted.ok()) {
+      if (accepted.status().code() == absl::StatusCode::kCancelled) return;
+      if (accepted.status().code() != absl::StatusCode::kDeadlineExceeded) {
+        Log(accepted.status().ToString());
+        if (accepted.status().code() == absl::StatusCode::kResourceExhausted) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(workers_mutex_);
+    if (workers_.size() >= options_.max_connections) {
+      Log(absl::StrCat("connection from ", accepted->peer,
+                       ": refused: already ", workers_.size(),
+                       " connections (max_connections)"));
+      std::lock_guard<std::mutex> guard(mutex_);
+      ++stats_.connections_refused;
+      continue;  // the socket closes here
+    }
+    workers_.emplace_back();
+    auto self = std::prev(workers_.end());
+    self->fd = accepted->fd.get();
+    self->thread = std::thread(
+        [this, self, s = std::move(*accepted)]() mutable {
+          Serve(self, std::move(s));
+        });
+  }
+}
+
+void LineHostBuffer::Impl::Serve(std::list<Worker>::iterator self,
+                                 net::Listener::AcceptedSocket socket) {
+  std::unique_ptr<net::Connection> connection;
+  {
+    absl::StatusOr<std::unique_ptr<net::Connection>> accepted =
+        net::Connection::Accept(std::move(socket.fd), socket.peer,
+                                listener_->options());
+    if (accepted.ok()) {
+      connection = std::move(*accepted);
+      std::lock_guard<std::mutex> guard(mutex_);
+      ++stats_.connections_accepted;
+    } else {
+      if (!shutting_down_.load()) Log(accepted.status().ToString());
+      std::lock_guard<std::mutex> guard(mutex_);
+      ++stats_.connections_refused;
+    }
+  }
+  if (connection != nullptr) {
+    absl::Status served = ServeConnection(*connection);
+    if (!served.ok() && !shutting_down_.load()) {
+      Log(absl::StrCat(served.ToString(), " (connection closed)"));
+    }
+  }
+  // Mark the fd gone before closing it, so Shutdown() never shuts down a
+  // reused descriptor.
+  {
+    std::lock_guard<std::mutex> lock(workers_mutex_);
+    self->fd = -1;
+  }
+  connection.reset();
+  std::lock_guard<std::mutex> lock(workers_mutex_);
+  self->done = true;
+}
+
+// --- Connections -----------------------------------------------------------
+
+absl::Status LineHostBuffer::Impl::ServeConnection(
+    net::Connection& connection) {
+  proto::HostRequest request;
+  SYNCSTREAM_RETURN_IF_ERROR(
+      connection.Receive(&request, options_.idle_timeout));
+  switch (request.request_case()) {
+    case proto::HostRequest::kMirrorHello:
+      return ServeMirror(connection, request.mirror_hello());
+    case proto::HostRequest::kFollow:
+      return ServeFollower(connection, request);
+    case proto::HostRequest::kRead:
+    case proto::HostRequest::kControl:
+      return ServeReader(connection, std::move(request));
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          connection.name(), ": protocol error: unexpected first request (",
+          static_cast<int>(request.request_case()), ")"));
+  }
+}
+
+absl::Status LineHostBuffer::Impl::ServeMirror(
+    net::Connection& connection, const proto::MirrorHello& hello) {
+  if (hello.mirror_id().empty() || hello.mirror_id().size() > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        connection.name(), ": protocol error: mirror id of ",
+        hello.mirror_id().size(), " bytes (1 to 64 expected)"));
+  }
+  const std::string id = hello.mirror_id();
+  const std::string name =
+      absl::StrCat(connection.name(), ", mirror '",
+                   absl::CHexEscape(hello.name().substr(0, 128)), "'");
+  proto::HostReply reply;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    MirrorState& state = mirrors_[id];
+    ++state.live_connections;
+    state.last_seen = absl::Now();
+    mirror_connections_.insert(&connection);
+    reply.mutable_welcome()->set_acked_through(state.acked_through);
+    reply.mutable_welcome()->set_stopped(stopped_);
+    if (mirrors_.size() > options_.max_mirrors_remembered) {
+      ForgetIdleMirrorsLocked();
+    }
+  }
+  struct Unregister {
+    Impl* impl;
+    net::Connection* connection;
+    const std::string& id;
+    ~Unregister() {
+      std::lock_guard<std::mutex> guard(impl->mutex_);
+      impl->mirror_connections_.erase(connection);
+      auto it = impl->mirrors_.find(id);
+      if (it != impl->mirrors_.end()) {
+        --it->second.live_connections;
+        it->second.last_seen = absl::Now();
+      }
+    }
+  } unregister{this, &connection, id};
+  SYNCSTREAM_RETURN_IF_ERROR(connection.SendNow(reply, options_.io_timeout));
+
+  proto::HostRequest request;
+  std::vector<Record> records;
+  uint64_t acked_through = reply.welcome().acked_through();
+  bool stopped = reply.welcome().stopped();
+  bool ack_owed = false;
+  for (;;) {
+    absl::Status received = connection.Receive(&request, options_.idle_timeout);
+    if (!received.ok()) {
+      if (received.code() == absl::StatusCode::kUnavailable) {
+        return absl::OkStatus();  // the mirror went away; it will resend
+      }
+      return absl::Status(received.code(),
+                          absl::StrCat(name, ": ", received.message()));
+    }
+    if (request.request_case() == proto::HostRequest::kGoodbye) {
+      std::lock_guard<std::mutex> guard(mutex_);
+      auto it = mirrors_.find(id);
+      if (it != mirrors_.end() && it->second.live_connections == 1) {
+        if (log_ != nullptr) {
+          proto::HostLogEntry entry;
+          entry.mutable_progress()->set_mirror_id(id);
+          entry.mutable_progress()->set_forget(true);
+          SYNCSTREAM_RETURN_IF_ERROR(LogLocked(entry));
+        }
+        mirrors_.erase(it);
+      }
+      return absl::OkStatus();
+    }
+    if (request.request_case() != proto::HostRequest::kBatch) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": protocol error: request ",
+          static_cast<int>(request.request_case()), " on a mirror connection"));
+    }
+    proto::MirrorBatch* batch = request.mutable_batch();
+    const auto& messages = batch->batch().records();
+    if (records.size() < static_cast<size_t>(messages.size())) {
+      records.resize(messages.size());
+    }
+    for (int i = 0; i < messages.size(); ++i) {
+      absl::Status valid = FromProto(messages[i], &records[i]);
+      if (!valid.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            name, ": batch ", batch->sequence(), ", record ", i, ": ",
+            valid.message()));
+      }
+    }
+    SYNCSTREAM_RETURN_IF_ERROR(
+        StoreBatch(id, batch, records, &acked_through, &stopped));
+    ack_owed = true;
+    // One acknowledgement for everything already received.
+    if (ack_owed && !connection.HasBufferedFrame()) {
+      proto::HostReply ack;
+      ack.mutable_ack()->set_acked_through(acked_through);
+      ack.mutable_ack()->set_stopped(stopped);
+      absl::Status sent = connection.SendNow(ack, options_.io_timeout);
+      if (!sent.ok()) {
+        return absl::Status(sent.code(),
+                            absl::StrCat(name, ": ", sent.message()));
+      }
+      ack_owed = false;
+    }
+  }
+}
+
+absl::Status LineHostBuffer::Impl::StoreBatch(
+    const std::string& mirror_id, proto::MirrorBatch* batch,
+    const std::vector<Record>& records, uint64_t* acked_through,
+    bool* stopped) {
+  const size_t count = static_cast<size_t>(batch->batch().records_size());
+  std::lock_guard<std::mutex> guard(mutex_);
+  MirrorState& state = mirrors_[mirror_id];
+  state.last_seen = absl::Now();
+  *stopped = stopped_;
+  if (stopped_) {
+    *acked_through = state.acked_through;
+    return absl::OkStatus();  // refused: the mirror learns from the ack
+  }
+  if (batch->sequence() <= state.acked_through) {
+    ++stats_.duplicate_batches;
+    *acked_through = state.acked_through;
+    return absl::OkStatus();
+  }
+  if (batch->sequence() != state.acked_through + 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "mirror protocol error: batch ", batch->sequence(), " after batch ",
+        state.acked_through, " (a gap)"));
+  }
+  if (log_ != nullptr) {
+    proto::HostLogEntry entry;
+    entry.mutable_batch()->set_mirror_id(mirror_id);
+    entry.mutable_batch()->set_sequence(batch->sequence());
+    entry.mutable_batch()->mutable_batch()->Swap(batch->mutable_batch());
+    absl::Status logged = LogLocked(entry);
+    entry.mutable_batch()->mutable_batch()->Swap(batch->mutable_batch());
+    SYNCSTREAM_RETURN_IF_ERROR(logged);
+    logged_since_compaction_ += count;
+  }
+  for (size_t i = 0; i < count; ++i) store_->Append(records[i]);
+  state.acked_through = batch->sequence();
+  *acked_through = state.acked_through;
+  ++stats_.batches_stored;
+  stats_.records_stored += count;
+  if (log_ != nullptr &&
+      logged_since_compaction_ >= options_.compact_after_records) {
+    absl::Status compacted = CompactLocked();
+    if (!compacted.ok()) Log(compacted.ToString());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LineHostBuffer::Impl::ServeReader(net::Connection& connection,
+                                               proto::HostRequest request) {
+  for (;;) {
+    switch (request.request_case()) {
+      case proto::HostRequest::kRead:
+        SYNCSTREAM_RETURN_IF_ERROR(AnswerRead(connection, request));
+        break;
+      case proto::HostRequest::kControl:
+        SYNCSTREAM_RETURN_IF_ERROR(AnswerControl(connection, request));
+        break;
+      default:
+        return absl::InvalidArgumentError(absl::StrCat(
+            connection.name(), ": protocol error: request ",
+            static_cast<int>(request.request_case()),
+            " on a reader connection"));
+    }
+    absl::Status received = connection.Receive(&request, options_.idle_timeout);
+    if (received.code() == absl::StatusCode::kUnavailable) {
+      return absl::OkStatus();
+    }
+    SYNCSTREAM_RETURN_IF_ERROR(received);
+  }
+}
+
+proto::HostInfo LineHostBuffer::Impl::Info() const {
+  proto::HostInfo info;
+  info.set_size(store_->Size());
+  info.set_maxlen(store_->capacity());
+  info.set_stopped(stopped());
+  return info;
+}
+
+absl::Status LineHostBuffer::Impl::AnswerRead(
+    net::Connection& connection, const proto::HostRequest& request) {
+  const proto::ReadRequest& read = request.read();
+  std::vector<Record> records = read.all() ? store_->Read()
+                                           : store_->Read(read.count());
+  // Chunks well under the frame limit.
+  const size_t chunk_bytes =
+      std::min<size_t>(1 << 20, options_.max_frame_bytes / 2);
+  proto::HostReply reply;
+  reply.set_request_id(request.request_id());
+  size_t bytes = 0;
+  for (const Record& record : records) {
+    size_t size = record.text.size() + record.sender.size() +
+                  record.type.size() + 32;
+    for (const std::string& t : record.trace) size += t.size() + 2;
+    if (bytes > 0 && bytes + size > chunk_bytes) {
+      SYNCSTREAM_RETURN_IF_ERROR(connection.Send(reply, options_.io_timeout));
+      reply.mutable_records()->Clear();
+      bytes = 0;
+    }
+    ToProto(record, reply.mutable_records()->mutable_batch()->add_records());
+    bytes += size;
+  }
+  reply.mutable_records()->set_last(true);
+  *reply.mutable_records()->mutable_info() = Info();
+  SYNCSTREAM_RETURN_IF_ERROR(connection.Send(reply, options_.io_timeout));
+  return connection.Flush(options_.io_timeout);
+}
+
+absl::Status LineHostBuffer::Impl::AnswerControl(
+    net::Connection& connection, const proto::HostRequest& request) {
+  proto::HostReply reply;
+  reply.set_request_id(request.request_id());
+  switch (request.control().action()) {
+    case proto::ControlRequest::INFO:
+      break;
+    case proto::ControlRequest::CLEAR:
+      Clear();
+      break;
+    case proto::ControlRequest::STOP_ALL_MIRRORS:
+      StopAllMirrors();
+      break;
+    case proto::ControlRequest::RESET:
+      ResetStates();
+      break;
+    default:
+      reply.mutable_failure()->set_code(
+          static_cast<int>(absl::StatusCode::kInvalidArgument));
+      reply.mutable_failure()->set_message(absl::StrCat(
+          "unknown control action ",
+          static_cast<int>(request.control().action())));
+      return connection.SendNow(reply, options_.io_timeout);
+  }
+  *reply.mutable_info() = Info();
+  return connection.SendNow(reply, options_.io_timeout);
+}
+
+absl::Status LineHostBuffer::Impl::ServeFollower(
+    net::Connection& connection, const proto::HostRequest& request) {
+  uint64_t end = store_->end_position();
+  uint64_t last = std::min<uint64_t>(request.follow().last(), store_->Size());
+  uint64_t next = end - std::min(end, last);
+  proto::HostReply reply;
+  reply.set_request_id(request.request_id());
+  proto::HostRequest ignored;
+  while (!shutting_down_.load()) {
+    std::vector<Record> records = store_->ReadFrom(next, 4096, &next);
+    if (!records.empty()) {
+      reply.mutable_records()->Clear();
+      for (const Record& r : records) {
+        ToProto(r, reply.mutable_records()->mutable_batch()->add_records());
+      }
+      absl::Status sent = connection.SendNow(reply, options_.io_timeout);
+      if (!sent.ok()) {
+        return absl::Status(sent.code(),
+                            absl::StrCat(sent.message(), " (slow follower)"));
+      }
+      continue;
+    }
+    store_->WaitForAppend(next, absl::Now() + absl::Milliseconds(200));
+    // Notice a follower that went away.
+    absl::Status alive = connection.Receive(&ignored, absl::ZeroDuration());
+    if (alive.code() == absl::StatusCode::kUnavailable) return absl::OkStatus();
+    if (!alive.ok() && alive.code() != absl::StatusCode::kDeadlineExceeded) {
+      return alive;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// --- States ----------------------------------------------------------------
+
+absl::Status LineHostBuffer::Impl::LogLocked(const proto::HostLogEntry& entry) {
+  if (log_ == nullptr) return absl::OkStatus();
+  return log_->Append(entry);
+}
+
+void LineHostBuffer::Impl::Clear() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  proto::HostLogEntry entry;
+  entry.set_control(proto::ControlRequest::CLEAR);
+  absl::Status logged = LogLocked(entry);
+  if (!logged.ok()) Log(logged.ToString());
+  store_->Clear();
+}
+
+void LineHostBuffer::Impl::StopAllMirrors() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  proto::HostLogEntry entry;
+  entry.set_control(proto::ControlRequest::STOP_ALL_MIRRORS);
+  absl::Status logged = LogLocked(entry);
+  if (!logged.ok()) Log(logged.ToString());
+  stopped_ = true;
+  // Tell connected mirrors now rather than at their next batch.
+  proto::HostReply notice;
+  notice.mutable_ack()->set_stopped(true);
+  for (net::Connection* c : mirror_connections_) {
+    c->Send(notice, absl::ZeroDuration()).IgnoreError();
+    c->Flush(absl::Milliseconds(100)).IgnoreError();
+  }
+}
+
+void LineHostBuffer::Impl::ResetStates() {
+  std::lock_guard<std::mutex> guard(mutex_);
+  proto::HostLogEntry entry;
+  entry.set_control(proto::ControlRequest::RESET);
+  absl::Status logged = LogLocked(entry);
+  if (!logged.ok()) Log(logged.ToString());
+  stopped_ = false;
+  store_->Clear();
+}
+
+absl::Status LineHostBuffer::Impl::ReplayEntry(
+    const proto::HostLogEntry& entry) {
+  switch (entry.entry_case()) {
+    case proto::HostLogEntry::kBatch: {
+      Record record;
+      for (const proto::Record& message : entry.batch().batch().records()) {
+        SYNCSTREAM_RETURN_IF_ERROR(FromProto(message, &record));
+        store_->Append(record);
+      }
+      if (!entry.batch().mirror_id().empty()) {
+        MirrorState& state = mirrors_[entry.batch().mirror_id()];
+        state.acked_through =
+            std::max(state.acked_through, entry.batch().sequence());
+      }
+      return absl::OkStatus();
+    }
+    case proto::HostLogEntry::kControl:
+      switch (entry.control()) {
+        case proto::ControlRequest::CLEAR:
+          store_->Clear();
+          break;
+        case proto::ControlRequest::STOP_ALL_MIRRORS:
+          stopped_ = true;
+          break;
+        case proto::ControlRequest::RESET:
+          stopped_ = false;
+          store_->Clear();
+          break;
+        default:
+          break;
+      }
+      return absl::OkStatus();
+    case proto::HostLogEntry::kProgress:
+      if (entry.progress().forget()) {
+        mirrors_.erase(entry.progress().mirror_id());
+      } else {
+        MirrorState& state = mirrors_[entry.progress().mirror_id()];
+        state.acked_through =
+            std::max(state.acked_through, entry.progress().acked_through());
+      }
+      return absl::OkStatus();
+    default:
+      return absl::DataLossError("log entry of an unknown kind");
+  }
+}
+
+absl::Status LineHostBuffer::Impl::CompactLocked() {
+  if (log_ == nullptr) return absl::OkStatus();
+  absl::Status status = log_->Rewrite([this](const auto& emit) {
+    proto::HostLogEntry entry;
+    for (const auto& [id, state] : mirrors_) {
+      entry.mutable_progress()->set_mirror_id(id);
+      entry.mutable_progress()->set_acked_through(state.acked_through);
+      SYNCSTREAM_RETURN_IF_ERROR(emit(entry));
+    }
+    if (stopped_) {
+      entry.Clear();
+      entry.set_control(proto::ControlRequest::STOP_ALL_MIRRORS);
+      SYNCSTREAM_RETURN_IF_ERROR(emit(entry));
+    }
+    entry.Clear();
+    std::vector<Record> records = store_->Read();
+    for (size_t i = 0; i < records.size(); ++i) {
+      ToProto(records[i], entry.mutable_batch()->mutable_batch()->add_records());
+      if (entry.batch().batch().records_size() == 4096 ||
+          i + 1 == records.size()) {
+        SYNCSTREAM_RETURN_IF_ERROR(emit(entry));
+        entry.Clear();
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (status.ok()) logged_since_compaction_ = 0;
+  return status;
+}
+
+void LineHostBuffer::Impl::ForgetIdleMirrorsLocked() {
+  // Forget the least recently seen disconnected mirrors, down to 90%.
+  std::vector<std::pair<absl::Time, std::string>> idle;
+  for (const auto& [id, state] : mirrors_) {
+    if (state.live_connections == 0) idle.emplace_back(state.last_seen, id);
+  }
+  std::sort(idle.begin(), idle.end());
+  size_t target = options_.max_mirrors_remembered * 9 / 10;
+  for (const auto& [seen, id] : idle) {
+    if (mirrors_.size() <= target) break;
+    mirrors_.erase(id);
+  }
+}
+
+// --- The public class ------------------------------------------------------
+
+LineHostBuffer::LineHostBuffer(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+
+LineHostBuffer::~LineHostBuffer() { impl_->Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<LineHostBuffer>> LineHostBuffer::Start(
+    LineHostBufferOptions options) {
+  if (options.maxlen == 0) {
+    return absl::InvalidArgumentError("host buffer: maxlen must be at least 1");
+  }
+  auto impl = std::make_unique<Impl>(std::move(options));
+  SYNCSTREAM_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<LineHostBuffer>(new LineHostBuffer(std::move(impl)));
+}
+
+const net::Address& LineHostBuffer::address() const {
+  return impl_->address();
+}
+size_t LineHostBuffer::maxlen() const { return impl_->maxlen(); }
+std::vector<Record> LineHostBuffer::Read() const {
+  return impl_->store().Read();
+}
+std::vector<Record> LineHostBuffer::Read(size_t n) const {
+  return impl_->store().Read(n);
+}
+size_t LineHostBuffer::Size() const { return impl_->store().Size(); }
+void LineHostBuffer::Clear() { impl_->Clear(); }
+void LineHostBuffer::StopAllMirrors() { impl_->StopAllMirrors(); }
+void LineHostBuffer::ResetStates() { impl_->ResetStates(); }
+bool LineHostBuffer::stopped() const { return impl_->stopped(); }
+LineHostBuffer::Stats LineHostBuffer::stats() const { return impl_->stats(); }
+void LineHostBuffer::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace syncstream

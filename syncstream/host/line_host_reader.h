@@ -1,0 +1,97 @@
+// LineHostReader: reads, follows and controls a LineHostBuffer collector over
+// the network (what sync-stream's LineHostReader does over HTTP).
+//
+//   SYNCSTREAM_ASSIGN_OR_RETURN(auto reader,
+//       LineHostReader::Connect(address, key, absl::Seconds(5)));
+//   SYNCSTREAM_ASSIGN_OR_RETURN(std::vector<Record> last, reader->Read(10));
+//   SYNCSTREAM_ASSIGN_OR_RETURN(HostInfo info, reader->Info());  // size,
+//                                                                // maxlen, stopped
+//   reader->Clear(); reader->StopAllMirrors(); reader->ResetStates();
+//
+//   // tail -f: the last 5 records, then every new one as it arrives.
+//   SYNCSTREAM_ASSIGN_OR_RETURN(auto follower, reader->Follow(5));
+//   for (;;) {
+//     absl::StatusOr<std::vector<Record>> more = follower->Next(absl::Seconds(1));
+//     ...  // DeadlineExceeded: nothing new yet
+//   }
+//
+// Every call takes a timeout. Requests carry ids, so a reply that arrives
+// after its call timed out is skipped rather than handed to the next call.
+// One reader is used by one thread at a time.
+#ifndef SYNCSTREAM_HOST_LINE_HOST_READER_H_
+#define SYNCSTREAM_HOST_LINE_HOST_READER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "syncstream/core/record.h"
+#include "syncstream/net/address.h"
+#include "syncstream/net/auth_key.h"
+#include "syncstream/net/connection.h"
+
+namespace syncstream {
+
+struct HostInfo {
+  size_t size = 0;    // records held
+  size_t maxlen = 0;  // the N of "the last N"
+  bool stopped = false;
+};
+
+class HostFollower;
+
+class LineHostReader {
+ public:
+  static absl::StatusOr<std::unique_ptr<LineHostReader>> Connect(
+      const net::Address& collector, const net::AuthKey& key,
+      absl::Duration timeout);
+
+  // The last `n` records held, oldest first; ReadAll() every record held.
+  absl::StatusOr<std::vector<Record>> Read(
+      size_t n, absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<std::vector<Record>> ReadAll(
+      absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<HostInfo> Info(absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<size_t> Size(absl::Duration timeout = absl::Seconds(30));
+  absl::Status Clear(absl::Duration timeout = absl::Seconds(30));
+  absl::Status StopAllMirrors(absl::Duration timeout = absl::Seconds(30));
+  absl::Status ResetStates(absl::Duration timeout = absl::Seconds(30));
+
+  // A follower on a connection of its own: the last `last` records, then
+  // every record stored after them.
+  absl::StatusOr<std::unique_ptr<HostFollower>> Follow(
+      size_t last, absl::Duration timeout = absl::Seconds(30));
+
+ private:
+  LineHostReader(net::Address collector, net::AuthKey key,
+                 std::unique_ptr<net::Connection> connection);
+  absl::StatusOr<std::vector<Record>> DoRead(size_t n, bool all,
+                                             absl::Duration timeout,
+                                             HostInfo* info);
+  absl::StatusOr<HostInfo> Control(int action, absl::Duration timeout);
+
+  const net::Address collector_;
+  const net::AuthKey key_;
+  std::unique_ptr<net::Connection> connection_;
+  uint64_t next_request_id_ = 1;
+};
+
+class HostFollower {
+ public:
+  // The records that arrived (at least one), waiting up to `timeout`:
+  // DeadlineExceeded when none did; Unavailable once the collector went away.
+  absl::StatusOr<std::vector<Record>> Next(absl::Duration timeout);
+
+ private:
+  friend class LineHostReader;
+  explicit HostFollower(std::unique_ptr<net::Connection> connection)
+      : connection_(std::move(connection)) {}
+  std::unique_ptr<net::Connection> connection_;
+};
+
+}  // namespace syncstream
+
+#endif  // SYNCSTREAM_HOST_LINE_HOST_READER_H_

@@ -1,0 +1,460 @@
+// LineHostBuffer + LineHostMirror + LineHostReader in one process over
+// loopback: sync-stream's host tests ported, and what the Python version got
+// wrong (glued partial lines, anyone can clear, lost lines).
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "syncstream/host/line_host_buffer.h"
+#include "syncstream/host/line_host_mirror.h"
+#include "syncstream/host/line_host_reader.h"
+#include "syncstream/host/testing/host_fixture.h"
+#include "syncstream/net/connection.h"
+#include "syncstream/proto/host.pb.h"
+
+namespace syncstream {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+using testing::CapturedLog;
+using testing::MirrorOptions;
+using testing::Texts;
+using testing::WaitFor;
+
+constexpr absl::Duration kTimeout = absl::Seconds(30);
+
+std::unique_ptr<LineHostBuffer> StartCollector(
+    size_t maxlen, CapturedLog* log = nullptr, net::AuthKey key = {},
+    std::string store_dir = "", net::Address listen = {}) {
+  LineHostBufferOptions options;
+  options.maxlen = maxlen;
+  options.key = std::move(key);
+  options.store_dir = std::move(store_dir);
+  if (!listen.host.empty()) options.listen = listen;
+  if (log != nullptr) options.log = log->Sink();
+  absl::StatusOr<std::unique_ptr<LineHostBuffer>> buffer =
+      LineHostBuffer::Start(std::move(options));
+  EXPECT_TRUE(buffer.ok()) << buffer.status();
+  return buffer.ok() ? std::move(*buffer) : nullptr;
+}
+
+std::unique_ptr<LineHostMirror> MustMirror(LineHostMirrorOptions options) {
+  absl::StatusOr<std::unique_ptr<LineHostMirror>> mirror =
+      LineHostMirror::Create(std::move(options));
+  EXPECT_TRUE(mirror.ok()) << mirror.status();
+  return mirror.ok() ? std::move(*mirror) : nullptr;
+}
+
+std::unique_ptr<LineHostReader> MustReader(const net::Address& address,
+                                           const net::AuthKey& key = {}) {
+  auto reader = LineHostReader::Connect(address, key, kTimeout);
+  EXPECT_TRUE(reader.ok()) << reader.status();
+  return reader.ok() ? std::move(*reader) : nullptr;
+}
+
+net::AuthKey Key(const std::string& text) {
+  return *net::AuthKey::FromBytes(text);
+}
+
+TEST(LineHostTest, ReadKeepsOrderAndReadNTakesTheLast) {
+  auto buffer = StartCollector(10);
+  auto mirror = MustMirror(MirrorOptions(buffer->address(), "m"));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(mirror->Write(absl::StrCat("line ", i, "\n")).ok());
+  }
+  ASSERT_TRUE(mirror->Sync(kTimeout).ok());
+  std::vector<std::string> expected;
+  for (int i = 10; i < 20; ++i) expected.push_back(absl::StrCat("line ", i));
+  EXPECT_THAT(Texts(buffer->Read()), ElementsAreArray(expected));
+  EXPECT_THAT(Texts(buffer->Read(3)),
+              ElementsAre("line 17", "line 18", "line 19"));
+  EXPECT_EQ(buffer->Size(), 10u);
+
+  auto reader = MustReader(buffer->address());
+  auto all = reader->ReadAll();
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_THAT(Texts(*all), ElementsAreArray(expected));
+  auto last = reader->Read(2);
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_THAT(Texts(*last), ElementsAre("line 18", "line 19"));
+  auto info = reader->Info();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->size, 10u);
+  EXPECT_EQ(info->maxlen, 10u);
+  EXPECT_FALSE(info->stopped);
+  EXPECT_EQ(*reader->Size(), 10u);
+}
+
+TEST(LineHostTest, MultiPrintBuildsWholeLines) {
+  auto buffer = StartCollector(100);
+  auto mirror = MustMirror(MirrorOptions(buffer->address(), "m"));
+  // print('a', 1, 'b', end='') ... print(): pieces of one line.
+  for (int i = 0; i < 5; ++i) {
+    mirror->stream() << "item " << i << ",";
+    mirror->stream() << " x=" << i * 2;
+    mirror->stream() << "\n";
+  }
+  mirror->stream() << "two\nlines\n" << "tail without newline";
+  ASSERT_TRUE(mirror->Close(kTimeout).ok());
+  EXPECT_THAT(Texts(buffer->Read()),
+              ElementsAre("item 0, x=0", "item 1, x=2", "item 2, x=4",
+                          "item 3, x=6", "item 4, x=8", "two", "lines",
+                          "tail without newline"));
+}
+
+TEST(LineHostTest, FourThreadsEachWithAMirror) {
+  constexpr int kLines = 2000;
+  auto buffer = StartCollector(4 * kLines);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto mirror = MustMirror(
+          MirrorOptions(buffer->address(), absl::StrCat("thread", t)));
+      for (int i = 0; i < kLines; ++i) {
+        ASSERT_TRUE(mirror->Write(absl::StrCat("t", t, " ", i, "\n")).ok());
+      }
+      ASSERT_TRUE(mirror->Close(kTimeout).ok());
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<Record> records = buffer->Read();
+  ASSERT_EQ(records.size(), 4u * kLines);
+  std::map<std::string, int> next;
+  for (const Record& r : records) {
+    int& expected = next[r.sender];
+    EXPECT_EQ(r.text, absl::StrCat("t", r.sender.substr(6), " ", expected));
+    ++expected;
+  }
+  EXPECT_EQ(next.size(), 4u);
+  for (const auto& [sender, count] : next) EXPECT_EQ(count, kLines) << sender;
+}
+
+TEST(LineHostTest, FourProcessesWithWarningAndError) {
+  auto buffer = StartCollector(1000);
+  const net::Address address = buffer->address();
+  std::vector<pid_t> children;
+  for (int p = 0; p < 4; ++p) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      // The child: a fresh mirror (threads do not survive fork).
+      auto mirror = LineHostMirror::Create(
+          MirrorOptions(address, absl::StrCat("proc", p)));
+      if (!mirror.ok()) _exit(3);
+      for (int i = 0; i < 10; ++i) (*mirror)->stream() << "p" << p << " " << i << "\n";
+      (*mirror)->SendWarning(absl::StrCat("warning from ", p)).IgnoreError();
+      try {
+        throw std::runtime_error(absl::StrCat("failure in ", p));
+      } catch (const std::exception& e) {
+        (*mirror)->SendError(e).IgnoreError();
+      }
+      _exit((*mirror)->Close(absl::Seconds(30)).ok() ? 0 : 4);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  std::vector<Record> records = buffer->Read();
+  int lines = 0, warnings = 0, errors = 0;
+  for (const Record& r : records) {
+    if (r.is_line()) ++lines;
+    if (r.is_warning()) {
+      ++warnings;
+      EXPECT_THAT(r.text, HasSubstr("warning from"));
+    }
+    if (r.is_error()) {
+      ++errors;
+      EXPECT_THAT(r.text, HasSubstr("std::runtime_error: failure in"));
+      EXPECT_FALSE(r.trace.empty());
+    }
+  }
+  EXPECT_EQ(lines, 40);
+  EXPECT_EQ(warnings, 4);
+  EXPECT_EQ(errors, 4);
+}
+
+TEST(LineHostTest, ClearRounds) {
+  auto buffer = StartCollector(50);
+  auto mirror = MustMirror(MirrorOptions(buffer->address(), "m"));
+  auto reader = MustReader(buffer->address());
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 10 + round; ++i) {
+      ASSERT_TRUE(mirror->Write(absl::StrCat(round, ":", i, "\n")).ok());
+    }
+    ASSERT_TRUE(mirror->Sync(kTimeout).ok());
+    auto records = reader->ReadAll();
+    ASSERT_TRUE(records.ok());
+    ASSERT_EQ(records->size(), static_cast<size_t>(10 + round));
+    EXPECT_EQ(records->front().text, absl::StrCat(round, ":0"));
+    ASSERT_TRUE(reader->Clear().ok());
+    EXPECT_EQ(*reader->Size(), 0u);
+  }
+}
+
+TEST(LineHostTest, StopAllMirrorsSurfacesOnTheNextWriteAndResetReopens) {
+  auto buffer = StartCollector(50);
+  auto mirror = MustMirror(MirrorOptions(buffer->address(), "m"));
+  ASSERT_TRUE(mirror->Write("before\n").ok());
+  ASSERT_TRUE(mirror->Sync(kTimeout).ok());
+  auto reader = MustReader(buffer->address());
+  ASSERT_TRUE(reader->StopAllMirrors().ok());
+  EXPECT_TRUE(reader->Info()->stopped);
+  ASSERT_TRUE(WaitFor([&] { return !mirror->status().ok(); }));
+  absl::Status write = mirror->Write("after\n");
+  EXPECT_EQ(write.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(write.message(), HasSubstr("stopped all mirrors"));
+  // A new mirror is refused too.
+  auto late = LineHostMirror::Create(MirrorOptions(buffer->address(), "late"));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(Texts(buffer->Read()), ElementsAre("before"));
+
+  ASSERT_TRUE(reader->ResetStates().ok());
+  EXPECT_FALSE(buffer->stopped());
+  EXPECT_EQ(buffer->Size(), 0u);
+  auto fresh = MustMirror(MirrorOptions(buffer->address(), "fresh"));
+  ASSERT_TRUE(fresh->Write("again\n").ok());
+  ASSERT_TRUE(fresh->Sync(kTimeout).ok());
+  EXPECT_THAT(Texts(buffer->Read()), ElementsAre("again"));
+}
+
+TEST(LineHostTest, PartialLinesOfTwoClientsAreNeverGlued) {
+  auto buffer = StartCollector(100);
+  auto a = MustMirror(MirrorOptions(buffer->address(), "a"));
+  auto b = MustMirror(MirrorOptions(buffer->address(), "b"));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(a->Write(absl::StrCat("a", i, "-")).ok());
+    ASSERT_TRUE(a->Sync(kTimeout).ok());
+    ASSERT_TRUE(b->Write(absl::StrCat("b", i, "-")).ok());
+    ASSERT_TRUE(b->Sync(kTimeout).ok());
+    ASSERT_TRUE(a->Write(absl::StrCat("end", i, "\n")).ok());
+    ASSERT_TRUE(a->Sync(kTimeout).ok());
+    ASSERT_TRUE(b->Write(absl::StrCat("end", i, "\n")).ok());
+    ASSERT_TRUE(b->Sync(kTimeout).ok());
+  }
+  std::vector<Record> records = buffer->Read();
+  ASSERT_EQ(records.size(), 20u);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& r = records[i];
+    EXPECT_EQ(r.text, absl::StrCat(r.sender, i / 2, "-end", i / 2));
+  }
+}
+
+TEST(LineHostTest, FollowGetsTheLastNThenNewRecords) {
+  auto buffer = StartCollector(100);
+  auto mirror = MustMirror(MirrorOptions(buffer->address(), "m"));
+  for (int i = 0; i < 5; ++i) mirror->stream() << "old " << i << "\n";
+  ASSERT_TRUE(mirror->Sync(kTimeout).ok());
+  auto reader = MustReader(buffer->address());
+  auto follower = reader->Follow(2);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  std::vector<std::string> seen;
+  auto collect_until = [&](size_t n) {
+    const absl::Time deadline = absl::Now() + kTimeout;
+    while (seen.size() < n && absl::Now() < deadline) {
+      auto more = (*follower)->Next(absl::Milliseconds(200));
+      if (more.ok()) {
+        for (const Record& r : *more) seen.push_back(r.text);
+      } else {
+        ASSERT_EQ(more.status().code(), absl::StatusCode::kDeadlineExceeded)
+            << more.status();
+      }
+    }
+  };
+  collect_until(2);
+  EXPECT_THAT(seen, ElementsAre("old 3", "old 4"));
+  for (int i = 0; i < 3; ++i) mirror->stream() << "new " << i << "\n";
+  collect_until(5);
+  EXPECT_THAT(seen, ElementsAre("old 3", "old 4", "new 0", "new 1", "new 2"));
+}
+
+TEST(LineHostTest, WrongKeyAndNoKeyAreRefusedOnBothSides) {
+  CapturedLog log;
+  auto buffer = StartCollector(10, &log, Key("collector-key-0123456789"));
+  auto wrong = LineHostMirror::Create(MirrorOptions(
+      buffer->address(), "m", Key("some-other-key-0123456789")));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(wrong.status().message(),
+              HasSubstr("authentication failed: peer did not prove knowledge "
+                        "of the key"));
+  auto none = LineHostMirror::Create(MirrorOptions(buffer->address(), "m"));
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(none.status().message(), HasSubstr("requires a key"));
+  auto reader = LineHostReader::Connect(buffer->address(), {}, kTimeout);
+  EXPECT_EQ(reader.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(WaitFor([&] {
+    return log.Contains(
+        "authentication failed: peer did not prove knowledge of the key");
+  })) << log.All();
+  // The right key works, and no one without it cleared anything.
+  auto right = MustMirror(MirrorOptions(buffer->address(), "m",
+                                        Key("collector-key-0123456789")));
+  ASSERT_TRUE(right->Write("kept\n").ok());
+  ASSERT_TRUE(right->Sync(kTimeout).ok());
+  EXPECT_THAT(Texts(buffer->Read()), ElementsAre("kept"));
+}
+
+UniqueFd RawConnect(const net::Address& address) {
+  auto targets = net::Resolve(address);
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_EQ(::connect(fd.get(),
+                      reinterpret_cast<const sockaddr*>(&targets->front().storage),
+                      targets->front().length),
+            0);
+  return fd;
+}
+
+TEST(LineHostTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
+  CapturedLog log;
+  LineHostBufferOptions options;
+  options.maxlen = 10;
+  options.max_frame_bytes = 64 * 1024;
+  options.log = log.Sink();
+  auto started = LineHostBuffer::Start(std::move(options));
+  ASSERT_TRUE(started.ok()) << started.status();
+  auto& buffer = *started;
+  auto mirror = MustMirror(MirrorOptions(buffer->address(), "m"));
+  {
+    UniqueFd raw = RawConnect(buffer->address());
+    const std::string junk(32, '\xfe');
+    ASSERT_EQ(::send(raw.get(), junk.data(), junk.size(), MSG_NOSIGNAL), 32);
+    char c;
+    EXPECT_EQ(::recv(raw.get(), &c, 1, 0), 0);  // closed by the collector
+  }
+  {
+    // A real client that sends a frame over the collector's limit.
+    net::ConnectionOptions big;
+    big.service = "host";
+    auto c = net::Connection::Connect(buffer->address(), big, kTimeout);
+    ASSERT_TRUE(c.ok()) << c.status();
+    proto::HostRequest request;
+    request.mutable_mirror_hello()->set_mirror_id(std::string(16, 'x'));
+    ASSERT_TRUE((*c)->SendNow(request, kTimeout).ok());
+    proto::HostReply welcome;
+    ASSERT_TRUE((*c)->Receive(&welcome, kTimeout).ok());
+    request.mutable_batch()->set_sequence(1);
+    request.mutable_batch()->mutable_batch()->add_records()->set_text(
+        std::string(200 * 1024, 'y'));
+    ASSERT_TRUE((*c)->SendNow(request, kTimeout).ok());
+    proto::HostReply reply;
+    EXPECT_FALSE((*c)->Receive(&reply, kTimeout).ok());  // closed
+  }
+  EXPECT_TRUE(WaitFor([&] {
+    return log.Contains("malformed frame") &&
+           log.Contains("exceeds the maximum frame size of 65536 bytes");
+  })) << log.All();
+  // The collector still serves everyone else.
+  ASSERT_TRUE(mirror->Write("still here\n").ok());
+  ASSERT_TRUE(mirror->Sync(kTimeout).ok());
+  EXPECT_THAT(Texts(buffer->Read()), ElementsAre("still here"));
+}
+
+TEST(LineHostTest, ManyConcurrentClients) {
+  constexpr int kClients = 64;
+  constexpr int kLines = 50;
+  auto buffer = StartCollector(kClients * kLines);
+  std::vector<std::unique_ptr<LineHostMirror>> mirrors;
+  for (int c = 0; c < kClients; ++c) {
+    mirrors.push_back(
+        MustMirror(MirrorOptions(buffer->address(), absl::StrCat("c", c))));
+  }
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      for (int i = 0; i < kLines; ++i) {
+        ASSERT_TRUE(mirrors[c]->Write(absl::StrCat(c, ".", i, "\n")).ok());
+      }
+      ASSERT_TRUE(mirrors[c]->Close(kTimeout).ok());
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(buffer->Size(), static_cast<size_t>(kClients * kLines));
+  std::set<std::string> unique;
+  for (const Record& r : buffer->Read()) unique.insert(r.text);
+  EXPECT_EQ(unique.size(), static_cast<size_t>(kClients * kLines));
+}
+
+TEST(LineHostTest, CollectorRestartWithStoreLosesAndDuplicatesNothing) {
+  const std::string store = absl::StrCat(getenv("TEST_TMPDIR"), "/restart");
+  auto buffer = StartCollector(100000, nullptr, {}, store);
+  const net::Address address = buffer->address();
+  auto mirror = MustMirror(MirrorOptions(address, "m"));
+  constexpr int kLines = 20000;
+  std::thread writer([&] {
+    for (int i = 0; i < kLines; ++i) {
+      ASSERT_TRUE(mirror->Write(absl::StrCat(i, "\n")).ok());
+    }
+  });
+  ASSERT_TRUE(WaitFor([&] { return buffer->Size() >= kLines / 4; }));
+  buffer.reset();  // the collector goes away mid-stream
+  buffer = StartCollector(100000, nullptr, {}, store, address);
+  ASSERT_NE(buffer, nullptr);
+  writer.join();
+  ASSERT_TRUE(mirror->Close(kTimeout).ok());
+  std::vector<Record> records = buffer->Read();
+  ASSERT_EQ(records.size(), static_cast<size_t>(kLines));
+  for (int i = 0; i < kLines; ++i) EXPECT_EQ(records[i].text, absl::StrCat(i));
+  EXPECT_GE(mirror->stats().reconnects, 1u);
+}
+
+TEST(LineHostTest, FullQueueBlocksWithTimeoutOrDropsOldest) {
+  auto buffer = StartCollector(1000);
+  const net::Address address = buffer->address();
+  LineHostMirrorOptions blocking = MirrorOptions(address, "block");
+  blocking.batch_max_records = 4;
+  blocking.max_queued_records = 8;
+  blocking.block_timeout = absl::Milliseconds(50);
+  auto blocked = MustMirror(blocking);
+  LineHostMirrorOptions dropping = MirrorOptions(address, "drop");
+  dropping.batch_max_records = 4;
+  dropping.max_queued_records = 8;
+  dropping.drop_oldest = true;
+  auto dropper = MustMirror(dropping);
+  buffer.reset();  // nobody receives now
+  absl::Status status;
+  for (int i = 0; i < 100 && status.ok(); ++i) {
+    status = blocked->Write(absl::StrCat(i, "\n"));
+  }
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(status.message(), HasSubstr("send queue full"));
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(dropper->Write(absl::StrCat(i, "\n")).ok());
+  }
+  uint64_t dropped = dropper->stats().records_dropped;
+  EXPECT_GT(dropped, 0u);
+  buffer = StartCollector(1000, nullptr, {}, "", address);
+  ASSERT_NE(buffer, nullptr);
+  ASSERT_TRUE(dropper->Sync(kTimeout).ok());
+  int lines = 0;
+  bool warned = false;
+  for (const Record& r : buffer->Read()) {
+    if (r.sender != "drop") continue;
+    if (r.is_line()) ++lines;
+    if (r.is_warning()) {
+      warned = true;
+      EXPECT_THAT(r.text, HasSubstr(absl::StrCat("dropped ", dropped,
+                                                 " lines")));
+    }
+  }
+  EXPECT_TRUE(warned);
+  EXPECT_EQ(lines + dropped, 100u);
+}
+
+}  // namespace
+}  // namespace syncstream

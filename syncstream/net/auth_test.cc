@@ -1,0 +1,189 @@
+// Key authentication of the transport: the handshake's outcomes on both sides.
+#include <stdlib.h>
+
+#include <fstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "syncstream/net/auth_key.h"
+#include "syncstream/net/connection.h"
+#include "syncstream/net/listener.h"
+#include "syncstream/net/testing/test_server.h"
+#include "syncstream/proto/record.pb.h"
+
+namespace syncstream::net {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::LoopbackAddress;
+using testing::ServerThread;
+using testing::UniqueUnixAddress;
+
+constexpr absl::Duration kTimeout = absl::Seconds(10);
+constexpr char kWrongKeyMessage[] =
+    "authentication failed: peer did not prove knowledge of the key";
+
+AuthKey Key(const std::string& text) {
+  absl::StatusOr<AuthKey> key = AuthKey::FromBytes(text);
+  EXPECT_TRUE(key.ok()) << key.status();
+  return key.ok() ? *key : AuthKey();
+}
+
+ConnectionOptions WithKey(AuthKey key) {
+  ConnectionOptions options;
+  options.service = "test";
+  options.key = std::move(key);
+  options.handshake_timeout = absl::Seconds(5);
+  return options;
+}
+
+struct Outcome {
+  absl::Status client;
+  absl::Status server;
+};
+
+// Connects a client with `client_key` to a server with `server_key` and
+// sends one record through when both accept.
+Outcome Handshake(const Address& address, AuthKey server_key,
+                  AuthKey client_key) {
+  Outcome outcome;
+  absl::StatusOr<std::unique_ptr<Listener>> listener =
+      Listener::Listen(address, WithKey(std::move(server_key)));
+  EXPECT_TRUE(listener.ok()) << listener.status();
+  if (!listener.ok()) return outcome;
+  ServerThread server(std::move(*listener), [&](Listener& l) {
+    auto c = l.Accept(kTimeout);
+    outcome.server = c.status();
+    if (c.ok()) {
+      proto::Record r;
+      outcome.server = (*c)->Receive(&r, kTimeout);
+      if (outcome.server.ok()) outcome.server = (*c)->SendNow(r, kTimeout);
+    }
+  });
+  auto c = Connection::Connect(server.address(), WithKey(std::move(client_key)),
+                               kTimeout);
+  outcome.client = c.status();
+  if (c.ok()) {
+    proto::Record r;
+    r.set_text("hello");
+    outcome.client = (*c)->SendNow(r, kTimeout);
+    if (outcome.client.ok()) outcome.client = (*c)->Receive(&r, kTimeout);
+    if (outcome.client.ok()) {
+      EXPECT_EQ(r.text(), "hello");
+    }
+  }
+  server.Join();
+  return outcome;
+}
+
+TEST(AuthTest, SameKeyIsAcceptedOverTcpAndUnix) {
+  for (const Address& address : {LoopbackAddress(), UniqueUnixAddress()}) {
+    Outcome o = Handshake(address, Key("0123456789abcdef-shared"),
+                          Key("0123456789abcdef-shared"));
+    EXPECT_TRUE(o.client.ok()) << o.client;
+    EXPECT_TRUE(o.server.ok()) << o.server;
+  }
+}
+
+TEST(AuthTest, NoKeyOnEitherSideIsAcceptedOnLoopback) {
+  Outcome o = Handshake(LoopbackAddress(), AuthKey(), AuthKey());
+  EXPECT_TRUE(o.client.ok()) << o.client;
+  EXPECT_TRUE(o.server.ok()) << o.server;
+}
+
+TEST(AuthTest, WrongKeyFailsClearlyOnBothSides) {
+  Outcome o = Handshake(LoopbackAddress(), Key("0123456789abcdef-server"),
+                        Key("0123456789abcdef-client"));
+  EXPECT_EQ(o.client.code(), absl::StatusCode::kUnauthenticated) << o.client;
+  EXPECT_THAT(o.client.message(), HasSubstr(kWrongKeyMessage));
+  EXPECT_THAT(o.client.message(), HasSubstr("connection to tcp:127.0.0.1:"));
+  EXPECT_EQ(o.server.code(), absl::StatusCode::kUnauthenticated) << o.server;
+  EXPECT_THAT(o.server.message(), HasSubstr(kWrongKeyMessage));
+  EXPECT_THAT(o.server.message(), HasSubstr("connection from 127.0.0.1:"));
+}
+
+TEST(AuthTest, ClientWithoutKeyIsRejectedByAServerWithOne) {
+  Outcome o = Handshake(LoopbackAddress(), Key("0123456789abcdef-server"),
+                        AuthKey());
+  EXPECT_EQ(o.client.code(), absl::StatusCode::kUnauthenticated) << o.client;
+  EXPECT_THAT(o.client.message(),
+              HasSubstr("the server requires a key and none was given"));
+  EXPECT_THAT(o.client.message(), HasSubstr("SYNCSTREAM_AUTH_KEY"));
+  EXPECT_EQ(o.server.code(), absl::StatusCode::kUnauthenticated) << o.server;
+  EXPECT_THAT(o.server.message(), HasSubstr(kWrongKeyMessage));
+}
+
+TEST(AuthTest, ClientWithKeyRefusesAServerWithout) {
+  Outcome o = Handshake(UniqueUnixAddress(), AuthKey(),
+                        Key("0123456789abcdef-client"));
+  EXPECT_EQ(o.client.code(), absl::StatusCode::kUnauthenticated) << o.client;
+  EXPECT_THAT(o.client.message(), HasSubstr(kWrongKeyMessage));
+  EXPECT_THAT(o.client.message(), HasSubstr("the server has no key"));
+  EXPECT_EQ(o.server.code(), absl::StatusCode::kUnauthenticated) << o.server;
+}
+
+TEST(AuthTest, NonLoopbackWithoutKeyIsRefusedBeforeBinding) {
+  for (const char* text : {"tcp:0.0.0.0:0", "[::]:0", "10.11.12.13:0"}) {
+    absl::StatusOr<std::unique_ptr<Listener>> listener =
+        Listener::Listen(*ParseAddress(text), WithKey(AuthKey()));
+    ASSERT_FALSE(listener.ok()) << text;
+    EXPECT_EQ(listener.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(listener.status().message(),
+                HasSubstr(ParseAddress(text)->ToString()));
+    EXPECT_THAT(listener.status().message(),
+                HasSubstr("non-loopback address without an authentication "
+                          "key"));
+  }
+}
+
+std::string WriteFile(const std::string& name, const std::string& contents) {
+  std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
+  std::ofstream(path, std::ios::binary) << contents;
+  return path;
+}
+
+TEST(AuthKeyTest, FileKeyDropsOneTrailingLineBreak) {
+  absl::StatusOr<AuthKey> key =
+      AuthKey::FromFile(WriteFile("k1", "0123456789abcdef\r\n"));
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->bytes(), "0123456789abcdef");
+  key = AuthKey::FromFile(WriteFile("k2", "0123456789abcdef  \n\n"));
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(key->bytes(), "0123456789abcdef  \n");
+}
+
+TEST(AuthKeyTest, ShortOrMissingKeysAreErrorsNamingTheSource) {
+  absl::StatusOr<AuthKey> key = AuthKey::FromFile(WriteFile("k3", "short\n"));
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(key.status().message(), HasSubstr("k3"));
+  EXPECT_THAT(key.status().message(), HasSubstr("too short"));
+  key = AuthKey::FromFile("/nonexistent/key");
+  EXPECT_EQ(key.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(key.status().message(), HasSubstr("/nonexistent/key"));
+}
+
+TEST(AuthKeyTest, LoadPrefersTheFileThenTheEnvironment) {
+  ::unsetenv(kAuthKeyEnvVar);
+  absl::StatusOr<AuthKey> none = AuthKey::Load("");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  ::setenv(kAuthKeyEnvVar, "environment-key-0123", 1);
+  absl::StatusOr<AuthKey> env = AuthKey::Load("");
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->bytes(), "environment-key-0123");
+  absl::StatusOr<AuthKey> file =
+      AuthKey::Load(WriteFile("k4", "file-key-0123456789"));
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->bytes(), "file-key-0123456789");
+  ::setenv(kAuthKeyEnvVar, "short", 1);
+  EXPECT_THAT(AuthKey::Load("").status().message(),
+              HasSubstr("$SYNCSTREAM_AUTH_KEY"));
+  ::unsetenv(kAuthKeyEnvVar);
+}
+
+}  // namespace
+}  // namespace syncstream::net

@@ -1,0 +1,163 @@
+// Connection: one authenticated, framed stream of protobuf messages over a
+// Unix or TCP socket.
+//
+//   ConnectionOptions options;
+//   options.service = "host";
+//   SYNCSTREAM_ASSIGN_OR_RETURN(options.key, AuthKey::Load(key_file));
+//   SYNCSTREAM_ASSIGN_OR_RETURN(std::unique_ptr<Connection> c,
+//       Connection::Connect(address, options, absl::Seconds(5)));
+//   SYNCSTREAM_RETURN_IF_ERROR(c->Send(batch, absl::Seconds(5)));   // buffered
+//   SYNCSTREAM_RETURN_IF_ERROR(c->Flush(absl::Seconds(5)));         // one syscall
+//   SYNCSTREAM_RETURN_IF_ERROR(c->Receive(&ack, absl::Seconds(5)));
+//
+// Handshake. Connect() and Accept() first run the handshake of
+// syncstream/proto/net.proto: the client names the service it wants ("host",
+// "manager"); if either side holds a key (AuthKey), both prove knowledge of it
+// with HMAC-SHA256 over two fresh 32-byte nonces (server first; proofs
+// compared in constant time). A wrong, missing or unexpected key fails on
+// both sides with Unauthenticated "authentication failed: ...". Both sides
+// must hold the same key or both none.
+//
+// Frames. Each message is one frame (frame.h), at most
+// `max_frame_bytes`. An oversized or malformed incoming frame is an error
+// (ResourceExhausted / DataLoss naming the sizes) that breaks the receiving
+// side: the stream cannot be resynchronised, so close the connection.
+//
+// Batching. Send() appends the frame to a send buffer and writes only once
+// `send_buffer_bytes` are buffered; Flush() writes the rest. Many small
+// messages thus share one syscall. SendNow() is Send() + Flush().
+//
+// Deadlines. Every blocking call takes a timeout (absl::ZeroDuration() = do
+// not wait, absl::InfiniteDuration() = forever) and returns DeadlineExceeded
+// when it passes. A timeout never tears a frame: a partly received frame
+// stays buffered for the next Receive(), a partly written buffer is finished
+// by the next Send()/Flush(). So a request/response protocol can time out one
+// call and go on (matching replies to requests by its own request ids).
+//
+// Errors. A peer that closed is Unavailable ("closed by peer"); a reset or
+// any socket error is Unavailable with the cause. Messages name the peer:
+// "connection to tcp:127.0.0.1:4000 (host): ...".
+//
+// Threads. One thread may Receive() while another Sends/Flushes (the two
+// directions have their own buffers and locks); calls in the same direction
+// are serialised. Shutdown() from any thread wakes both.
+#ifndef SYNCSTREAM_NET_CONNECTION_H_
+#define SYNCSTREAM_NET_CONNECTION_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message_lite.h"
+#include "syncstream/core/unique_fd.h"
+#include "syncstream/net/address.h"
+#include "syncstream/net/auth_key.h"
+#include "syncstream/net/frame.h"
+
+namespace syncstream::net {
+
+struct ConnectionOptions {
+  // What the client asks for and the server serves; must match.
+  std::string service = "syncstream";
+  // Shared key; empty = no authentication (Unix and loopback only).
+  AuthKey key;
+  // Largest frame accepted or sent.
+  size_t max_frame_bytes = kDefaultMaxFrameBytes;
+  // Send() writes once this many bytes are buffered.
+  size_t send_buffer_bytes = 256 * 1024;
+  // Server side: how long a new peer has to complete the handshake.
+  absl::Duration handshake_timeout = absl::Seconds(10);
+};
+
+class Connection {
+ public:
+  // Connects to `address` and runs the client handshake, all within
+  // `timeout`. Unavailable if nothing listens, Unauthenticated on a key
+  // mismatch, FailedPrecondition if the server serves another service.
+  static absl::StatusOr<std::unique_ptr<Connection>> Connect(
+      const Address& address, ConnectionOptions options,
+      absl::Duration timeout);
+
+  // Takes an accepted socket (Listener::AcceptSocket) and runs the server
+  // handshake within options.handshake_timeout. `peer` names the client in
+  // messages. A failed handshake answers the client with the reason (when it
+  // is a syncstream client) and returns the error.
+  static absl::StatusOr<std::unique_ptr<Connection>> Accept(
+      UniqueFd socket, std::string peer, ConnectionOptions options);
+
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Buffers `message` as one frame; writes when the buffer is full.
+  // ResourceExhausted (nothing buffered, connection still usable) if the
+  // message exceeds max_frame_bytes.
+  absl::Status Send(const google::protobuf::MessageLite& message,
+                    absl::Duration timeout);
+  // Writes everything buffered.
+  absl::Status Flush(absl::Duration timeout);
+  absl::Status SendNow(const google::protobuf::MessageLite& message,
+                       absl::Duration timeout);
+  // Bytes buffered and not yet written.
+  size_t pending_send_bytes() const;
+
+  // Receives the next frame into `message` (cleared first).
+  absl::Status Receive(google::protobuf::MessageLite* message,
+                       absl::Duration timeout);
+  // Whether a complete frame is already buffered (Receive would not block).
+  bool HasBufferedFrame() const;
+
+  // Shuts the socket down in both directions: blocked and later calls fail
+  // (Unavailable). Thread-safe, idempotent.
+  void Shutdown();
+
+  // "connection to tcp:127.0.0.1:4000 (host)" or "connection from ...".
+  const std::string& name() const { return name_; }
+  const std::string& peer() const { return peer_; }
+  const ConnectionOptions& options() const { return options_; }
+  // For epoll/poll-based servers: readable means Receive may progress.
+  int fd() const { return socket_.get(); }
+
+ private:
+  Connection(UniqueFd socket, std::string peer, std::string name,
+             ConnectionOptions options);
+
+  absl::Status ClientHandshake(absl::Time deadline);
+  absl::Status ServerHandshake(absl::Time deadline);
+
+  absl::Status FlushLocked(absl::Time deadline);
+  absl::Status ReceiveLocked(google::protobuf::MessageLite* message,
+                             absl::Time deadline);
+  // Reads what the socket has (waiting until `deadline` if nothing).
+  absl::Status FillLocked(absl::Time deadline);
+  absl::Status Error(absl::StatusCode code, absl::string_view what) const;
+
+  UniqueFd socket_;
+  const std::string peer_;
+  const std::string name_;
+  const ConnectionOptions options_;
+  std::atomic<bool> shut_down_{false};
+  // Handshake frames are tiny; the full limit applies once it is done.
+  std::atomic<size_t> max_receive_frame_bytes_;
+
+  mutable std::mutex send_mutex_;
+  std::string send_buffer_;
+  size_t send_offset_ = 0;  // bytes of send_buffer_ already written
+  absl::Status send_broken_;
+
+  mutable std::mutex receive_mutex_;
+  std::string receive_buffer_;
+  size_t receive_begin_ = 0;  // first unconsumed byte
+  size_t receive_end_ = 0;    // end of valid bytes
+  absl::Status receive_broken_;
+};
+
+}  // namespace syncstream::net
+
+#endif  // SYNCSTREAM_NET_CONNECTION_H_

@@ -1,0 +1,104 @@
+// LineBuffer: the last N lines written by the threads of one process.
+//
+// Any thread writes through Write(text) or stream() (a std::ostream), or
+// through std::cout / std::cerr once a ScopedRedirect
+// (syncstream/core/scoped_redirect.h) installed the buffer, or through
+// printf and child programs with a ScopedFdCapture
+// (syncstream/core/fd_capture.h). Each thread has its own pending partial
+// line; a complete line is stored as one record, atomically, so
+// `buffer->stream() << a << b << '\n'` from many threads never mixes lines.
+// Line assembly rules (line breaks, control characters, the maximum line
+// length) are those of syncstream/core/line_assembler.h.
+//
+//   absl::StatusOr<std::unique_ptr<LineBuffer>> buffer = LineBuffer::Create(100);
+//   if (!buffer.ok()) return buffer.status();   // maxlen 0: InvalidArgument
+//   (*buffer)->stream() << "step " << 3 << " done\n";    // any thread
+//   for (const Record& r : (*buffer)->Read(10)) std::cout << r << '\n';
+//
+// It is the C++ counterpart of sync-stream's LineBuffer, with an exact
+// Size() and partial lines that are never glued across threads.
+//
+// Thread safety: every method may be called from any thread. Records read
+// are copies.
+#ifndef SYNCSTREAM_THREAD_LINE_BUFFER_H_
+#define SYNCSTREAM_THREAD_LINE_BUFFER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "syncstream/core/line_assembler.h"
+#include "syncstream/core/line_writer.h"
+#include "syncstream/core/record.h"
+#include "syncstream/core/record_store.h"
+
+namespace syncstream {
+
+struct LineBufferOptions {
+  // Sender name of the first writing thread; the k-th further thread is
+  // "NAME.k" (see line_writer.h).
+  std::string name = "thread";
+  // Type tag stamped on every record ("" for none).
+  std::string type;
+  // Longest line kept whole; longer lines are cut (see line_assembler.h).
+  size_t max_line_length = kDefaultMaxLineLength;
+};
+
+class LineBuffer : public LineWriter {
+ public:
+  // A buffer keeping the last `maxlen` records. `maxlen` must be at least 1:
+  // 0 is InvalidArgument.
+  static absl::StatusOr<std::unique_ptr<LineBuffer>> Create(
+      size_t maxlen, LineBufferOptions options = {});
+
+  // Close()s the buffer. Explicit writers from NewWriter() (and a
+  // ScopedFdCapture feeding this buffer) must be destroyed before.
+  ~LineBuffer() override;
+
+  // The N of "the last N records".
+  size_t maxlen() const { return store_->capacity(); }
+
+  // Every record held, oldest first.
+  std::vector<Record> Read() const { return store_->Read(); }
+  // The last `n` records held (all of them if fewer), oldest first.
+  std::vector<Record> Read(size_t n) const { return store_->Read(n); }
+  // The number of records held: min(records stored since Clear(), maxlen).
+  // Pending partial lines are not records yet; see PendingLines().
+  size_t Size() const { return store_->Size(); }
+  // Forgets every record held. Pending partial lines stay pending.
+  void Clear() { store_->Clear(); }
+
+  // Followers (tail -f style), see record_store.h: the position the next
+  // record will get, the records from a position on, and a wait for a record
+  // at `position` (true) or the timeout (false).
+  uint64_t end_position() const { return store_->end_position(); }
+  std::vector<Record> ReadFrom(uint64_t from, size_t max_records,
+                               uint64_t* next) const {
+    return store_->ReadFrom(from, max_records, next);
+  }
+  bool WaitForAppend(uint64_t position, absl::Duration timeout) const;
+
+  // Stores every writer's pending partial line (of every thread and explicit
+  // writer) as a final line, so everything written so far is readable.
+  // Idempotent: a second call stores only what was written since. The buffer
+  // stays usable. Never fails for a LineBuffer (the status is that of
+  // LineWriter's contract).
+  absl::Status Close();
+
+ protected:
+  absl::Status Publish(const Record& record) override;
+
+ private:
+  LineBuffer(std::unique_ptr<RecordStore> store, LineWriterOptions options);
+
+  const std::unique_ptr<RecordStore> store_;
+};
+
+}  // namespace syncstream
+
+#endif  // SYNCSTREAM_THREAD_LINE_BUFFER_H_

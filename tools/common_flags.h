@@ -1,0 +1,21 @@
+// Flags shared by several subcommand groups. gflags allows each name to be
+// defined once per binary, so flags that several groups use with the same
+// meaning live here; a group declares them by including this header and
+// depending on //tools:common_flags.
+#ifndef SYNCSTREAM_TOOLS_COMMON_FLAGS_H_
+#define SYNCSTREAM_TOOLS_COMMON_FLAGS_H_
+
+#include <gflags/gflags.h>
+
+// Servers: where to listen (unix:/PATH, tcp:HOST:PORT, HOST:PORT).
+DECLARE_string(listen);
+// Servers and clients: the shared key's file (else $SYNCSTREAM_AUTH_KEY).
+DECLARE_string(auth_key_file);
+// Buffers: how many records to keep (the N of "the last N").
+DECLARE_int64(maxlen);
+// Readers: show the last N records first (0: all).
+DECLARE_int32(n);
+// Readers: keep printing new records as they arrive (tail -f).
+DECLARE_bool(f);
+
+#endif  // SYNCSTREAM_TOOLS_COMMON_FLAGS_H_

@@ -1,0 +1,217 @@
+// syncstream serve / read / send: the network host buffers from the shell.
+//
+//   syncstream serve --listen tcp:127.0.0.1:7700 --maxlen 100000 \
+//       --auth_key_file key [--store DIR]
+//   syncstream read tcp:127.0.0.1:7700 [-n 20] [-f]
+//   some_program | syncstream send tcp:127.0.0.1:7700 --send_as build-42
+#include <gflags/gflags.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "syncstream/core/deadline.h"
+#include "syncstream/host/line_host_buffer.h"
+#include "syncstream/host/line_host_mirror.h"
+#include "syncstream/host/line_host_reader.h"
+#include "syncstream/net/address.h"
+#include "syncstream/net/auth_key.h"
+#include "tools/command.h"
+#include "tools/common_flags.h"
+
+DEFINE_string(store, "",
+              "serve: keep acknowledged records in this directory so they "
+              "survive a restart");
+DEFINE_bool(sync_store, false,
+            "serve: fdatasync the store before every acknowledgement "
+            "(survives power loss; slower)");
+DEFINE_string(send_as, "",
+              "send: the sender name of the lines (default: the host name)");
+DEFINE_bool(send_drop_oldest, false,
+            "send: when the collector cannot keep up, drop the oldest queued "
+            "lines (counted in a warning record) instead of waiting");
+DEFINE_bool(control_clear, false, "read: clear the collector's records");
+DEFINE_bool(control_stop, false, "read: stop all mirrors");
+DEFINE_bool(control_reset, false, "read: reset (reopen and clear)");
+
+namespace syncstream::tools {
+namespace {
+
+int Fail(const std::string& command, const absl::Status& status) {
+  std::cerr << "syncstream " << command << ": " << status << "\n";
+  return 1;
+}
+
+absl::StatusOr<net::AuthKey> LoadKey() {
+  return net::AuthKey::Load(FLAGS_auth_key_file);
+}
+
+// Blocks SIGINT and SIGTERM in every thread so they can be awaited.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+// True once SIGINT/SIGTERM arrived (waiting up to `timeout`).
+bool StopSignalled(const sigset_t& set, absl::Duration timeout) {
+  timespec ts = ToRelativeTimespec(timeout);
+  return sigtimedwait(&set, nullptr, &ts) > 0;
+}
+
+int RunServe(const std::vector<std::string>& args) {
+  if (!args.empty()) {
+    std::cerr << "syncstream serve: unexpected argument '" << args[0] << "'\n";
+    return 2;
+  }
+  if (FLAGS_maxlen <= 0) {
+    std::cerr << "syncstream serve: --maxlen must be at least 1\n";
+    return 2;
+  }
+  absl::StatusOr<net::Address> address = net::ParseAddress(FLAGS_listen);
+  if (!address.ok()) return Fail("serve", address.status());
+  absl::StatusOr<net::AuthKey> key = LoadKey();
+  if (!key.ok()) return Fail("serve", key.status());
+  sigset_t stop = BlockStopSignals();
+  LineHostBufferOptions options;
+  options.listen = *address;
+  options.key = *key;
+  options.maxlen = static_cast<size_t>(FLAGS_maxlen);
+  options.store_dir = FLAGS_store;
+  options.sync_store = FLAGS_sync_store;
+  options.log = [](absl::string_view message) {
+    std::cerr << "syncstream serve: " << message << std::endl;
+  };
+  absl::StatusOr<std::unique_ptr<LineHostBuffer>> buffer =
+      LineHostBuffer::Start(std::move(options));
+  if (!buffer.ok()) return Fail("serve", buffer.status());
+  std::cout << "syncstream serve: listening on "
+            << (*buffer)->address().ToString() << " (maxlen "
+            << (*buffer)->maxlen() << ", " << (*buffer)->Size()
+            << " records restored"
+            << (key->empty() ? ", no key" : ", key required") << ")"
+            << std::endl;
+  while (!StopSignalled(stop, absl::Seconds(1))) {
+  }
+  (*buffer)->Shutdown();
+  std::cerr << "syncstream serve: stopped" << std::endl;
+  return 0;
+}
+
+int RunRead(const std::vector<std::string>& args) {
+  if (args.size() != 1) {
+    std::cerr << "usage: syncstream read ADDR [-n N] [-f]\n";
+    return 2;
+  }
+  absl::StatusOr<net::Address> address = net::ParseAddress(args[0]);
+  if (!address.ok()) return Fail("read", address.status());
+  absl::StatusOr<net::AuthKey> key = LoadKey();
+  if (!key.ok()) return Fail("read", key.status());
+  absl::StatusOr<std::unique_ptr<LineHostReader>> reader =
+      LineHostReader::Connect(*address, *key, absl::Seconds(10));
+  if (!reader.ok()) return Fail("read", reader.status());
+  absl::Status control;
+  if (FLAGS_control_clear) control = (*reader)->Clear();
+  if (control.ok() && FLAGS_control_stop) control = (*reader)->StopAllMirrors();
+  if (control.ok() && FLAGS_control_reset) control = (*reader)->ResetStates();
+  if (!control.ok()) return Fail("read", control);
+  if (FLAGS_control_clear || FLAGS_control_stop || FLAGS_control_reset) {
+    return 0;
+  }
+  if (!FLAGS_f) {
+    absl::StatusOr<std::vector<Record>> records =
+        FLAGS_n <= 0 ? (*reader)->ReadAll()
+                     : (*reader)->Read(static_cast<size_t>(FLAGS_n));
+    if (!records.ok()) return Fail("read", records.status());
+    for (const Record& r : *records) std::cout << FormatRecord(r) << "\n";
+    std::cout.flush();
+    return 0;
+  }
+  sigset_t stop = BlockStopSignals();
+  absl::StatusOr<HostInfo> info = (*reader)->Info();
+  if (!info.ok()) return Fail("read", info.status());
+  size_t last = FLAGS_n <= 0 ? info->maxlen : static_cast<size_t>(FLAGS_n);
+  absl::StatusOr<std::unique_ptr<HostFollower>> follower =
+      (*reader)->Follow(last);
+  if (!follower.ok()) return Fail("read", follower.status());
+  while (!StopSignalled(stop, absl::ZeroDuration())) {
+    absl::StatusOr<std::vector<Record>> more =
+        (*follower)->Next(absl::Milliseconds(500));
+    if (!more.ok()) {
+      if (more.status().code() == absl::StatusCode::kDeadlineExceeded) {
+        continue;
+      }
+      return Fail("read", more.status());
+    }
+    for (const Record& r : *more) std::cout << FormatRecord(r) << "\n";
+    std::cout.flush();
+  }
+  return 0;
+}
+
+int RunSend(const std::vector<std::string>& args) {
+  if (args.size() != 1) {
+    std::cerr << "usage: syncstream send ADDR [--send_as NAME]\n";
+    return 2;
+  }
+  absl::StatusOr<net::Address> address = net::ParseAddress(args[0]);
+  if (!address.ok()) return Fail("send", address.status());
+  absl::StatusOr<net::AuthKey> key = LoadKey();
+  if (!key.ok()) return Fail("send", key.status());
+  LineHostMirrorOptions options;
+  options.collector = *address;
+  options.key = *key;
+  options.drop_oldest = FLAGS_send_drop_oldest;
+  options.writer.name = FLAGS_send_as;
+  if (options.writer.name.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof(host) - 1);
+    options.writer.name = absl::StrCat(host, ":", getpid());
+  }
+  absl::StatusOr<std::unique_ptr<LineHostMirror>> mirror =
+      LineHostMirror::Create(std::move(options));
+  if (!mirror.ok()) return Fail("send", mirror.status());
+  std::vector<char> buffer(1 << 16);
+  for (;;) {
+    ssize_t n = ::read(STDIN_FILENO, buffer.data(), buffer.size());
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Fail("send", absl::InternalError(absl::StrCat(
+                              "reading stdin: ", std::strerror(errno))));
+    }
+    absl::Status written =
+        (*mirror)->Write(absl::string_view(buffer.data(), n));
+    if (!written.ok()) return Fail("send", written);
+  }
+  absl::Status closed = (*mirror)->Close(absl::Seconds(60));
+  if (!closed.ok()) return Fail("send", closed);
+  return 0;
+}
+
+}  // namespace
+
+SYNCSTREAM_REGISTER_COMMAND(
+    serve, "serve",
+    "[--listen ADDR] [--maxlen N] [--auth_key_file F] [--store DIR]",
+    "Run a LineHostBuffer collector that mirrors on other hosts send lines "
+    "to (loopback by default).",
+    RunServe);
+SYNCSTREAM_REGISTER_COMMAND(
+    read, "read", "ADDR [-n N] [-f] [--auth_key_file F]",
+    "Print the last N records of a collector; -f keeps following.", RunRead);
+SYNCSTREAM_REGISTER_COMMAND(
+    send, "send", "ADDR [--send_as NAME] [--auth_key_file F]",
+    "Send standard input's lines to a collector (like logger).", RunSend);
+
+}  // namespace syncstream::tools
