@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -307,17 +308,17 @@ TEST(LineProcBufferTest, StopAllMirrorsFailsTheNextWriteAndKeepsThePending) {
     ASSERT_TRUE(child.ok());
     children.push_back(*std::move(child));
   }
-  // Let both write for a while: wait until each has sent lines.
+  // Let both write for a while: follow the store until each has sent lines.
   absl::Time deadline = absl::Now() + absl::Seconds(20);
-  auto both_wrote = [&] {
-    std::map<std::string, int> seen;
-    for (const Record& r : buffer->Read(1000)) seen[r.sender]++;
-    return seen.size() == 2;
-  };
-  while (!both_wrote() && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(2));
+  std::set<std::string> seen;
+  uint64_t next = 0;
+  while (seen.size() < 2 && absl::Now() < deadline) {
+    for (const Record& r : buffer->store().ReadFrom(next, 100000, &next)) {
+      seen.insert(r.sender);
+    }
+    buffer->store().WaitForAppend(next, absl::Now() + absl::Milliseconds(10));
   }
-  ASSERT_TRUE(both_wrote());
+  ASSERT_EQ(seen.size(), 2u);
   buffer->StopAllMirrors();
   ASSERT_TRUE(buffer->Wait(kWait).ok());
   for (ChildProcess& child : children) ExpectExit(child, ExitStatus::Exited(0));

@@ -1,6 +1,7 @@
 #include "syncstream/proc/line_proc_mirror.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <thread>
 
@@ -48,6 +49,7 @@ struct LineProcMirror::ProcessState {
   std::thread flusher;
   bool stop_flusher = false;
   bool closed = false;  // the stream ended in this process
+  std::atomic<uint64_t> records_sent{0};
 };
 
 LineProcMirror::LineProcMirror(std::shared_ptr<Channel> channel,
@@ -164,6 +166,9 @@ absl::Status LineProcMirror::SendLocked() {
   options.timeout = settings.send_timeout;
   absl::Status sent =
       process_->participant->Append(kBatchType, encoder_.bytes(), options);
+  if (sent.ok()) {
+    process_->records_sent.fetch_add(records, std::memory_order_release);
+  }
   BatchHeader header;
   header.generation = generation_;
   header.mirror_id = mirror_id_;
@@ -271,6 +276,12 @@ bool LineProcMirror::closed() const {
   std::lock_guard<std::mutex> guard(mutex_);
   return process_ != nullptr && process_->pid == CachedPid() &&
          process_->closed;
+}
+
+uint64_t LineProcMirror::records_sent() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  if (process_ == nullptr || process_->pid != CachedPid()) return 0;
+  return process_->records_sent.load(std::memory_order_acquire);
 }
 
 absl::Status LineProcMirror::Close() {

@@ -100,6 +100,9 @@ class LineProcMirror final : public LineWriter {
   absl::Status Close();
   // Whether the stream has ended in this process (end-of-stream or error).
   bool closed() const;
+  // Records of this process that reached the queue (sent batches): what the
+  // buffer receives even if this process is killed now.
+  uint64_t records_sent() const;
 
  protected:
   absl::Status AdmitWrite() override;
