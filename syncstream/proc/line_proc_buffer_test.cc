@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
@@ -15,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "syncstream/core/child_process.h"
+#include "syncstream/core/fd_capture.h"
+#include "syncstream/core/scoped_redirect.h"
 #include "syncstream/proc/testing/workloads.h"
 
 // The children forked here start threads (a mirror's flush timer); TSan
@@ -116,7 +120,10 @@ TEST(LineProcBufferTest, SeedExampleFourChildren) {
   for (int i = 0; i < 4; ++i) {
     mirrors.push_back(MakeMirror(*buffer, absl::StrCat("worker-", i)));
     LineProcMirror& m = *mirrors.back();
-    pool.push_back(ForkInMirror(m, [&m] { m.stream() << "Message item\n"; }));
+    pool.push_back(ForkInMirror(m, [&m] {
+      ScopedRedirect redirect(m);  // redirect_stdout(buffer)
+      std::cout << "Message" << ' ' << "item" << std::endl;
+    }));
   }
   ASSERT_TRUE(buffer->Wait(kWait).ok());
   std::vector<Record> records = buffer->Read();
@@ -175,6 +182,33 @@ TEST(LineProcBufferTest, LinesWarningsAndErrorsOverTwoRounds) {
     EXPECT_EQ(buffer->Size(), 0u);
     EXPECT_TRUE(buffer->Read().empty());
   }
+}
+
+// printf and a grandchild program, captured at the fd level in the child.
+TEST(LineProcBufferTest, FdCaptureInsideAChild) {
+  auto buffer = MakeBuffer(100);
+  auto mirror = MakeMirror(*buffer, "c");
+  LineProcMirror& m = *mirror;
+  ChildProcess child = ForkInMirror(m, [&m] {
+    absl::StatusOr<ScopedFdCapture> capture =
+        ScopedFdCapture::Create(m, CaptureStreams::kStdoutAndStderr);
+    if (!capture.ok()) throw std::runtime_error(capture.status().ToString());
+    std::printf("from printf\n");
+    std::fprintf(stderr, "to stderr ");
+    std::fflush(nullptr);
+    if (std::system("echo from a grandchild; printf 'end' >&2") != 0) {
+      throw std::runtime_error("system() failed");
+    }
+  });
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  ExpectExit(child, ExitStatus::Exited(0));
+  std::map<std::string, std::vector<std::string>> by_stream;
+  for (const Record& r : OfKind(buffer->Read(), RecordKind::kLine)) {
+    by_stream[r.sender].push_back(r.text);
+  }
+  EXPECT_EQ(by_stream["stdout"],
+            (std::vector<std::string>{"from printf", "from a grandchild"}));
+  EXPECT_EQ(by_stream["stderr"], (std::vector<std::string>{"to stderr end"}));
 }
 
 TEST(LineProcBufferTest, ManyLinesUnderFork) {
