@@ -183,7 +183,10 @@ class RestartSession : public Session {
     return std::unique_ptr<Session>(std::move(session));
   }
 
-  ~RestartSession() override { StopRestarting(); }
+  ~RestartSession() override {
+    StopRestarting();
+    ::unlink(address_.path.c_str());
+  }
 
   absl::Status PrepareWorker(int worker, WorkerLaunch* launch) override {
     launch->token = address_.ToString();
@@ -216,7 +219,12 @@ class RestartSession : public Session {
   explicit RestartSession(const SessionSettings& settings)
       : settings_(settings) {
     address_.family = net::Address::Family::kUnix;
-    address_.path = settings.scratch_dir + "/collector.sock";
+    // Not under scratch_dir: $TEST_TMPDIR inside Bazel's output base is
+    // longer than a Unix socket path may be (108 bytes).
+    static std::atomic<int> sessions{0};
+    address_.path = absl::StrCat("/tmp/syncstream-stress-", ::getpid(), "-",
+                                 sessions.fetch_add(1), ".sock");
+    ::unlink(address_.path.c_str());
   }
 
   absl::Status StartCollector() {
@@ -234,7 +242,12 @@ class RestartSession : public Session {
           options.store_dir = settings.scratch_dir + "/store";
           options.log = [](absl::string_view) {};
           auto buffer = LineHostBuffer::Start(std::move(options));
-          if (!buffer.ok()) return 3;
+          if (!buffer.ok()) {
+            std::string why = absl::StrCat(
+                "host_restart collector: ", buffer.status().ToString(), "\n");
+            (void)!::write(STDERR_FILENO, why.data(), why.size());
+            return 3;
+          }
           char ok = 'r';
           if (::write(ready_write.get(), &ok, 1) != 1) return 4;
           for (;;) ::pause();  // until SIGKILLed
