@@ -183,10 +183,7 @@ class RestartSession : public Session {
     return std::unique_ptr<Session>(std::move(session));
   }
 
-  ~RestartSession() override {
-    StopRestarting();
-    ::unlink(address_.path.c_str());
-  }
+  ~RestartSession() override { StopRestarting(); }
 
   absl::Status PrepareWorker(int worker, WorkerLaunch* launch) override {
     launch->token = address_.ToString();
@@ -219,12 +216,7 @@ class RestartSession : public Session {
   explicit RestartSession(const SessionSettings& settings)
       : settings_(settings) {
     address_.family = net::Address::Family::kUnix;
-    // Not under scratch_dir: $TEST_TMPDIR inside Bazel's output base is
-    // longer than a Unix socket path may be (108 bytes).
-    static std::atomic<int> sessions{0};
-    address_.path = absl::StrCat("/tmp/syncstream-stress-", ::getpid(), "-",
-                                 sessions.fetch_add(1), ".sock");
-    ::unlink(address_.path.c_str());
+    address_.path = settings.scratch_dir + "/collector.sock";
   }
 
   absl::Status StartCollector() {
