@@ -3,7 +3,6 @@
 #include "syncstream/queue/sync_queue.h"
 
 #include <dirent.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 
@@ -39,8 +38,6 @@ namespace {
 
 // Busy-wait iterations before sleeping on the futex (a few microseconds).
 constexpr int kSpinIterations = 200;
-// Then sched_yield() this many times (tens of microseconds on an idle core).
-constexpr int kYieldIterations = 50;
 // A reserved frame under a reader's cursor for this long gets its writer's
 // liveness probed.
 constexpr absl::Duration kStuckProbeAfter = absl::Milliseconds(2);
@@ -668,14 +665,9 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
     }
     if (timeout <= absl::ZeroDuration()) return false;
     if (deadline == absl::InfinitePast()) deadline = DeadlineAfter(timeout);
-    if (spins < kSpinIterations + kYieldIterations) {
-      // Spin briefly, then yield the core (a writer may be waiting for it),
-      // and only then sleep: a futex hand-over costs tens of microseconds.
-      if (spins++ < kSpinIterations) {
-        SYNCSTREAM_CPU_RELAX();
-      } else {
-        sched_yield();
-      }
+    if (spins < kSpinIterations) {
+      ++spins;
+      SYNCSTREAM_CPU_RELAX();
       continue;
     }
     const absl::Duration left = TimeLeft(deadline);
