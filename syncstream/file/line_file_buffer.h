@@ -53,7 +53,9 @@
 // writer's late append could interleave with the next holder's.)
 //
 // Reading needs no lock: list, read the newest header, then whole segments
-// newest first until `n` records are found: O(n + number of segments).
+// newest first until `n` records are found: O(n + one batch) records decoded
+// (a segment holds at most max_batch_records unless commits failed), plus a
+// directory listing; headers are cached (segments are immutable).
 // Records whose checksum fails are never returned; damage is reported in
 // ReadReport (and `syncstream file inspect`).
 //
