@@ -19,6 +19,7 @@
 #define SYNCSTREAM_CORE_LINE_ASSEMBLER_H_
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -67,8 +68,9 @@ class LineAssembler {
 template <typename Emit>
 void LineAssembler::Append(absl::string_view text, Emit&& emit) {
   while (!text.empty()) {
-    size_t newline = text.find('\n');
-    if (newline == absl::string_view::npos) {
+    // memchr: absl::string_view::find is not inlined in the system Abseil.
+    const void* found = std::memchr(text.data(), '\n', text.size());
+    if (found == nullptr) {
       pending_.append(text.data(), text.size());
       // A trailing '\r' may be half of a "\r\n" split across writes: keep
       // it pending without counting it against the limit.
@@ -78,6 +80,7 @@ void LineAssembler::Append(absl::string_view text, Emit&& emit) {
       }
       return;
     }
+    size_t newline = static_cast<const char*>(found) - text.data();
     absl::string_view line = text.substr(0, newline);
     text.remove_prefix(newline + 1);
     if (pending_.empty()) {

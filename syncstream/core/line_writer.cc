@@ -1,10 +1,13 @@
 #include "syncstream/core/line_writer.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "syncstream/core/internal/spin_lock.h"
 
 namespace syncstream {
 namespace {
@@ -20,19 +23,32 @@ struct ThreadCache {
 };
 thread_local ThreadCache thread_cache;
 
+// The time a record is completed (see LineWriterOptions::precise_timestamps).
+absl::Time RecordTime(bool precise) {
+  struct timespec now;
+  clock_gettime(precise ? CLOCK_REALTIME : CLOCK_REALTIME_COARSE, &now);
+  return absl::FromUnixNanos(static_cast<int64_t>(now.tv_sec) * 1000000000 +
+                             now.tv_nsec);
+}
+
 std::atomic<uint64_t> next_thread_token{1};
 thread_local const uint64_t this_thread_token =
     next_thread_token.fetch_add(1, std::memory_order_relaxed);
 
 }  // namespace
 
-struct LineWriter::WriterState {
+// Cache-line aligned (and so padded): the states of different threads are
+// written on every line, and must not share a line (false sharing made the
+// uncontended state lock cost as much as a contended one).
+struct alignas(64) LineWriter::WriterState {
   WriterState(std::string sender, std::string type, size_t max_line_length)
       : assembler(max_line_length) {
     scratch.sender = std::move(sender);
     scratch.type = std::move(type);
   }
-  std::mutex mutex;  // taken by the owning writer and by CloseAllWriters()
+  // Taken by the owning writer on every write, and by CloseAllWriters() and
+  // PendingLines(): almost never contended, hence a spin lock.
+  internal::SpinLock mutex;
   LineAssembler assembler;
   Record scratch;    // reused for every record: sender and type fixed
   uint64_t next_sequence = 0;
@@ -69,14 +85,24 @@ LineWriter::WriterState* LineWriter::ThreadState() {
 }
 
 absl::Status LineWriter::WriteTo(WriterState& state, absl::string_view text) {
-  std::lock_guard<std::mutex> guard(state.mutex);
+  std::lock_guard<internal::SpinLock> guard(state.mutex);
+  absl::Status admitted = AdmitWrite();
+  if (!admitted.ok()) {
+    FlushLocked(state).IgnoreError();
+    return admitted;
+  }
   state.wrote = true;
   absl::Status status;
+  // Lines completed by one call share one timestamp.
+  bool timed = false;
   state.assembler.Append(text, [&](absl::string_view line, bool continued) {
     Record& record = state.scratch;
     record.kind = RecordKind::kLine;
     record.sequence = state.next_sequence++;
-    record.timestamp = absl::Now();
+    if (!timed) {
+      record.timestamp = RecordTime(options_.precise_timestamps);
+      timed = true;
+    }
     record.text.assign(line.data(), line.size());
     record.continued = continued;
     absl::Status published = Publish(record);
@@ -91,7 +117,7 @@ absl::Status LineWriter::FlushLocked(WriterState& state) {
     Record& record = state.scratch;
     record.kind = RecordKind::kLine;
     record.sequence = state.next_sequence++;
-    record.timestamp = absl::Now();
+    record.timestamp = RecordTime(options_.precise_timestamps);
     record.text.assign(line.data(), line.size());
     record.continued = continued;
     status = Publish(record);
@@ -104,7 +130,7 @@ absl::Status LineWriter::SendRecordLocked(WriterState& state, Record record) {
   record.sender = state.scratch.sender;
   if (record.type.empty()) record.type = state.scratch.type;
   record.sequence = state.next_sequence++;
-  record.timestamp = absl::Now();
+  record.timestamp = RecordTime(options_.precise_timestamps);
   if (record.kind != RecordKind::kLine) record.continued = false;
   if (record.kind == RecordKind::kEndOfStream) state.ended = true;
   state.wrote = true;
@@ -118,13 +144,13 @@ absl::Status LineWriter::Write(absl::string_view text) {
 
 absl::Status LineWriter::Flush() {
   WriterState& state = *ThreadState();
-  std::lock_guard<std::mutex> guard(state.mutex);
+  std::lock_guard<internal::SpinLock> guard(state.mutex);
   return FlushLocked(state);
 }
 
 absl::Status LineWriter::SendEof() {
   WriterState& state = *ThreadState();
-  std::lock_guard<std::mutex> guard(state.mutex);
+  std::lock_guard<internal::SpinLock> guard(state.mutex);
   Record record;
   record.kind = RecordKind::kEndOfStream;
   return SendRecordLocked(state, std::move(record));
@@ -136,7 +162,7 @@ absl::Status LineWriter::SendTrace(RecordKind kind, std::string message) {
                       ? MakeErrorRecord(message, /*skip_frames=*/2)
                       : MakeWarningRecord(message, /*skip_frames=*/2);
   WriterState& state = *ThreadState();
-  std::lock_guard<std::mutex> guard(state.mutex);
+  std::lock_guard<internal::SpinLock> guard(state.mutex);
   return SendRecordLocked(state, std::move(record));
 }
 
@@ -172,7 +198,7 @@ std::vector<std::pair<std::string, std::string>> LineWriter::PendingLines()
   std::vector<std::pair<std::string, std::string>> pending;
   std::lock_guard<std::mutex> guard(mutex_);
   auto add = [&](WriterState& state) {
-    std::lock_guard<std::mutex> state_guard(state.mutex);
+    std::lock_guard<internal::SpinLock> state_guard(state.mutex);
     if (state.assembler.has_pending()) {
       pending.emplace_back(state.scratch.sender,
                            std::string(state.assembler.pending()));
@@ -193,7 +219,7 @@ absl::Status LineWriter::CloseAllWriters(bool send_eof) {
   }
   absl::Status status;
   for (WriterState* state : states) {
-    std::lock_guard<std::mutex> state_guard(state->mutex);
+    std::lock_guard<internal::SpinLock> state_guard(state->mutex);
     absl::Status flushed;
     if (send_eof && state->wrote && !state->ended) {
       Record record;
@@ -209,7 +235,7 @@ absl::Status LineWriter::CloseAllWriters(bool send_eof) {
 
 LineWriter::Writer::~Writer() {
   {
-    std::lock_guard<std::mutex> guard(state_->mutex);
+    std::lock_guard<internal::SpinLock> guard(state_->mutex);
     owner_->FlushLocked(*state_).IgnoreError();
   }
   std::lock_guard<std::mutex> guard(owner_->mutex_);
@@ -224,7 +250,7 @@ absl::Status LineWriter::Writer::Write(absl::string_view text) {
 }
 
 absl::Status LineWriter::Writer::Flush() {
-  std::lock_guard<std::mutex> guard(state_->mutex);
+  std::lock_guard<internal::SpinLock> guard(state_->mutex);
   return owner_->FlushLocked(*state_);
 }
 
@@ -235,7 +261,7 @@ absl::Status LineWriter::Writer::SendEof() {
 }
 
 absl::Status LineWriter::Writer::Send(Record record) {
-  std::lock_guard<std::mutex> guard(state_->mutex);
+  std::lock_guard<internal::SpinLock> guard(state_->mutex);
   return owner_->SendRecordLocked(*state_, std::move(record));
 }
 

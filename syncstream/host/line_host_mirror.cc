@@ -71,8 +71,12 @@ class LineHostMirror::Sender {
     if (!wakeup_.valid()) {
       return absl::InternalError(absl::StrCat(name_, ": eventfd failed"));
     }
-    SYNCSTREAM_RETURN_IF_ERROR(Connect());
-    connected_once_ = true;
+    absl::Status connected = Connect();
+    if (!connected.ok() &&
+        (options_.connect_at_create || IsFatal(connected))) {
+      return connected;
+    }
+    connected_once_ = connected.ok();
     running_ = true;
     thread_ = std::thread([this] { Run(); });
     return absl::OkStatus();

@@ -58,6 +58,10 @@ struct LineHostMirrorOptions {
   absl::Duration block_timeout = absl::Seconds(30);
   size_t window = 16;
   absl::Duration connect_timeout = absl::Seconds(5);
+  // Create() fails unless the first connection succeeds. When false, only
+  // errors that reconnecting cannot cure fail Create(); an unreachable
+  // collector is retried in the background while lines queue up.
+  bool connect_at_create = true;
   // No acknowledgement for this long with batches in flight: reconnect.
   absl::Duration ack_timeout = absl::Seconds(10);
   absl::Duration max_reconnect_backoff = absl::Seconds(1);

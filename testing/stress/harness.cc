@@ -211,11 +211,13 @@ RunReport RunOne(const RunOptions& options,
   settings.workers = n;
   settings.lines_per_worker = options.lines_per_worker;
   settings.line_length = options.line_length;
+  // Room for every line of a bounded run, plus what workers chosen for a
+  // kill write past their quota before the kill lands.
   settings.buffer_lines =
       options.lines_per_worker == 0
           ? options.max_buffer_lines
           : static_cast<size_t>(std::min<uint64_t>(
-                options.lines_per_worker * n + 1024,
+                options.lines_per_worker * n + (1 << 16),
                 std::max<size_t>(options.max_buffer_lines, 1024)));
   settings.scratch_dir = scratch->path();
   settings.sink = &sink;
@@ -260,6 +262,13 @@ RunReport RunOne(const RunOptions& options,
   for (int w = 0; w < n; ++w) {
     WorkerParams params = base;
     params.worker = w;
+    if (kill_after[w] != 0) {
+      // A worker chosen for a kill writes on until the kill lands (or half
+      // the run's timeout passes), so that the kill always hits it mid-run
+      // however late this thread notices that it passed kill_after[w].
+      params.lines = 0;
+      params.stop_at = std::min(base.stop_at, start + options.timeout / 2);
+    }
     if (!processes) {
       threads.emplace_back([&, params, w] {
         absl::StatusOr<std::unique_ptr<WorkerChannel>> channel =

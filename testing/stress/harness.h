@@ -27,8 +27,9 @@ struct RunOptions {
   uint64_t lines_per_worker = 10000;  // 0: until `duration`
   size_t line_length = 100;
   absl::Duration duration = absl::ZeroDuration();  // 0: no time cap
-  // Probability that a worker is SIGKILLed after a random number of lines
-  // (fork/exec modes of kinds that support kills).
+  // Probability that a worker is chosen to be SIGKILLed (fork/exec modes of
+  // kinds that support kills). A chosen worker writes without a line limit
+  // and is killed once it wrote a random number of lines.
   double kill_rate = 0;
   uint64_t seed = 1;
   size_t max_buffer_lines = 1 << 20;

@@ -45,9 +45,11 @@ DEFINE_string(duration, "0s",
               "Time cap per run, e.g. 10s or 2m: workers stop writing when it "
               "ends (0s: no cap; required when --lines_per_worker=0).");
 DEFINE_double(kill_rate, 0,
-              "Probability (0-1) that a worker process is SIGKILLed after a "
-              "random number of lines, in fork/exec runs of kinds that "
-              "support kills. Lines it committed must still all arrive.");
+              "Probability (0-1) that a worker process is chosen to be "
+              "SIGKILLed, in fork/exec runs of kinds that support kills. A "
+              "chosen worker writes until the kill, sent once it wrote a "
+              "random number (1..lines_per_worker-1) of lines. Lines it "
+              "committed must still all arrive.");
 DEFINE_uint64(seed, 0,
               "Seed for payloads and kills (0: pick one at random; the seed "
               "used is printed so a run can be repeated).");
@@ -79,10 +81,17 @@ std::string SelfExe() {
   return std::string(path, n);
 }
 
+// Where run scratch directories go: $TEST_TMPDIR or $TMPDIR, unless that is
+// too long for the Unix socket paths kinds create there (a socket path holds
+// at most 107 bytes, and Bazel's $TEST_TMPDIR alone is often over 100).
 std::string ScratchRoot() {
+  constexpr size_t kMaxRootLength = 48;
   for (const char* name : {"TEST_TMPDIR", "TMPDIR"}) {
     const char* value = getenv(name);
-    if (value != nullptr && *value != '\0') return value;
+    if (value != nullptr && *value != '\0' &&
+        strlen(value) <= kMaxRootLength) {
+      return value;
+    }
   }
   return "/tmp";
 }

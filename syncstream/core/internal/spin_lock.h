@@ -1,0 +1,62 @@
+// SpinLock: a test-and-test-and-set lock for short, rarely contended critical
+// sections on hot paths (one record copy; one writer's line assembly, which
+// only CloseAllWriters()/PendingLines() contend). Unlocking is a plain
+// release store, so an uncontended lock/unlock pair costs one atomic
+// exchange, against two for std::mutex. Waiters follow Backoff below, so a
+// holder that was preempted, or that blocks for long (a mirror's Publish
+// waiting on a full queue), does not make waiters burn a core. Satisfies
+// BasicLockable (std::lock_guard).
+#ifndef SYNCSTREAM_CORE_INTERNAL_SPIN_LOCK_H_
+#define SYNCSTREAM_CORE_INTERNAL_SPIN_LOCK_H_
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+namespace syncstream {
+namespace internal {
+
+// The waiting policy of a spin loop: call Pause() once per failed attempt.
+// It spins briefly (the other party is usually running and about to finish),
+// then yields, then sleeps: when the other party was preempted, spinning or
+// yielding would keep it from the CPU it needs (threads may outnumber cores;
+// sched_yield gives little way under CFS), so waiters get out of its way.
+class Backoff {
+ public:
+  void Pause() {
+    ++attempts_;
+    if (attempts_ <= 64) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else if (attempts_ <= 80) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  }
+
+ private:
+  int attempts_ = 0;
+};
+
+class SpinLock {
+ public:
+  void lock() {
+    for (Backoff backoff;; backoff.Pause()) {
+      if (!locked_.load(std::memory_order_relaxed) &&
+          !locked_.exchange(true, std::memory_order_acquire)) {
+        return;
+      }
+    }
+  }
+  void unlock() { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+
+}  // namespace internal
+}  // namespace syncstream
+
+#endif  // SYNCSTREAM_CORE_INTERNAL_SPIN_LOCK_H_

@@ -1,0 +1,156 @@
+// The bytes of a syncstream queue segment (/dev/shm/syncstream-queue.NAME).
+// Layout version 1. All integers are little-endian host order (the segment
+// never leaves the machine). Everything here is read by other processes and
+// therefore untrusted: see segment.h for the validation rules.
+//
+//   offset 0                 QueueHeader          (kHeaderSize bytes)
+//   participants_offset      ParticipantSlot[max_participants]
+//   ring_offset              data ring, `capacity` bytes (a multiple of 8)
+//
+// The ring holds frames at increasing 64-bit byte positions; a position's
+// offset in the ring is `position % capacity`. `tail` is the end of the last
+// reserved frame, `head` the start of the oldest frame still held (everything
+// before it has been read by every reader and may be overwritten). Each
+// reader's `cursor` lies in [head, tail].
+//
+// A frame is FrameHeader + sender + type + body, padded to 8 bytes; it never
+// wraps: when a frame does not fit before the ring's end, a padding frame
+// fills the rest of the lap. A frame's `state` word is its commit word: a
+// writer writes the header with kFrameReserved under the queue lock, publishes
+// `tail`, releases the lock, copies the payload and finally stores
+// kFrameCommitted (release). Readers never look past `tail`, and never read a
+// payload before they see kFrameCommitted. A reserved frame whose writer is
+// gone (pid + start time, slot generation) becomes kFrameAbandoned and is
+// skipped.
+#ifndef SYNCSTREAM_QUEUE_INTERNAL_LAYOUT_H_
+#define SYNCSTREAM_QUEUE_INTERNAL_LAYOUT_H_
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace syncstream::queue_internal {
+
+inline constexpr uint64_t kMagic = 0x3151'4D52'5453'5353ull;  // "SSSTRMQ1"
+inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr const char* kShmPrefix = "syncstream-queue.";
+
+inline constexpr size_t kFrameAlign = 8;
+inline constexpr size_t kMinCapacity = 256;
+inline constexpr size_t kMaxCapacity = size_t{1} << 40;
+inline constexpr uint32_t kMaxParticipantsLimit = 4096;
+inline constexpr size_t kMaxNameLength = 63;      // participant names
+inline constexpr size_t kMaxTypeLength = 65535;
+inline constexpr size_t kFilterTextSize = 192;
+
+enum FrameState : uint32_t {
+  kFrameReserved = 0x52455356,   // being written
+  kFrameCommitted = 0x434F4D54,  // complete
+  kFramePadding = 0x50414444,    // filler up to the end of the lap
+  kFrameAbandoned = 0x41424E44,  // its writer died before committing
+};
+
+enum SlotState : uint32_t {
+  kSlotFree = 0,
+  kSlotActive = 1,
+};
+
+enum RoleBits : uint32_t {
+  kRoleWriterBit = 1,
+  kRoleReaderBit = 2,
+};
+
+struct FrameHeader {
+  std::atomic<uint32_t> state;  // FrameState, stored last on commit
+  uint32_t length;              // whole frame in bytes, multiple of 8
+  uint64_t sequence;
+  int64_t timestamp_ns;         // Unix time
+  uint32_t body_length;
+  uint16_t type_length;
+  uint8_t sender_length;
+  uint8_t flags;                // 0
+  uint16_t writer_slot;
+  uint16_t reserved;            // 0
+  uint32_t writer_generation;
+  // Followed by sender, type, body bytes.
+};
+static_assert(sizeof(FrameHeader) == 40, "frame header layout");
+inline constexpr size_t kFrameHeaderSize = sizeof(FrameHeader);
+// A padding frame only needs its first 8 bytes (state + length).
+inline constexpr size_t kPaddingHeaderSize = 8;
+
+struct alignas(64) ParticipantSlot {
+  // Identity; written under the queue lock, `state` last.
+  std::atomic<uint32_t> state;  // SlotState
+  uint32_t generation;          // unique per attach (QueueHeader counter)
+  uint32_t role;                // RoleBits
+  int32_t pid;
+  uint64_t start_time;          // /proc/<pid>/stat field 22
+  int64_t attached_ns;
+  uint32_t name_length;
+  uint32_t flags;               // bit 0: screens its own messages
+  uint8_t pad0[64 - 40];
+  char name[64];
+  // The reader's position; only the reader stores it (seq_cst), writers read
+  // it to find free space.
+  std::atomic<uint64_t> cursor;
+  std::atomic<uint64_t> messages_read;
+  uint8_t pad1[64 - 16];
+  // Screening, as text for `syncstream queue inspect` (the reader screens
+  // from its own copy): "sender:NAME\ntype:TYPE\n...", NUL-terminated.
+  char filters[kFilterTextSize];
+};
+static_assert(sizeof(ParticipantSlot) == 384, "participant slot layout");
+
+struct alignas(64) QueueHeader {
+  // Written once by the creator; `magic` last (release).
+  std::atomic<uint64_t> magic;
+  uint32_t layout_version;
+  uint32_t header_size;
+  uint64_t total_size;
+  uint64_t capacity;
+  uint32_t max_participants;
+  uint32_t slot_size;
+  uint64_t participants_offset;
+  uint64_t ring_offset;
+  int64_t created_ns;
+  uint32_t mode;
+  uint32_t pad0;
+  uint8_t pad1[128 - 72];
+
+  // The queue lock (robust, process-shared) and what it protects.
+  pthread_mutex_t lock;
+  uint8_t pad2[64 - sizeof(pthread_mutex_t) % 64];
+  uint64_t next_sequence;
+  uint32_t next_generation;
+  uint32_t unlinked;              // set by the close that unlinked the name
+  uint64_t lock_recoveries;       // EOWNERDEAD repairs
+  uint64_t abandoned_frames;
+  uint64_t released_participants;
+  int64_t last_probe_ns;          // rate limit for liveness probes
+  std::atomic<uint64_t> head;     // stored under the lock, read by anyone
+  uint8_t pad3[64 - 56];
+
+  std::atomic<uint64_t> tail;     // stored (release) under the lock
+  uint8_t pad4[64 - 8];
+  std::atomic<uint32_t> data_event;   // EventWord: readers wait for frames
+  uint8_t pad5[64 - 4];
+  std::atomic<uint32_t> space_event;  // EventWord: writers wait for space
+  uint8_t pad6[64 - 4];
+};
+inline constexpr size_t kHeaderSize = sizeof(QueueHeader);
+static_assert(kHeaderSize % 64 == 0, "header alignment");
+
+inline constexpr size_t AlignUp(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+// The frame size for a message (0 if it cannot be represented).
+inline size_t FrameSize(size_t sender, size_t type, size_t body) {
+  if (sender > 255 || type > kMaxTypeLength || body > 0xFFFFFFF0u) return 0;
+  return AlignUp(kFrameHeaderSize + sender + type + body, kFrameAlign);
+}
+
+}  // namespace syncstream::queue_internal
+
+#endif  // SYNCSTREAM_QUEUE_INTERNAL_LAYOUT_H_

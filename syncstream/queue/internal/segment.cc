@@ -1,0 +1,458 @@
+#include "syncstream/queue/internal/segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "syncstream/core/process_identity.h"
+#include "syncstream/core/unique_fd.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SYNCSTREAM_SEGMENT_CPU_RELAX() _mm_pause()
+#else
+#define SYNCSTREAM_SEGMENT_CPU_RELAX() std::atomic_signal_fence(std::memory_order_seq_cst)
+#endif
+
+namespace syncstream::queue_internal {
+namespace {
+
+bool ValidNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+const char* FrameStateName(uint32_t state) {
+  switch (state) {
+    case kFrameReserved: return "reserved";
+    case kFrameCommitted: return "committed";
+    case kFramePadding: return "padding";
+    case kFrameAbandoned: return "abandoned";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ShmNameFor(absl::string_view name) {
+  if (name.empty() || name.size() > 200) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("queue '", name, "': a name has 1 to 200 characters"));
+  }
+  for (char c : name) {
+    if (!ValidNameChar(c)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "queue '", name, "': a name uses only letters, digits, '.', '_', '-'"));
+    }
+  }
+  if (name == "." || name == "..") {
+    return absl::InvalidArgumentError(absl::StrCat("queue '", name, "': bad name"));
+  }
+  return absl::StrCat("/", kShmPrefix, name);
+}
+
+absl::Status Segment::Error(absl::StatusCode code, absl::string_view message) const {
+  return absl::Status(code, absl::StrCat("queue '", name_, "': ", message));
+}
+
+Segment::~Segment() {
+  if (base_ != nullptr) ::munmap(base_, size_);
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
+    absl::string_view name, size_t capacity_bytes, const QueueOptions& options) {
+  absl::StatusOr<std::string> shm_name = ShmNameFor(name);
+  if (!shm_name.ok()) return shm_name.status();
+  std::shared_ptr<Segment> s(new Segment());
+  s->name_ = std::string(name);
+  s->shm_name_ = *shm_name;
+  if (capacity_bytes < kMinCapacity || capacity_bytes > kMaxCapacity) {
+    return s->Error(absl::StatusCode::kInvalidArgument,
+                    absl::StrCat("capacity ", capacity_bytes, " bytes is outside [",
+                                 kMinCapacity, ", ", kMaxCapacity, "]"));
+  }
+  if (options.max_participants < 1 ||
+      options.max_participants > kMaxParticipantsLimit) {
+    return s->Error(absl::StatusCode::kInvalidArgument,
+                    absl::StrCat("max_participants ", options.max_participants,
+                                 " is outside [1, ", kMaxParticipantsLimit, "]"));
+  }
+  const uint64_t capacity = AlignUp(capacity_bytes, kFrameAlign);
+  const uint64_t ring_offset =
+      AlignUp(kHeaderSize + uint64_t{options.max_participants} * sizeof(ParticipantSlot), 64);
+  const uint64_t total = ring_offset + capacity;
+
+  UniqueFd fd(::shm_open(s->shm_name_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                         options.mode & 0777));
+  if (!fd) {
+    int err = errno;
+    return s->Error(err == EEXIST ? absl::StatusCode::kAlreadyExists
+                                  : absl::StatusCode::kUnavailable,
+                    absl::StrCat("cannot create /dev/shm", s->shm_name_, ": ",
+                                 strerror(err)));
+  }
+  ::fchmod(fd.get(), options.mode & 0777);  // not narrowed by the umask
+  if (::ftruncate(fd.get(), static_cast<off_t>(total)) != 0) {
+    int err = errno;
+    ::shm_unlink(s->shm_name_.c_str());
+    return s->Error(absl::StatusCode::kResourceExhausted,
+                    absl::StrCat("cannot size the segment to ", total, " bytes: ",
+                                 strerror(err)));
+  }
+  void* base = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (base == MAP_FAILED) {
+    int err = errno;
+    ::shm_unlink(s->shm_name_.c_str());
+    return s->Error(absl::StatusCode::kResourceExhausted,
+                    absl::StrCat("cannot map ", total, " bytes: ", strerror(err)));
+  }
+  s->base_ = base;
+  s->size_ = total;
+  s->capacity_ = capacity;
+  s->max_participants_ = options.max_participants;
+  s->header_ = new (base) QueueHeader();  // the file is zero-filled
+  s->slots_ = reinterpret_cast<ParticipantSlot*>(static_cast<uint8_t*>(base) + kHeaderSize);
+  s->ring_ = static_cast<uint8_t*>(base) + ring_offset;
+
+  QueueHeader* h = s->header_;
+  h->layout_version = kLayoutVersion;
+  h->header_size = kHeaderSize;
+  h->total_size = total;
+  h->capacity = capacity;
+  h->max_participants = options.max_participants;
+  h->slot_size = sizeof(ParticipantSlot);
+  h->participants_offset = kHeaderSize;
+  h->ring_offset = ring_offset;
+  h->created_ns = absl::ToUnixNanos(absl::Now());
+  h->mode = options.mode & 0777;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  int rc = pthread_mutex_init(&h->lock, &attr);
+  pthread_mutexattr_destroy(&attr);
+  if (rc != 0) {
+    ::shm_unlink(s->shm_name_.c_str());
+    return s->Error(absl::StatusCode::kInternal,
+                    absl::StrCat("cannot initialize the lock: ", strerror(rc)));
+  }
+  h->next_generation = 1;
+  for (uint32_t i = 0; i < options.max_participants; ++i) new (s->slots_ + i) ParticipantSlot();
+  h->magic.store(kMagic, std::memory_order_release);
+  return s;
+}
+
+absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(absl::string_view name,
+                                                       absl::Duration init_wait) {
+  absl::StatusOr<std::string> shm_name = ShmNameFor(name);
+  if (!shm_name.ok()) return shm_name.status();
+  std::shared_ptr<Segment> s(new Segment());
+  s->name_ = std::string(name);
+  s->shm_name_ = *shm_name;
+  UniqueFd fd(::shm_open(s->shm_name_.c_str(), O_RDWR | O_CLOEXEC, 0));
+  if (!fd) {
+    int err = errno;
+    return s->Error(err == ENOENT ? absl::StatusCode::kNotFound
+                                  : absl::StatusCode::kPermissionDenied,
+                    absl::StrCat("cannot open /dev/shm", s->shm_name_, ": ",
+                                 strerror(err)));
+  }
+  absl::Status st = s->MapAndValidate(fd.get(), init_wait);
+  if (!st.ok()) return st;
+  return s;
+}
+
+absl::Status Segment::MapAndValidate(int fd, absl::Duration init_wait) {
+  const absl::Time deadline = absl::Now() + init_wait;
+  // A creator may still be sizing and initializing the segment.
+  for (;;) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      return Error(absl::StatusCode::kUnavailable, absl::StrCat("fstat: ", strerror(errno)));
+    }
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    bool ready = false;
+    if (size >= kHeaderSize) {
+      if (base_ != nullptr) ::munmap(base_, size_);
+      base_ = nullptr;
+      void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      if (base == MAP_FAILED) {
+        return Error(absl::StatusCode::kUnavailable,
+                     absl::StrCat("cannot map ", size, " bytes: ", strerror(errno)));
+      }
+      base_ = base;
+      size_ = size;
+      header_ = static_cast<QueueHeader*>(base);
+      ready = header_->magic.load(std::memory_order_acquire) != 0;
+    }
+    if (ready) break;
+    if (absl::Now() >= deadline) {
+      return Error(absl::StatusCode::kFailedPrecondition,
+                   size < kHeaderSize
+                       ? absl::StrCat("segment truncated: ", size, " bytes, a header needs ",
+                                      kHeaderSize)
+                       : std::string("header never initialized (creator died, or not a "
+                                     "syncstream queue?)"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const QueueHeader& h = *header_;
+  if (h.magic.load(std::memory_order_acquire) != kMagic) {
+    return Error(absl::StatusCode::kFailedPrecondition,
+                 "header magic mismatch (not a syncstream queue?)");
+  }
+  if (h.layout_version != kLayoutVersion) {
+    return Error(absl::StatusCode::kFailedPrecondition,
+                 absl::StrCat("layout version ", h.layout_version, ", this program reads ",
+                              kLayoutVersion));
+  }
+  if (h.header_size != kHeaderSize || h.slot_size != sizeof(ParticipantSlot) ||
+      h.participants_offset != kHeaderSize) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("header sizes (header ", h.header_size, ", slot ", h.slot_size,
+                              ", table at ", h.participants_offset,
+                              ") do not match layout version ", kLayoutVersion));
+  }
+  if (h.max_participants < 1 || h.max_participants > kMaxParticipantsLimit) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("participant count ", h.max_participants, " out of range"));
+  }
+  const uint64_t ring_offset =
+      AlignUp(kHeaderSize + uint64_t{h.max_participants} * sizeof(ParticipantSlot), 64);
+  if (h.ring_offset != ring_offset || h.capacity < kMinCapacity ||
+      h.capacity > kMaxCapacity || h.capacity % kFrameAlign != 0 ||
+      h.total_size != ring_offset + h.capacity) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("inconsistent sizes: ring at ", h.ring_offset, ", capacity ",
+                              h.capacity, ", total ", h.total_size));
+  }
+  if (size_ < h.total_size) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("segment truncated: ", size_, " bytes, the header says ",
+                              h.total_size));
+  }
+  capacity_ = h.capacity;
+  max_participants_ = h.max_participants;
+  slots_ = reinterpret_cast<ParticipantSlot*>(static_cast<uint8_t*>(base_) + kHeaderSize);
+  ring_ = static_cast<uint8_t*>(base_) + ring_offset;
+  const uint64_t head = h.head.load(std::memory_order_acquire);
+  const uint64_t tail = h.tail.load(std::memory_order_acquire);
+  if (tail < head || tail - head > capacity_ || head % kFrameAlign || tail % kFrameAlign) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("corrupt positions: head ", head, ", tail ", tail,
+                              ", capacity ", capacity_));
+  }
+  return absl::OkStatus();
+}
+
+Segment::Lock::~Lock() {
+  if (segment_ != nullptr) pthread_mutex_unlock(&segment_->header_->lock);
+}
+
+absl::StatusOr<Segment::Lock> Segment::Acquire(absl::Duration timeout) {
+  int rc = pthread_mutex_trylock(&header_->lock);
+  // The lock is held for well under a microsecond: spin a little before
+  // sleeping in the kernel (glibc's robust mutexes do not spin by themselves).
+  for (int i = 0; i < 100 && rc == EBUSY; ++i) {
+    SYNCSTREAM_SEGMENT_CPU_RELAX();
+    rc = pthread_mutex_trylock(&header_->lock);
+  }
+  if (rc == EBUSY) {
+#if defined(__SANITIZE_THREAD__)
+    // TSan's pthread_mutex_timedlock interceptor does not record the lock
+    // when it returns EOWNERDEAD (trylock's does): poll trylock instead.
+    const absl::Time deadline = absl::Now() + timeout;
+    while ((rc = pthread_mutex_trylock(&header_->lock)) == EBUSY) {
+      if (absl::Now() >= deadline) {
+        rc = ETIMEDOUT;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+#else
+    struct timespec deadline = absl::ToTimespec(absl::Now() + timeout);
+    rc = pthread_mutex_timedlock(&header_->lock, &deadline);
+#endif
+  }
+  bool recovered = false;
+  if (rc == EOWNERDEAD) {
+    // The holder died inside a critical section. Every critical section
+    // publishes its effects with single stores in a safe order, so the
+    // protected state is consistent; only the lock needs repair.
+    pthread_mutex_consistent(&header_->lock);
+    header_->lock_recoveries++;
+    recovered = true;
+  } else if (rc == ETIMEDOUT) {
+    return Error(absl::StatusCode::kUnavailable,
+                 absl::StrCat("lock held for over ", absl::FormatDuration(timeout),
+                              " (its holder is stopped or the lock is corrupt)"));
+  } else if (rc != 0) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("cannot take the lock: ", strerror(rc)));
+  }
+  return Lock(this, recovered);
+}
+
+absl::Status Segment::DecodeFrame(uint64_t position, uint64_t tail, FrameView* out) const {
+  if (position >= tail || tail - position > capacity_ || position % kFrameAlign) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("frame position ", position, " outside the published range (tail ",
+                              tail, ")"));
+  }
+  const uint64_t offset = position % capacity_;
+  const uint64_t to_lap_end = capacity_ - offset;
+  const uint64_t available = std::min(to_lap_end, tail - position);
+  if (available < kPaddingHeaderSize) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("frame at ", position, " has no room for a header"));
+  }
+  auto* header = reinterpret_cast<FrameHeader*>(ring_ + offset);
+  const uint32_t state = header->state.load(std::memory_order_acquire);
+  const uint32_t length = header->length;
+  if (length % kFrameAlign != 0 || length < kPaddingHeaderSize || length > available) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("frame at ", position, " has a bad length ", length,
+                              " (room ", available, ")"));
+  }
+  out->position = position;
+  out->state = state;
+  out->length = length;
+  out->header = nullptr;
+  if (state == kFramePadding) {
+    if (length != to_lap_end) {
+      return Error(absl::StatusCode::kDataLoss,
+                   absl::StrCat("padding at ", position, " does not end the lap"));
+    }
+    return absl::OkStatus();
+  }
+  if (state != kFrameReserved && state != kFrameCommitted && state != kFrameAbandoned) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("frame at ", position, " has an unknown state 0x",
+                              absl::Hex(state)));
+  }
+  if (length < kFrameHeaderSize) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat(FrameStateName(state), " frame at ", position,
+                              " shorter than its header"));
+  }
+  out->header = header;
+  return absl::OkStatus();
+}
+
+absl::Status Segment::DecodePayload(const FrameView& frame, QueueMessageView* out) const {
+  const FrameHeader& h = *frame.header;
+  const uint64_t body = h.body_length;
+  const uint64_t type = h.type_length;
+  const uint64_t sender = h.sender_length;
+  if (kFrameHeaderSize + sender + type + body > frame.length) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("frame at ", frame.position, " claims ", sender, "+", type, "+",
+                              body, " payload bytes in ", frame.length));
+  }
+  const char* p = reinterpret_cast<const char*>(frame.header) + kFrameHeaderSize;
+  out->sender = absl::string_view(p, sender);
+  out->type = absl::string_view(p + sender, type);
+  out->body = absl::string_view(p + sender + type, body);
+  out->sequence = h.sequence;
+  out->timestamp = absl::FromUnixNanos(h.timestamp_ns);
+  return absl::OkStatus();
+}
+
+bool Segment::ProbeDueLocked() {
+  const int64_t now = absl::ToUnixNanos(absl::Now());
+  if (now - header_->last_probe_ns < 10'000'000 && now >= header_->last_probe_ns) {
+    return false;
+  }
+  header_->last_probe_ns = now;
+  return true;
+}
+
+bool Segment::SlotProcessAlive(uint32_t i) const {
+  const ParticipantSlot& s = slots_[i];
+  return IsProcessAlive(ProcessIdentity{s.pid, s.start_time});
+}
+
+bool Segment::WriterMayBeAlive(const FrameHeader& frame) const {
+  const uint32_t i = frame.writer_slot;
+  if (i >= max_participants_) return false;
+  const ParticipantSlot& s = slots_[i];
+  if (s.state.load(std::memory_order_acquire) != kSlotActive ||
+      s.generation != frame.writer_generation) {
+    return false;  // the writer detached or was released: it cannot commit
+  }
+  return SlotProcessAlive(i);
+}
+
+void Segment::ReleaseDeadLocked(RepairReport* report) {
+  for (uint32_t i = 0; i < max_participants_; ++i) {
+    ParticipantSlot& s = slots_[i];
+    if (s.state.load(std::memory_order_relaxed) != kSlotActive) continue;
+    if (SlotProcessAlive(i)) continue;
+    s.state.store(kSlotFree, std::memory_order_release);
+    header_->released_participants++;
+    if (report != nullptr) {
+      size_t n = std::min<size_t>(s.name_length, kMaxNameLength);
+      report->released.push_back(
+          absl::StrCat(absl::string_view(s.name, n), " (pid ", s.pid, ")"));
+    }
+  }
+}
+
+absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
+                                            RepairReport* report) {
+  QueueHeader& h = *header_;
+  const uint64_t tail = h.tail.load(std::memory_order_relaxed);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    uint64_t head = h.head.load(std::memory_order_relaxed);
+    if (tail < head || tail - head > capacity_) {
+      return Error(absl::StatusCode::kDataLoss,
+                   absl::StrCat("corrupt positions: head ", head, ", tail ", tail));
+    }
+    uint64_t limit = tail;
+    for (uint32_t i = 0; i < max_participants_; ++i) {
+      const ParticipantSlot& s = slots_[i];
+      if (s.state.load(std::memory_order_acquire) != kSlotActive ||
+          (s.role & kRoleReaderBit) == 0) {
+        continue;
+      }
+      uint64_t c = s.cursor.load(std::memory_order_seq_cst);
+      if (c < head) c = head;  // impossible unless corrupt: never wait on it
+      limit = std::min(limit, c);
+    }
+    const uint64_t old_head = head;
+    while (head < limit) {
+      FrameView f;
+      absl::Status st = DecodeFrame(head, tail, &f);
+      if (!st.ok()) return st;
+      if (f.state == kFrameReserved) {
+        if (!probe || WriterMayBeAlive(*f.header)) break;
+        uint32_t expected = kFrameReserved;
+        if (f.header->state.compare_exchange_strong(expected, kFrameAbandoned)) {
+          h.abandoned_frames++;
+          if (report != nullptr) report->abandoned_frames++;
+        }
+      }
+      head += f.length;
+    }
+    if (head != old_head) {
+      h.head.store(head, std::memory_order_release);
+      if (report != nullptr) report->reclaimed_bytes += head - old_head;
+    }
+    if (needed_end - head <= capacity_) return true;
+    if (!probe || attempt == 1) return false;
+    // Still short: a dead reader may be holding the space.
+    ReleaseDeadLocked(report);
+  }
+  return false;
+}
+
+}  // namespace syncstream::queue_internal

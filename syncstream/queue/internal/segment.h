@@ -1,0 +1,124 @@
+// Segment: the mapping of one queue's shared memory, its validation, its
+// lock, frame decoding and the space bookkeeping done under the lock.
+// Internal to syncstream/queue; the public contract is in ../sync_queue.h.
+#ifndef SYNCSTREAM_QUEUE_INTERNAL_SEGMENT_H_
+#define SYNCSTREAM_QUEUE_INTERNAL_SEGMENT_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "syncstream/queue/internal/layout.h"
+#include "syncstream/queue/sync_queue.h"
+
+namespace syncstream::queue_internal {
+
+// "/syncstream-queue.NAME" after checking NAME.
+absl::StatusOr<std::string> ShmNameFor(absl::string_view name);
+
+// A frame decoded at a position, every field checked against the segment.
+struct FrameView {
+  uint64_t position = 0;
+  uint32_t state = 0;
+  uint32_t length = 0;
+  FrameHeader* header = nullptr;  // nullptr for padding
+};
+
+class Segment {
+ public:
+  // How long Open waits for a creator to finish initializing a new segment.
+  static constexpr absl::Duration kInitWait = absl::Seconds(2);
+  // How long any lock acquisition waits (the lock is held for microseconds).
+  static constexpr absl::Duration kLockTimeout = absl::Seconds(2);
+
+  static absl::StatusOr<std::shared_ptr<Segment>> Create(
+      absl::string_view name, size_t capacity_bytes, const QueueOptions& options);
+  static absl::StatusOr<std::shared_ptr<Segment>> Open(
+      absl::string_view name, absl::Duration init_wait = kInitWait);
+
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  const std::string& name() const { return name_; }
+  const std::string& shm_name() const { return shm_name_; }
+  uint64_t size() const { return size_; }
+  uint64_t capacity() const { return capacity_; }
+  uint32_t max_participants() const { return max_participants_; }
+  QueueHeader* header() const { return header_; }
+  ParticipantSlot* slot(uint32_t i) const { return slots_ + i; }
+  uint8_t* ring() const { return ring_; }
+
+  // "queue 'NAME': MESSAGE" with the given code.
+  absl::Status Error(absl::StatusCode code, absl::string_view message) const;
+
+  // The queue lock, held while alive. Move-only.
+  class Lock {
+   public:
+    Lock(Lock&& other) noexcept : segment_(other.segment_), recovered_(other.recovered_) {
+      other.segment_ = nullptr;
+    }
+    Lock& operator=(Lock&&) = delete;
+    ~Lock();
+    // The previous holder died; the lock was made consistent.
+    bool recovered() const { return recovered_; }
+
+   private:
+    friend class Segment;
+    Lock(Segment* segment, bool recovered) : segment_(segment), recovered_(recovered) {}
+    Segment* segment_;
+    bool recovered_;
+  };
+  absl::StatusOr<Lock> Acquire(absl::Duration timeout = kLockTimeout);
+
+  // Decodes the frame at `position` given the published `tail`. DataLoss
+  // naming the problem when anything is out of bounds or unknown.
+  absl::Status DecodeFrame(uint64_t position, uint64_t tail, FrameView* out) const;
+  // The payload of a committed or reserved frame, checked.
+  absl::Status DecodePayload(const FrameView& frame, QueueMessageView* out) const;
+
+  // Whether the writer that reserved `frame` may still commit it.
+  bool WriterMayBeAlive(const FrameHeader& frame) const;
+  // Whether the participant in slot `i` is alive (pid + start time).
+  bool SlotProcessAlive(uint32_t i) const;
+
+  // Under the lock: moves head forward over frames every reader has passed
+  // (abandoning reserved frames of dead writers when `probe`), and, when that
+  // is not enough to make [head, needed_end) fit and `probe`, releases dead
+  // readers and tries again. Returns whether needed_end - head <= capacity.
+  absl::StatusOr<bool> ReclaimLocked(uint64_t needed_end, bool probe,
+                                     RepairReport* report = nullptr);
+  // Under the lock: whether liveness probes (reading /proc) are due; they
+  // run at most every 10 ms per queue while it is full.
+  bool ProbeDueLocked();
+  // Under the lock: releases every participant whose process is gone.
+  void ReleaseDeadLocked(RepairReport* report);
+
+ private:
+  Segment() = default;
+  absl::Status MapAndValidate(int fd, absl::Duration init_wait);
+
+  std::string name_;
+  std::string shm_name_;
+  void* base_ = nullptr;
+  uint64_t size_ = 0;
+  uint64_t capacity_ = 0;
+  uint32_t max_participants_ = 0;
+  QueueHeader* header_ = nullptr;
+  ParticipantSlot* slots_ = nullptr;
+  uint8_t* ring_ = nullptr;
+};
+
+// A snapshot of `segment` read without its lock, every field validated
+// (SyncQueue::Inspect takes the lock first when it can).
+absl::StatusOr<QueueSnapshot> Snapshot(const Segment& segment);
+
+}  // namespace syncstream::queue_internal
+
+#endif  // SYNCSTREAM_QUEUE_INTERNAL_SEGMENT_H_

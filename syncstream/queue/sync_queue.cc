@@ -1,0 +1,821 @@
+// The queue's operations. Layout: internal/layout.h; mapping, validation,
+// lock and space bookkeeping: internal/segment.h.
+#include "syncstream/queue/sync_queue.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "syncstream/core/deadline.h"
+#include "syncstream/core/futex.h"
+#include "syncstream/core/process_identity.h"
+#include "syncstream/queue/internal/layout.h"
+#include "syncstream/queue/internal/segment.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SYNCSTREAM_CPU_RELAX() _mm_pause()
+#else
+#define SYNCSTREAM_CPU_RELAX() std::atomic_signal_fence(std::memory_order_seq_cst)
+#endif
+
+namespace syncstream {
+
+using queue_internal::FrameHeader;
+using queue_internal::FrameView;
+using queue_internal::ParticipantSlot;
+using queue_internal::QueueHeader;
+using queue_internal::Segment;
+
+namespace {
+
+// Busy-wait iterations before sleeping on the futex (a few microseconds).
+constexpr int kSpinIterations = 200;
+// A reserved frame under a reader's cursor for this long gets its writer's
+// liveness probed.
+constexpr absl::Duration kStuckProbeAfter = absl::Milliseconds(2);
+// Sleep slices, so that dead participants are noticed without a wake-up.
+constexpr absl::Duration kReaderSlice = absl::Milliseconds(200);
+constexpr absl::Duration kStuckSlice = absl::Milliseconds(5);
+constexpr absl::Duration kWriterSlice = absl::Milliseconds(10);
+
+// Test hooks (SYNCSTREAM_QUEUE_TEST_HOOK) that stop a writer with SIGSTOP at
+// a chosen point, so a test can SIGKILL it exactly there.
+enum class TestHook { kNone, kStopAfterReserve, kStopHoldingLock };
+TestHook ActiveTestHook() {
+  static const TestHook hook = [] {
+    const char* v = std::getenv("SYNCSTREAM_QUEUE_TEST_HOOK");
+    if (v == nullptr) return TestHook::kNone;
+    if (std::strcmp(v, "stop-after-reserve") == 0) return TestHook::kStopAfterReserve;
+    if (std::strcmp(v, "stop-holding-lock") == 0) return TestHook::kStopHoldingLock;
+    return TestHook::kNone;
+  }();
+  return hook;
+}
+
+absl::Status CheckParticipantName(const Segment& seg, absl::string_view name) {
+  if (name.empty() || name.size() > queue_internal::kMaxNameLength ||
+      name.find('\0') != absl::string_view::npos) {
+    return seg.Error(absl::StatusCode::kInvalidArgument,
+                     absl::StrCat("participant name '", name,
+                                  "' must have 1 to 63 bytes and no NUL"));
+  }
+  return absl::OkStatus();
+}
+
+uint32_t CountActive(const Segment& seg) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < seg.max_participants(); ++i) {
+    if (seg.slot(i)->state.load(std::memory_order_acquire) == queue_internal::kSlotActive) ++n;
+  }
+  return n;
+}
+
+std::string SlotName(const ParticipantSlot& s) {
+  return std::string(s.name, std::min<size_t>(s.name_length, queue_internal::kMaxNameLength));
+}
+
+}  // namespace
+
+namespace queue_internal {
+
+absl::StatusOr<QueueSnapshot> Snapshot(const Segment& seg) {
+  const QueueHeader& h = *seg.header();
+  QueueSnapshot snap;
+  snap.name = seg.name();
+  snap.path = absl::StrCat("/dev/shm", seg.shm_name());
+  snap.layout_version = h.layout_version;
+  snap.segment_bytes = seg.size();
+  snap.capacity_bytes = seg.capacity();
+  snap.max_participants = seg.max_participants();
+  snap.mode = h.mode;
+  snap.created = absl::FromUnixNanos(h.created_ns);
+  snap.lock_recoveries = h.lock_recoveries;
+  snap.abandoned_frames = h.abandoned_frames;
+  snap.released_participants = h.released_participants;
+  const uint64_t head = h.head.load(std::memory_order_acquire);
+  const uint64_t tail = h.tail.load(std::memory_order_acquire);
+  if (tail < head || tail - head > seg.capacity()) {
+    return seg.Error(absl::StatusCode::kDataLoss,
+                     absl::StrCat("corrupt positions: head ", head, ", tail ", tail));
+  }
+  // Space is reclaimed lazily (when a writer needs it): what every reader has
+  // passed already counts as free.
+  uint64_t held_from = tail;
+  for (uint32_t i = 0; i < seg.max_participants(); ++i) {
+    const ParticipantSlot& s = *seg.slot(i);
+    if (s.state.load(std::memory_order_acquire) == queue_internal::kSlotActive &&
+        (s.role & queue_internal::kRoleReaderBit)) {
+      held_from = std::min(held_from, std::clamp(s.cursor.load(std::memory_order_acquire),
+                                                 head, tail));
+    }
+  }
+  snap.tail = tail;
+  snap.used_bytes = tail - held_from;
+  snap.free_bytes = seg.capacity() - snap.used_bytes;
+  snap.head = held_from;
+  // Positions of committed messages, to count each reader's lag.
+  std::vector<uint64_t> messages;
+  for (uint64_t pos = head; pos < tail;) {
+    FrameView f;
+    absl::Status st = seg.DecodeFrame(pos, tail, &f);
+    if (!st.ok()) return st;
+    if (pos < held_from) {
+      pos += f.length;  // read by everyone, not yet reclaimed
+      continue;
+    }
+    if (f.state == queue_internal::kFrameCommitted) {
+      QueueMessageView view;
+      st = seg.DecodePayload(f, &view);
+      if (!st.ok()) return st;
+      messages.push_back(pos);
+      if (!snap.oldest_sequence) snap.oldest_sequence = view.sequence;
+      snap.newest_sequence = view.sequence;
+    } else if (f.state == queue_internal::kFrameReserved) {
+      snap.pending_frames++;
+    }
+    pos += f.length;
+  }
+  snap.message_count = messages.size();
+  for (uint32_t i = 0; i < seg.max_participants(); ++i) {
+    const ParticipantSlot& s = *seg.slot(i);
+    if (s.state.load(std::memory_order_acquire) != queue_internal::kSlotActive) continue;
+    ParticipantInfo p;
+    p.slot = i;
+    p.name = SlotName(s);
+    const uint32_t role = s.role & 3u;
+    p.role = role == 0 ? QueueRole::kBoth : static_cast<QueueRole>(role);
+    p.pid = s.pid;
+    p.alive = seg.SlotProcessAlive(i);
+    p.attached = absl::FromUnixNanos(s.attached_ns);
+    p.messages_read = s.messages_read.load(std::memory_order_relaxed);
+    if (s.role & queue_internal::kRoleReaderBit) {
+      uint64_t cursor = std::clamp(s.cursor.load(std::memory_order_acquire), head, tail);
+      p.lag_bytes = tail - cursor;
+      p.lag_messages = static_cast<uint64_t>(
+          messages.end() - std::lower_bound(messages.begin(), messages.end(), cursor));
+    }
+    p.filters = std::string(s.filters, strnlen(s.filters, sizeof(s.filters)));
+    snap.participants.push_back(std::move(p));
+  }
+  return snap;
+}
+
+}  // namespace queue_internal
+
+absl::string_view QueueRoleName(QueueRole role) {
+  switch (role) {
+    case QueueRole::kWriter: return "writer";
+    case QueueRole::kReader: return "reader";
+    case QueueRole::kBoth: return "both";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------- SyncQueue
+
+SyncQueue::SyncQueue(std::shared_ptr<Segment> segment) : segment_(std::move(segment)) {}
+SyncQueue::SyncQueue(SyncQueue&&) noexcept = default;
+SyncQueue& SyncQueue::operator=(SyncQueue&&) noexcept = default;
+SyncQueue::~SyncQueue() = default;
+
+const std::string& SyncQueue::name() const { return segment_->name(); }
+size_t SyncQueue::capacity_bytes() const { return segment_->capacity(); }
+
+size_t SyncQueue::max_body_bytes(size_t sender_length, size_t type_length) const {
+  const size_t limit = segment_->capacity() / 2;
+  const size_t fixed = queue_internal::kFrameHeaderSize + sender_length + type_length;
+  if (fixed >= limit) return 0;
+  return (limit - fixed) / queue_internal::kFrameAlign * queue_internal::kFrameAlign;
+}
+
+absl::StatusOr<SyncQueue> SyncQueue::Create(absl::string_view name, size_t capacity_bytes,
+                                            const QueueOptions& options) {
+  auto segment = Segment::Create(name, capacity_bytes, options);
+  if (!segment.ok()) return segment.status();
+  return SyncQueue(*std::move(segment));
+}
+
+absl::StatusOr<SyncQueue> SyncQueue::Open(absl::string_view name) {
+  auto segment = Segment::Open(name);
+  if (!segment.ok()) return segment.status();
+  return SyncQueue(*std::move(segment));
+}
+
+absl::StatusOr<SyncQueue> SyncQueue::OpenOrCreate(absl::string_view name, size_t capacity_bytes,
+                                                  const QueueOptions& options) {
+  absl::Status last;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto created = Create(name, capacity_bytes, options);
+    if (created.ok() || !absl::IsAlreadyExists(created.status())) return created;
+    auto opened = Open(name);
+    if (opened.ok() || !absl::IsNotFound(opened.status())) return opened;
+    last = opened.status();  // removed between the two calls: try again
+  }
+  return last;
+}
+
+absl::Status SyncQueue::Remove(absl::string_view name) {
+  absl::StatusOr<std::string> shm_name = queue_internal::ShmNameFor(name);
+  if (!shm_name.ok()) return shm_name.status();
+  if (::shm_unlink(shm_name->c_str()) != 0) {
+    int err = errno;
+    return absl::Status(err == ENOENT ? absl::StatusCode::kNotFound
+                                      : absl::StatusCode::kPermissionDenied,
+                        absl::StrCat("queue '", name, "': cannot remove: ", strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<QueueListing>> SyncQueue::List() {
+  DIR* dir = ::opendir("/dev/shm");
+  if (dir == nullptr) {
+    return absl::UnavailableError(absl::StrCat("/dev/shm: ", strerror(errno)));
+  }
+  std::vector<std::string> names;
+  const absl::string_view prefix = queue_internal::kShmPrefix;
+  while (struct dirent* e = ::readdir(dir)) {
+    absl::string_view file = e->d_name;
+    if (file.size() > prefix.size() && file.substr(0, prefix.size()) == prefix) {
+      names.emplace_back(file.substr(prefix.size()));
+    }
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  std::vector<QueueListing> out;
+  for (const std::string& name : names) {
+    QueueListing item;
+    item.name = name;
+    auto segment = Segment::Open(name, absl::ZeroDuration());
+    if (segment.ok()) {
+      item.segment_bytes = (*segment)->size();
+      item.capacity_bytes = (*segment)->capacity();
+      item.participants = static_cast<int>(CountActive(**segment));
+    } else {
+      item.problem = std::string(segment.status().message());
+    }
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant_name,
+                                                   QueueRole role,
+                                                   const AttachOptions& options) {
+  Segment& seg = *segment_;
+  absl::Status st = CheckParticipantName(seg, participant_name);
+  if (!st.ok()) return st;
+  const uint32_t role_bits = static_cast<uint32_t>(role);
+  if (role_bits < 1 || role_bits > 3) {
+    return seg.Error(absl::StatusCode::kInvalidArgument, "unknown participant role");
+  }
+  const ProcessIdentity self = CurrentProcess();
+  QueueParticipant p;
+  {
+    auto lock = seg.Acquire();
+    if (!lock.ok()) return lock.status();
+    QueueHeader& h = *seg.header();
+    if (h.unlinked) {
+      return seg.Error(absl::StatusCode::kNotFound,
+                       "was closed by its last participant and unlinked; open it again");
+    }
+    int free_slot = -1;
+    for (int pass = 0; pass < 2 && free_slot < 0; ++pass) {
+      if (pass == 1) seg.ReleaseDeadLocked(nullptr);
+      for (uint32_t i = 0; i < seg.max_participants(); ++i) {
+        if (seg.slot(i)->state.load(std::memory_order_relaxed) == queue_internal::kSlotFree) {
+          free_slot = static_cast<int>(i);
+          break;
+        }
+      }
+    }
+    if (free_slot < 0) {
+      return seg.Error(absl::StatusCode::kResourceExhausted,
+                       absl::StrCat("all ", seg.max_participants(),
+                                    " participant slots are taken by live processes"));
+    }
+    ParticipantSlot& s = *seg.slot(static_cast<uint32_t>(free_slot));
+    uint32_t generation = h.next_generation++;
+    if (generation == 0) generation = h.next_generation++;
+    s.generation = generation;
+    s.role = role_bits;
+    s.pid = self.pid;
+    s.start_time = self.start_time;
+    s.attached_ns = absl::ToUnixNanos(absl::Now());
+    s.name_length = static_cast<uint32_t>(participant_name.size());
+    std::memset(s.name, 0, sizeof(s.name));
+    std::memcpy(s.name, participant_name.data(), participant_name.size());
+    s.flags = options.screen_own_messages ? 1u : 0u;
+    std::memset(s.filters, 0, sizeof(s.filters));
+    const uint64_t tail = h.tail.load(std::memory_order_relaxed);
+    uint64_t start = tail;  // a late joiner starts at the tail
+    if (options.replay_last > 0 && (role_bits & queue_internal::kRoleReaderBit)) {
+      // Frames from head on stay in the ring until every reader, this one
+      // included, has passed them.
+      std::vector<uint64_t> messages;
+      for (uint64_t pos = h.head.load(std::memory_order_relaxed); pos < tail;) {
+        FrameView f;
+        absl::Status decoded = seg.DecodeFrame(pos, tail, &f);
+        if (!decoded.ok()) return decoded;
+        if (f.state == queue_internal::kFrameCommitted) messages.push_back(pos);
+        pos += f.length;
+      }
+      if (!messages.empty()) {
+        start = messages[messages.size() - std::min<size_t>(messages.size(), options.replay_last)];
+      }
+    }
+    s.cursor.store(start, std::memory_order_seq_cst);
+    s.messages_read.store(0, std::memory_order_relaxed);
+    s.state.store(queue_internal::kSlotActive, std::memory_order_release);
+    p.slot_ = free_slot;
+    p.generation_ = generation;
+    p.cursor_ = start;
+  }
+  p.segment_ = segment_;
+  p.name_ = std::string(participant_name);
+  p.role_ = role;
+  p.owner_pid_ = self.pid;
+  p.unlink_on_last_close_ = options.unlink_on_last_close;
+  if (options.screen_own_messages) p.screened_senders_.insert(p.name_);
+  p.PublishFilters();
+  return p;
+}
+
+absl::StatusOr<QueueSnapshot> SyncQueue::Inspect() const {
+  // Under the lock the snapshot is exact; without it (holder stopped) it is
+  // still validated, just possibly mid-change.
+  auto lock = segment_->Acquire(absl::Milliseconds(100));
+  return queue_internal::Snapshot(*segment_);
+}
+
+absl::StatusOr<RepairReport> SyncQueue::Repair() {
+  Segment& seg = *segment_;
+  RepairReport report;
+  {
+    auto lock = seg.Acquire();
+    if (!lock.ok()) return lock.status();
+    report.lock_recovered = lock->recovered();
+    seg.ReleaseDeadLocked(&report);
+    QueueHeader& h = *seg.header();
+    const uint64_t tail = h.tail.load(std::memory_order_relaxed);
+    for (uint64_t pos = h.head.load(std::memory_order_relaxed); pos < tail;) {
+      FrameView f;
+      absl::Status st = seg.DecodeFrame(pos, tail, &f);
+      if (!st.ok()) return st;
+      if (f.state == queue_internal::kFrameReserved && !seg.WriterMayBeAlive(*f.header)) {
+        uint32_t expected = queue_internal::kFrameReserved;
+        if (f.header->state.compare_exchange_strong(expected,
+                                                    queue_internal::kFrameAbandoned)) {
+          h.abandoned_frames++;
+          report.abandoned_frames++;
+        }
+      }
+      pos += f.length;
+    }
+    auto reclaimed = seg.ReclaimLocked(h.head.load(std::memory_order_relaxed),
+                                       /*probe=*/true, &report);
+    if (!reclaimed.ok()) return reclaimed.status();
+  }
+  EventWord(&seg.header()->data_event).Notify();
+  EventWord(&seg.header()->space_event).Notify();
+  return report;
+}
+
+// --------------------------------------------------------- QueueParticipant
+
+QueueParticipant::QueueParticipant(QueueParticipant&& other) noexcept { *this = std::move(other); }
+
+QueueParticipant& QueueParticipant::operator=(QueueParticipant&& other) noexcept {
+  if (this == &other) return *this;
+  Close().IgnoreError();
+  segment_ = std::move(other.segment_);
+  name_ = std::move(other.name_);
+  role_ = other.role_;
+  slot_ = std::exchange(other.slot_, -1);
+  generation_ = other.generation_;
+  owner_pid_ = other.owner_pid_;
+  unlink_on_last_close_ = other.unlink_on_last_close_;
+  cursor_ = other.cursor_;
+  known_tail_ = other.known_tail_;
+  screened_senders_ = std::move(other.screened_senders_);
+  screened_types_ = std::move(other.screened_types_);
+  stuck_position_ = other.stuck_position_;
+  stuck_since_ = other.stuck_since_;
+  return *this;
+}
+
+QueueParticipant::~QueueParticipant() { Close().IgnoreError(); }
+
+absl::Status QueueParticipant::CheckUsable(bool want_reader, bool want_writer) const {
+  if (slot_ < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("participant '", name_, "' is closed"));
+  }
+  const Segment& seg = *segment_;
+  if (owner_pid_ != CachedPid()) {
+    return seg.Error(absl::StatusCode::kFailedPrecondition,
+                     absl::StrCat("participant '", name_, "' belongs to pid ", owner_pid_,
+                                  "; attach again in this process"));
+  }
+  const uint32_t bits = static_cast<uint32_t>(role_);
+  if (want_reader && !(bits & queue_internal::kRoleReaderBit)) {
+    return seg.Error(absl::StatusCode::kFailedPrecondition,
+                     absl::StrCat("participant '", name_, "' is not a reader"));
+  }
+  if (want_writer && !(bits & queue_internal::kRoleWriterBit)) {
+    return seg.Error(absl::StatusCode::kFailedPrecondition,
+                     absl::StrCat("participant '", name_, "' is not a writer"));
+  }
+  const ParticipantSlot& s = *seg.slot(static_cast<uint32_t>(slot_));
+  if (s.state.load(std::memory_order_relaxed) != queue_internal::kSlotActive ||
+      s.generation != generation_) {
+    return seg.Error(absl::StatusCode::kFailedPrecondition,
+                     absl::StrCat("participant '", name_,
+                                  "' was released (repair or rm while attached?)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status QueueParticipant::Append(absl::string_view type, absl::string_view body,
+                                      const AppendOptions& options) {
+  OutgoingMessage m{type, body};
+  return AppendBatch(absl::MakeConstSpan(&m, 1), options);
+}
+
+absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> messages,
+                                           const AppendOptions& options) {
+  absl::Status usable = CheckUsable(false, true);
+  if (!usable.ok()) return usable;
+  if (messages.empty()) return absl::OkStatus();
+  Segment& seg = *segment_;
+  QueueHeader& h = *seg.header();
+  const uint64_t capacity = seg.capacity();
+  const uint64_t limit = capacity / 2;
+  // Frame sizes; the batch must fit in half the ring so it always can.
+  constexpr size_t kInline = 16;
+  uint32_t inline_sizes[kInline];
+  std::vector<uint32_t> heap_sizes;
+  uint32_t* sizes = inline_sizes;
+  if (messages.size() > kInline) {
+    heap_sizes.resize(messages.size());
+    sizes = heap_sizes.data();
+  }
+  uint64_t total = 0;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const size_t f = queue_internal::FrameSize(name_.size(), messages[i].type.size(),
+                                               messages[i].body.size());
+    if (f == 0 || f > limit) {
+      return seg.Error(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat("a message of type length ", messages[i].type.size(),
+                                    " and body length ", messages[i].body.size(),
+                                    " cannot fit (at most ", limit,
+                                    " bytes per frame, half the capacity)"));
+    }
+    sizes[i] = static_cast<uint32_t>(f);
+    total += f;
+  }
+  if (total > limit) {
+    return seg.Error(absl::StatusCode::kInvalidArgument,
+                     absl::StrCat("a batch of ", total, " bytes exceeds half the capacity (",
+                                  limit, ")"));
+  }
+  const int64_t now_ns = absl::ToUnixNanos(absl::Now());
+  EventWord space(&h.space_event);
+  absl::Time deadline = absl::InfinitePast();
+  bool prepared = false;
+  uint32_t space_epoch = 0;
+  uint64_t first = 0;
+  for (;;) {
+    {
+      auto lock = seg.Acquire();
+      if (!lock.ok()) return lock.status();
+      const uint64_t tail = h.tail.load(std::memory_order_relaxed);
+      const uint64_t head = h.head.load(std::memory_order_relaxed);
+      if (tail < head || tail - head > capacity || tail % queue_internal::kFrameAlign) {
+        return seg.Error(absl::StatusCode::kDataLoss,
+                         absl::StrCat("corrupt positions: head ", head, ", tail ", tail));
+      }
+      uint64_t end = tail;
+      for (size_t i = 0; i < messages.size(); ++i) {
+        const uint64_t room = capacity - end % capacity;
+        if (room < sizes[i]) end += room;
+        end += sizes[i];
+      }
+      bool fits = end - head <= capacity;
+      if (!fits) {
+        auto r = seg.ReclaimLocked(end, /*probe=*/false);
+        if (!r.ok()) return r.status();
+        fits = *r;
+      }
+      if (!fits && seg.ProbeDueLocked()) {
+        auto r = seg.ReclaimLocked(end, /*probe=*/true);
+        if (!r.ok()) return r.status();
+        fits = *r;
+      }
+      if (fits) {
+        // Write padding and reserved headers beyond the tail (invisible to
+        // readers), then publish the new tail.
+        uint64_t pos = tail;
+        for (size_t i = 0; i < messages.size(); ++i) {
+          const uint64_t room = capacity - pos % capacity;
+          if (room < sizes[i]) {
+            auto* pad = reinterpret_cast<FrameHeader*>(seg.ring() + pos % capacity);
+            pad->length = static_cast<uint32_t>(room);
+            pad->state.store(queue_internal::kFramePadding, std::memory_order_relaxed);
+            pos += room;
+          }
+          if (i == 0) first = pos;
+          auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + pos % capacity);
+          f->length = sizes[i];
+          f->sequence = h.next_sequence++;
+          f->timestamp_ns = now_ns;
+          f->body_length = static_cast<uint32_t>(messages[i].body.size());
+          f->type_length = static_cast<uint16_t>(messages[i].type.size());
+          f->sender_length = static_cast<uint8_t>(name_.size());
+          f->flags = 0;
+          f->writer_slot = static_cast<uint16_t>(slot_);
+          f->reserved = 0;
+          f->writer_generation = generation_;
+          f->state.store(queue_internal::kFrameReserved, std::memory_order_relaxed);
+          pos += sizes[i];
+        }
+        if (ActiveTestHook() == TestHook::kStopHoldingLock) ::raise(SIGSTOP);
+        h.tail.store(end, std::memory_order_release);
+        break;
+      }
+    }
+    if (!options.block) {
+      return seg.Error(absl::StatusCode::kResourceExhausted,
+                       absl::StrCat("full: ", total, " bytes do not fit in ", capacity,
+                                    " (readers have not read the rest)"));
+    }
+    if (deadline == absl::InfinitePast()) deadline = DeadlineAfter(options.timeout);
+    const absl::Duration left = TimeLeft(deadline);
+    if (left <= absl::ZeroDuration()) {
+      return seg.Error(absl::StatusCode::kResourceExhausted,
+                       absl::StrCat("still full after ", absl::FormatDuration(options.timeout)));
+    }
+    if (!prepared) {
+      // Announce ourselves, then look once more before sleeping.
+      space_epoch = space.Prepare();
+      prepared = true;
+      continue;
+    }
+    space.Wait(space_epoch, std::min(left, kWriterSlice));
+    prepared = false;
+  }
+  if (ActiveTestHook() == TestHook::kStopAfterReserve) ::raise(SIGSTOP);
+  // Copy the payloads and commit, frame by frame, in order.
+  uint64_t pos = first;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const uint64_t room = capacity - pos % capacity;
+    if (room < sizes[i]) pos += room;
+    auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + pos % capacity);
+    char* p = reinterpret_cast<char*>(f) + queue_internal::kFrameHeaderSize;
+    std::memcpy(p, name_.data(), name_.size());
+    p += name_.size();
+    if (!messages[i].type.empty()) std::memcpy(p, messages[i].type.data(), messages[i].type.size());
+    p += messages[i].type.size();
+    if (!messages[i].body.empty()) std::memcpy(p, messages[i].body.data(), messages[i].body.size());
+    f->state.store(queue_internal::kFrameCommitted, std::memory_order_release);
+    pos += sizes[i];
+  }
+  // Pairs with EventWord::Prepare in sleepers (see core/futex.h).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  EventWord(&h.data_event).Notify();
+  EventWord(&h.space_event).Notify();
+  return absl::OkStatus();
+}
+
+bool QueueParticipant::Screened(absl::string_view sender, absl::string_view type) const {
+  if (!screened_senders_.empty() && screened_senders_.find(sender) != screened_senders_.end()) {
+    return true;
+  }
+  return !screened_types_.empty() && screened_types_.find(type) != screened_types_.end();
+}
+
+void QueueParticipant::Advance(uint64_t new_cursor) {
+  cursor_ = new_cursor;
+  QueueHeader& h = *segment_->header();
+  segment_->slot(static_cast<uint32_t>(slot_))->cursor.store(new_cursor, std::memory_order_seq_cst);
+  EventWord(&h.space_event).Notify();
+}
+
+absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint64_t* next_cursor,
+                                                   absl::Duration timeout) {
+  Segment& seg = *segment_;
+  QueueHeader& h = *seg.header();
+  EventWord data(&h.data_event);
+  absl::Time deadline = absl::InfinitePast();
+  int spins = 0;
+  for (;;) {
+    // Frames below a tail once seen stay valid until this reader passes
+    // them: reload the shared tail (a contended cache line) only when the
+    // cursor reaches the known one.
+    if (cursor_ >= known_tail_) known_tail_ = h.tail.load(std::memory_order_acquire);
+    const uint64_t tail = known_tail_;
+    bool stuck = false;
+    if (cursor_ < tail) {
+      FrameView f;
+      absl::Status st = seg.DecodeFrame(cursor_, tail, &f);
+      if (!st.ok()) return st;
+      switch (f.state) {
+        case queue_internal::kFramePadding:
+        case queue_internal::kFrameAbandoned:
+          Advance(cursor_ + f.length);
+          continue;
+        case queue_internal::kFrameCommitted: {
+          st = seg.DecodePayload(f, view);
+          if (!st.ok()) return st;
+          if (Screened(view->sender, view->type)) {
+            Advance(cursor_ + f.length);
+            continue;
+          }
+          *next_cursor = cursor_ + f.length;
+          return true;
+        }
+        default: {  // reserved: its writer is copying, or died
+          const absl::Time now = absl::Now();
+          if (stuck_position_ != cursor_) {
+            stuck_position_ = cursor_;
+            stuck_since_ = now;
+          } else if (now - stuck_since_ >= kStuckProbeAfter) {
+            stuck_since_ = now;
+            if (!seg.WriterMayBeAlive(*f.header)) {
+              uint32_t expected = queue_internal::kFrameReserved;
+              f.header->state.compare_exchange_strong(expected, queue_internal::kFrameAbandoned);
+              continue;
+            }
+          }
+          stuck = true;
+        }
+      }
+    } else if (tail < cursor_ || tail - cursor_ > seg.capacity()) {
+      return seg.Error(absl::StatusCode::kDataLoss,
+                       absl::StrCat("reader '", name_, "' at ", cursor_,
+                                    " is outside the queue (tail ", tail, ")"));
+    }
+    if (timeout <= absl::ZeroDuration()) return false;
+    if (deadline == absl::InfinitePast()) deadline = DeadlineAfter(timeout);
+    if (spins < kSpinIterations) {
+      ++spins;
+      SYNCSTREAM_CPU_RELAX();
+      continue;
+    }
+    const absl::Duration left = TimeLeft(deadline);
+    if (left <= absl::ZeroDuration()) return false;
+    const uint32_t epoch = data.Prepare();
+    // Look again after announcing ourselves: a commit may have raced.
+    if (cursor_ < tail) {
+      auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + cursor_ % seg.capacity());
+      if (f->state.load(std::memory_order_seq_cst) != queue_internal::kFrameReserved) continue;
+    } else if (h.tail.load(std::memory_order_seq_cst) != tail) {
+      continue;
+    }
+    data.Wait(epoch, std::min(left, stuck ? kStuckSlice : kReaderSlice));
+  }
+}
+
+absl::StatusOr<std::optional<QueueMessage>> QueueParticipant::Pop(const PopOptions& options) {
+  QueueMessage m;
+  absl::StatusOr<bool> got = PopInto(&m, options);
+  if (!got.ok()) return got.status();
+  if (!*got) return std::optional<QueueMessage>();
+  return std::optional<QueueMessage>(std::move(m));
+}
+
+absl::StatusOr<bool> QueueParticipant::PopInto(QueueMessage* out, const PopOptions& options) {
+  absl::Status usable = CheckUsable(true, false);
+  if (!usable.ok()) return usable;
+  QueueMessageView view;
+  uint64_t next = 0;
+  absl::StatusOr<bool> got = NextMessage(&view, &next, options.timeout);
+  if (!got.ok() || !*got) return got;
+  out->sender.assign(view.sender.data(), view.sender.size());
+  out->type.assign(view.type.data(), view.type.size());
+  out->body.assign(view.body.data(), view.body.size());
+  out->sequence = view.sequence;
+  out->timestamp = view.timestamp;
+  auto& read = segment_->slot(static_cast<uint32_t>(slot_))->messages_read;
+  read.store(read.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  Advance(next);
+  return true;
+}
+
+absl::StatusOr<size_t> QueueParticipant::ForEachAvailable(
+    absl::FunctionRef<void(const QueueMessageView&)> fn, const PopOptions& options,
+    size_t max_messages) {
+  absl::Status usable = CheckUsable(true, false);
+  if (!usable.ok()) return usable;
+  auto& read = segment_->slot(static_cast<uint32_t>(slot_))->messages_read;
+  size_t count = 0;
+  absl::Duration timeout = options.timeout;
+  while (count < max_messages) {
+    QueueMessageView view;
+    uint64_t next = 0;
+    absl::StatusOr<bool> got = NextMessage(&view, &next, timeout);
+    if (!got.ok()) return got.status();
+    if (!*got) break;
+    fn(view);
+    ++count;
+    read.store(read.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    Advance(next);
+    timeout = absl::ZeroDuration();
+  }
+  return count;
+}
+
+absl::StatusOr<size_t> QueueParticipant::MarkAllRead() {
+  absl::Status usable = CheckUsable(true, false);
+  if (!usable.ok()) return usable;
+  Segment& seg = *segment_;
+  const uint64_t tail = seg.header()->tail.load(std::memory_order_acquire);
+  size_t skipped = 0;
+  for (uint64_t pos = cursor_; pos < tail;) {
+    FrameView f;
+    absl::Status st = seg.DecodeFrame(pos, tail, &f);
+    if (!st.ok()) return st;
+    if (f.state == queue_internal::kFrameCommitted ||
+        f.state == queue_internal::kFrameReserved) {
+      ++skipped;
+    }
+    pos += f.length;
+  }
+  Advance(tail);
+  return skipped;
+}
+
+void QueueParticipant::PublishFilters() {
+  if (slot_ < 0 || owner_pid_ != CachedPid()) return;
+  std::vector<std::string> parts;
+  for (const std::string& s : screened_senders_) parts.push_back(absl::StrCat("sender:", s));
+  for (const std::string& t : screened_types_) parts.push_back(absl::StrCat("type:", t));
+  std::string text = absl::StrJoin(parts, " ");
+  ParticipantSlot& slot = *segment_->slot(static_cast<uint32_t>(slot_));
+  const size_t n = std::min(text.size(), sizeof(slot.filters) - 1);
+  std::memcpy(slot.filters, text.data(), n);
+  slot.filters[n] = '\0';
+}
+
+void QueueParticipant::ScreenSender(absl::string_view sender) {
+  screened_senders_.emplace(sender);
+  PublishFilters();
+}
+void QueueParticipant::UnscreenSender(absl::string_view sender) {
+  auto it = screened_senders_.find(sender);
+  if (it != screened_senders_.end()) screened_senders_.erase(it);
+  PublishFilters();
+}
+void QueueParticipant::ScreenType(absl::string_view type) {
+  screened_types_.emplace(type);
+  PublishFilters();
+}
+void QueueParticipant::UnscreenType(absl::string_view type) {
+  auto it = screened_types_.find(type);
+  if (it != screened_types_.end()) screened_types_.erase(it);
+  PublishFilters();
+}
+
+absl::Status QueueParticipant::Close(const CloseOptions& options) {
+  if (slot_ < 0) return absl::OkStatus();
+  const int slot = std::exchange(slot_, -1);
+  if (owner_pid_ != CachedPid()) {
+    segment_.reset();  // a forked copy: the slot is the parent's
+    return absl::OkStatus();
+  }
+  Segment& seg = *segment_;
+  absl::Status result;
+  {
+    auto lock = seg.Acquire();
+    if (!lock.ok()) {
+      segment_.reset();
+      return lock.status();
+    }
+    ParticipantSlot& s = *seg.slot(static_cast<uint32_t>(slot));
+    if (s.state.load(std::memory_order_relaxed) == queue_internal::kSlotActive &&
+        s.generation == generation_) {
+      s.state.store(queue_internal::kSlotFree, std::memory_order_release);
+    }
+    QueueHeader& h = *seg.header();
+    if (!options.keep && unlink_on_last_close_ && !h.unlinked && CountActive(seg) == 0) {
+      h.unlinked = 1;
+      if (::shm_unlink(seg.shm_name().c_str()) != 0 && errno != ENOENT) {
+        result = seg.Error(absl::StatusCode::kInternal,
+                           absl::StrCat("cannot unlink: ", strerror(errno)));
+      }
+    }
+  }
+  // A reader leaving may free space.
+  EventWord(&seg.header()->space_event).Notify();
+  segment_.reset();
+  return result;
+}
+
+}  // namespace syncstream

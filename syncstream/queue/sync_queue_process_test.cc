@@ -1,0 +1,355 @@
+// The queue across real processes: fork and exec, fan-out and fan-in, and
+// every death case with a real SIGKILL. The exec'd program is
+// queue_test_helper (its path is argv[1]).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "syncstream/core/unique_fd.h"
+#include "syncstream/queue/internal/layout.h"
+#include "syncstream/queue/sync_queue.h"
+#include "syncstream/queue/testing/queue_test_util.h"
+
+namespace syncstream {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace queue_testing;
+
+std::string helper_path;  // set by main
+
+enum class Mode { kFork, kExec };
+
+class ProcessTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  void SetUp() override { name_ = UniqueQueueName("p"); }
+  void TearDown() override { SyncQueue::Remove(name_).IgnoreError(); }
+
+  pid_t StartWriter(const std::string& writer, int count) {
+    if (GetParam() == Mode::kFork) {
+      return ForkRun([=] { return RunWriter(name_, writer, count); });
+    }
+    return Spawn({helper_path, "write", name_, writer, std::to_string(count)});
+  }
+  pid_t StartReader(const std::string& reader, const std::vector<std::string>& writers,
+                    int count) {
+    if (GetParam() == Mode::kFork) {
+      return ForkRun([=] { return RunReader(name_, reader, writers, count); });
+    }
+    std::vector<std::string> argv = {helper_path, "read", name_, reader, std::to_string(count)};
+    argv.insert(argv.end(), writers.begin(), writers.end());
+    return Spawn(argv);
+  }
+  // Waits until `n` participants are attached (readers must be attached
+  // before writers start, or they would join late).
+  void WaitForParticipants(SyncQueue& q, size_t n) {
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          auto snap = q.Inspect();
+          return snap.ok() && snap->participants.size() >= n;
+        },
+        absl::Seconds(20)));
+  }
+  void ExpectAllExitZero(const std::vector<pid_t>& pids) {
+    for (pid_t pid : pids) {
+      ASSERT_GT(pid, 0);
+      auto code = WaitForExit(pid, absl::Seconds(45));
+      ASSERT_TRUE(code.ok()) << code.status();
+      EXPECT_EQ(*code, 0) << "child " << pid;
+    }
+  }
+  std::string name_;
+};
+
+TEST_P(ProcessTest, OneWriterThreeReadersEachReadEveryMessageOnce) {
+  auto q = SyncQueue::Create(name_, 16 * 1024);  // small: wraps and blocks
+  ASSERT_TRUE(q.ok());
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 3; ++i) pids.push_back(StartReader("r" + std::to_string(i), {"w"}, 20000));
+  WaitForParticipants(*q, 3);
+  pids.push_back(StartWriter("w", 20000));
+  ExpectAllExitZero(pids);
+}
+
+TEST_P(ProcessTest, FourWritersOneReaderGetsEachWritersOrder) {
+  auto q = SyncQueue::Create(name_, 16 * 1024);
+  ASSERT_TRUE(q.ok());
+  std::vector<std::string> writers = {"w0", "w1", "w2", "w3"};
+  std::vector<pid_t> pids = {StartReader("r", writers, 5000)};
+  WaitForParticipants(*q, 1);
+  for (const auto& w : writers) pids.push_back(StartWriter(w, 5000));
+  ExpectAllExitZero(pids);
+}
+
+INSTANTIATE_TEST_SUITE_P(ForkAndExec, ProcessTest,
+                         ::testing::Values(Mode::kFork, Mode::kExec),
+                         [](const auto& info) {
+                           return info.param == Mode::kFork ? std::string("Fork")
+                                                            : std::string("Exec");
+                         });
+
+class DeathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    name_ = UniqueQueueName("d");
+    auto q = SyncQueue::Create(name_, 2048);
+    ASSERT_TRUE(q.ok());
+    queue_ = std::make_unique<SyncQueue>(*std::move(q));
+  }
+  void TearDown() override { SyncQueue::Remove(name_).IgnoreError(); }
+  std::string name_;
+  std::unique_ptr<SyncQueue> queue_;
+};
+
+TEST_F(DeathTest, DeadReaderStopsHoldingSpace) {
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  pid_t reader = ForkRun([&] {
+    auto q = SyncQueue::Open(name_);
+    if (!q.ok()) return 2;
+    auto r = q->Attach("sleepy", QueueRole::kReader);
+    if (!r.ok()) return 3;
+    ::pause();  // never reads
+    return 0;
+  });
+  ASSERT_TRUE(WaitUntil([&] { return queue_->Inspect()->participants.size() == 2; },
+                        absl::Seconds(20)));
+  int appended = 0;
+  while (w->Append("t", std::string(100, 'x')).ok()) ++appended;
+  ASSERT_GT(appended, 0);
+  KillAndReap(reader);
+  // The dead reader's cursor is released when space is needed.
+  absl::Status st = w->Append("t", "after the reader died",
+                              AppendOptions{.block = true, .timeout = absl::Seconds(10)});
+  EXPECT_TRUE(st.ok()) << st;
+  auto snap = queue_->Inspect();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->participants.size(), 1u);
+  EXPECT_EQ(snap->released_participants, 1u);
+}
+
+TEST_F(DeathTest, RepairReleasesADeadReader) {
+  pid_t reader = ForkRun([&] {
+    auto q = SyncQueue::Open(name_);
+    auto r = q->Attach("gone", QueueRole::kReader);
+    ::pause();
+    return 0;
+  });
+  ASSERT_TRUE(WaitUntil([&] { return queue_->Inspect()->participants.size() == 1; },
+                        absl::Seconds(20)));
+  KillAndReap(reader);
+  auto snap = queue_->Inspect();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->participants.size(), 1u);
+  EXPECT_FALSE(snap->participants[0].alive);
+  auto report = queue_->Repair();
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->released.size(), 1u);
+  EXPECT_THAT(report->released[0], HasSubstr("gone (pid " + std::to_string(reader)));
+  EXPECT_TRUE(queue_->Inspect()->participants.empty());
+}
+
+TEST_F(DeathTest, WriterKilledBetweenReserveAndCommitIsSkipped) {
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-reserve"});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  // The reserved frame is not readable while its writer lives.
+  auto none = r->Pop();
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(queue_->Inspect()->pending_frames, 1u);
+  KillAndReap(writer);
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w->Append("t", "after").ok());
+  auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->body, "after");
+  // And the writer side reclaims the space: many laps of the ring work.
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(w->Append("t", std::string(100, 'y'),
+                          AppendOptions{.block = true, .timeout = absl::Seconds(10)})
+                    .ok());
+    auto got = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+    ASSERT_TRUE(got.ok() && got->has_value());
+  }
+}
+
+TEST_F(DeathTest, WriterKilledMidAppendWithNoReaderDoesNotWedgeWriters) {
+  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-reserve"});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  KillAndReap(writer);
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  // Laps over the abandoned frame: writers must reclaim it.
+  for (int i = 0; i < 100; ++i) {
+    absl::Status st = w->Append("t", std::string(100, 'z'),
+                                AppendOptions{.block = true, .timeout = absl::Seconds(10)});
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  EXPECT_EQ(queue_->Inspect()->abandoned_frames, 1u);
+}
+
+TEST_F(DeathTest, ProcessKilledHoldingTheLockDoesNotDeadlock) {
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  pid_t writer = Spawn({helper_path, "append-once", name_, "holder"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-holding-lock"});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  KillAndReap(writer);
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_TRUE(w->Append("t", "after").ok());
+  auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->body, "after");  // the holder's message was never published
+  EXPECT_EQ(queue_->Inspect()->lock_recoveries, 1u);
+}
+
+TEST_F(DeathTest, ProcessKilledWhileBlockedInPopDoesNotHangAppend) {
+  pid_t reader = Spawn({helper_path, "pop-block", name_, "sleeper"});
+  ASSERT_TRUE(WaitUntil([&] { return queue_->Inspect()->participants.size() == 1; },
+                        absl::Seconds(20)));
+  ASSERT_TRUE(WaitForSleep(reader, absl::Seconds(20)).ok());
+  KillAndReap(reader);
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(w->Append("t", std::string(100, 'q'),
+                          AppendOptions{.block = true, .timeout = absl::Seconds(10)})
+                    .ok());
+    ASSERT_TRUE(r->Pop().ok());
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+TEST_F(DeathTest, ProcessKilledWhileBlockedInAppendDoesNotHangAppend) {
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  while (w->Append("t", std::string(100, 'x')).ok()) {
+  }
+  pid_t blocked = Spawn({helper_path, "append-block", name_, "blocked"});
+  ASSERT_TRUE(WaitUntil([&] { return queue_->Inspect()->participants.size() == 3; },
+                        absl::Seconds(20)));
+  ASSERT_TRUE(WaitForSleep(blocked, absl::Seconds(20)).ok());
+  KillAndReap(blocked);
+  ASSERT_TRUE(r->MarkAllRead().ok());
+  absl::Status st = w->Append("t", "after");
+  EXPECT_TRUE(st.ok()) << st;
+  auto m = r->Pop();
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->body, "after");
+}
+
+// Foreign, truncated, other-version and corrupted segments.
+class CorruptSegmentTest : public ::testing::Test {
+ protected:
+  void SetUp() override { name_ = UniqueQueueName("c"); }
+  void TearDown() override { SyncQueue::Remove(name_).IgnoreError(); }
+  std::string Path() const { return "/dev/shm/syncstream-queue." + name_; }
+  // Maps the segment file for tampering.
+  template <typename F>
+  void Tamper(F f) {
+    UniqueFd fd(::open(Path().c_str(), O_RDWR));
+    ASSERT_TRUE(fd.valid());
+    off_t size = ::lseek(fd.get(), 0, SEEK_END);
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    ASSERT_NE(p, MAP_FAILED);
+    f(static_cast<uint8_t*>(p));
+    ::munmap(p, size);
+  }
+  std::string name_;
+};
+
+TEST_F(CorruptSegmentTest, ForeignSegmentIsAMagicMismatch) {
+  UniqueFd fd(::open(Path().c_str(), O_RDWR | O_CREAT | O_EXCL, 0600));
+  ASSERT_TRUE(fd.valid());
+  std::string junk(8192, 'J');
+  ASSERT_EQ(::write(fd.get(), junk.data(), junk.size()), static_cast<ssize_t>(junk.size()));
+  auto q = SyncQueue::Open(name_);
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().message(),
+            "queue '" + name_ + "': header magic mismatch (not a syncstream queue?)");
+}
+
+TEST_F(CorruptSegmentTest, TruncatedSegmentIsReported) {
+  {
+    auto q = SyncQueue::Create(name_, 4096);
+    ASSERT_TRUE(q.ok());
+  }
+  ASSERT_EQ(::truncate(Path().c_str(), 5000), 0);
+  auto q = SyncQueue::Open(name_);
+  ASSERT_FALSE(q.ok());
+  EXPECT_THAT(std::string(q.status().message()), HasSubstr("truncated"));
+  ASSERT_EQ(::truncate(Path().c_str(), 10), 0);
+  auto tiny = SyncQueue::Open(name_);
+  ASSERT_FALSE(tiny.ok());
+  EXPECT_THAT(std::string(tiny.status().message()), HasSubstr("truncated"));
+}
+
+TEST_F(CorruptSegmentTest, OtherLayoutVersionIsReported) {
+  { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
+  Tamper([](uint8_t* p) {
+    reinterpret_cast<queue_internal::QueueHeader*>(p)->layout_version = 7;
+  });
+  auto q = SyncQueue::Open(name_);
+  ASSERT_FALSE(q.ok());
+  EXPECT_THAT(std::string(q.status().message()), HasSubstr("layout version 7"));
+}
+
+TEST_F(CorruptSegmentTest, CorruptFrameIsDataLossNotACrash) {
+  auto q = SyncQueue::Create(name_, 4096);
+  ASSERT_TRUE(q.ok());
+  auto w = q->Attach("w", QueueRole::kWriter);
+  auto r = q->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  ASSERT_TRUE(w->Append("t", "fine").ok());
+  const uint64_t ring_offset = q->Inspect()->segment_bytes - q->capacity_bytes();
+  Tamper([&](uint8_t* p) {
+    auto* f = reinterpret_cast<queue_internal::FrameHeader*>(p + ring_offset);
+    f->body_length = 1u << 30;  // claims far more than the frame holds
+  });
+  auto m = r->Pop();
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(m.status().message()), HasSubstr("queue '" + name_ + "'"));
+  Tamper([&](uint8_t* p) {
+    auto* f = reinterpret_cast<queue_internal::FrameHeader*>(p + ring_offset);
+    f->length = 3;
+  });
+  EXPECT_EQ(r->Pop().status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(q->Inspect().status().code(), absl::StatusCode::kDataLoss);
+  Tamper([&](uint8_t* p) {
+    reinterpret_cast<queue_internal::QueueHeader*>(p)->tail.store(1u << 30);
+  });
+  EXPECT_EQ(SyncQueue::Open(name_).status().code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace syncstream
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s QUEUE_TEST_HELPER\n", argv[0]);
+    return 2;
+  }
+  syncstream::helper_path = argv[1];
+  return RUN_ALL_TESTS();
+}

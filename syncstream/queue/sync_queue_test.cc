@@ -1,0 +1,473 @@
+// The pysyncq guide's behaviour, in one process (threads where waiting is
+// involved). Multi-process and death cases: sync_queue_process_test.cc.
+#include "syncstream/queue/sync_queue.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "syncstream/queue/testing/queue_test_util.h"
+
+namespace syncstream {
+namespace {
+
+using ::testing::HasSubstr;
+using queue_testing::UniqueQueueName;
+
+bool ShmExists(const std::string& name) {
+  struct stat st;
+  return ::stat(("/dev/shm/syncstream-queue." + name).c_str(), &st) == 0;
+}
+
+class SyncQueueTest : public ::testing::Test {
+ protected:
+  void SetUp() override { name_ = UniqueQueueName("q"); }
+  void TearDown() override { SyncQueue::Remove(name_).IgnoreError(); }
+  SyncQueue MakeQueue(size_t capacity = 4096) {
+    auto q = SyncQueue::Create(name_, capacity);
+    EXPECT_TRUE(q.ok()) << q.status();
+    return *std::move(q);
+  }
+  std::string name_;
+};
+
+TEST_F(SyncQueueTest, AppendThenPopCarriesSenderTypeBodySequence) {
+  SyncQueue q = MakeQueue();
+  auto writer = q.Attach("alice", QueueRole::kWriter);
+  auto reader = q.Attach("bob", QueueRole::kReader);
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(writer->Append("greeting", "hello").ok());
+  ASSERT_TRUE(writer->Append("", "").ok());  // type and body may be empty
+  auto m = reader->Pop();
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->sender, "alice");
+  EXPECT_EQ((*m)->type, "greeting");
+  EXPECT_EQ((*m)->body, "hello");
+  EXPECT_GE((*m)->timestamp, before - absl::Seconds(1));
+  auto m2 = reader->Pop();
+  ASSERT_TRUE(m2.ok() && m2->has_value());
+  EXPECT_EQ((*m2)->body, "");
+  EXPECT_EQ((*m2)->sequence, (*m)->sequence + 1);
+  auto none = reader->Pop();
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(SyncQueueTest, StrAndBytesBodiesRoundTrip) {
+  SyncQueue q = MakeQueue();
+  auto writer = q.Attach("w", QueueRole::kWriter);
+  auto reader = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  const char kBytes[] = "\0\xff\x01\n\r binary";
+  const std::string bytes(kBytes, sizeof(kBytes) - 1);
+  ASSERT_TRUE(writer->Append("text", "plain str é").ok());
+  ASSERT_TRUE(writer->Append(std::string("t\0y", 3), bytes).ok());
+  auto a = reader->Pop();
+  auto b = reader->Pop();
+  ASSERT_TRUE(a.ok() && a->has_value() && b.ok() && b->has_value());
+  EXPECT_EQ((*a)->body, "plain str é");
+  EXPECT_EQ((*b)->type, std::string("t\0y", 3));
+  EXPECT_EQ((*b)->body, bytes);
+}
+
+TEST_F(SyncQueueTest, FullQueueIsResourceExhaustedAtOnce) {
+  SyncQueue q = MakeQueue(1024);
+  auto writer = q.Attach("w", QueueRole::kWriter);
+  auto reader = q.Attach("r", QueueRole::kReader);  // holds the space
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  int appended = 0;
+  absl::Status st;
+  while ((st = writer->Append("t", std::string(100, 'x'))).ok()) ++appended;
+  EXPECT_TRUE(absl::IsResourceExhausted(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("queue '" + name_ + "': full"));
+  EXPECT_GT(appended, 3);
+  // Reading frees space for the next append.
+  auto m = reader->Pop();
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_TRUE(writer->Append("t", std::string(100, 'x')).ok());
+}
+
+TEST_F(SyncQueueTest, TooLargeMessageIsInvalidArgument) {
+  SyncQueue q = MakeQueue(1024);
+  auto writer = q.Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(writer.ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(writer->Append("t", std::string(600, 'x'))));
+  EXPECT_TRUE(writer->Append("t", std::string(q.max_body_bytes(1, 1), 'x')).ok());
+}
+
+TEST_F(SyncQueueTest, BlockingAppendTimesOutAfterItsTimer) {
+  SyncQueue q = MakeQueue(1024);
+  auto writer = q.Attach("w", QueueRole::kWriter);
+  auto reader = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  while (writer->Append("t", std::string(100, 'x')).ok()) {
+  }
+  const absl::Time start = absl::Now();
+  absl::Status st = writer->Append("t", std::string(100, 'x'),
+                                   AppendOptions{.block = true, .timeout = absl::Milliseconds(100)});
+  EXPECT_TRUE(absl::IsResourceExhausted(st)) << st;
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+}
+
+TEST_F(SyncQueueTest, BlockingAppendProceedsWhenAReaderFreesSpace) {
+  SyncQueue q = MakeQueue(1024);
+  auto writer = q.Attach("w", QueueRole::kWriter);
+  auto reader = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  int appended = 0;
+  while (writer->Append("t", std::string(100, 'x')).ok()) ++appended;
+  std::atomic<bool> done{false};
+  absl::Status blocked_status;
+  std::thread blocked([&] {
+    blocked_status = writer->Append("t", "last",
+                                    AppendOptions{.block = true, .timeout = absl::Seconds(30)});
+    done = true;
+  });
+  int read = 0;
+  bool saw_last = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!saw_last && absl::Now() < deadline) {
+    auto m = reader->Pop(PopOptions{.timeout = absl::Milliseconds(50)});
+    ASSERT_TRUE(m.ok());
+    if (m->has_value()) {
+      ++read;
+      saw_last = (*m)->body == "last";
+    }
+  }
+  blocked.join();
+  EXPECT_TRUE(blocked_status.ok()) << blocked_status;
+  EXPECT_TRUE(saw_last);
+  EXPECT_EQ(read, appended + 1);
+}
+
+TEST_F(SyncQueueTest, BlockingPopReturnsEmptyAfterItsTimer) {
+  SyncQueue q = MakeQueue();
+  auto reader = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(reader.ok());
+  const absl::Time start = absl::Now();
+  auto m = reader->Pop(PopOptions{.timeout = absl::Milliseconds(100)});
+  ASSERT_TRUE(m.ok());
+  EXPECT_FALSE(m->has_value());
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+}
+
+TEST_F(SyncQueueTest, PopWithZeroTimeoutReturnsAtOnce) {
+  SyncQueue q = MakeQueue();
+  auto reader = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(reader.ok());
+  auto m = reader->Pop(PopOptions{.timeout = absl::ZeroDuration()});
+  ASSERT_TRUE(m.ok());
+  EXPECT_FALSE(m->has_value());
+}
+
+TEST_F(SyncQueueTest, BlockingPopWakesForAMessageFromAnotherThread) {
+  SyncQueue q = MakeQueue();
+  auto writer = q.Attach("w", QueueRole::kWriter);
+  auto reader = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  std::thread late([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_TRUE(writer->Append("t", "wake up").ok());
+  });
+  auto m = reader->Pop(PopOptions{.timeout = absl::Seconds(30)});
+  late.join();
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->body, "wake up");
+}
+
+TEST_F(SyncQueueTest, ScreensOwnMessagesByDefaultAndOnRequest) {
+  SyncQueue q = MakeQueue();
+  auto a = q.Attach("a", QueueRole::kBoth);
+  auto b = q.Attach("b", QueueRole::kBoth);
+  auto c = q.Attach("c", QueueRole::kBoth, AttachOptions{.screen_own_messages = false});
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_EQ(a->screened_senders().count("a"), 1u);
+  ASSERT_TRUE(a->Append("t", "from a").ok());
+  ASSERT_TRUE(b->Append("t", "from b").ok());
+  // a does not see its own message.
+  auto m = a->Pop();
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->body, "from b");
+  // c reads its own too.
+  auto c1 = c->Pop();
+  ASSERT_TRUE(c1.ok() && c1->has_value());
+  EXPECT_EQ((*c1)->body, "from a");
+  // Unscreening your own name works like pysyncq's scrnsend.remove().
+  a->UnscreenSender("a");
+  ASSERT_TRUE(a->Append("t", "again a").ok());
+  auto m2 = a->Pop();
+  ASSERT_TRUE(m2.ok() && m2->has_value());
+  EXPECT_EQ((*m2)->body, "again a");
+}
+
+TEST_F(SyncQueueTest, ScreensBySenderAndType) {
+  SyncQueue q = MakeQueue();
+  auto w1 = q.Attach("w1", QueueRole::kWriter);
+  auto w2 = q.Attach("w2", QueueRole::kWriter);
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(w1.ok() && w2.ok() && r.ok());
+  r->ScreenSender("w2");
+  r->ScreenType("noise");
+  ASSERT_TRUE(w1->Append("data", "1").ok());
+  ASSERT_TRUE(w2->Append("data", "2").ok());
+  ASSERT_TRUE(w1->Append("noise", "3").ok());
+  ASSERT_TRUE(w1->Append("data", "4").ok());
+  std::vector<std::string> got;
+  auto n = r->ForEachAvailable([&](const QueueMessageView& m) { got.emplace_back(m.body); });
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(got, (std::vector<std::string>{"1", "4"}));
+  auto snap = q.Inspect();
+  ASSERT_TRUE(snap.ok());
+  bool found = false;
+  for (const ParticipantInfo& p : snap->participants) {
+    if (p.name == "r") {
+      found = true;
+      EXPECT_EQ(p.filters, "sender:r sender:w2 type:noise");
+      EXPECT_EQ(p.lag_messages, 0u);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(SyncQueueTest, IterationPopsEveryAvailableMessageInOrder) {
+  SyncQueue q = MakeQueue(64 * 1024);
+  auto w = q.Attach("w", QueueRole::kWriter);
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(w->Append("t", std::to_string(i)).ok());
+  int expected = 0;
+  auto n = r->ForEachAvailable([&](const QueueMessageView& m) {
+    EXPECT_EQ(m.body, std::to_string(expected));
+    ++expected;
+  });
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 100u);
+  auto none = r->ForEachAvailable([&](const QueueMessageView&) { ADD_FAILURE(); });
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0u);
+}
+
+TEST_F(SyncQueueTest, AppendBatchIsContiguousAndWraps) {
+  SyncQueue q = MakeQueue(1024);
+  auto w = q.Attach("w", QueueRole::kWriter);
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  // Many rounds so that batches straddle the end of the ring.
+  int next = 0;
+  for (int round = 0; round < 50; ++round) {
+    std::vector<std::string> bodies;
+    for (int i = 0; i < 3; ++i) bodies.push_back(std::to_string(round * 3 + i) + "-body");
+    std::vector<OutgoingMessage> batch;
+    for (const auto& b : bodies) batch.push_back({"t", b});
+    ASSERT_TRUE(w->AppendBatch(batch).ok());
+    QueueMessage m;
+    for (int i = 0; i < 3; ++i) {
+      auto got = r->PopInto(&m);
+      ASSERT_TRUE(got.ok() && *got);
+      EXPECT_EQ(m.body, std::to_string(next++) + "-body");
+    }
+  }
+}
+
+TEST_F(SyncQueueTest, MarkAllReadFreesSpace) {
+  SyncQueue q = MakeQueue(1024);
+  auto w = q.Attach("w", QueueRole::kWriter);
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  int appended = 0;
+  while (w->Append("t", std::string(50, 'x')).ok()) ++appended;
+  auto skipped = r->MarkAllRead();
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_EQ(*skipped, static_cast<size_t>(appended));
+  EXPECT_TRUE(w->Append("t", "fits again").ok());
+  auto m = r->Pop();
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->body, "fits again");
+}
+
+TEST_F(SyncQueueTest, WritersNeedNotReadAndNoReaderMeansNoBacklog) {
+  SyncQueue q = MakeQueue(1024);
+  auto w = q.Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  // No reader: nothing is held, so a writer never fills the queue.
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(w->Append("t", std::string(100, 'x')).ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(w->Pop().status()));
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  auto none = r->Pop();
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());  // a late joiner starts at the tail
+}
+
+TEST_F(SyncQueueTest, LateJoinerStartsAtTheTail) {
+  SyncQueue q = MakeQueue();
+  auto w = q.Attach("w", QueueRole::kWriter);
+  auto early = q.Attach("early", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && early.ok());
+  ASSERT_TRUE(w->Append("t", "before").ok());
+  auto late = q.Attach("late", QueueRole::kReader);
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE(w->Append("t", "after").ok());
+  auto m = late->Pop();
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->body, "after");
+  auto e1 = early->Pop();
+  ASSERT_TRUE(e1.ok() && e1->has_value());
+  EXPECT_EQ((*e1)->body, "before");
+}
+
+TEST_F(SyncQueueTest, LastCloseUnlinksUnlessKept) {
+  {
+    SyncQueue q = MakeQueue();
+    auto a = q.Attach("a", QueueRole::kBoth);
+    auto b = q.Attach("b", QueueRole::kBoth);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_TRUE(a->Close().ok());
+    EXPECT_TRUE(ShmExists(name_));
+    ASSERT_TRUE(b->Close().ok());
+    EXPECT_FALSE(ShmExists(name_));
+    EXPECT_TRUE(absl::IsNotFound(q.Attach("c", QueueRole::kBoth).status()));
+  }
+  {
+    SyncQueue q = MakeQueue();
+    auto a = q.Attach("a", QueueRole::kBoth);
+    ASSERT_TRUE(a.ok());
+    ASSERT_TRUE(a->Close(CloseOptions{.keep = true}).ok());
+    EXPECT_TRUE(ShmExists(name_));
+  }
+  {
+    // The destructor closes too.
+    auto q = SyncQueue::Open(name_);
+    ASSERT_TRUE(q.ok());
+    { auto a = q->Attach("a", QueueRole::kBoth); }
+    EXPECT_FALSE(ShmExists(name_));
+  }
+}
+
+TEST_F(SyncQueueTest, OpeningNeverZeroesAnExistingQueue) {
+  SyncQueue q = MakeQueue();
+  auto w = q.Attach("w", QueueRole::kWriter);
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  ASSERT_TRUE(w->Append("t", "kept").ok());
+  auto again = SyncQueue::OpenOrCreate(name_, 1 << 20);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->capacity_bytes(), 4096u);
+  auto w2 = again->Attach("w2", QueueRole::kWriter);
+  ASSERT_TRUE(w2.ok());
+  auto m = r->Pop();
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->body, "kept");
+  EXPECT_TRUE(absl::IsAlreadyExists(SyncQueue::Create(name_, 4096).status()));
+}
+
+TEST_F(SyncQueueTest, RejectsBadNamesAndRoles) {
+  EXPECT_TRUE(absl::IsInvalidArgument(SyncQueue::Create("a/b", 4096).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(SyncQueue::Create("", 4096).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(SyncQueue::Create(name_, 10).status()));
+  EXPECT_TRUE(absl::IsNotFound(SyncQueue::Open(name_).status()));
+  SyncQueue q = MakeQueue();
+  EXPECT_TRUE(absl::IsInvalidArgument(q.Attach("", QueueRole::kBoth).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(q.Attach(std::string(64, 'n'), QueueRole::kBoth).status()));
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(r->Append("t", "x")));
+}
+
+TEST_F(SyncQueueTest, ParticipantSlotsRunOut) {
+  auto q = SyncQueue::Create(name_, 4096, QueueOptions{.max_participants = 2});
+  ASSERT_TRUE(q.ok());
+  auto a = q->Attach("a", QueueRole::kBoth);
+  auto b = q->Attach("b", QueueRole::kBoth);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(absl::IsResourceExhausted(q->Attach("c", QueueRole::kBoth).status()));
+  ASSERT_TRUE(a->Close().ok());
+  EXPECT_TRUE(q->Attach("c", QueueRole::kBoth).ok());
+}
+
+TEST_F(SyncQueueTest, InheritedParticipantRefusesToWorkInAForkedChild) {
+  SyncQueue q = MakeQueue();
+  auto w = q.Attach("w", QueueRole::kBoth);
+  ASSERT_TRUE(w.ok());
+  pid_t pid = queue_testing::ForkRun([&] {
+    absl::Status st = w->Append("t", "from child");
+    // The child's copy must not detach the parent's slot on exit either.
+    return absl::IsFailedPrecondition(st) ? 0 : 1;
+  });
+  auto code = queue_testing::WaitForExit(pid, absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  EXPECT_TRUE(w->Append("t", "from parent").ok());
+}
+
+TEST_F(SyncQueueTest, InspectReportsCountsAndLag) {
+  SyncQueue q = MakeQueue();
+  auto w = q.Attach("w", QueueRole::kWriter);
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(w->Append("t", "abc").ok());
+  ASSERT_TRUE(r->Pop().ok());
+  auto snap = q.Inspect();
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  EXPECT_EQ(snap->message_count, 4u);
+  ASSERT_TRUE(snap->oldest_sequence && snap->newest_sequence);
+  EXPECT_EQ(*snap->newest_sequence - *snap->oldest_sequence, 3u);
+  ASSERT_EQ(snap->participants.size(), 2u);
+  for (const ParticipantInfo& p : snap->participants) {
+    EXPECT_TRUE(p.alive);
+    EXPECT_EQ(p.pid, ::getpid());
+    if (p.name == "r") {
+      EXPECT_EQ(p.lag_messages, 4u);
+      EXPECT_EQ(p.messages_read, 1u);
+      EXPECT_EQ(p.lag_bytes, snap->used_bytes);
+    }
+  }
+}
+
+TEST_F(SyncQueueTest, ManyThreadsAppendWhileOneReads) {
+  SyncQueue q = MakeQueue(8192);
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  constexpr int kThreads = 4, kEach = 2000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto w = q.Attach("w" + std::to_string(t), QueueRole::kWriter);
+      ASSERT_TRUE(w.ok());
+      for (int i = 0; i < kEach; ++i) {
+        ASSERT_TRUE(w->Append("t", std::to_string(i),
+                              AppendOptions{.block = true, .timeout = absl::Seconds(30)})
+                        .ok());
+      }
+    });
+  }
+  std::map<std::string, int> next;
+  int total = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (total < kThreads * kEach && absl::Now() < deadline) {
+    auto n = r->ForEachAvailable(
+        [&](const QueueMessageView& m) {
+          EXPECT_EQ(std::string(m.body), std::to_string(next[std::string(m.sender)]++));
+          ++total;
+        },
+        PopOptions{.timeout = absl::Milliseconds(100)});
+    ASSERT_TRUE(n.ok());
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(total, kThreads * kEach);
+}
+
+}  // namespace
+}  // namespace syncstream

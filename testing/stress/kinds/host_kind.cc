@@ -1,0 +1,317 @@
+// Stress kinds "host" and "host_restart": workers write through their own
+// LineHostMirror to one LineHostBuffer collector.
+//
+// host: the collector runs in the harness process on an ephemeral loopback
+// TCP port (nothing to set up); a HostFollower (over the network too) hands
+// what it stores to the sink.
+//
+// host_restart: the collector runs in a forked child with a store directory
+// on a Unix socket, and is SIGKILLed and restarted every 150 ms while the
+// workers write; mirrors reconnect and resend what was not acknowledged. At
+// the end every record is read back from the last collector.
+//
+// Commit point (kills of workers): the collector acknowledged the line.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "syncstream/core/child_process.h"
+#include "syncstream/core/status_macros.h"
+#include "syncstream/host/line_host_buffer.h"
+#include "syncstream/host/line_host_mirror.h"
+#include "syncstream/host/line_host_reader.h"
+#include "testing/stress/kind.h"
+
+namespace syncstream::stress {
+namespace {
+
+class HostChannel : public WorkerChannel {
+ public:
+  explicit HostChannel(std::unique_ptr<LineHostMirror> mirror)
+      : mirror_(std::move(mirror)) {}
+  absl::Status WriteLine(absl::string_view line) override {
+    return mirror_->Write(line);
+  }
+  uint64_t Committed(uint64_t written) const override {
+    return std::min<uint64_t>(written, mirror_->stats().records_acknowledged);
+  }
+  absl::Status Close() override { return mirror_->Close(absl::Seconds(60)); }
+
+ private:
+  std::unique_ptr<LineHostMirror> mirror_;
+};
+
+absl::StatusOr<std::unique_ptr<WorkerChannel>> OpenHostChannel(
+    const net::Address& address, int worker) {
+  LineHostMirrorOptions options;
+  options.collector = address;
+  options.writer.name = absl::StrCat("w", worker);
+  options.close_timeout = absl::Seconds(60);
+  options.connect_at_create = false;  // the collector may be restarting
+  SYNCSTREAM_ASSIGN_OR_RETURN(std::unique_ptr<LineHostMirror> mirror,
+                              LineHostMirror::Create(std::move(options)));
+  return std::unique_ptr<WorkerChannel>(new HostChannel(std::move(mirror)));
+}
+
+// --- host: in-process collector, followed ----------------------------------
+
+class HostSession : public Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Start(
+      const SessionSettings& settings) {
+    LineHostBufferOptions options;
+    options.maxlen = settings.buffer_lines;
+    options.log = [](absl::string_view) {};  // killed workers are expected
+    SYNCSTREAM_ASSIGN_OR_RETURN(std::unique_ptr<LineHostBuffer> buffer,
+                                LineHostBuffer::Start(std::move(options)));
+    SYNCSTREAM_ASSIGN_OR_RETURN(
+        std::unique_ptr<LineHostReader> reader,
+        LineHostReader::Connect(buffer->address(), {}, absl::Seconds(10)));
+    SYNCSTREAM_ASSIGN_OR_RETURN(std::unique_ptr<HostFollower> follower,
+                                reader->Follow(0));
+    return std::unique_ptr<Session>(new HostSession(
+        std::move(buffer), std::move(follower), settings.sink));
+  }
+
+  ~HostSession() override {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  absl::StatusOr<std::unique_ptr<WorkerChannel>> OpenChannel(
+      int worker) override {
+    return OpenHostChannel(buffer_->address(), worker);
+  }
+
+  absl::Status PrepareWorker(int worker, WorkerLaunch* launch) override {
+    launch->token = buffer_->address().ToString();
+    return absl::OkStatus();
+  }
+
+  absl::Status Drain(absl::Duration timeout) override {
+    const uint64_t target = buffer_->stats().records_stored;
+    const absl::Time deadline = absl::Now() + timeout;
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (seen_ < target) {
+      if (caught_up_.wait_until(lock, absl::ToChronoTime(deadline)) ==
+              std::cv_status::timeout &&
+          seen_ < target) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "host follower saw ", seen_, " of ", target, " records"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  std::string address() const { return buffer_->address().ToString(); }
+
+ private:
+  HostSession(std::unique_ptr<LineHostBuffer> buffer,
+              std::unique_ptr<HostFollower> follower, LineSink* sink)
+      : buffer_(std::move(buffer)),
+        follower_(std::move(follower)),
+        sink_(sink),
+        thread_([this] { Follow(); }) {}
+
+  void Follow() {
+    while (!stop_.load()) {
+      absl::StatusOr<std::vector<Record>> more =
+          follower_->Next(absl::Milliseconds(100));
+      if (!more.ok()) {
+        if (more.status().code() == absl::StatusCode::kDeadlineExceeded) {
+          continue;
+        }
+        sink_->CollectorError(more.status());
+        return;
+      }
+      sink_->Receive(*more);
+      std::lock_guard<std::mutex> guard(mutex_);
+      seen_ += more->size();
+      caught_up_.notify_all();
+    }
+  }
+
+  std::unique_ptr<LineHostBuffer> buffer_;
+  std::unique_ptr<HostFollower> follower_;
+  LineSink* const sink_;
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::condition_variable caught_up_;
+  uint64_t seen_ = 0;
+  std::thread thread_;
+};
+
+class HostKind : public Kind {
+ public:
+  absl::string_view name() const override { return "host"; }
+  absl::string_view description() const override {
+    return "workers write through their own LineHostMirror to an in-process "
+           "LineHostBuffer on loopback TCP; commit point: acknowledged by "
+           "the collector";
+  }
+  bool Supports(SpawnMode mode) const override { return true; }
+  bool SupportsKill() const override { return true; }
+  absl::StatusOr<std::unique_ptr<Session>> StartSession(
+      const SessionSettings& settings) override {
+    return HostSession::Start(settings);
+  }
+  absl::StatusOr<std::unique_ptr<WorkerChannel>> OpenExecChannel(
+      int worker, absl::string_view token) override {
+    SYNCSTREAM_ASSIGN_OR_RETURN(net::Address address, net::ParseAddress(token));
+    return OpenHostChannel(address, worker);
+  }
+};
+
+// --- host_restart: a forked collector, killed and restarted ----------------
+
+class RestartSession : public Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Start(
+      const SessionSettings& settings) {
+    std::unique_ptr<RestartSession> session(new RestartSession(settings));
+    SYNCSTREAM_RETURN_IF_ERROR(session->StartCollector());
+    session->restarter_ = std::thread([s = session.get()] { s->Restart(); });
+    return std::unique_ptr<Session>(std::move(session));
+  }
+
+  ~RestartSession() override { StopRestarting(); }
+
+  absl::Status PrepareWorker(int worker, WorkerLaunch* launch) override {
+    launch->token = address_.ToString();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<WorkerChannel>> OpenChannel(
+      int worker) override {
+    return OpenHostChannel(address_, worker);
+  }
+
+  absl::Status Drain(absl::Duration timeout) override {
+    StopRestarting();
+    SYNCSTREAM_ASSIGN_OR_RETURN(
+        std::unique_ptr<LineHostReader> reader,
+        LineHostReader::Connect(address_, {}, timeout));
+    SYNCSTREAM_ASSIGN_OR_RETURN(HostInfo info, reader->Info(timeout));
+    if (info.size >= info.maxlen) {
+      settings_.sink->CollectorError(absl::ResourceExhaustedError(
+          "host_restart: the collector is full; records may have been "
+          "evicted (raise the buffer size)"));
+    }
+    SYNCSTREAM_ASSIGN_OR_RETURN(std::vector<Record> records,
+                                reader->ReadAll(timeout));
+    settings_.sink->Receive(records);
+    return absl::OkStatus();
+  }
+
+ private:
+  explicit RestartSession(const SessionSettings& settings)
+      : settings_(settings) {
+    address_.family = net::Address::Family::kUnix;
+    address_.path = settings.scratch_dir + "/collector.sock";
+  }
+
+  absl::Status StartCollector() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe");
+    UniqueFd ready_read(fds[0]);
+    UniqueFd ready_write(fds[1]);
+    const SessionSettings settings = settings_;
+    const net::Address address = address_;
+    SYNCSTREAM_ASSIGN_OR_RETURN(
+        collector_, ChildProcess::Fork([&settings, &address, &ready_write] {
+          LineHostBufferOptions options;
+          options.listen = address;
+          options.maxlen = settings.buffer_lines + 1;
+          options.store_dir = settings.scratch_dir + "/store";
+          options.log = [](absl::string_view) {};
+          auto buffer = LineHostBuffer::Start(std::move(options));
+          if (!buffer.ok()) {
+            std::string why = absl::StrCat(
+                "host_restart collector: ", buffer.status().ToString(), "\n");
+            (void)!::write(STDERR_FILENO, why.data(), why.size());
+            return 3;
+          }
+          char ok = 'r';
+          if (::write(ready_write.get(), &ok, 1) != 1) return 4;
+          for (;;) ::pause();  // until SIGKILLed
+        }));
+    ready_write.Reset();
+    char c;
+    if (::read(ready_read.get(), &c, 1) != 1) {
+      return absl::InternalError("host_restart: the collector did not start");
+    }
+    return absl::OkStatus();
+  }
+
+  void Restart() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      if (cv_.wait_for(lock, std::chrono::milliseconds(150),
+                       [this] { return stop_; })) {
+        break;
+      }
+      collector_.Kill(SIGKILL).IgnoreError();
+      collector_.Wait(absl::Seconds(10)).IgnoreError();
+      absl::Status started = StartCollector();
+      if (!started.ok()) {
+        settings_.sink->CollectorError(started);
+        return;
+      }
+      ++restarts_;
+    }
+  }
+
+  void StopRestarting() {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    if (restarter_.joinable()) restarter_.join();
+  }
+
+  const SessionSettings settings_;
+  net::Address address_;
+  ChildProcess collector_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  int restarts_ = 0;
+  std::thread restarter_;
+};
+
+class HostRestartKind : public Kind {
+ public:
+  absl::string_view name() const override { return "host_restart"; }
+  absl::string_view description() const override {
+    return "as host, but the collector runs in a child process with a store "
+           "and is SIGKILLed and restarted every 150 ms; nothing acknowledged "
+           "may be lost or duplicated; commit point: acknowledged";
+  }
+  bool Supports(SpawnMode mode) const override { return true; }
+  bool SupportsKill() const override { return true; }
+  absl::StatusOr<std::unique_ptr<Session>> StartSession(
+      const SessionSettings& settings) override {
+    return RestartSession::Start(settings);
+  }
+  absl::StatusOr<std::unique_ptr<WorkerChannel>> OpenExecChannel(
+      int worker, absl::string_view token) override {
+    SYNCSTREAM_ASSIGN_OR_RETURN(net::Address address, net::ParseAddress(token));
+    return OpenHostChannel(address, worker);
+  }
+};
+
+SYNCSTREAM_REGISTER_STRESS_KIND(HostKind);
+SYNCSTREAM_REGISTER_STRESS_KIND(HostRestartKind);
+
+}  // namespace
+}  // namespace syncstream::stress

@@ -1,0 +1,263 @@
+// `syncstream queue ...`: list, inspect, follow, repair and remove the
+// shared-memory queues of this machine (syncstream/queue/sync_queue.h).
+#include <gflags/gflags.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "syncstream/queue/sync_queue.h"
+#include "tools/command.h"
+#include "tools/common_flags.h"  // -n, --json
+
+namespace syncstream::tools {
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::cerr << "syncstream queue: " << status.message() << "\n";
+  return 1;
+}
+
+bool OneName(const std::vector<std::string>& args, const char* command) {
+  if (args.size() == 1) return true;
+  std::cerr << "usage: syncstream queue " << command << " NAME (see --help)\n";
+  return false;
+}
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += absl::StrFormat("\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);  // UTF-8 passes through
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// Text safe for a terminal: printable bytes and UTF-8 as is, others escaped.
+std::string Printable(absl::string_view s) {
+  for (unsigned char c : s) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return absl::CHexEscape(s);
+  }
+  return std::string(s);
+}
+
+std::string IsoTime(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
+}
+
+int RunLs(const std::vector<std::string>& args) {
+  auto queues = SyncQueue::List();
+  if (!queues.ok()) return Fail(queues.status());
+  if (FLAGS_json) {
+    std::vector<std::string> items;
+    for (const QueueListing& q : *queues) {
+      items.push_back(absl::StrCat("{\"name\":", JsonString(q.name),
+                                   ",\"segment_bytes\":", q.segment_bytes,
+                                   ",\"capacity_bytes\":", q.capacity_bytes,
+                                   ",\"participants\":", q.participants,
+                                   ",\"problem\":", JsonString(q.problem), "}"));
+    }
+    std::cout << "[" << absl::StrJoin(items, ",") << "]\n";
+    return 0;
+  }
+  std::cout << absl::StrFormat("%-32s %12s %12s %12s\n", "NAME", "SEGMENT", "CAPACITY",
+                               "PARTICIPANTS");
+  for (const QueueListing& q : *queues) {
+    if (q.participants < 0) {
+      std::cout << absl::StrFormat("%-32s %s\n", q.name, q.problem);
+    } else {
+      std::cout << absl::StrFormat("%-32s %12d %12d %12d\n", q.name, q.segment_bytes,
+                                   q.capacity_bytes, q.participants);
+    }
+  }
+  return 0;
+}
+
+std::string SnapshotJson(const QueueSnapshot& s) {
+  std::vector<std::string> participants;
+  for (const ParticipantInfo& p : s.participants) {
+    participants.push_back(absl::StrCat(
+        "{\"slot\":", p.slot, ",\"name\":", JsonString(p.name),
+        ",\"role\":", JsonString(QueueRoleName(p.role)), ",\"pid\":", p.pid,
+        ",\"alive\":", p.alive ? "true" : "false",
+        ",\"attached\":", JsonString(IsoTime(p.attached)),
+        ",\"messages_read\":", p.messages_read, ",\"lag_messages\":", p.lag_messages,
+        ",\"lag_bytes\":", p.lag_bytes, ",\"filters\":", JsonString(p.filters), "}"));
+  }
+  auto optional_number = [](const std::optional<uint64_t>& v) {
+    return v ? absl::StrCat(*v) : std::string("null");
+  };
+  return absl::StrCat(
+      "{\"name\":", JsonString(s.name), ",\"path\":", JsonString(s.path),
+      ",\"layout_version\":", s.layout_version, ",\"segment_bytes\":", s.segment_bytes,
+      ",\"capacity_bytes\":", s.capacity_bytes, ",\"used_bytes\":", s.used_bytes,
+      ",\"free_bytes\":", s.free_bytes, ",\"head\":", s.head, ",\"tail\":", s.tail,
+      ",\"message_count\":", s.message_count, ",\"pending_frames\":", s.pending_frames,
+      ",\"oldest_sequence\":", optional_number(s.oldest_sequence),
+      ",\"newest_sequence\":", optional_number(s.newest_sequence),
+      ",\"max_participants\":", s.max_participants,
+      ",\"mode\":", JsonString(absl::StrFormat("%04o", s.mode)),
+      ",\"created\":", JsonString(IsoTime(s.created)),
+      ",\"lock_recoveries\":", s.lock_recoveries, ",\"abandoned_frames\":", s.abandoned_frames,
+      ",\"released_participants\":", s.released_participants,
+      ",\"participants\":[", absl::StrJoin(participants, ","), "]}");
+}
+
+int RunInspect(const std::vector<std::string>& args) {
+  if (!OneName(args, "inspect")) return 2;
+  auto q = SyncQueue::Open(args[0]);
+  if (!q.ok()) return Fail(q.status());
+  auto s = q->Inspect();
+  if (!s.ok()) return Fail(s.status());
+  if (FLAGS_json) {
+    std::cout << SnapshotJson(*s) << "\n";
+    return 0;
+  }
+  std::cout << "queue " << s->name << " (" << s->path << ", layout " << s->layout_version
+            << ", mode " << absl::StrFormat("%04o", s->mode) << ", created "
+            << IsoTime(s->created) << ")\n"
+            << "  capacity " << s->capacity_bytes << " bytes: " << s->used_bytes << " used, "
+            << s->free_bytes << " free\n"
+            << "  messages " << s->message_count;
+  if (s->oldest_sequence) {
+    std::cout << " (sequence " << *s->oldest_sequence << " to " << *s->newest_sequence << ")";
+  }
+  std::cout << ", " << s->pending_frames << " being written\n"
+            << "  repairs: " << s->lock_recoveries << " lock recoveries, " << s->abandoned_frames
+            << " abandoned frames, " << s->released_participants << " dead participants released\n"
+            << "  participants " << s->participants.size() << " of " << s->max_participants
+            << "\n";
+  if (!s->participants.empty()) {
+    std::cout << absl::StrFormat("    %-20s %-6s %8s %-5s %10s %10s %12s  %s\n", "NAME", "ROLE",
+                                 "PID", "STATE", "READ", "LAG", "LAG BYTES", "FILTERS");
+  }
+  for (const ParticipantInfo& p : s->participants) {
+    std::cout << absl::StrFormat("    %-20s %-6s %8d %-5s %10d %10d %12d  %s\n", p.name,
+                                 QueueRoleName(p.role), p.pid, p.alive ? "alive" : "dead",
+                                 p.messages_read, p.lag_messages, p.lag_bytes, p.filters);
+  }
+  return 0;
+}
+
+std::atomic<bool> interrupted{false};
+void OnInterrupt(int) { interrupted.store(true); }
+
+int RunTail(const std::vector<std::string>& args) {
+  if (!OneName(args, "tail")) return 2;
+  auto q = SyncQueue::Open(args[0]);
+  if (!q.ok()) return Fail(q.status());
+  struct sigaction action = {};
+  action.sa_handler = &OnInterrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  AttachOptions options;
+  options.screen_own_messages = false;
+  options.unlink_on_last_close = false;  // watching never removes the queue
+  // -n N: first the last N messages still in the queue (0: all of them).
+  options.replay_last = FLAGS_n > 0 ? static_cast<uint32_t>(FLAGS_n) : UINT32_MAX;
+  auto me = q->Attach(absl::StrCat("tail-", ::getpid()), QueueRole::kReader, options);
+  if (!me.ok()) return Fail(me.status());
+  int code = 0;
+  while (!interrupted.load()) {
+    auto n = me->ForEachAvailable(
+        [](const QueueMessageView& m) {
+          std::cout << m.sequence << " " << IsoTime(m.timestamp) << " "
+                    << Printable(m.sender) << " " << Printable(m.type) << ": "
+                    << Printable(m.body) << "\n";
+        },
+        PopOptions{absl::Milliseconds(200)}, 1024);
+    if (!n.ok()) {
+      code = Fail(n.status());
+      break;
+    }
+    std::cout.flush();
+  }
+  absl::Status closed = me->Close(CloseOptions{.keep = true});
+  if (!closed.ok() && code == 0) code = Fail(closed);
+  return code;
+}
+
+int RunAppend(const std::vector<std::string>& args) {
+  if (args.size() != 3) {
+    std::cerr << "usage: syncstream queue append NAME TYPE BODY\n";
+    return 2;
+  }
+  auto q = SyncQueue::Open(args[0]);
+  if (!q.ok()) return Fail(q.status());
+  AttachOptions options;
+  options.unlink_on_last_close = false;
+  auto me = q->Attach(absl::StrCat("cli-", ::getpid()), QueueRole::kWriter, options);
+  if (!me.ok()) return Fail(me.status());
+  absl::Status st = me->Append(args[1], args[2], AppendOptions{.block = true});
+  if (!st.ok()) return Fail(st);
+  return 0;
+}
+
+int RunRepair(const std::vector<std::string>& args) {
+  if (!OneName(args, "repair")) return 2;
+  auto q = SyncQueue::Open(args[0]);
+  if (!q.ok()) return Fail(q.status());
+  auto report = q->Repair();
+  if (!report.ok()) return Fail(report.status());
+  std::cout << "queue " << args[0] << ": "
+            << (report->lock_recovered ? "recovered the lock of a dead holder; " : "")
+            << "released " << report->released.size() << " dead participant(s)"
+            << (report->released.empty() ? "" : ": " + absl::StrJoin(report->released, ", "))
+            << "; skipped " << report->abandoned_frames << " abandoned frame(s); reclaimed "
+            << report->reclaimed_bytes << " bytes\n";
+  return 0;
+}
+
+int RunRm(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    std::cerr << "usage: syncstream queue rm NAME...\n";
+    return 2;
+  }
+  int code = 0;
+  for (const std::string& name : args) {
+    absl::Status st = SyncQueue::Remove(name);
+    if (!st.ok()) code = Fail(st);
+  }
+  return code;
+}
+
+}  // namespace
+
+SYNCSTREAM_REGISTER_COMMAND(queue_ls, "queue ls", "[--json]",
+                            "List the shared-memory queues with size and participant count.",
+                            RunLs);
+SYNCSTREAM_REGISTER_COMMAND(queue_inspect, "queue inspect", "NAME [--json]",
+                            "Show a queue's header, usage and participants.", RunInspect);
+SYNCSTREAM_REGISTER_COMMAND(queue_tail, "queue tail", "NAME [-n N]  (-n: first the last N messages held, default 10, 0: all)",
+                            "Print messages as they arrive until interrupted (Ctrl-C).",
+                            RunTail);
+SYNCSTREAM_REGISTER_COMMAND(queue_append, "queue append", "NAME TYPE BODY",
+                            "Append one message (waits up to 0.5 s for space).", RunAppend);
+SYNCSTREAM_REGISTER_COMMAND(queue_repair, "queue repair", "NAME",
+                            "Release dead participants, skip abandoned frames, report.",
+                            RunRepair);
+SYNCSTREAM_REGISTER_COMMAND(queue_rm, "queue rm", "NAME...", "Remove queues by name.",
+                            RunRm);
+
+}  // namespace syncstream::tools

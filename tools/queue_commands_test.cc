@@ -1,0 +1,173 @@
+// Runs the `syncstream` binary (argv[1]) on real queues: inspect --json,
+// repair after a SIGKILLed participant, tail -n, rm, ls and --help.
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "syncstream/queue/sync_queue.h"
+#include "syncstream/queue/testing/queue_test_util.h"
+
+namespace syncstream {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace queue_testing;
+
+std::string binary;
+
+struct Result {
+  int code = -1;
+  std::string out;
+};
+
+// Runs `syncstream ARGS` through the shell, capturing stdout and stderr.
+Result RunCli(const std::string& args) {
+  Result r;
+  FILE* p = ::popen(("timeout 20 " + binary + " " + args + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), p)) > 0) r.out.append(buffer, n);
+  int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class QueueCommandsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { name_ = UniqueQueueName("cli"); }
+  void TearDown() override { SyncQueue::Remove(name_).IgnoreError(); }
+  std::string name_;
+};
+
+TEST_F(QueueCommandsTest, InspectJsonShowsParticipantsAndCounts) {
+  auto q = SyncQueue::Create(name_, 4096);
+  ASSERT_TRUE(q.ok());
+  auto w = q->Attach("writer-a", QueueRole::kWriter);
+  auto r = q->Attach("reader-b", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  r->ScreenType("noise");
+  ASSERT_TRUE(w->Append("t", "one").ok());
+  ASSERT_TRUE(w->Append("t", "two").ok());
+  Result res = RunCli("queue inspect " + name_ + " --json");
+  ASSERT_EQ(res.code, 0) << res.out;
+  EXPECT_THAT(res.out, HasSubstr(absl::StrCat("\"name\":\"", name_, "\"")));
+  EXPECT_THAT(res.out, HasSubstr("\"capacity_bytes\":4096"));
+  EXPECT_THAT(res.out, HasSubstr("\"message_count\":2"));
+  EXPECT_THAT(res.out, HasSubstr("\"name\":\"writer-a\",\"role\":\"writer\""));
+  EXPECT_THAT(res.out, HasSubstr(absl::StrCat("\"pid\":", ::getpid(), ",\"alive\":true")));
+  EXPECT_THAT(res.out, HasSubstr("\"lag_messages\":2"));
+  EXPECT_THAT(res.out, HasSubstr("\"filters\":\"sender:reader-b type:noise\""));
+  Result text = RunCli("queue inspect " + name_);
+  ASSERT_EQ(text.code, 0) << text.out;
+  EXPECT_THAT(text.out, HasSubstr("reader-b"));
+  Result ls = RunCli("queue ls");
+  ASSERT_EQ(ls.code, 0);
+  EXPECT_THAT(ls.out, HasSubstr(name_));
+}
+
+TEST_F(QueueCommandsTest, RepairReleasesAKilledParticipant) {
+  auto q = SyncQueue::Create(name_, 4096);
+  ASSERT_TRUE(q.ok());
+  auto keeper = q->Attach("keeper", QueueRole::kWriter);
+  ASSERT_TRUE(keeper.ok());
+  pid_t child = ForkRun([&] {
+    auto again = SyncQueue::Open(name_);
+    auto r = again->Attach("victim", QueueRole::kReader);
+    ::pause();
+    return 0;
+  });
+  ASSERT_TRUE(WaitUntil([&] { return q->Inspect()->participants.size() == 2; },
+                        absl::Seconds(20)));
+  KillAndReap(child);
+  Result before = RunCli("queue inspect " + name_ + " --json");
+  EXPECT_THAT(before.out, HasSubstr("\"name\":\"victim\",\"role\":\"reader\""));
+  EXPECT_THAT(before.out, HasSubstr(absl::StrCat("\"pid\":", child, ",\"alive\":false")));
+  Result repair = RunCli("queue repair " + name_);
+  ASSERT_EQ(repair.code, 0) << repair.out;
+  EXPECT_THAT(repair.out, HasSubstr(absl::StrCat("released 1 dead participant(s): victim (pid ",
+                                                 child, ")")));
+  Result after = RunCli("queue inspect " + name_ + " --json");
+  EXPECT_THAT(after.out, ::testing::Not(HasSubstr("victim")));
+}
+
+TEST_F(QueueCommandsTest, TailReplaysAndStopsOnSigint) {
+  auto q = SyncQueue::Create(name_, 4096);
+  ASSERT_TRUE(q.ok());
+  auto w = q->Attach("w", QueueRole::kWriter);
+  auto holder = q->Attach("holder", QueueRole::kReader);  // keeps messages in the ring
+  ASSERT_TRUE(w.ok() && holder.ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(w->Append("t", absl::StrCat("m", i)).ok());
+  std::string out_path = absl::StrCat(::testing::TempDir(), "/tail-", ::getpid());
+  pid_t tail = Spawn({"/bin/sh", "-c",
+                      absl::StrCat("exec ", binary, " queue tail ", name_, " -n 2 > ", out_path)});
+  ASSERT_TRUE(WaitUntil([&] { return q->Inspect()->participants.size() == 3; },
+                        absl::Seconds(20)));
+  ASSERT_TRUE(w->Append("t", "live").ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto s = q->Inspect();
+        for (const auto& p : s->participants) {
+          if (p.name.rfind("tail-", 0) == 0) return p.lag_messages == 0;
+        }
+        return false;
+      },
+      absl::Seconds(20)));
+  ::kill(tail, SIGINT);
+  auto code = WaitForExit(tail, absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  FILE* f = fopen(out_path.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  std::string out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), f)) > 0) out.append(buffer, n);
+  fclose(f);
+  EXPECT_THAT(out, ::testing::Not(HasSubstr(": m2")));
+  EXPECT_THAT(out, HasSubstr("w t: m3\n"));
+  EXPECT_THAT(out, HasSubstr("w t: m4\n"));
+  EXPECT_THAT(out, HasSubstr("w t: live\n"));
+  // tail detached and left the queue in place.
+  EXPECT_EQ(q->Inspect()->participants.size(), 2u);
+}
+
+TEST_F(QueueCommandsTest, RmRemovesAndReportsMissing) {
+  { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
+  Result rm = RunCli("queue rm " + name_);
+  ASSERT_EQ(rm.code, 0) << rm.out;
+  struct stat st;
+  EXPECT_NE(::stat(("/dev/shm/syncstream-queue." + name_).c_str(), &st), 0);
+  Result again = RunCli("queue rm " + name_);
+  EXPECT_EQ(again.code, 1);
+  EXPECT_THAT(again.out, HasSubstr("queue '" + name_ + "': cannot remove"));
+  Result missing = RunCli("queue inspect " + name_);
+  EXPECT_EQ(missing.code, 1);
+}
+
+TEST_F(QueueCommandsTest, EveryCommandHasHelp) {
+  for (const char* c : {"ls", "inspect", "tail", "repair", "rm", "append"}) {
+    Result r = RunCli(absl::StrCat("queue ", c, " --help"));
+    EXPECT_EQ(r.code, 0) << c;
+    EXPECT_THAT(r.out, HasSubstr(absl::StrCat("usage: syncstream queue ", c))) << c;
+  }
+  EXPECT_THAT(RunCli("queue inspect --help").out, HasSubstr("--json"));
+  EXPECT_THAT(RunCli("queue tail --help").out, HasSubstr("-n N"));
+}
+
+}  // namespace
+}  // namespace syncstream
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc < 2) return 2;
+  syncstream::binary = argv[1];
+  return RUN_ALL_TESTS();
+}
