@@ -46,10 +46,16 @@
 // Because a segment is never modified after its commit (except a torn-tail
 // repair), no cached attribute or page on a misbehaving mount can be stale
 // for it, and no append from a fenced writer can land inside committed data.
-// Nothing depends on fcntl/flock, link counts or cached file sizes.
+// Nothing depends on fcntl/flock, link counts or cached file sizes. (Appending
+// to a shared segment would need its true end: on a mount that caches
+// attributes, fstat right after open still reports the size cached from
+// before another host's append -- measured on plain bindfs -- and a paused
+// writer's late append could interleave with the next holder's.)
 //
 // Reading needs no lock: list, read the newest header, then whole segments
-// newest first until `n` records are found: O(n + number of segments).
+// newest first until `n` records are found: O(n + one batch) records decoded
+// (a segment holds at most max_batch_records unless commits failed), plus a
+// directory listing; headers are cached (segments are immutable).
 // Records whose checksum fails are never returned; damage is reported in
 // ReadReport (and `syncstream file inspect`).
 //

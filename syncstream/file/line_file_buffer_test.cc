@@ -304,5 +304,50 @@ TEST(LineFileBufferTest, FlusherCommitsWithoutExplicitCommit) {
   EXPECT_EQ(seen[0].text, "queued");
 }
 
+TEST(LineFileBufferTest, DurabilityAlwaysCommitsBeforeWriteReturns) {
+  std::string dir = NewDir("always");
+  LineFileBufferOptions options;
+  options.maxlen = 10;
+  options.durability = Durability::kAlways;
+  options.flush_interval = absl::Hours(1);  // no help from the flusher
+  auto writer = LineFileBuffer::Open(dir, options);
+  ASSERT_TRUE(writer.ok());
+  auto reader = OpenBuffer(dir, 10);
+  uint64_t next = 0;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE((*writer)->Write(absl::StrCat("synced ", i, "\n")).ok());
+    auto seen = reader->ReadFrom(next, &next);
+    ASSERT_TRUE(seen.ok());
+    ASSERT_EQ(seen->size(), 1u);
+    EXPECT_EQ((*seen)[0].text, absl::StrCat("synced ", i));
+  }
+  EXPECT_EQ((*writer)->committed_records(), 3u);
+}
+
+TEST(LineFileBufferTest, LockTimeoutKeepsRecordsQueued) {
+  std::string dir = NewDir("timeout");
+  LineFileBufferOptions options;
+  options.maxlen = 10;
+  options.lock_timeout = absl::Milliseconds(100);
+  options.flush_interval = absl::Hours(1);
+  auto writer = LineFileBuffer::Open(dir, options);
+  ASSERT_TRUE(writer.ok());
+  (*writer)->stream() << "waits for the lock\n";
+  {
+    LockFile other(LineFileBuffer::LockPath(dir), {"other-host", absl::Seconds(30)});
+    auto held = other.Acquire(absl::Seconds(5));
+    ASSERT_TRUE(held.ok());
+    absl::Status status = (*writer)->Commit();
+    EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("other-host"));
+    EXPECT_EQ((*writer)->committed_records(), 0u);
+  }
+  ASSERT_TRUE((*writer)->Commit().ok());
+  auto reader = OpenBuffer(dir, 10);
+  auto records = reader->Read();
+  ASSERT_TRUE(records.ok());
+  EXPECT_THAT(Texts(*records), ElementsAre("waits for the lock"));
+}
+
 }  // namespace
 }  // namespace syncstream::file
