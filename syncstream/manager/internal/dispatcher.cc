@@ -1,5 +1,6 @@
 #include "syncstream/manager/internal/dispatcher.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -51,7 +52,9 @@ void Dispatcher::CloseSession(Session& session) {
   std::vector<Registry::Entry> objects = registry_.Snapshot();
   for (const Registry::Entry& entry : objects) {
     entry.object->ReleaseSession(session.id());
-    entry.object->RemoveParkedOf(session.id(), 0);  // no one to answer
+    for (const auto& call : entry.object->RemoveParkedOf(session.id(), 0)) {
+      timer_.Remove(call.get());  // no one to answer
+    }
   }
   // What it held may now go to parked calls of other clients.
   for (const Registry::Entry& entry : objects) {
@@ -104,7 +107,8 @@ absl::Status Dispatcher::ResolveRefs(Value& value) {
 Dispatcher::Outcome Dispatcher::Execute(
     const std::shared_ptr<Session>& session, const proto::Request& request,
     bool may_block, proto::Response* response,
-    const std::shared_ptr<ReplySink>& sink) {
+    const std::shared_ptr<ReplySink>& sink,
+    std::vector<std::shared_ptr<ManagedObject>>* deferred_kicks) {
   const absl::Time deadline =
       request.timeout_us() < 0
           ? absl::InfiniteFuture()
@@ -118,29 +122,52 @@ Dispatcher::Outcome Dispatcher::Execute(
       Run(session, request, deadline, may_block,
           (!may_block && sink != nullptr) ? &park : nullptr, response, &object);
   if (outcome == Outcome::kDone && object != nullptr && object->has_parked()) {
-    Kick(object);
+    if (deferred_kicks == nullptr) {
+      Kick(object);
+    } else if (std::find(deferred_kicks->begin(), deferred_kicks->end(),
+                         object) == deferred_kicks->end()) {
+      deferred_kicks->push_back(std::move(object));
+    }
   }
   return outcome;
+}
+
+void Dispatcher::Kick(std::vector<std::shared_ptr<ManagedObject>>* objects) {
+  for (const std::shared_ptr<ManagedObject>& object : *objects) {
+    if (object->has_parked()) Kick(object);
+  }
+  objects->clear();
 }
 
 void Dispatcher::Kick(const std::shared_ptr<ManagedObject>& object) {
   // Rounds: a call that completes may let more parked calls through (a
   // semaphore released by several); stop when a round makes no progress.
+  // Within a round, once a method had to park again, later calls of the same
+  // method would too (their conditions are the same: the lock is taken, the
+  // queue empty) and are parked again untried.
   for (int round = 0; round < 64 && object->has_parked(); ++round) {
     bool progress = false;
+    std::vector<std::string> still_blocked;
     for (std::shared_ptr<ParkedCall>& call : object->TakeParked()) {
+      if (std::find(still_blocked.begin(), still_blocked.end(),
+                    call->request.method()) != still_blocked.end()) {
+        object->ParkAgain(std::move(call));
+        continue;
+      }
       CallContext::ParkRequest park;
       park.existing = call;
       proto::Response response;
       Outcome outcome = Run(call->session, call->request, call->deadline,
                             /*may_block=*/false, &park, &response, nullptr);
       if (outcome == Outcome::kParked) {
-        // Its timer entry stands; if the deadline passed while it was being
-        // retried, the timer may have missed it.
+        still_blocked.push_back(call->request.method());
+        // If the deadline passed while it was being retried, the timer may
+        // have missed it.
         if (absl::Now() >= call->deadline) Expire(call);
         continue;
       }
       progress = true;
+      timer_.Remove(call.get());
       if (outcome == Outcome::kNeedsThread) {  // not parkable after all
         SetStatus(absl::InternalError("parked call cannot be retried"),
                   &response);
@@ -154,6 +181,7 @@ void Dispatcher::Kick(const std::shared_ptr<ManagedObject>& object) {
 void Dispatcher::Expire(const std::shared_ptr<ParkedCall>& call) {
   std::shared_ptr<ManagedObject> object = call->object.lock();
   if (object == nullptr || !object->RemoveParked(call.get())) return;
+  timer_.Remove(call.get());
   proto::Response response;
   response.set_request_id(call->request.request_id());
   SetStatus(absl::DeadlineExceededError(absl::StrCat(
@@ -365,7 +393,9 @@ absl::StatusOr<Value> Dispatcher::CallManager(CallContext& ctx,
     }
     for (const Registry::Entry& entry : registry_.Snapshot()) {
       if (entry.object->has_parked()) {
-        entry.object->RemoveParkedOf(session.id(), *id);
+        for (const auto& call : entry.object->RemoveParkedOf(session.id(), *id)) {
+          timer_.Remove(call.get());
+        }
       }
     }
     return Value();

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "syncstream/manager/internal/parking.h"
@@ -50,11 +51,20 @@ class Dispatcher {
   // (the connection's reading thread) a call never waits: a call that would
   // is parked when it can be retried from scratch and `sink` is given
   // (parking.h), else changes nothing and needs a thread that may wait.
-  // A call that completes retries the calls parked on its object.
+  // A call that completes retries the calls parked on its object, at once,
+  // or, when `deferred_kicks` is given, when the caller passes the list to
+  // Kick() (a connection does so once it has run every request it had
+  // buffered: a client's release followed by its next acquire then takes
+  // the lock again without a hand-off, as with Python's locks).
   Outcome Execute(const std::shared_ptr<Session>& session,
                   const proto::Request& request, bool may_block,
                   proto::Response* response,
-                  const std::shared_ptr<ReplySink>& sink = nullptr);
+                  const std::shared_ptr<ReplySink>& sink = nullptr,
+                  std::vector<std::shared_ptr<ManagedObject>>* deferred_kicks =
+                      nullptr);
+  // Retries the calls parked on these objects, answering those that
+  // complete; clears the list.
+  void Kick(std::vector<std::shared_ptr<ManagedObject>>* objects);
 
   // The client is gone: cancels its waiting calls and gives back everything
   // it held, in every object. Then, once none of its calls runs any more,
@@ -71,7 +81,6 @@ class Dispatcher {
               bool may_block, const CallContext::ParkRequest* park,
               proto::Response* response,
               std::shared_ptr<ManagedObject>* object_used);
-  // Retries the calls parked on `object`, answering those that complete.
   void Kick(const std::shared_ptr<ManagedObject>& object);
   void Expire(const std::shared_ptr<ParkedCall>& call);
   absl::StatusOr<Value> CallManager(CallContext& ctx,

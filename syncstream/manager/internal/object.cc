@@ -44,6 +44,12 @@ std::vector<std::shared_ptr<ParkedCall>> ManagedObject::TakeParked() {
   return calls;
 }
 
+void ManagedObject::ParkAgain(std::shared_ptr<ParkedCall> call) {
+  std::lock_guard<std::mutex> lock(mu_);
+  parked_.push_back(std::move(call));
+  parked_count_.fetch_add(1, std::memory_order_release);
+}
+
 bool ManagedObject::RemoveParked(const ParkedCall* call) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = parked_.begin(); it != parked_.end(); ++it) {

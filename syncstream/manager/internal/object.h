@@ -118,6 +118,8 @@ class ManagedObject : public std::enable_shared_from_this<ManagedObject> {
   }
   // Removes and returns every parked call, oldest first.
   std::vector<std::shared_ptr<ParkedCall>> TakeParked();
+  // Parks `call` again (at the back) without retrying it.
+  void ParkAgain(std::shared_ptr<ParkedCall> call);
   // Removes `call` if it is parked here; false if it is not (any more).
   bool RemoveParked(const ParkedCall* call);
   // Removes the parked calls of `session` (with `request_id`, or all of

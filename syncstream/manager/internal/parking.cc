@@ -22,10 +22,19 @@ ParkingTimer::~ParkingTimer() {
 void ParkingTimer::Add(const std::shared_ptr<ParkedCall>& call) {
   if (call->deadline == absl::InfiniteFuture()) return;
   std::lock_guard<std::mutex> lock(mu_);
+  if (call->timed) return;
   const bool earliest =
-      entries_.empty() || call->deadline < entries_.top().deadline;
-  entries_.push(Entry{call->deadline, call});
+      entries_.empty() || call->deadline < entries_.begin()->first;
+  call->timer_entry = entries_.emplace(call->deadline, call);
+  call->timed = true;
   if (earliest) cv_.notify_all();
+}
+
+void ParkingTimer::Remove(ParkedCall* call) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!call->timed) return;
+  entries_.erase(call->timer_entry);
+  call->timed = false;
 }
 
 void ParkingTimer::Run() {
@@ -35,13 +44,14 @@ void ParkingTimer::Run() {
       cv_.wait(lock);
       continue;
     }
-    const absl::Time next = entries_.top().deadline;
+    const absl::Time next = entries_.begin()->first;
     if (absl::Now() < next) {
       cv_.wait_until(lock, absl::ToChronoTime(next));
       continue;
     }
-    std::shared_ptr<ParkedCall> call = entries_.top().call.lock();
-    entries_.pop();
+    std::shared_ptr<ParkedCall> call = entries_.begin()->second.lock();
+    if (call != nullptr) call->timed = false;
+    entries_.erase(entries_.begin());
     if (call == nullptr) continue;
     lock.unlock();
     expire_(call);

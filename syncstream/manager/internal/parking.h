@@ -15,7 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <queue>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -37,12 +37,18 @@ class ReplySink {
                      proto::Response& response) = 0;
 };
 
+struct ParkedCall;
+using TimerEntries = std::multimap<absl::Time, std::weak_ptr<ParkedCall>>;
+
 struct ParkedCall {
   std::shared_ptr<Session> session;
   proto::Request request;
   absl::Time deadline;
   std::shared_ptr<ReplySink> sink;
   std::weak_ptr<ManagedObject> object;
+  // The call's entry in the ParkingTimer (guarded by the timer's mutex).
+  TimerEntries::iterator timer_entry;
+  bool timed = false;
 };
 
 // Expires parked calls at their deadlines (one thread for the manager).
@@ -56,22 +62,18 @@ class ParkingTimer {
   ParkingTimer(const ParkingTimer&) = delete;
   ParkingTimer& operator=(const ParkingTimer&) = delete;
 
+  // Watches `call` (a no-op if it has no deadline or is watched already).
   void Add(const std::shared_ptr<ParkedCall>& call);
+  // Stops watching `call` (answered or gone).
+  void Remove(ParkedCall* call);
 
  private:
-  struct Entry {
-    absl::Time deadline;
-    std::weak_ptr<ParkedCall> call;
-    bool operator>(const Entry& other) const {
-      return deadline > other.deadline;
-    }
-  };
   void Run();
 
   const std::function<void(const std::shared_ptr<ParkedCall>&)> expire_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> entries_;
+  TimerEntries entries_;
   bool stop_ = false;
   std::thread thread_;
 };
