@@ -99,10 +99,15 @@ void ClientConnection::Run(net::Listener::AcceptedSocket socket) {
 void ClientConnection::Serve() {
   proto::Request request;
   proto::Response response;
+  std::vector<std::shared_ptr<ManagedObject>> kicks;
   for (;;) {
+    if (!kicks.empty() && !connection_->HasBufferedFrame()) {
+      dispatcher_->Kick(&kicks);  // every buffered request has run
+    }
     absl::Status received =
         connection_->Receive(&request, absl::InfiniteDuration());
     if (!received.ok()) {
+      dispatcher_->Kick(&kicks);
       if (!absl::IsUnavailable(received)) {  // a malformed or oversized frame
         std::fprintf(stderr, "syncstream manager: %s; closing it\n",
                      received.ToString().c_str());
@@ -110,7 +115,7 @@ void ClientConnection::Serve() {
       return;
     }
     Dispatcher::Outcome outcome = dispatcher_->Execute(
-        session_, request, /*may_block=*/false, &response, sink_);
+        session_, request, /*may_block=*/false, &response, sink_, &kicks);
     if (outcome == Dispatcher::Outcome::kDone) {
       Reply(request, response, /*flush=*/!connection_->HasBufferedFrame());
     } else if (outcome == Dispatcher::Outcome::kParked) {
