@@ -86,6 +86,11 @@ LineWriter::WriterState* LineWriter::ThreadState() {
 
 absl::Status LineWriter::WriteTo(WriterState& state, absl::string_view text) {
   std::lock_guard<internal::SpinLock> guard(state.mutex);
+  absl::Status admitted = AdmitWrite();
+  if (!admitted.ok()) {
+    FlushLocked(state).IgnoreError();
+    return admitted;
+  }
   state.wrote = true;
   absl::Status status;
   // Lines completed by one call share one timestamp.

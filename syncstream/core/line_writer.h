@@ -97,6 +97,13 @@ class LineWriter {
   // concurrently. A non-OK status is returned to the writing call.
   virtual absl::Status Publish(const Record& record) = 0;
 
+  // Asked before each text write (Write, stream(), a Writer's Write) of any
+  // writer, under that writer's lock. A non-OK status rejects the write: the
+  // writer's pending partial line is published first (so nothing written
+  // before is lost), then the status is returned and the new text dropped.
+  // Flush, SendEof, SendError and SendWarning are not asked. Default: admit.
+  virtual absl::Status AdmitWrite() { return absl::OkStatus(); }
+
   // Flushes every writer's pending partial line. With `send_eof`, also ends
   // every thread writer that has written and not yet sent end-of-stream.
   absl::Status CloseAllWriters(bool send_eof = false);

@@ -1,5 +1,6 @@
 #include "syncstream/core/line_writer.h"
 
+#include <atomic>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -44,10 +45,37 @@ class CollectingWriter : public LineWriter {
   std::vector<Record> records_;
 };
 
+// Rejects text writes once `refuse` is set (as a stopped mirror does).
+class RefusingWriter : public CollectingWriter {
+ public:
+  std::atomic<bool> refuse{false};
+
+ protected:
+  absl::Status AdmitWrite() override {
+    return refuse.load() ? absl::FailedPreconditionError("stopped")
+                         : absl::OkStatus();
+  }
+};
+
 std::vector<std::string> Texts(const std::vector<Record>& records) {
   std::vector<std::string> texts;
   for (const Record& r : records) texts.push_back(FormatRecord(r));
   return texts;
+}
+
+TEST(LineWriterTest, RefusedWriteDeliversThePendingLineAndDropsTheText) {
+  RefusingWriter writer;
+  ASSERT_TRUE(writer.Write("done\npartial").ok());
+  writer.refuse = true;
+  absl::Status refused = writer.Write(" more\n");
+  EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
+  // Ending the stream is not a text write: still admitted.
+  EXPECT_TRUE(writer.SendEof().ok());
+  std::vector<Record> records = writer.records();
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].text, "done");
+  EXPECT_EQ(records[1].text, "partial");
+  EXPECT_TRUE(records[2].is_end_of_stream());
 }
 
 TEST(LineWriterTest, SeveralInsertionsMakeOneLine) {

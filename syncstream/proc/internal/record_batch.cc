@@ -1,0 +1,227 @@
+#include "syncstream/proc/internal/record_batch.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace syncstream::proc_internal {
+namespace {
+
+static_assert(sizeof(pid_t) == 4, "pid_t is encoded as 32 bits");
+
+template <typename T>
+void Put(std::string* out, T value) {
+  char raw[sizeof(T)];
+  std::memcpy(raw, &value, sizeof(T));
+  out->append(raw, sizeof(T));
+}
+
+template <typename T>
+void PutAt(std::string* out, size_t offset, T value) {
+  std::memcpy(&(*out)[offset], &value, sizeof(T));
+}
+
+template <typename T>
+T Get(const char* p) {
+  T value;
+  std::memcpy(&value, p, sizeof(T));
+  return value;
+}
+
+constexpr size_t kCountOffset = 16;
+constexpr size_t kFlagsOffset = 20;
+constexpr size_t kMaxShort = 0xffff;
+
+bool ValidKind(uint8_t kind) {
+  return kind >= static_cast<uint8_t>(RecordKind::kLine) &&
+         kind <= static_cast<uint8_t>(RecordKind::kWarning);
+}
+
+absl::Status Corrupt(uint32_t index, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("proc record batch: record ", index, ": ", what));
+}
+
+}  // namespace
+
+void RecordBatchEncoder::Reset(const BatchHeader& header) {
+  bytes_.clear();
+  count_ = 0;
+  Put<uint32_t>(&bytes_, kBatchMagic);
+  Put<uint16_t>(&bytes_, kBatchVersion);
+  Put<uint16_t>(&bytes_, static_cast<uint16_t>(kBatchHeaderSize));
+  Put<uint32_t>(&bytes_, header.generation);
+  Put<uint32_t>(&bytes_, header.mirror_id);
+  Put<uint32_t>(&bytes_, 0);  // record count, set in bytes()
+  Put<uint32_t>(&bytes_, header.flags);
+  Put<int32_t>(&bytes_, header.pid);
+  Put<uint32_t>(&bytes_, 0);
+  Put<uint64_t>(&bytes_, header.start_time);
+}
+
+void RecordBatchEncoder::Add(const Record& record) {
+  const size_t sender = std::min(record.sender.size(), kMaxShort);
+  const size_t type = std::min(record.type.size(), kMaxShort);
+  const size_t traces = std::min(record.trace.size(), kMaxShort);
+  const size_t text = std::min<size_t>(record.text.size(), UINT32_MAX);
+  size_t size = kRecordHeaderSize + sender + type + text;
+  for (size_t i = 0; i < traces; ++i) {
+    size += 4 + std::min<size_t>(record.trace[i].size(), UINT32_MAX);
+  }
+  // One resize, then copies in place: this runs once per line written.
+  size_t offset = bytes_.size();
+  bytes_.resize(offset + size);
+  char* p = &bytes_[offset];
+  auto put = [&p](const void* data, size_t n) {
+    std::memcpy(p, data, n);
+    p += n;
+  };
+  const uint8_t kind = static_cast<uint8_t>(record.kind);
+  const uint8_t flags = record.continued ? 1 : 0;
+  const uint16_t sender16 = static_cast<uint16_t>(sender);
+  const uint16_t type16 = static_cast<uint16_t>(type);
+  const uint16_t traces16 = static_cast<uint16_t>(traces);
+  const uint32_t text32 = static_cast<uint32_t>(text);
+  const uint64_t sequence = record.sequence;
+  const int64_t nanos = absl::ToUnixNanos(record.timestamp);
+  put(&kind, 1);
+  put(&flags, 1);
+  put(&sender16, 2);
+  put(&type16, 2);
+  put(&traces16, 2);
+  put(&text32, 4);
+  put(&sequence, 8);
+  put(&nanos, 8);
+  put(record.sender.data(), sender);
+  put(record.type.data(), type);
+  put(record.text.data(), text);
+  for (size_t i = 0; i < traces; ++i) {
+    const std::string& frame = record.trace[i];
+    const uint32_t length =
+        static_cast<uint32_t>(std::min<size_t>(frame.size(), UINT32_MAX));
+    put(&length, 4);
+    put(frame.data(), length);
+  }
+  ++count_;
+}
+
+void RecordBatchEncoder::AddFlags(uint32_t flags) {
+  PutAt<uint32_t>(&bytes_, kFlagsOffset, this->flags() | flags);
+}
+
+uint32_t RecordBatchEncoder::flags() const {
+  return Get<uint32_t>(bytes_.data() + kFlagsOffset);
+}
+
+absl::string_view RecordBatchEncoder::bytes() {
+  PutAt<uint32_t>(&bytes_, kCountOffset, count_);
+  return bytes_;
+}
+
+absl::Status DecodeRecordBatch(
+    absl::string_view bytes, BatchHeader* header,
+    const std::function<void(const Record&)>& on_record) {
+  if (bytes.size() < kBatchHeaderSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "proc record batch: ", bytes.size(),
+        " bytes, shorter than its header (", kBatchHeaderSize, ")"));
+  }
+  const char* p = bytes.data();
+  if (Get<uint32_t>(p) != kBatchMagic) {
+    return absl::InvalidArgumentError(
+        "proc record batch: magic mismatch (not a LineProcMirror batch?)");
+  }
+  if (Get<uint16_t>(p + 4) != kBatchVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("proc record batch: version ", Get<uint16_t>(p + 4),
+                     ", this build reads version ", kBatchVersion));
+  }
+  if (Get<uint16_t>(p + 6) != kBatchHeaderSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("proc record batch: header size ", Get<uint16_t>(p + 6),
+                     ", expected ", kBatchHeaderSize));
+  }
+  BatchHeader parsed;
+  parsed.generation = Get<uint32_t>(p + 8);
+  parsed.mirror_id = Get<uint32_t>(p + 12);
+  parsed.record_count = Get<uint32_t>(p + kCountOffset);
+  parsed.flags = Get<uint32_t>(p + kFlagsOffset);
+  parsed.pid = Get<int32_t>(p + 24);
+  parsed.start_time = Get<uint64_t>(p + 32);
+
+  // Pass 1: validate every length against the bytes left.
+  size_t offset = kBatchHeaderSize;
+  for (uint32_t i = 0; i < parsed.record_count; ++i) {
+    if (bytes.size() - offset < kRecordHeaderSize) {
+      return Corrupt(i, "header runs past the end of the batch");
+    }
+    const char* r = p + offset;
+    uint8_t kind = Get<uint8_t>(r);
+    uint8_t flags = Get<uint8_t>(r + 1);
+    if (!ValidKind(kind)) return Corrupt(i, absl::StrCat("unknown kind ", kind));
+    if (flags > 1) return Corrupt(i, absl::StrCat("unknown flags ", flags));
+    if (flags != 0 && kind != static_cast<uint8_t>(RecordKind::kLine)) {
+      return Corrupt(i, "`continued` set on a record that is not a line");
+    }
+    uint64_t payload = uint64_t{Get<uint16_t>(r + 2)} + Get<uint16_t>(r + 4) +
+                       Get<uint32_t>(r + 8);
+    offset += kRecordHeaderSize;
+    if (payload > bytes.size() - offset) {
+      return Corrupt(i, "text runs past the end of the batch");
+    }
+    offset += payload;
+    uint16_t traces = Get<uint16_t>(r + 6);
+    for (uint16_t t = 0; t < traces; ++t) {
+      if (bytes.size() - offset < 4) {
+        return Corrupt(i, "trace entry runs past the end of the batch");
+      }
+      uint32_t length = Get<uint32_t>(p + offset);
+      offset += 4;
+      if (length > bytes.size() - offset) {
+        return Corrupt(i, "trace entry runs past the end of the batch");
+      }
+      offset += length;
+    }
+  }
+  if (offset != bytes.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("proc record batch: ", bytes.size() - offset,
+                     " bytes after the last of ", parsed.record_count,
+                     " records"));
+  }
+
+  // Pass 2: deliver.
+  *header = parsed;
+  Record record;
+  offset = kBatchHeaderSize;
+  for (uint32_t i = 0; i < parsed.record_count; ++i) {
+    const char* r = p + offset;
+    record.kind = static_cast<RecordKind>(Get<uint8_t>(r));
+    record.continued = Get<uint8_t>(r + 1) != 0;
+    uint16_t sender = Get<uint16_t>(r + 2);
+    uint16_t type = Get<uint16_t>(r + 4);
+    uint16_t traces = Get<uint16_t>(r + 6);
+    uint32_t text = Get<uint32_t>(r + 8);
+    record.sequence = Get<uint64_t>(r + 12);
+    record.timestamp = absl::FromUnixNanos(Get<int64_t>(r + 20));
+    offset += kRecordHeaderSize;
+    record.sender.assign(p + offset, sender);
+    offset += sender;
+    record.type.assign(p + offset, type);
+    offset += type;
+    record.text.assign(p + offset, text);
+    offset += text;
+    record.trace.resize(traces);
+    for (uint16_t t = 0; t < traces; ++t) {
+      uint32_t length = Get<uint32_t>(p + offset);
+      offset += 4;
+      record.trace[t].assign(p + offset, length);
+      offset += length;
+    }
+    on_record(record);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace syncstream::proc_internal

@@ -1,0 +1,511 @@
+#include "syncstream/proc/line_proc_buffer.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "syncstream/core/child_process.h"
+#include "syncstream/core/fd_capture.h"
+#include "syncstream/core/scoped_redirect.h"
+#include "syncstream/proc/testing/workloads.h"
+
+// The children forked here start threads (a mirror's flush timer); TSan
+// supports that after a fork of a multi-threaded process only when asked.
+extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
+
+namespace syncstream {
+namespace {
+
+using proc_testing::NumberedLine;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr uint64_t kManyLines = 10000;  // sanitizers: 10x slower
+#else
+constexpr uint64_t kManyLines = 100000;
+#endif
+
+const absl::Duration kWait = absl::Seconds(60);
+
+std::unique_ptr<LineProcBuffer> MakeBuffer(size_t maxlen,
+                                           LineProcBufferOptions options = {}) {
+  auto buffer = LineProcBuffer::Create(maxlen, std::move(options));
+  EXPECT_TRUE(buffer.ok()) << buffer.status();
+  return buffer.ok() ? *std::move(buffer) : nullptr;
+}
+
+std::unique_ptr<LineProcMirror> MakeMirror(LineProcBuffer& buffer,
+                                           const std::string& name) {
+  auto mirror = buffer.NewMirror(name);
+  EXPECT_TRUE(mirror.ok()) << mirror.status();
+  return mirror.ok() ? *std::move(mirror) : nullptr;
+}
+
+// Forks a child that runs `fn` inside `mirror` (RunInMirror).
+ChildProcess ForkInMirror(LineProcMirror& mirror, std::function<void()> fn) {
+  auto child = ChildProcess::Fork([&mirror, fn] {
+    absl::Status status = RunInMirror(mirror, fn);
+    return status.ok() || absl::IsAborted(status) ? 0 : 1;
+  });
+  EXPECT_TRUE(child.ok()) << child.status();
+  return child.ok() ? *std::move(child) : ChildProcess();
+}
+
+ChildProcess ExecMirrorChild(std::vector<std::string> args,
+                             std::vector<std::pair<std::string, std::string>>
+                                 env = {}) {
+  SpawnOptions options;
+  options.argv = {std::getenv("MIRROR_CHILD")};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.env = std::move(env);
+  auto child = ChildProcess::Spawn(options);
+  EXPECT_TRUE(child.ok()) << child.status();
+  return child.ok() ? *std::move(child) : ChildProcess();
+}
+
+void ExpectExit(ChildProcess& child, ExitStatus expected) {
+  auto status = child.Wait(kWait);
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(*status, expected) << status->ToString();
+}
+
+std::vector<Record> OfKind(const std::vector<Record>& records,
+                           RecordKind kind) {
+  std::vector<Record> out;
+  for (const Record& r : records) {
+    if (r.kind == kind) out.push_back(r);
+  }
+  return out;
+}
+
+// Every line of writer PREFIX is "PREFIX 000000", "PREFIX 000001", ... in
+// order, none missing, none twice, none glued to another; `count` per prefix.
+void ExpectNumberedLines(const std::vector<Record>& records,
+                         const std::vector<std::string>& prefixes,
+                         uint64_t count) {
+  std::map<std::string, uint64_t> next;
+  for (const std::string& p : prefixes) next[p] = 0;
+  for (const Record& r : records) {
+    if (!r.is_line()) continue;
+    std::string prefix = r.text.substr(0, r.text.find(' '));
+    auto it = next.find(prefix);
+    ASSERT_NE(it, next.end()) << "unexpected line '" << r.text << "'";
+    ASSERT_EQ(r.text, NumberedLine(prefix, it->second)) << "from " << r.sender;
+    ++it->second;
+  }
+  for (const auto& [prefix, seen] : next) EXPECT_EQ(seen, count) << prefix;
+}
+
+TEST(LineProcBufferTest, MaxlenZeroIsInvalid) {
+  auto buffer = LineProcBuffer::Create(0);
+  EXPECT_TRUE(absl::IsInvalidArgument(buffer.status()));
+}
+
+// The seed example: 4 children from a pool, each printing inside its mirror.
+TEST(LineProcBufferTest, SeedExampleFourChildren) {
+  auto buffer = MakeBuffer(10);
+  std::vector<std::unique_ptr<LineProcMirror>> mirrors;
+  std::vector<ChildProcess> pool;
+  for (int i = 0; i < 4; ++i) {
+    mirrors.push_back(MakeMirror(*buffer, absl::StrCat("worker-", i)));
+    LineProcMirror& m = *mirrors.back();
+    pool.push_back(ForkInMirror(m, [&m] {
+      ScopedRedirect redirect(m);  // redirect_stdout(buffer)
+      std::cout << "Message" << ' ' << "item" << std::endl;
+    }));
+  }
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  std::vector<Record> records = buffer->Read();
+  std::vector<Record> lines = OfKind(records, RecordKind::kLine);
+  ASSERT_EQ(lines.size(), 4u);
+  for (const Record& r : lines) EXPECT_EQ(r.text, "Message item");
+  EXPECT_EQ(OfKind(records, RecordKind::kEndOfStream).size(), 4u);
+  EXPECT_EQ(buffer->Size(), 8u);
+  for (ChildProcess& child : pool) ExpectExit(child, ExitStatus::Exited(0));
+  for (const MirrorInfo& info : buffer->Mirrors()) {
+    EXPECT_EQ(info.state, MirrorState::kClosed) << info.name;
+    EXPECT_GT(info.pid, 0);
+  }
+}
+
+// sync-stream's process test: 4 children x (10 lines + warning + error),
+// twice, with Clear() between the rounds.
+TEST(LineProcBufferTest, LinesWarningsAndErrorsOverTwoRounds) {
+  auto buffer = MakeBuffer(100);
+  for (int round = 0; round < 2; ++round) {
+    std::vector<std::unique_ptr<LineProcMirror>> mirrors;
+    std::vector<ChildProcess> children;
+    for (int i = 0; i < 4; ++i) {
+      std::string name = absl::StrCat("r", round, "c", i);
+      mirrors.push_back(MakeMirror(*buffer, name));
+      LineProcMirror& m = *mirrors.back();
+      children.push_back(ForkInMirror(
+          m, [&m, name] { proc_testing::LinesWarningAndThrow(m, name); }));
+    }
+    ASSERT_TRUE(buffer->Wait(kWait).ok());
+    std::vector<Record> records = buffer->Read();
+    EXPECT_EQ(OfKind(records, RecordKind::kLine).size(), 40u);
+    std::vector<Record> warnings = OfKind(records, RecordKind::kWarning);
+    std::vector<Record> errors = OfKind(records, RecordKind::kError);
+    ASSERT_EQ(warnings.size(), 4u);
+    ASSERT_EQ(errors.size(), 4u);
+    EXPECT_EQ(OfKind(records, RecordKind::kEndOfStream).size(), 0u);
+    EXPECT_EQ(buffer->Size(), 48u);
+    for (const Record& e : errors) {
+      EXPECT_EQ(e.text, absl::StrCat("std::runtime_error: ", e.sender, " fails"));
+      EXPECT_FALSE(e.trace.empty());
+      EXPECT_TRUE(absl::StartsWith(FormatRecord(e), "Error from " + e.sender))
+          << FormatRecord(e);
+    }
+    for (const Record& w : warnings) EXPECT_EQ(w.text, w.sender + " warns");
+    // Each child's records arrive in its order: 10 lines, warning, error.
+    std::map<std::string, std::vector<RecordKind>> kinds;
+    for (const Record& r : records) kinds[r.sender].push_back(r.kind);
+    for (const auto& [sender, seq] : kinds) {
+      ASSERT_EQ(seq.size(), 12u) << sender;
+      EXPECT_EQ(seq[10], RecordKind::kWarning);
+      EXPECT_EQ(seq[11], RecordKind::kError);
+    }
+    for (ChildProcess& child : children) ExpectExit(child, ExitStatus::Exited(0));
+    buffer->Clear();
+    EXPECT_EQ(buffer->Size(), 0u);
+    EXPECT_TRUE(buffer->Read().empty());
+  }
+}
+
+// printf and a grandchild program, captured at the fd level in the child.
+TEST(LineProcBufferTest, FdCaptureInsideAChild) {
+  auto buffer = MakeBuffer(100);
+  auto mirror = MakeMirror(*buffer, "c");
+  LineProcMirror& m = *mirror;
+  ChildProcess child = ForkInMirror(m, [&m] {
+    absl::StatusOr<ScopedFdCapture> capture =
+        ScopedFdCapture::Create(m, CaptureStreams::kStdoutAndStderr);
+    if (!capture.ok()) throw std::runtime_error(capture.status().ToString());
+    std::printf("from printf\n");
+    std::fprintf(stderr, "to stderr ");
+    std::fflush(nullptr);
+    if (std::system("echo from a grandchild; printf 'end' >&2") != 0) {
+      throw std::runtime_error("system() failed");
+    }
+  });
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  ExpectExit(child, ExitStatus::Exited(0));
+  std::map<std::string, std::vector<std::string>> by_stream;
+  for (const Record& r : OfKind(buffer->Read(), RecordKind::kLine)) {
+    by_stream[r.sender].push_back(r.text);
+  }
+  EXPECT_EQ(by_stream["stdout"],
+            (std::vector<std::string>{"from printf", "from a grandchild"}));
+  EXPECT_EQ(by_stream["stderr"], (std::vector<std::string>{"to stderr end"}));
+}
+
+TEST(LineProcBufferTest, ManyLinesUnderFork) {
+  auto buffer = MakeBuffer(8 * kManyLines + 64);
+  std::vector<std::unique_ptr<LineProcMirror>> mirrors;
+  std::vector<ChildProcess> children;
+  std::vector<std::string> prefixes;
+  for (int i = 0; i < 8; ++i) {
+    prefixes.push_back(absl::StrCat("f", i));
+    mirrors.push_back(MakeMirror(*buffer, prefixes.back()));
+    LineProcMirror& m = *mirrors.back();
+    std::string prefix = prefixes.back();
+    children.push_back(ForkInMirror(m, [&m, prefix] {
+      absl::Status s = proc_testing::WriteNumberedLines(m, prefix, kManyLines);
+      if (!s.ok()) throw std::runtime_error(s.ToString());
+    }));
+  }
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  for (ChildProcess& child : children) ExpectExit(child, ExitStatus::Exited(0));
+  std::vector<Record> records = buffer->Read();
+  EXPECT_EQ(OfKind(records, RecordKind::kError).size(), 0u);
+  ExpectNumberedLines(records, prefixes, kManyLines);
+  EXPECT_EQ(buffer->dropped_batches(), 0u);
+}
+
+TEST(LineProcBufferTest, ManyLinesUnderExec) {
+  auto buffer = MakeBuffer(8 * kManyLines + 64);
+  std::vector<std::unique_ptr<LineProcMirror>> mirrors;
+  std::vector<ChildProcess> children;
+  std::vector<std::string> prefixes;
+  for (int i = 0; i < 8; ++i) {
+    prefixes.push_back(absl::StrCat("x", i));
+    mirrors.push_back(MakeMirror(*buffer, prefixes.back()));
+    // Half get the token in argv, half in the environment.
+    if (i % 2 == 0) {
+      children.push_back(ExecMirrorChild({mirrors.back()->token(), "lines",
+                                          absl::StrCat(kManyLines),
+                                          prefixes.back()}));
+    } else {
+      children.push_back(ExecMirrorChild(
+          {"-env", "lines", absl::StrCat(kManyLines), prefixes.back()},
+          {mirrors.back()->EnvironmentEntry()}));
+    }
+  }
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  for (ChildProcess& child : children) ExpectExit(child, ExitStatus::Exited(0));
+  std::vector<Record> records = buffer->Read();
+  EXPECT_EQ(OfKind(records, RecordKind::kError).size(), 0u);
+  ExpectNumberedLines(records, prefixes, kManyLines);
+}
+
+// A child killed with SIGKILL mid-line: Wait() returns with an error record
+// naming it; the others' lines are all there; its complete lines are
+// delivered, its partial line (only in its own memory) is lost and never
+// glued to anything.
+TEST(LineProcBufferTest, ChildKilledMidLineIsReported) {
+  for (bool exec : {false, true}) {
+    SCOPED_TRACE(exec ? "exec" : "fork");
+    auto buffer = MakeBuffer(10000);
+    std::vector<std::unique_ptr<LineProcMirror>> mirrors;
+    std::vector<ChildProcess> children;
+    for (int i = 0; i < 3; ++i) {
+      mirrors.push_back(MakeMirror(*buffer, absl::StrCat("ok", i)));
+      LineProcMirror& m = *mirrors.back();
+      std::string prefix = m.name();
+      children.push_back(ForkInMirror(m, [&m, prefix] {
+        proc_testing::WriteNumberedLines(m, prefix, 1000).IgnoreError();
+      }));
+    }
+    mirrors.push_back(MakeMirror(*buffer, "victim"));
+    LineProcMirror& victim = *mirrors.back();
+    ChildProcess killed;
+    if (exec) {
+      killed = ExecMirrorChild({victim.token(), "die-mid-line", "50", "victim"});
+    } else {
+      auto forked = ChildProcess::Fork([&victim] {
+        victim.Open().IgnoreError();
+        proc_testing::WriteThenDieMidLine(victim, "victim", 50);
+        return 0;
+      });
+      ASSERT_TRUE(forked.ok());
+      killed = *std::move(forked);
+    }
+    absl::Time start = absl::Now();
+    ASSERT_TRUE(buffer->Wait(absl::Seconds(20)).ok());
+    EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+    std::vector<Record> records = buffer->Read();
+    std::vector<Record> errors = OfKind(records, RecordKind::kError);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_EQ(errors[0].sender, "victim");
+    EXPECT_EQ(errors[0].type, "died");
+    EXPECT_EQ(errors[0].text,
+              absl::StrCat("process ", killed.pid(),
+                           " killed by signal 9 (Killed) without closing "
+                           "mirror 'victim'"));
+    std::vector<Record> victim_lines;
+    std::vector<Record> others;
+    for (const Record& r : records) {
+      (r.sender == "victim" ? victim_lines : others).push_back(r);
+    }
+    ExpectNumberedLines(others, {"ok0", "ok1", "ok2"}, 1000);
+    // 50 numbered lines, then the death notice.
+    ASSERT_EQ(victim_lines.size(), 51u);
+    for (int i = 0; i < 50; ++i) {
+      EXPECT_EQ(victim_lines[i].text, NumberedLine("victim", i));
+    }
+    EXPECT_TRUE(victim_lines[50].is_error());
+    ExpectExit(killed, ExitStatus::Signaled(SIGKILL));
+    for (ChildProcess& child : children) ExpectExit(child, ExitStatus::Exited(0));
+    for (const MirrorInfo& info : buffer->Mirrors()) {
+      EXPECT_EQ(info.state, info.name == "victim" ? MirrorState::kDied
+                                                  : MirrorState::kClosed);
+    }
+  }
+}
+
+TEST(LineProcBufferTest, StopAllMirrorsFailsTheNextWriteAndKeepsThePending) {
+  auto buffer = MakeBuffer(100000);
+  std::vector<std::unique_ptr<LineProcMirror>> mirrors;
+  std::vector<ChildProcess> children;
+  for (int i = 0; i < 2; ++i) {
+    mirrors.push_back(MakeMirror(*buffer, absl::StrCat("s", i)));
+    LineProcMirror& m = *mirrors.back();
+    std::string prefix = m.name();
+    auto child = ChildProcess::Fork([&m, prefix] {
+      m.Open().IgnoreError();
+      int rc = proc_testing::WriteUntilStopped(m, prefix, 100000000);
+      m.Close().IgnoreError();
+      return rc;
+    });
+    ASSERT_TRUE(child.ok());
+    children.push_back(*std::move(child));
+  }
+  // Let both write for a while: follow the store until each has sent lines.
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  std::set<std::string> seen;
+  uint64_t next = 0;
+  while (seen.size() < 2 && absl::Now() < deadline) {
+    for (const Record& r : buffer->store().ReadFrom(next, 100000, &next)) {
+      seen.insert(r.sender);
+    }
+    buffer->store().WaitForAppend(next, absl::Now() + absl::Milliseconds(10));
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  buffer->StopAllMirrors();
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  for (ChildProcess& child : children) ExpectExit(child, ExitStatus::Exited(0));
+  // Each writer's last line is its pending partial line, delivered whole
+  // (without the number that the failed write carried, or with it if the
+  // stop hit the first write of a line), then its end-of-stream.
+  std::map<std::string, std::vector<Record>> by_sender;
+  for (const Record& r : buffer->Read()) by_sender[r.sender].push_back(r);
+  ASSERT_EQ(by_sender.size(), 2u);
+  for (const auto& [sender, records] : by_sender) {
+    ASSERT_GE(records.size(), 2u);
+    EXPECT_TRUE(records.back().is_end_of_stream());
+    const Record& last_line = records[records.size() - 2];
+    EXPECT_TRUE(absl::StartsWith(last_line.text, sender + " pending"))
+        << last_line.text;
+  }
+  for (const MirrorInfo& info : buffer->Mirrors()) {
+    EXPECT_EQ(info.state, MirrorState::kClosed);
+  }
+}
+
+TEST(LineProcBufferTest, ForceStopEndsTheWaitForHungChildren) {
+  auto buffer = MakeBuffer(100);
+  auto mirror = MakeMirror(*buffer, "hung");
+  LineProcMirror& m = *mirror;
+  auto child = ChildProcess::Fork([&m] {
+    m.stream() << "before hanging\n";
+    m.Sync().IgnoreError();
+    ::pause();  // never closes; killed by the ChildProcess destructor
+    return 0;
+  });
+  ASSERT_TRUE(child.ok());
+  absl::Status waited = buffer->Wait(absl::Milliseconds(300));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(waited));
+  EXPECT_NE(waited.message().find("'hung' (pid "), std::string::npos)
+      << waited;
+  buffer->ForceStop();
+  EXPECT_TRUE(buffer->Wait(absl::ZeroDuration()).ok());
+  ASSERT_EQ(buffer->Mirrors().size(), 1u);
+  EXPECT_EQ(buffer->Mirrors()[0].state, MirrorState::kForceStopped);
+  std::vector<Record> lines = OfKind(buffer->Read(), RecordKind::kLine);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].text, "before hanging");
+}
+
+TEST(LineProcBufferTest, WaitTimesOutNamingAMirrorNeverOpened) {
+  auto buffer = MakeBuffer(10);
+  auto mirror = MakeMirror(*buffer, "idle");
+  absl::Status waited = buffer->Wait(absl::Milliseconds(50));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(waited));
+  EXPECT_NE(waited.message().find("'idle' (never opened)"), std::string::npos)
+      << waited;
+  // The parent's own copy, never used, sends nothing when destroyed.
+  mirror.reset();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(buffer->Wait(absl::Milliseconds(50))));
+  EXPECT_EQ(buffer->Size(), 0u);
+}
+
+TEST(LineProcBufferTest, MirrorUsedInTheParentProcess) {
+  auto buffer = MakeBuffer(10);
+  {
+    auto mirror = MakeMirror(*buffer, "local");
+    mirror->stream() << "one\n" << "two, no newline";
+  }  // destroyed: pending line delivered, then end-of-stream
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  std::vector<Record> records = buffer->Read();
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].text, "one");
+  EXPECT_EQ(records[1].text, "two, no newline");
+  EXPECT_TRUE(records[2].is_end_of_stream());
+}
+
+TEST(LineProcBufferTest, WritesAfterCloseFail) {
+  auto buffer = MakeBuffer(10);
+  auto mirror = MakeMirror(*buffer, "m");
+  ASSERT_TRUE(mirror->SendEof().ok());
+  EXPECT_TRUE(mirror->closed());
+  absl::Status written = mirror->Write("late\n");
+  EXPECT_TRUE(absl::IsFailedPrecondition(written)) << written;
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  EXPECT_EQ(buffer->Size(), 1u);
+}
+
+TEST(LineProcBufferTest, ResetForgetsMirrorsRecordsAndTheStop) {
+  auto buffer = MakeBuffer(10);
+  auto old_mirror = MakeMirror(*buffer, "old");
+  ASSERT_TRUE(old_mirror->Write("old line\n").ok());
+  ASSERT_TRUE(old_mirror->Sync().ok());
+  buffer->StopAllMirrors();
+  buffer->Reset();
+  EXPECT_TRUE(buffer->Mirrors().empty());
+  EXPECT_EQ(buffer->Size(), 0u);
+  EXPECT_TRUE(absl::IsFailedPrecondition(old_mirror->Write("after reset\n")));
+  auto mirror = MakeMirror(*buffer, "new");
+  ASSERT_TRUE(mirror->Write("new line\n").ok());
+  ASSERT_TRUE(mirror->Close().ok());
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  std::vector<Record> records = buffer->Read();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].text, "new line");
+}
+
+TEST(LineProcBufferTest, SpawnCapturesAForeignProgram) {
+  auto buffer = MakeBuffer(100);
+  ProgramOptions options;
+  options.argv = {"/bin/sh", "-c",
+                  "echo out; printf 'err' >&2; printf ' more\\n' >&2; exit 5"};
+  auto program = buffer->Spawn(std::move(options));
+  ASSERT_TRUE(program.ok()) << program.status();
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  std::string sender = absl::StrCat("sh[", (*program)->pid(), "]");
+  std::vector<Record> records = buffer->Read();
+  ASSERT_EQ(records.size(), 3u);
+  std::map<std::string, std::string> by_type;
+  for (const Record& r : records) {
+    EXPECT_EQ(r.sender, sender);
+    by_type[r.type] = r.text;
+  }
+  EXPECT_EQ(by_type["stdout"], "out");
+  EXPECT_EQ(by_type["stderr"], "err more");
+  EXPECT_EQ(by_type["exit"], sender + " exited with status 5");
+  EXPECT_TRUE(records.back().is_error());
+  EXPECT_EQ(records.back().type, "exit");
+}
+
+TEST(LineProcBufferTest, BadTokensAreClearErrors) {
+  auto bad = LineProcMirror::Attach("not a token");
+  EXPECT_TRUE(absl::IsInvalidArgument(bad.status()));
+  auto gone = LineProcMirror::Attach("sspm1:proc.no-such-queue:0:0:x");
+  EXPECT_FALSE(gone.ok());
+  EXPECT_NE(gone.status().message().find("mirror 'x'"), std::string::npos)
+      << gone.status();
+  unsetenv(LineProcMirror::kEnvironmentVariable);
+  EXPECT_TRUE(absl::IsNotFound(LineProcMirror::FromEnvironment().status()));
+}
+
+TEST(LineProcBufferTest, InvalidBatchesAreDroppedAndReported) {
+  auto buffer = MakeBuffer(10);
+  auto queue = SyncQueue::Open(buffer->queue_name());
+  ASSERT_TRUE(queue.ok()) << queue.status();
+  auto writer = queue->Attach("intruder", QueueRole::kWriter);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(writer->Append("b", "definitely not a batch").ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (buffer->dropped_batches() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(buffer->dropped_batches(), 1u);
+  std::vector<Record> records = buffer->Read();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_TRUE(records[0].is_warning());
+  EXPECT_NE(records[0].text.find("'intruder'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace syncstream

@@ -1,0 +1,282 @@
+// //testing/bench:proc — lines/s collected by a LineProcBuffer from child
+// processes, beside same-run baselines of the same children writing their
+// lines to pipes that the parent reads into the same kind of store.
+//
+//   ./bazelw run -c opt //testing/bench:proc -- [--children=4]
+//       [--lines=1000000] [--line_bytes=64] [--repeat=3]
+//
+// Every mode forks `children` processes; each writes `lines` lines of
+// `line_bytes` bytes (the '\n' included), one write call per line. The
+// parent collects every line as a syncstream::Record into a RecordStore
+// (the buffer's store keeps the last 4096). The clock runs from before the
+// first fork until the parent holds every line and every child was reaped.
+//
+// Modes:
+//   proc            LineProcBuffer + one LineProcMirror per child (fork)
+//   pipe-line       each child write(2)s each line to its pipe (a
+//                   line-buffered stdout); the parent polls the pipes,
+//                   assembles lines with LineAssembler, stores records
+//   pipe-buffered   as pipe-line, but each child buffers 64 KiB per write(2)
+// Reported: the best of `repeat` runs per mode (wall clock, and CPU seconds
+// of the parent and its children, which is robust on a shared machine), and
+// proc's ratio to each pipe baseline.
+#include <gflags/gflags.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <stdexcept>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "syncstream/core/child_process.h"
+#include "syncstream/core/line_assembler.h"
+#include "syncstream/core/record_store.h"
+#include "syncstream/core/unique_fd.h"
+#include "syncstream/proc/line_proc_buffer.h"
+
+DEFINE_int32(children, 4, "Child processes.");
+DEFINE_int64(lines, 1000000, "Lines per child.");
+DEFINE_int32(line_bytes, 64, "Bytes per line, '\\n' included (>= 16).");
+DEFINE_int32(repeat, 3, "Runs per mode; the best is reported.");
+DEFINE_string(modes, "proc,pipe-line,pipe-buffered",
+              "Modes to run (comma-separated); ratios need all three.");
+
+namespace syncstream {
+namespace {
+
+constexpr size_t kStoreRecords = 4096;
+
+// CPU seconds used so far by this process and its reaped children.
+double CpuSeconds() {
+  double total = 0;
+  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
+    struct rusage usage;
+    ::getrusage(who, &usage);
+    total += usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 +
+             usage.ru_stime.tv_sec + usage.ru_stime.tv_usec * 1e-6;
+  }
+  return total;
+}
+
+// The i-th line of child `c`, `FLAGS_line_bytes` long with its '\n':
+// "cC NNNNNNNNNNNN xxx...x". Formatted by hand: the benchmark measures
+// collection, not printf.
+void FormatLine(std::string* line, int c, int64_t i) {
+  if (line->size() != static_cast<size_t>(FLAGS_line_bytes)) {
+    line->assign(absl::StrCat("c", c, " 000000000000 "));
+    line->resize(static_cast<size_t>(FLAGS_line_bytes) - 1, 'x');
+    line->push_back('\n');
+  }
+  size_t digits_end = line->find(' ') + 13;
+  for (int d = 0; d < 12; ++d) {
+    (*line)[digits_end - 1 - d] = static_cast<char>('0' + i % 10);
+    i /= 10;
+  }
+}
+
+void Die(const absl::Status& status) {
+  std::fprintf(stderr, "proc bench: %s\n", status.ToString().c_str());
+  std::exit(1);
+}
+
+void ReapAll(std::vector<ChildProcess>& children) {
+  for (ChildProcess& child : children) {
+    absl::StatusOr<ExitStatus> status = child.Wait(absl::Seconds(120));
+    if (!status.ok()) Die(status.status());
+    if (!status->success()) {
+      Die(absl::InternalError("a child " + status->ToString()));
+    }
+  }
+}
+
+// Seconds to collect everything through a LineProcBuffer.
+double RunProc() {
+  LineProcBufferOptions options;
+  auto buffer = LineProcBuffer::Create(kStoreRecords, options);
+  if (!buffer.ok()) Die(buffer.status());
+  std::vector<std::unique_ptr<LineProcMirror>> mirrors;
+  for (int c = 0; c < FLAGS_children; ++c) {
+    auto mirror = (*buffer)->NewMirror(absl::StrCat("c", c));
+    if (!mirror.ok()) Die(mirror.status());
+    mirrors.push_back(*std::move(mirror));
+  }
+  absl::Time start = absl::Now();
+  std::vector<ChildProcess> children;
+  for (int c = 0; c < FLAGS_children; ++c) {
+    LineProcMirror& mirror = *mirrors[c];
+    auto child = ChildProcess::Fork([&mirror, c] {
+      absl::Status status = RunInMirror(mirror, [&] {
+        std::string line;
+        for (int64_t i = 0; i < FLAGS_lines; ++i) {
+          FormatLine(&line, c, i);
+          absl::Status written = mirror.Write(line);
+          if (!written.ok()) throw std::runtime_error(written.ToString());
+        }
+      });
+      return status.ok() ? 0 : 1;
+    });
+    if (!child.ok()) Die(child.status());
+    children.push_back(*std::move(child));
+  }
+  absl::Status waited = (*buffer)->Wait(absl::Seconds(300));
+  if (!waited.ok()) Die(waited);
+  ReapAll(children);
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  uint64_t expected =
+      static_cast<uint64_t>(FLAGS_children) * (FLAGS_lines + 1);  // + eof
+  if ((*buffer)->store().end_position() != expected) {
+    Die(absl::InternalError(absl::StrCat(
+        "proc: collected ", (*buffer)->store().end_position(),
+        " records, expected ", expected)));
+  }
+  return seconds;
+}
+
+// Seconds to collect everything through pipes; `chunk` bytes per write(2)
+// in the children (line_bytes: one write per line).
+double RunPipes(size_t chunk) {
+  auto store = RecordStore::Create(kStoreRecords);
+  if (!store.ok()) Die(store.status());
+  absl::Time start = absl::Now();
+  std::vector<ChildProcess> children;
+  std::vector<UniqueFd> read_ends;
+  for (int c = 0; c < FLAGS_children; ++c) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) Die(absl::InternalError("pipe2"));
+    UniqueFd read_end(fds[0]), write_end(fds[1]);
+    int out = write_end.get();
+    auto child = ChildProcess::Fork([out, c, chunk] {
+      std::string line, pending;
+      for (int64_t i = 0; i < FLAGS_lines; ++i) {
+        FormatLine(&line, c, i);
+        pending += line;
+        if (pending.size() >= chunk || i + 1 == FLAGS_lines) {
+          size_t done = 0;
+          while (done < pending.size()) {
+            ssize_t n = ::write(out, pending.data() + done,
+                                pending.size() - done);
+            if (n <= 0) return 1;
+            done += static_cast<size_t>(n);
+          }
+          pending.clear();
+        }
+      }
+      return 0;
+    });
+    if (!child.ok()) Die(child.status());
+    children.push_back(*std::move(child));
+    read_ends.push_back(std::move(read_end));
+  }
+  // The parent: one collector thread's worth of work, as in the buffer.
+  std::vector<pollfd> fds;
+  std::vector<LineAssembler> assemblers(FLAGS_children);
+  std::vector<Record> scratch(FLAGS_children);
+  std::vector<uint64_t> sequence(FLAGS_children, 0);
+  for (int c = 0; c < FLAGS_children; ++c) {
+    fds.push_back({read_ends[c].get(), POLLIN, 0});
+    scratch[c].sender = absl::StrCat("c", c);
+  }
+  std::unique_ptr<char[]> buffer(new char[1 << 16]);
+  uint64_t lines = 0;
+  int open = FLAGS_children;
+  while (open > 0) {
+    if (::poll(fds.data(), fds.size(), 1000) < 0) continue;
+    for (int c = 0; c < FLAGS_children; ++c) {
+      if (fds[c].fd < 0 || fds[c].revents == 0) continue;
+      ssize_t n = ::read(fds[c].fd, buffer.get(), 1 << 16);
+      if (n <= 0) {
+        fds[c].fd = -1;
+        --open;
+        continue;
+      }
+      assemblers[c].Append(absl::string_view(buffer.get(), n),
+                           [&](absl::string_view text, bool continued) {
+                             Record& r = scratch[c];
+                             r.sequence = sequence[c]++;
+                             r.timestamp = absl::Now();
+                             r.text.assign(text.data(), text.size());
+                             r.continued = continued;
+                             (*store)->Append(r);
+                             ++lines;
+                           });
+    }
+  }
+  ReapAll(children);
+  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  uint64_t expected = static_cast<uint64_t>(FLAGS_children) * FLAGS_lines;
+  if (lines != expected) {
+    Die(absl::InternalError(
+        absl::StrCat("pipe: collected ", lines, " lines, expected ", expected)));
+  }
+  return seconds;
+}
+
+int Main() {
+  if (FLAGS_line_bytes < 16 || FLAGS_children < 1 || FLAGS_lines < 1 ||
+      FLAGS_repeat < 1) {
+    std::fprintf(stderr, "proc bench: bad flags\n");
+    return 2;
+  }
+  const double total =
+      static_cast<double>(FLAGS_children) * static_cast<double>(FLAGS_lines);
+  struct Mode {
+    const char* name;
+    std::function<double()> run;
+    double best = 1e100;      // wall seconds
+    double best_cpu = 1e100;  // CPU seconds, parent and children
+  };
+  std::vector<Mode> modes = {
+      {"proc", [] { return RunProc(); }},
+      {"pipe-line", [] { return RunPipes(FLAGS_line_bytes); }},
+      {"pipe-buffered", [] { return RunPipes(64 * 1024); }},
+  };
+  std::vector<std::string> wanted = absl::StrSplit(FLAGS_modes, ',');
+  auto selected = [&](const Mode& mode) {
+    return std::find(wanted.begin(), wanted.end(), mode.name) != wanted.end();
+  };
+  for (int r = 0; r < FLAGS_repeat; ++r) {
+    for (Mode& mode : modes) {
+      if (!selected(mode)) continue;
+      double cpu = CpuSeconds();
+      mode.best = std::min(mode.best, mode.run());
+      mode.best_cpu = std::min(mode.best_cpu, CpuSeconds() - cpu);
+    }
+  }
+  std::printf("%d children x %lld lines of %d bytes, best of %d runs\n",
+              FLAGS_children, static_cast<long long>(FLAGS_lines),
+              FLAGS_line_bytes, FLAGS_repeat);
+  for (const Mode& mode : modes) {
+    if (!selected(mode)) continue;
+    std::printf("  %-14s %8.3f s  %12.0f lines/s   %7.3f CPU s  %12.0f "
+                "lines/CPU s\n",
+                mode.name, mode.best, total / mode.best, mode.best_cpu,
+                total / mode.best_cpu);
+  }
+  if (wanted.size() < 3) return 0;
+  std::printf("  proc / pipe-line:     %.2fx wall, %.2fx CPU\n",
+              modes[1].best / modes[0].best,
+              modes[1].best_cpu / modes[0].best_cpu);
+  std::printf("  proc / pipe-buffered: %.2fx wall, %.2fx CPU\n",
+              modes[2].best / modes[0].best,
+              modes[2].best_cpu / modes[0].best_cpu);
+  return 0;
+}
+
+}  // namespace
+}  // namespace syncstream
+
+int main(int argc, char** argv) {
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  return syncstream::Main();
+}
