@@ -126,6 +126,16 @@ int RunRole(const std::string& role) {
     return NestedListRole(address, std::strtoull(arg, nullptr, 10));
   }
   if (role == "block_on_lock") return BlockOnLockRole(address, arg);
+  if (role == "serve") {
+    ManagerOptions options;
+    options.key = *net::AuthKey::Load("");
+    absl::StatusOr<net::Address> listen = net::ParseAddress(arg);
+    if (!listen.ok()) return 93;
+    absl::StatusOr<std::unique_ptr<Manager>> m =
+        Manager::Start(*listen, std::move(options));
+    if (!m.ok()) return 94;
+    for (;;) ::pause();  // until SIGKILLed
+  }
   if (role == "contend") return ContendRole(address, *net::AuthKey::Load(""));
   return 92;
 }
@@ -430,20 +440,18 @@ TEST_F(ManagerTest, WrongKeyIsRejected) {
 }
 
 TEST_F(ManagerTest, ServerKilledMeansUnavailable) {
+  // The manager runs in an exec'd child (a fork of this multi-threaded
+  // process must not start threads).
   net::Address address = net::testing::UniqueUnixAddress();
-  Signal up = Signal::Make();
-  ChildProcess server = ForkChild([&]() -> int {
-    ManagerOptions options;
-    options.key = TestKey();
-    absl::StatusOr<std::unique_ptr<Manager>> m =
-        Manager::Start(address, std::move(options));
-    CHILD_CHECK(m.ok());
-    up.Send();
-    ::pause();
-    return 0;
-  });
-  ASSERT_TRUE(up.Wait());
-  auto client = MustConnect(address.ToString());
+  ChildProcess server = ExecChild("serve", address.ToString());
+  absl::Time deadline = absl::Now() + kLong;
+  absl::StatusOr<std::shared_ptr<ManagerClient>> connected;
+  do {
+    absl::SleepFor(absl::Milliseconds(5));
+    connected = ManagerClient::Connect(address.ToString(), TestKey());
+  } while (!connected.ok() && absl::Now() < deadline);
+  ASSERT_TRUE(connected.ok()) << connected.status();
+  std::shared_ptr<ManagerClient> client = *connected;
   Lock lock = *client->Create<Lock>();
   Dict dict = *client->Create<Dict>();
   ASSERT_TRUE(lock.Acquire(kLong).ok());

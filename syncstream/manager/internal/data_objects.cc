@@ -107,7 +107,7 @@ class QueueObject : public ManagedObject {
   ObjectInfo Describe() override {
     std::lock_guard<std::mutex> lock(mu_);
     ObjectInfo info;
-    info.waiters = waiting_;
+    info.waiters = waiters();
     info.state = absl::StrCat("size=", items_.size(),
                               " unfinished=", unfinished_);
     return info;

@@ -1,5 +1,6 @@
 #include "syncstream/manager/internal/dispatcher.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -41,15 +42,23 @@ absl::Status Dispatcher::RegisterType(const UserTypeDefinition& type) {
   return absl::OkStatus();
 }
 
-std::unique_ptr<Session> Dispatcher::OpenSession(std::string peer) {
-  return std::make_unique<Session>(next_session_.fetch_add(1),
+std::shared_ptr<Session> Dispatcher::OpenSession(std::string peer) {
+  return std::make_shared<Session>(next_session_.fetch_add(1),
                                    std::move(peer));
 }
 
 void Dispatcher::CloseSession(Session& session) {
   session.Close();
-  for (const Registry::Entry& entry : registry_.Snapshot()) {
+  std::vector<Registry::Entry> objects = registry_.Snapshot();
+  for (const Registry::Entry& entry : objects) {
     entry.object->ReleaseSession(session.id());
+    for (const auto& call : entry.object->RemoveParkedOf(session.id(), 0)) {
+      timer_.Remove(call.get());  // no one to answer
+    }
+  }
+  // What it held may now go to parked calls of other clients.
+  for (const Registry::Entry& entry : objects) {
+    if (entry.object->has_parked()) Kick(entry.object);
   }
   // Objects no longer in the registry that a call still waits on.
   for (const auto& object : session.CallObjects()) {
@@ -95,8 +104,98 @@ absl::Status Dispatcher::ResolveRefs(Value& value) {
   }
 }
 
-bool Dispatcher::Execute(Session& session, const proto::Request& request,
-                         bool may_block, proto::Response* response) {
+Dispatcher::Outcome Dispatcher::Execute(
+    const std::shared_ptr<Session>& session, const proto::Request& request,
+    bool may_block, proto::Response* response,
+    const std::shared_ptr<ReplySink>& sink,
+    std::vector<std::shared_ptr<ManagedObject>>* deferred_kicks) {
+  const absl::Time deadline =
+      request.timeout_us() < 0
+          ? absl::InfiniteFuture()
+          : DeadlineAfter(absl::Microseconds(request.timeout_us()));
+  CallContext::ParkRequest park;
+  park.session = &session;
+  park.request = &request;
+  park.sink = &sink;
+  std::shared_ptr<ManagedObject> object;
+  Outcome outcome =
+      Run(session, request, deadline, may_block,
+          (!may_block && sink != nullptr) ? &park : nullptr, response, &object);
+  if (outcome == Outcome::kDone && object != nullptr && object->has_parked()) {
+    if (deferred_kicks == nullptr) {
+      Kick(object);
+    } else if (std::find(deferred_kicks->begin(), deferred_kicks->end(),
+                         object) == deferred_kicks->end()) {
+      deferred_kicks->push_back(std::move(object));
+    }
+  }
+  return outcome;
+}
+
+void Dispatcher::Kick(std::vector<std::shared_ptr<ManagedObject>>* objects) {
+  for (const std::shared_ptr<ManagedObject>& object : *objects) {
+    if (object->has_parked()) Kick(object);
+  }
+  objects->clear();
+}
+
+void Dispatcher::Kick(const std::shared_ptr<ManagedObject>& object) {
+  // Rounds: a call that completes may let more parked calls through (a
+  // semaphore released by several); stop when a round makes no progress.
+  // Within a round, once a method had to park again, later calls of the same
+  // method would too (their conditions are the same: the lock is taken, the
+  // queue empty) and are parked again untried.
+  for (int round = 0; round < 64 && object->has_parked(); ++round) {
+    bool progress = false;
+    std::vector<std::string> still_blocked;
+    for (std::shared_ptr<ParkedCall>& call : object->TakeParked()) {
+      if (std::find(still_blocked.begin(), still_blocked.end(),
+                    call->request.method()) != still_blocked.end()) {
+        object->ParkAgain(std::move(call));
+        continue;
+      }
+      CallContext::ParkRequest park;
+      park.existing = call;
+      proto::Response response;
+      Outcome outcome = Run(call->session, call->request, call->deadline,
+                            /*may_block=*/false, &park, &response, nullptr);
+      if (outcome == Outcome::kParked) {
+        still_blocked.push_back(call->request.method());
+        // If the deadline passed while it was being retried, the timer may
+        // have missed it.
+        if (absl::Now() >= call->deadline) Expire(call);
+        continue;
+      }
+      progress = true;
+      timer_.Remove(call.get());
+      if (outcome == Outcome::kNeedsThread) {  // not parkable after all
+        SetStatus(absl::InternalError("parked call cannot be retried"),
+                  &response);
+      }
+      if (!call->session->closed()) call->sink->Reply(call->request, response);
+    }
+    if (!progress) break;
+  }
+}
+
+void Dispatcher::Expire(const std::shared_ptr<ParkedCall>& call) {
+  std::shared_ptr<ManagedObject> object = call->object.lock();
+  if (object == nullptr || !object->RemoveParked(call.get())) return;
+  timer_.Remove(call.get());
+  proto::Response response;
+  response.set_request_id(call->request.request_id());
+  SetStatus(absl::DeadlineExceededError(absl::StrCat(
+                object->label(), ": ", call->request.method(), " timed out")),
+            &response);
+  call->sink->Reply(call->request, response);
+}
+
+Dispatcher::Outcome Dispatcher::Run(
+    const std::shared_ptr<Session>& session_ptr,
+    const proto::Request& request, absl::Time deadline, bool may_block,
+    const CallContext::ParkRequest* park, proto::Response* response,
+    std::shared_ptr<ManagedObject>* object_used) {
+  Session& session = *session_ptr;
   response->Clear();
   response->set_request_id(request.request_id());
 
@@ -114,7 +213,7 @@ bool Dispatcher::Execute(Session& session, const proto::Request& request,
                                           args.size() + 1, ": ",
                                           value.status().message())),
                 response);
-      return true;
+      return Outcome::kDone;
     }
     args.push_back(*std::move(value));
   }
@@ -122,11 +221,10 @@ bool Dispatcher::Execute(Session& session, const proto::Request& request,
   CallContext ctx;
   ctx.session = &session;
   ctx.thread_id = request.thread_id();
-  ctx.deadline = request.timeout_us() < 0
-                     ? absl::InfiniteFuture()
-                     : DeadlineAfter(absl::Microseconds(request.timeout_us()));
+  ctx.deadline = deadline;
   ctx.may_block = may_block;
   ctx.references = &registry_;
+  ctx.park = park;
 
   absl::StatusOr<Value> result;
   if (request.object_id() == 0) {
@@ -147,31 +245,35 @@ bool Dispatcher::Execute(Session& session, const proto::Request& request,
     } else {
       result = object->Call(ctx, request.method(), args);
     }
+    if (object_used != nullptr) *object_used = std::move(object);
   }
 
-  bool done = !ctx.would_block;
-  if (done) {
-    if (result.ok()) {
-      // The reply's references become handles of the client.
-      absl::Status held;
-      ForEachRef(*result, [&](const ObjectRef& ref) {
-        if (!held.ok()) return;
-        held = registry_.Ref(ref.object_id);
-        if (held.ok()) {
-          session.AddHandle(ref.object_id, registry_.Find(ref.object_id));
-        }
-      });
+  Outcome outcome = Outcome::kDone;
+  if (ctx.parked != nullptr) {
+    outcome = Outcome::kParked;
+    if (park->existing == nullptr) timer_.Add(ctx.parked);
+  } else if (ctx.would_block) {
+    outcome = Outcome::kNeedsThread;
+  } else if (result.ok()) {
+    // The reply's references become handles of the client.
+    absl::Status held;
+    ForEachRef(*result, [&](const ObjectRef& ref) {
+      if (!held.ok()) return;
+      held = registry_.Ref(ref.object_id);
       if (held.ok()) {
-        ToProto(*result, response->mutable_result());
-      } else {
-        SetStatus(held, response);
+        session.AddHandle(ref.object_id, registry_.Find(ref.object_id));
       }
+    });
+    if (held.ok()) {
+      ToProto(*result, response->mutable_result());
     } else {
-      SetStatus(result.status(), response);
+      SetStatus(held, response);
     }
+  } else {
+    SetStatus(result.status(), response);
   }
   for (const Value& v : ctx.dropped) registry_.UnrefAll(v);
-  return done;
+  return outcome;
 }
 
 absl::StatusOr<std::shared_ptr<ManagedObject>> Dispatcher::Create(
@@ -288,6 +390,13 @@ absl::StatusOr<Value> Dispatcher::CallManager(CallContext& ctx,
     if (!id.ok()) return id.status();
     if (std::shared_ptr<ManagedObject> object = session.CancelCall(*id)) {
       object->WakeAll();
+    }
+    for (const Registry::Entry& entry : registry_.Snapshot()) {
+      if (entry.object->has_parked()) {
+        for (const auto& call : entry.object->RemoveParkedOf(session.id(), *id)) {
+          timer_.Remove(call.get());
+        }
+      }
     }
     return Value();
   }

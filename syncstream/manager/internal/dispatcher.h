@@ -18,8 +18,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "syncstream/manager/internal/parking.h"
 #include "syncstream/manager/internal/registry.h"
 #include "syncstream/manager/internal/session.h"
 #include "syncstream/manager/manager.pb.h"
@@ -37,14 +39,32 @@ class Dispatcher {
   // AlreadyExists for a built-in or already registered name.
   absl::Status RegisterType(const UserTypeDefinition& type);
 
-  std::unique_ptr<Session> OpenSession(std::string peer);
+  std::shared_ptr<Session> OpenSession(std::string peer);
+
+  enum class Outcome {
+    kDone,         // `response` is complete: send it
+    kParked,       // parked; its reply goes to the sink later
+    kNeedsThread,  // nothing changed: run it again with may_block = true
+  };
 
   // Runs `request` for `session` and fills `response`. With may_block false
-  // (the connection's reading thread) a call that would wait changes nothing
-  // and returns false: run it again with may_block true on a thread that
-  // may wait. Returns true when `response` is complete.
-  bool Execute(Session& session, const proto::Request& request,
-               bool may_block, proto::Response* response);
+  // (the connection's reading thread) a call never waits: a call that would
+  // is parked when it can be retried from scratch and `sink` is given
+  // (parking.h), else changes nothing and needs a thread that may wait.
+  // A call that completes retries the calls parked on its object, at once,
+  // or, when `deferred_kicks` is given, when the caller passes the list to
+  // Kick() (a connection does so once it has run every request it had
+  // buffered: a client's release followed by its next acquire then takes
+  // the lock again without a hand-off, as with Python's locks).
+  Outcome Execute(const std::shared_ptr<Session>& session,
+                  const proto::Request& request, bool may_block,
+                  proto::Response* response,
+                  const std::shared_ptr<ReplySink>& sink = nullptr,
+                  std::vector<std::shared_ptr<ManagedObject>>* deferred_kicks =
+                      nullptr);
+  // Retries the calls parked on these objects, answering those that
+  // complete; clears the list.
+  void Kick(std::vector<std::shared_ptr<ManagedObject>>* objects);
 
   // The client is gone: cancels its waiting calls and gives back everything
   // it held, in every object. Then, once none of its calls runs any more,
@@ -55,6 +75,14 @@ class Dispatcher {
   Registry& registry() { return registry_; }
 
  private:
+  // Execute with an explicit deadline; `park` allows parking.
+  Outcome Run(const std::shared_ptr<Session>& session,
+              const proto::Request& request, absl::Time deadline,
+              bool may_block, const CallContext::ParkRequest* park,
+              proto::Response* response,
+              std::shared_ptr<ManagedObject>* object_used);
+  void Kick(const std::shared_ptr<ManagedObject>& object);
+  void Expire(const std::shared_ptr<ParkedCall>& call);
   absl::StatusOr<Value> CallManager(CallContext& ctx,
                                     const proto::Request& request,
                                     std::vector<Value>& args);
@@ -68,6 +96,10 @@ class Dispatcher {
   mutable std::mutex types_mu_;
   std::map<std::string, std::shared_ptr<const UserTypeDefinition>, std::less<>>
       types_;
+  // Last: its thread calls Expire.
+  ParkingTimer timer_{[this](const std::shared_ptr<ParkedCall>& call) {
+    Expire(call);
+  }};
 };
 
 // absl::Status <-> Response fields.

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -24,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "syncstream/manager/internal/parking.h"
 #include "syncstream/manager/internal/session.h"
 #include "syncstream/manager/value.h"
 
@@ -52,6 +55,16 @@ struct CallContext {
   // Set when the client gave up on this call.
   const std::atomic<bool>* call_cancelled = nullptr;
   ReferenceKeeper* references = nullptr;
+  // Fast path only: when set, a call that would wait is parked on its object
+  // (see parking.h) and `parked` says so.
+  struct ParkRequest {
+    const std::shared_ptr<Session>* session = nullptr;
+    const proto::Request* request = nullptr;
+    const std::shared_ptr<ReplySink>* sink = nullptr;
+    std::shared_ptr<ParkedCall> existing;  // a parked call being retried
+  };
+  const ParkRequest* park = nullptr;
+  std::shared_ptr<ParkedCall> parked;
   // Values the call removed from an object: their references are dropped
   // after the reply took its own and the object's mutex is released.
   std::vector<Value> dropped;
@@ -71,7 +84,7 @@ struct ObjectInfo {
   std::string state;  // "locked", "value=2", "len=5", ...
 };
 
-class ManagedObject {
+class ManagedObject : public std::enable_shared_from_this<ManagedObject> {
  public:
   explicit ManagedObject(std::string type) : type_(std::move(type)) {}
   virtual ~ManagedObject() = default;
@@ -97,6 +110,22 @@ class ManagedObject {
     std::lock_guard<std::mutex> lock(mu_);
     cv_.notify_all();
   }
+
+  // Parked calls (parking.h). has_parked() is a cheap check for callers
+  // that just changed the object's state.
+  bool has_parked() const {
+    return parked_count_.load(std::memory_order_acquire) > 0;
+  }
+  // Removes and returns every parked call, oldest first.
+  std::vector<std::shared_ptr<ParkedCall>> TakeParked();
+  // Parks `call` again (at the back) without retrying it.
+  void ParkAgain(std::shared_ptr<ParkedCall> call);
+  // Removes `call` if it is parked here; false if it is not (any more).
+  bool RemoveParked(const ParkedCall* call);
+  // Removes the parked calls of `session` (with `request_id`, or all of
+  // them for 0).
+  std::vector<std::shared_ptr<ParkedCall>> RemoveParkedOf(uint64_t session,
+                                                          uint64_t request_id);
 
   // The values this object holds, removed from it (the registry drops their
   // references when the object dies).
@@ -125,6 +154,7 @@ class ManagedObject {
       }
       if (!ctx.may_block) {
         ctx.would_block = true;
+        if (ctx.park != nullptr) Park(ctx);
         return absl::UnavailableError("would block");
       }
       ++waiting_;
@@ -146,11 +176,20 @@ class ManagedObject {
     return absl::InvalidArgumentError(
         absl::StrCat(label_, ": no method '", method, "'"));
   }
+  // Waiting calls: on the condition variable, and parked.
+  int waiters() const { return waiting_ + static_cast<int>(parked_.size()); }
+
   std::mutex mu_;
   std::condition_variable cv_;
   int waiting_ = 0;  // guarded by mu_
 
  private:
+  // With mu_ held: parks the call of `ctx` (a new ParkedCall, or the one
+  // being retried) and records it in ctx.parked.
+  void Park(CallContext& ctx);
+
+  std::deque<std::shared_ptr<ParkedCall>> parked_;  // guarded by mu_
+  std::atomic<int> parked_count_{0};
   const std::string type_;
   std::string label_;
 };

@@ -11,6 +11,34 @@ namespace {
 // Writing a reply to a client that stopped reading gives up after this long
 // (the connection is then closed).
 constexpr absl::Duration kReplyWriteTimeout = absl::Seconds(30);
+
+// Sends a reply now. A posted call is answered only when it failed, with the
+// object it addressed.
+void SendReply(net::Connection& connection, const proto::Request& request,
+               proto::Response& response, bool flush) {
+  if (request.posted() && response.code() == 0) {
+    if (flush) (void)connection.Flush(kReplyWriteTimeout);
+    return;
+  }
+  if (request.posted()) response.set_object_id(request.object_id());
+  absl::Status sent = flush ? connection.SendNow(response, kReplyWriteTimeout)
+                            : connection.Send(response, kReplyWriteTimeout);
+  if (!sent.ok()) connection.Shutdown();  // its reader then ends the session
+}
+
+class ConnectionSink : public ReplySink {
+ public:
+  explicit ConnectionSink(std::shared_ptr<net::Connection> connection)
+      : connection_(std::move(connection)) {}
+  void Reply(const proto::Request& request,
+             proto::Response& response) override {
+    SendReply(*connection_, request, response, /*flush=*/true);
+  }
+
+ private:
+  const std::shared_ptr<net::Connection> connection_;
+};
+
 }  // namespace
 
 ClientConnection::ClientConnection(
@@ -50,6 +78,7 @@ void ClientConnection::Run(net::Listener::AcceptedSocket socket) {
     connection_ = *std::move(accepted);
     if (shut_down_) connection_->Shutdown();
   }
+  sink_ = std::make_shared<ConnectionSink>(connection_);
   session_ = dispatcher_->OpenSession(peer);
   Serve();
   // The client is gone (or the manager stops): cancel its waiting calls,
@@ -70,19 +99,29 @@ void ClientConnection::Run(net::Listener::AcceptedSocket socket) {
 void ClientConnection::Serve() {
   proto::Request request;
   proto::Response response;
+  std::vector<std::shared_ptr<ManagedObject>> kicks;
   for (;;) {
+    if (!kicks.empty() && !connection_->HasBufferedFrame()) {
+      dispatcher_->Kick(&kicks);  // every buffered request has run
+    }
     absl::Status received =
         connection_->Receive(&request, absl::InfiniteDuration());
     if (!received.ok()) {
+      dispatcher_->Kick(&kicks);
       if (!absl::IsUnavailable(received)) {  // a malformed or oversized frame
         std::fprintf(stderr, "syncstream manager: %s; closing it\n",
                      received.ToString().c_str());
       }
       return;
     }
-    if (dispatcher_->Execute(*session_, request, /*may_block=*/false,
-                             &response)) {
+    Dispatcher::Outcome outcome = dispatcher_->Execute(
+        session_, request, /*may_block=*/false, &response, sink_, &kicks);
+    if (outcome == Dispatcher::Outcome::kDone) {
       Reply(request, response, /*flush=*/!connection_->HasBufferedFrame());
+    } else if (outcome == Dispatcher::Outcome::kParked) {
+      if (!connection_->HasBufferedFrame()) {
+        (void)connection_->Flush(kReplyWriteTimeout);
+      }
     } else if (!StartWaitingCall(request)) {
       response.Clear();
       response.set_request_id(request.request_id());
@@ -100,14 +139,7 @@ void ClientConnection::Serve() {
 
 void ClientConnection::Reply(const proto::Request& request,
                              proto::Response& response, bool flush) {
-  if (request.posted() && response.code() == 0) {
-    if (flush) (void)connection_->Flush(kReplyWriteTimeout);
-    return;
-  }
-  if (request.posted()) response.set_object_id(request.object_id());
-  absl::Status sent = flush ? connection_->SendNow(response, kReplyWriteTimeout)
-                            : connection_->Send(response, kReplyWriteTimeout);
-  if (!sent.ok()) connection_->Shutdown();  // the reader then ends
+  SendReply(*connection_, request, response, flush);
 }
 
 bool ClientConnection::StartWaitingCall(const proto::Request& request) {
@@ -138,7 +170,7 @@ void ClientConnection::WorkerLoop() {
     waiting_calls_.pop_front();
     ++busy_workers_;
     lock.unlock();
-    dispatcher_->Execute(*session_, request, /*may_block=*/true, &response);
+    dispatcher_->Execute(session_, request, /*may_block=*/true, &response);
     Reply(request, response, /*flush=*/true);
     lock.lock();
     --busy_workers_;

@@ -46,9 +46,12 @@ class ClientConnection {
   const net::ConnectionOptions connection_options_;
 
   std::mutex connection_mu_;  // guards connection_ being set and shut down
-  std::unique_ptr<net::Connection> connection_;
+  std::shared_ptr<net::Connection> connection_;
   bool shut_down_ = false;
-  std::unique_ptr<Session> session_;
+  std::shared_ptr<Session> session_;
+  // Replies to this client's parked calls, from whichever thread completes
+  // them.
+  std::shared_ptr<ReplySink> sink_;
 
   std::mutex workers_mu_;
   std::condition_variable workers_cv_;

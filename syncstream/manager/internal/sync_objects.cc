@@ -48,7 +48,7 @@ class LockObject : public ManagedObject {
     std::lock_guard<std::mutex> lock(mu_);
     ObjectInfo info;
     if (holder_.valid()) info.holders.push_back(OwnerName(holder_));
-    info.waiters = waiting_;
+    info.waiters = waiters();
     info.state = holder_.valid() ? "locked" : "unlocked";
     return info;
   }
@@ -106,7 +106,7 @@ class RLockObject : public ManagedObject {
     if (owner_.valid()) {
       info.holders.push_back(absl::StrCat(OwnerName(owner_), " x", count_));
     }
-    info.waiters = waiting_;
+    info.waiters = waiters();
     info.state = owner_.valid() ? "locked" : "unlocked";
     return info;
   }
@@ -181,7 +181,7 @@ class SemaphoreObject : public ManagedObject {
     for (const auto& [session, count] : held_) {
       info.holders.push_back(absl::StrCat("client ", session, " x", count));
     }
-    info.waiters = waiting_;
+    info.waiters = waiters();
     info.state = absl::StrCat("value=", value_);
     return info;
   }
@@ -230,7 +230,7 @@ class EventObject : public ManagedObject {
   ObjectInfo Describe() override {
     std::lock_guard<std::mutex> lock(mu_);
     ObjectInfo info;
-    info.waiters = waiting_;
+    info.waiters = waiters();
     info.state = flag_ ? "set" : "clear";
     return info;
   }
@@ -312,7 +312,7 @@ class ConditionObject : public ManagedObject {
     if (owner_.valid()) {
       info.holders.push_back(absl::StrCat(OwnerName(owner_), " x", count_));
     }
-    info.waiters = waiting_;
+    info.waiters = waiters();
     info.state = absl::StrCat(owner_.valid() ? "locked" : "unlocked", ", ",
                               waiters_.size(), " waiting for notify");
     return info;
@@ -391,7 +391,7 @@ class BarrierObject : public ManagedObject {
   ObjectInfo Describe() override {
     std::lock_guard<std::mutex> lock(mu_);
     ObjectInfo info;
-    info.waiters = waiting_;
+    info.waiters = waiters();
     info.state = absl::StrCat(count_, " of ", parties_, " waiting",
                               broken_ ? ", broken" : "");
     return info;
