@@ -9,3 +9,4 @@ DEFINE_string(auth_key_file, "",
 DEFINE_int64(maxlen, 10000, "records to keep (the last N)");
 DEFINE_int32(n, 10, "show the last N records first (0: all of them)");
 DEFINE_bool(f, false, "follow: keep printing new records as they arrive");
+DEFINE_bool(json, false, "print JSON instead of text");

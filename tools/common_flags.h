@@ -17,5 +17,7 @@ DECLARE_int64(maxlen);
 DECLARE_int32(n);
 // Readers: keep printing new records as they arrive (tail -f).
 DECLARE_bool(f);
+// Inspection commands (queue ls, manager ls, ...): print JSON, not text.
+DECLARE_bool(json);
 
 #endif  // SYNCSTREAM_TOOLS_COMMON_FLAGS_H_

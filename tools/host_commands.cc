@@ -1,7 +1,7 @@
 // syncstream serve / read / send: the network host buffers from the shell.
 //
-//   syncstream serve --listen tcp:127.0.0.1:7700 --maxlen 100000 \
-//       --auth_key_file key [--store DIR]
+//   syncstream serve --listen tcp:127.0.0.1:7700 --maxlen 100000
+//       --auth-key-file key [--store DIR]
 //   syncstream read tcp:127.0.0.1:7700 [-n 20] [-f]
 //   some_program | syncstream send tcp:127.0.0.1:7700 --send_as build-42
 #include <gflags/gflags.h>

@@ -6,6 +6,7 @@
 #include <gflags/gflags.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -13,6 +14,8 @@
 
 #include "absl/debugging/symbolize.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/str_split.h"
 #include "tools/command.h"
 
@@ -53,6 +56,25 @@ const Command* FindCommand(int argc, char** argv, int* words_used) {
   return best;
 }
 
+// Whether `usage` names flag `name` as "--name" or "-name" (a shared flag
+// from tools/common_flags.h that this command takes).
+bool UsageNamesFlag(absl::string_view usage, absl::string_view name) {
+  for (absl::string_view dashes : {"--", "-"}) {
+    std::string spelled = absl::StrCat(dashes, name);
+    for (size_t at = usage.find(spelled); at != absl::string_view::npos;
+         at = usage.find(spelled, at + 1)) {
+      bool starts = at == 0 || usage[at - 1] == ' ' || usage[at - 1] == '[' ||
+                    usage[at - 1] == '(';
+      size_t end = at + spelled.size();
+      bool ends = end == usage.size() ||
+                  !(std::isalnum(static_cast<unsigned char>(usage[end])) ||
+                    usage[end] == '_' || usage[end] == '-');
+      if (starts && ends) return true;
+    }
+  }
+  return false;
+}
+
 bool WantsHelp(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--") == 0) return false;
@@ -83,7 +105,10 @@ int Main(int argc, char** argv) {
     gflags::GetAllFlags(&flags);
     bool any = false;
     for (const auto& flag : flags) {
-      if (flag.filename != command->flags_file) continue;
+      if (flag.filename != command->flags_file &&
+          !UsageNamesFlag(command->usage, flag.name)) {
+        continue;
+      }
       if (!any) std::cout << "\nflags:\n";
       any = true;
       std::cout << "  --" << flag.name << " (" << flag.description

@@ -17,9 +17,7 @@
 #include "absl/time/time.h"
 #include "syncstream/queue/sync_queue.h"
 #include "tools/command.h"
-#include "tools/common_flags.h"  // -n
-
-DEFINE_bool(json, false, "print JSON instead of text");
+#include "tools/common_flags.h"  // -n, --json
 
 namespace syncstream::tools {
 namespace {

@@ -1,6 +1,7 @@
 #include "syncstream/core/record_store.h"
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -9,31 +10,161 @@
 namespace syncstream {
 namespace {
 
-// Copies into reused storage: assign() keeps the target's capacity, and the
-// fields that rarely change (sender, type, an empty trace) are compared
-// before they are copied, which is cheaper than a copy call on the hot path.
-void CopyRecord(const Record& from, Record* to) {
-  to->kind = from.kind;
-  if (to->sender != from.sender) to->sender.assign(from.sender);
-  if (to->type != from.type) to->type.assign(from.type);
-  to->sequence = from.sequence;
-  to->timestamp = from.timestamp;
-  to->text.assign(from.text);
-  if (!from.trace.empty() || !to->trace.empty()) to->trace = from.trace;
-  to->continued = from.continued;
+// Store ids are never reused, so a thread's name cache entry for a destroyed
+// store can never match a new one.
+std::atomic<uint64_t> next_store_id{1};
+
+// The calling thread's last few interned names, to skip the table's lock on
+// the append path.
+struct NameCacheEntry {
+  uint64_t store_id = 0;
+  const std::string* name = nullptr;
+};
+constexpr int kNameCacheSize = 4;
+thread_local NameCacheEntry name_cache[kNameCacheSize];
+thread_local int name_cache_next = 0;
+
+const std::string& EmptyName() {
+  static const std::string* empty = new std::string;
+  return *empty;
 }
 
 }  // namespace
 
-// Cache-line aligned so that two writers on different cores filling
-// neighbouring positions do not share a line.
+// One record. Writers never lock a slot for a record whose text fits inline
+// and that has no trace (every ordinary line): the slot is a sequence lock.
+// The writer marks the slot "being written" in `position_plus_one`, stores
+// the fields (all atomics, relaxed), then publishes position + 1 (release).
+// A reader copies the fields and keeps the copy only if `position_plus_one`
+// was the position it wanted before and after. The parts that are not
+// atomics (a long text, a trace) are written and read under `lock`, and are
+// left untouched (stale, unused) by short records.
+//
+// Laid out so that an append of a short line writes two cache lines (the
+// header and the start of the text); sender and type are pointers to
+// interned names. Cache-line aligned so that writers on different cores
+// filling neighbouring positions do not share a line.
 struct alignas(64) RecordStore::Slot {
-  internal::SpinLock lock;  // held for one record copy
-  // 1 + the position held; 0 while the slot has never been written. Changed
-  // only under `lock`, read without it by the next writer of the slot.
+  static constexpr size_t kInlineWords = 17;
+  static constexpr size_t kInlineText = kInlineWords * 8;  // 136 bytes
+  static constexpr uint64_t kWriting = uint64_t{1} << 63;
+  // Flags in `meta` beside the kind (low 8 bits).
+  static constexpr uint32_t kContinued = 1u << 8;
+  static constexpr uint32_t kLongText = 1u << 9;  // text in overflow_text
+  static constexpr uint32_t kHasTrace = 1u << 10;
+
+  // 1 + the position held (0: never written); with kWriting set while the
+  // writer of that position is storing it.
   std::atomic<uint64_t> position_plus_one{0};
-  Record record;
+  std::atomic<uint32_t> meta{0};
+  std::atomic<uint32_t> text_size{0};  // of the inline text
+  std::atomic<uint64_t> sequence{0};
+  std::atomic<int64_t> unix_nanos{0};
+  std::atomic<const std::string*> sender{&EmptyName()};
+  std::atomic<const std::string*> type{&EmptyName()};
+  std::atomic<uint64_t> text_words[kInlineWords] = {};
+  // Guards the two below (readers take it too, hence mutable).
+  mutable internal::SpinLock lock;
+  std::string overflow_text;
+  std::vector<std::string> trace;
+
+  // Called by the one writer of `position`, once the slot's previous
+  // occupant is complete.
+  void Store(uint64_t position, const Record& from,
+             const std::string* interned_sender,
+             const std::string* interned_type) {
+    position_plus_one.store((position + 1) | kWriting,
+                            std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    const bool long_text = from.text.size() > kInlineText;
+    const bool has_trace = !from.trace.empty();
+    uint32_t flags = static_cast<uint32_t>(from.kind);
+    if (from.continued) flags |= kContinued;
+    if (long_text) flags |= kLongText;
+    if (has_trace) flags |= kHasTrace;
+    meta.store(flags, std::memory_order_relaxed);
+    sequence.store(from.sequence, std::memory_order_relaxed);
+    unix_nanos.store(absl::ToUnixNanos(from.timestamp),
+                     std::memory_order_relaxed);
+    sender.store(interned_sender, std::memory_order_relaxed);
+    type.store(interned_type, std::memory_order_relaxed);
+    if (long_text || has_trace) {
+      std::lock_guard<internal::SpinLock> guard(lock);
+      if (long_text) overflow_text.assign(from.text);
+      if (has_trace) trace = from.trace;
+    }
+    if (!long_text) {
+      uint64_t words[kInlineWords];
+      const size_t size = from.text.size();
+      const size_t used = (size + 7) / 8;
+      if (used > 0) {
+        words[used - 1] = 0;
+        std::memcpy(words, from.text.data(), size);
+      }
+      for (size_t i = 0; i < used; ++i) {
+        text_words[i].store(words[i], std::memory_order_relaxed);
+      }
+      text_size.store(static_cast<uint32_t>(size), std::memory_order_relaxed);
+    }
+    position_plus_one.store(position + 1, std::memory_order_release);
+  }
+
+  // Copies the record at `position` into `to`: kCopied, or kEvicted when the
+  // slot moved on, or kNotYet when its writer has not finished.
+  enum class LoadResult { kCopied, kEvicted, kNotYet };
+  LoadResult Load(uint64_t position, Record* to) const {
+    const uint64_t before = position_plus_one.load(std::memory_order_acquire);
+    const uint64_t held = before & ~kWriting;
+    if (held > position + 1) return LoadResult::kEvicted;
+    if (held < position + 1 || (before & kWriting)) return LoadResult::kNotYet;
+    const uint32_t flags = meta.load(std::memory_order_relaxed);
+    to->kind = static_cast<RecordKind>(flags & 0xff);
+    to->continued = (flags & kContinued) != 0;
+    to->sequence = sequence.load(std::memory_order_relaxed);
+    to->timestamp =
+        absl::FromUnixNanos(unix_nanos.load(std::memory_order_relaxed));
+    to->sender.assign(*sender.load(std::memory_order_relaxed));
+    to->type.assign(*type.load(std::memory_order_relaxed));
+    if (flags & (kLongText | kHasTrace)) {
+      std::lock_guard<internal::SpinLock> guard(lock);
+      if (flags & kLongText) to->text.assign(overflow_text);
+      if (flags & kHasTrace) to->trace = trace;
+    }
+    if (!(flags & kHasTrace)) to->trace.clear();
+    if (!(flags & kLongText)) {
+      // May be torn if a writer moved in meanwhile: bounded here, and the
+      // whole copy discarded below.
+      const size_t size = std::min<size_t>(
+          text_size.load(std::memory_order_relaxed), kInlineText);
+      uint64_t words[kInlineWords];
+      const size_t used = (size + 7) / 8;
+      for (size_t i = 0; i < used; ++i) {
+        words[i] = text_words[i].load(std::memory_order_relaxed);
+      }
+      to->text.assign(reinterpret_cast<const char*>(words), size);
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (position_plus_one.load(std::memory_order_relaxed) != before) {
+      return LoadResult::kEvicted;
+    }
+    return LoadResult::kCopied;
+  }
 };
+
+const std::string* RecordStore::Intern(const std::string& name) const {
+  if (name.empty()) return &EmptyName();
+  for (const NameCacheEntry& entry : name_cache) {
+    if (entry.store_id == id_ && *entry.name == name) return entry.name;
+  }
+  const std::string* interned;
+  {
+    std::lock_guard<std::mutex> guard(names_mutex_);
+    interned = &*names_.insert(name).first;
+  }
+  name_cache[name_cache_next] = NameCacheEntry{id_, interned};
+  name_cache_next = (name_cache_next + 1) % kNameCacheSize;
+  return interned;
+}
 
 absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Create(
     size_t capacity) {
@@ -45,7 +176,8 @@ absl::StatusOr<std::unique_ptr<RecordStore>> RecordStore::Create(
 }
 
 RecordStore::RecordStore(size_t capacity)
-    : capacity_(capacity),
+    : id_(next_store_id.fetch_add(1, std::memory_order_relaxed)),
+      capacity_(capacity),
       slot_magic_(UINT64_MAX / capacity),
       slots_(new Slot[capacity]) {}
 
@@ -70,16 +202,14 @@ uint64_t RecordStore::Append(const Record& record) {
   // earlier and may still be copying. Wait for it so order is kept.
   const uint64_t expected =
       position >= capacity_ ? position - capacity_ + 1 : 0;
-  // Only this writer moves the slot on from `expected`, so watching it needs
-  // no lock; the lock then keeps readers out during the copy.
+  const std::string* sender = Intern(record.sender);
+  const std::string* type = Intern(record.type);
+  // Only this writer moves the slot on from `expected`.
   for (internal::Backoff backoff;
        slot.position_plus_one.load(std::memory_order_acquire) != expected;
        backoff.Pause()) {
   }
-  slot.lock.lock();
-  CopyRecord(record, &slot.record);
-  slot.position_plus_one.store(position + 1, std::memory_order_release);
-  slot.lock.unlock();
+  slot.Store(position, record, sender, type);
   if (waiters_.load(std::memory_order_seq_cst) > 0) {
     std::lock_guard<std::mutex> guard(wait_mutex_);
     wait_cv_.notify_all();
@@ -95,16 +225,14 @@ uint64_t RecordStore::FirstPosition(uint64_t end) const {
 bool RecordStore::CopyAt(uint64_t position, Record* out) const {
   Slot& slot = slots_[SlotIndex(position)];
   for (internal::Backoff backoff;; backoff.Pause()) {
-    slot.lock.lock();
-    const uint64_t held = slot.position_plus_one.load(std::memory_order_relaxed);
-    if (held == position + 1) {
-      CopyRecord(slot.record, out);
-      slot.lock.unlock();
-      return true;
+    switch (slot.Load(position, out)) {
+      case Slot::LoadResult::kCopied:
+        return true;
+      case Slot::LoadResult::kEvicted:
+        return false;
+      case Slot::LoadResult::kNotYet:
+        break;  // claimed but not yet stored by its writer: wait for it
     }
-    slot.lock.unlock();
-    if (held > position + 1) return false;  // overwritten (evicted)
-    // Claimed but not yet copied in by its writer: wait for it.
   }
 }
 

@@ -2,9 +2,10 @@
 //
 // Every syncstream buffer keeps its lines here. Appends from many threads are
 // totally ordered by a position (0, 1, 2, ...) taken with one atomic
-// increment; each record is copied into a preallocated slot whose strings are
-// reused, so a steady stream of appends does not allocate. A record is visible
-// to readers whole or not at all.
+// increment; each record is copied into a preallocated slot (text of up to 136
+// bytes inline, sender and type names interned once per store), so a steady
+// stream of appends does not allocate. A record is visible to readers whole or
+// not at all.
 //
 //   auto store = RecordStore::Create(1000);       // InvalidArgument if 0
 //   (*store)->Append(record);                     // any thread
@@ -21,6 +22,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -76,11 +79,16 @@ class RecordStore {
   // false if it was overwritten (evicted) meanwhile.
   bool CopyAt(uint64_t position, Record* out) const;
 
+  // The interned copy of a sender or type name, kept until the store is
+  // destroyed (one per distinct name ever appended).
+  const std::string* Intern(const std::string& name) const;
+
   // The slot of `position`: position % capacity_, computed with a
   // multiplication by `slot_magic_` instead of a 64-bit division (which
   // costs 40-90 cycles on every append).
   size_t SlotIndex(uint64_t position) const;
 
+  const uint64_t id_;  // process-unique, never reused
   const size_t capacity_;
   const uint64_t slot_magic_;  // UINT64_MAX / capacity_
   std::unique_ptr<Slot[]> slots_;
@@ -90,6 +98,8 @@ class RecordStore {
   mutable std::atomic<int> waiters_{0};
   mutable std::mutex wait_mutex_;
   mutable std::condition_variable wait_cv_;
+  mutable std::mutex names_mutex_;
+  mutable std::unordered_set<std::string> names_;  // node-based: stable
 };
 
 }  // namespace syncstream

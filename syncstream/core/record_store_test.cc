@@ -163,5 +163,52 @@ TEST(RecordStoreTest, ReadersDuringWrapAroundSeeOnlyWholeRecordsInOrder) {
   writer.join();
 }
 
+// Short lines are stored inline without a lock, long lines and traces under
+// the slot's lock: readers racing two writers over a small ring must see
+// each record whole, whichever mix of the two a slot goes through.
+TEST(RecordStoreTest, ReadersSeeWholeRecordsOfEveryShapeDuringWrapAround) {
+  auto store = *RecordStore::Create(5);
+  std::atomic<int> writing{2};
+  auto describe = [](const std::string& sender, uint64_t i) {
+    // Short, long (beyond the inline size) and trace-carrying records.
+    std::string text = absl::StrCat(sender, "-", i);
+    if (i % 3 == 1) text += std::string(300 + i % 50, static_cast<char>('a' + i % 26));
+    return text;
+  };
+  std::vector<std::thread> writers;
+  for (const char* sender : {"w0", "w1"}) {
+    writers.emplace_back([&, sender] {
+      Record r;
+      r.sender = sender;
+      for (uint64_t i = 0; i < 20000; ++i) {
+        r.sequence = i;
+        r.kind = i % 3 == 2 ? RecordKind::kError : RecordKind::kLine;
+        r.text = describe(sender, i);
+        r.trace.clear();
+        if (i % 3 == 2) r.trace = {absl::StrCat("#0 ", i), "#1 main"};
+        store->Append(r);
+      }
+      writing.fetch_sub(1);
+    });
+  }
+  size_t checked = 0;
+  while (writing.load() > 0) {
+    for (const Record& r : store->Read()) {
+      ++checked;
+      ASSERT_EQ(r.text, describe(r.sender, r.sequence));
+      if (r.sequence % 3 == 2) {
+        ASSERT_EQ(r.kind, RecordKind::kError);
+        ASSERT_EQ(r.trace, (std::vector<std::string>{
+                               absl::StrCat("#0 ", r.sequence), "#1 main"}));
+      } else {
+        ASSERT_EQ(r.kind, RecordKind::kLine);
+        ASSERT_TRUE(r.trace.empty());
+      }
+    }
+  }
+  for (std::thread& writer : writers) writer.join();
+  EXPECT_GT(checked, 0u);
+}
+
 }  // namespace
 }  // namespace syncstream

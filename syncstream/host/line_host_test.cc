@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/child_process.h"
 #include "syncstream/host/line_host_buffer.h"
 #include "syncstream/host/line_host_mirror.h"
 #include "syncstream/host/line_host_reader.h"
@@ -142,33 +143,42 @@ TEST(LineHostTest, FourThreadsEachWithAMirror) {
   for (const auto& [sender, count] : next) EXPECT_EQ(count, kLines) << sender;
 }
 
+// The body of one exec'd client process (see main()): 10 lines, a warning
+// and an error through its own mirror.
+int RunClientProcess(const std::string& address, const std::string& index) {
+  auto mirror = LineHostMirror::Create(
+      MirrorOptions(*net::ParseAddress(address), "proc" + index));
+  if (!mirror.ok()) return 3;
+  for (int i = 0; i < 10; ++i) {
+    (*mirror)->stream() << "p" << index << " " << i << "\n";
+  }
+  (*mirror)->SendWarning("warning from " + index).IgnoreError();
+  try {
+    throw std::runtime_error("failure in " + index);
+  } catch (const std::exception& e) {
+    (*mirror)->SendError(e).IgnoreError();
+  }
+  return (*mirror)->Close(absl::Seconds(30)).ok() ? 0 : 4;
+}
+
 TEST(LineHostTest, FourProcessesWithWarningAndError) {
   auto buffer = StartCollector(1000);
-  const net::Address address = buffer->address();
-  std::vector<pid_t> children;
+  std::vector<ChildProcess> children;
   for (int p = 0; p < 4; ++p) {
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      // The child: a fresh mirror (threads do not survive fork).
-      auto mirror = LineHostMirror::Create(
-          MirrorOptions(address, absl::StrCat("proc", p)));
-      if (!mirror.ok()) _exit(3);
-      for (int i = 0; i < 10; ++i) (*mirror)->stream() << "p" << p << " " << i << "\n";
-      (*mirror)->SendWarning(absl::StrCat("warning from ", p)).IgnoreError();
-      try {
-        throw std::runtime_error(absl::StrCat("failure in ", p));
-      } catch (const std::exception& e) {
-        (*mirror)->SendError(e).IgnoreError();
-      }
-      _exit((*mirror)->Close(absl::Seconds(30)).ok() ? 0 : 4);
-    }
-    children.push_back(pid);
+    // Re-exec this test binary as a client (a fresh process: no threads
+    // inherited from the collector's, which fork would not carry).
+    SpawnOptions options;
+    options.argv = {"/proc/self/exe"};
+    options.env = {{"SYNCSTREAM_HOST_TEST_CLIENT",
+                    absl::StrCat(buffer->address().ToString(), ",", p)}};
+    auto child = ChildProcess::Spawn(options);
+    ASSERT_TRUE(child.ok()) << child.status();
+    children.push_back(std::move(*child));
   }
-  for (pid_t pid : children) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  for (ChildProcess& child : children) {
+    auto status = child.Wait(absl::Seconds(60));
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_TRUE(status->success()) << status->ToString();
   }
   std::vector<Record> records = buffer->Read();
   int lines = 0, warnings = 0, errors = 0;
@@ -458,3 +468,14 @@ TEST(LineHostTest, FullQueueBlocksWithTimeoutOrDropsOldest) {
 
 }  // namespace
 }  // namespace syncstream
+
+int main(int argc, char** argv) {
+  if (const char* client = std::getenv("SYNCSTREAM_HOST_TEST_CLIENT")) {
+    std::string spec = client;
+    size_t comma = spec.rfind(',');
+    return syncstream::RunClientProcess(spec.substr(0, comma),
+                                        spec.substr(comma + 1));
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

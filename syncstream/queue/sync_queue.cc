@@ -403,6 +403,7 @@ QueueParticipant& QueueParticipant::operator=(QueueParticipant&& other) noexcept
   owner_pid_ = other.owner_pid_;
   unlink_on_last_close_ = other.unlink_on_last_close_;
   cursor_ = other.cursor_;
+  known_tail_ = other.known_tail_;
   screened_senders_ = std::move(other.screened_senders_);
   screened_types_ = std::move(other.screened_types_);
   stuck_position_ = other.stuck_position_;
@@ -615,7 +616,11 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
   absl::Time deadline = absl::InfinitePast();
   int spins = 0;
   for (;;) {
-    const uint64_t tail = h.tail.load(std::memory_order_acquire);
+    // Frames below a tail once seen stay valid until this reader passes
+    // them: reload the shared tail (a contended cache line) only when the
+    // cursor reaches the known one.
+    if (cursor_ >= known_tail_) known_tail_ = h.tail.load(std::memory_order_acquire);
+    const uint64_t tail = known_tail_;
     bool stuck = false;
     if (cursor_ < tail) {
       FrameView f;
@@ -668,10 +673,11 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
     if (left <= absl::ZeroDuration()) return false;
     const uint32_t epoch = data.Prepare();
     // Look again after announcing ourselves: a commit may have raced.
-    if (h.tail.load(std::memory_order_seq_cst) != tail) continue;
     if (cursor_ < tail) {
       auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + cursor_ % seg.capacity());
       if (f->state.load(std::memory_order_seq_cst) != queue_internal::kFrameReserved) continue;
+    } else if (h.tail.load(std::memory_order_seq_cst) != tail) {
+      continue;
     }
     data.Wait(epoch, std::min(left, stuck ? kStuckSlice : kReaderSlice));
   }

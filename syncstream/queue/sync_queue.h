@@ -328,6 +328,7 @@ class QueueParticipant {
   pid_t owner_pid_ = 0;
   bool unlink_on_last_close_ = true;
   uint64_t cursor_ = 0;
+  uint64_t known_tail_ = 0;  // the last tail this reader loaded
   std::set<std::string, std::less<>> screened_senders_;
   std::set<std::string, std::less<>> screened_types_;
   // A reserved frame under the cursor: when it was first seen, to probe its

@@ -1,7 +1,7 @@
 // LineBuffer throughput: 64-byte lines written by 1, 2 and 4 threads into one
-// buffer of the last 4096 lines, beside what a user would write by hand (a
-// std::mutex around a std::deque<std::string> keeping the last 4096), and the
-// ratio of the two.
+// buffer of the last N lines (N = 1000 and 100000), beside what a user would
+// write by hand (a std::mutex around a std::deque<std::string> keeping the
+// last N), and the ratio of the two.
 //
 //   ./bazelw run -c opt //testing/bench:line_buffer
 //   (Google Benchmark flags work too, e.g. -- --benchmark_repetitions=3)
@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -24,7 +25,6 @@
 namespace syncstream {
 namespace {
 
-constexpr size_t kMaxlen = 4096;
 constexpr size_t kLineBytes = 64;  // including the '\n'
 
 // A 64-byte line (63 characters and '\n') that names its thread.
@@ -39,7 +39,8 @@ std::string Line(int thread) {
 // a barrier).
 size_t Expected(const benchmark::State& state) {
   return std::min<size_t>(
-      static_cast<size_t>(state.iterations()) * state.threads(), kMaxlen);
+      static_cast<size_t>(state.iterations()) * state.threads(),
+      static_cast<size_t>(state.range(0)));
 }
 
 // The baseline: what a user would write by hand for "the last N lines from
@@ -68,7 +69,7 @@ void BM_LineBuffer(benchmark::State& state) {
   static std::unique_ptr<LineBuffer> buffer;
   if (state.thread_index() == 0) {
     absl::StatusOr<std::unique_ptr<LineBuffer>> created =
-        LineBuffer::Create(kMaxlen);
+        LineBuffer::Create(static_cast<size_t>(state.range(0)));
     if (!created.ok()) {
       state.SkipWithError(std::string(created.status().message()).c_str());
       return;
@@ -90,7 +91,8 @@ void BM_LineBuffer(benchmark::State& state) {
 void BM_MutexDequeBaseline(benchmark::State& state) {
   static std::unique_ptr<HandWrittenBuffer> buffer;
   if (state.thread_index() == 0) {
-    buffer = std::make_unique<HandWrittenBuffer>(kMaxlen);
+    buffer = std::make_unique<HandWrittenBuffer>(
+        static_cast<size_t>(state.range(0)));
   }
   const std::string line = Line(state.thread_index());
   for (auto _ : state) buffer->Write(line);
@@ -101,12 +103,12 @@ void BM_MutexDequeBaseline(benchmark::State& state) {
   }
 }
 
-BENCHMARK(BM_LineBuffer)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
-BENCHMARK(BM_MutexDequeBaseline)
-    ->Threads(1)
-    ->Threads(2)
-    ->Threads(4)
-    ->UseRealTime();
+void Configure(benchmark::internal::Benchmark* b) {
+  b->ArgName("maxlen")->Arg(1000)->Arg(100000);
+  b->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
+}
+BENCHMARK(BM_LineBuffer)->Apply(Configure);
+BENCHMARK(BM_MutexDequeBaseline)->Apply(Configure);
 
 // Prints the usual console table, remembering lines/s per benchmark and
 // thread count for the ratio table printed at the end.
@@ -122,25 +124,42 @@ class RatioReporter : public benchmark::ConsoleReporter {
       }
       auto rate = run.counters.find("items_per_second");
       if (rate == run.counters.end()) continue;
-      rates_[{run.run_name.function_name, run.threads}] = rate->second.value;
+      Figures& figures = figures_[{run.run_name.function_name,
+                                   run.run_name.args, run.threads}];
+      figures.lines_per_second = rate->second.value;
+      // CPU time per line of one thread: robust when other processes
+      // compete for the cores, where wall-clock rates are not.
+      figures.cpu_ns_per_line =
+          run.iterations > 0 ? run.cpu_accumulated_time / run.iterations * 1e9
+                             : 0;
     }
   }
 
   void PrintRatios() const {
-    std::printf("\n%-8s %22s %22s %8s\n", "threads", "LineBuffer lines/s",
-                "mutex+deque lines/s", "ratio");
-    for (int threads : {1, 2, 4}) {
-      auto ours = rates_.find({"BM_LineBuffer", threads});
-      auto base = rates_.find({"BM_MutexDequeBaseline", threads});
-      if (ours == rates_.end() || base == rates_.end()) continue;
-      std::printf("%-8d %20.2fM %20.2fM %7.2fx\n", threads,
-                  ours->second / 1e6, base->second / 1e6,
-                  ours->second / base->second);
+    std::printf("\n%-14s %-8s %20s %20s %7s   %18s %18s\n", "", "threads",
+                "LineBuffer lines/s", "mutex+deque lines/s", "ratio",
+                "LineBuffer cpu/line", "mutex+deque cpu/line");
+    for (const auto& [key, ours] : figures_) {
+      const auto& [function, args, threads] = key;
+      if (function != "BM_LineBuffer") continue;
+      auto base = figures_.find({"BM_MutexDequeBaseline", args, threads});
+      if (base == figures_.end()) continue;
+      std::printf("%-14s %-8d %19.2fM %19.2fM %6.2fx   %16.1fns %16.1fns\n",
+                  args.c_str(), static_cast<int>(threads),
+                  ours.lines_per_second / 1e6,
+                  base->second.lines_per_second / 1e6,
+                  ours.lines_per_second / base->second.lines_per_second,
+                  ours.cpu_ns_per_line, base->second.cpu_ns_per_line);
     }
   }
 
  private:
-  std::map<std::pair<std::string, int64_t>, double> rates_;
+  struct Figures {
+    double lines_per_second = 0;
+    double cpu_ns_per_line = 0;
+  };
+  // By (function, "maxlen:N", threads).
+  std::map<std::tuple<std::string, std::string, int64_t>, Figures> figures_;
 };
 
 }  // namespace

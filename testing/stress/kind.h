@@ -88,7 +88,8 @@ struct SessionSettings {
   // for every line of the run when the run is bounded.
   size_t buffer_lines = 1 << 16;
   // A fresh private directory for files, sockets and mounts of this run;
-  // removed (recursively) after the session is destroyed.
+  // removed (recursively) after the session is destroyed. Short enough that
+  // "scratch_dir/" plus a 40-byte name fits in a Unix socket path.
   std::string scratch_dir;
   // Where the collector delivers. Outlives the session.
   LineSink* sink = nullptr;

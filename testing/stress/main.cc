@@ -81,10 +81,17 @@ std::string SelfExe() {
   return std::string(path, n);
 }
 
+// Where run scratch directories go: $TEST_TMPDIR or $TMPDIR, unless that is
+// too long for the Unix socket paths kinds create there (a socket path holds
+// at most 107 bytes, and Bazel's $TEST_TMPDIR alone is often over 100).
 std::string ScratchRoot() {
+  constexpr size_t kMaxRootLength = 48;
   for (const char* name : {"TEST_TMPDIR", "TMPDIR"}) {
     const char* value = getenv(name);
-    if (value != nullptr && *value != '\0') return value;
+    if (value != nullptr && *value != '\0' &&
+        strlen(value) <= kMaxRootLength) {
+      return value;
+    }
   }
   return "/tmp";
 }

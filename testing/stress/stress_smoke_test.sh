@@ -13,7 +13,7 @@ field() { grep -o "\"$2\": [0-9]*" "$1" | head -1 | sed 's/.*: //'; }
 
 # 1. A clean run over every kind and mode, with kills.
 "$STRESS" --workers=3 --lines_per_worker=3000 --line_length=120 \
-    --kill_rate=0.5 --seed=7 --progress=never --timeout=60s \
+    --kill_rate=0.5 --seed=7 --progress=never --timeout=30s \
     --json="$OUT/clean.json" > "$OUT/clean.txt" 2>&1
 rc=$?
 cat "$OUT/clean.txt"
@@ -31,7 +31,7 @@ grep -q '"killed": [1-9]' "$OUT/clean.json" || fail "no worker was killed"
 check_fault() {  # fault counter
   local report="$OUT/fault-$1.json"
   "$STRESS" --kinds=thread --modes=threads --workers=2 \
-      --lines_per_worker=100 --seed=3 --progress=never \
+      --lines_per_worker=100 --seed=3 --progress=never --timeout=30s \
       --inject_fault="$1" --json="$report" > "$OUT/fault-$1.txt" 2>&1
   local rc=$?
   [[ $rc -eq 1 ]] || fail "fault $1: exit status $rc, expected 1"

@@ -16,6 +16,13 @@
 #include "syncstream/core/process_identity.h"
 #include "syncstream/core/unique_fd.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SYNCSTREAM_SEGMENT_CPU_RELAX() _mm_pause()
+#else
+#define SYNCSTREAM_SEGMENT_CPU_RELAX() std::atomic_signal_fence(std::memory_order_seq_cst)
+#endif
+
 namespace syncstream::queue_internal {
 namespace {
 
@@ -253,6 +260,12 @@ Segment::Lock::~Lock() {
 
 absl::StatusOr<Segment::Lock> Segment::Acquire(absl::Duration timeout) {
   int rc = pthread_mutex_trylock(&header_->lock);
+  // The lock is held for well under a microsecond: spin a little before
+  // sleeping in the kernel (glibc's robust mutexes do not spin by themselves).
+  for (int i = 0; i < 100 && rc == EBUSY; ++i) {
+    SYNCSTREAM_SEGMENT_CPU_RELAX();
+    rc = pthread_mutex_trylock(&header_->lock);
+  }
   if (rc == EBUSY) {
 #if defined(__SANITIZE_THREAD__)
     // TSan's pthread_mutex_timedlock interceptor does not record the lock

@@ -234,7 +234,12 @@ class RestartSession : public Session {
           options.store_dir = settings.scratch_dir + "/store";
           options.log = [](absl::string_view) {};
           auto buffer = LineHostBuffer::Start(std::move(options));
-          if (!buffer.ok()) return 3;
+          if (!buffer.ok()) {
+            std::string why = absl::StrCat(
+                "host_restart collector: ", buffer.status().ToString(), "\n");
+            (void)!::write(STDERR_FILENO, why.data(), why.size());
+            return 3;
+          }
           char ok = 'r';
           if (::write(ready_write.get(), &ok, 1) != 1) return 4;
           for (;;) ::pause();  // until SIGKILLed

@@ -1,0 +1,632 @@
+#include "syncstream/file/line_file_buffer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "syncstream/core/status_macros.h"
+#include "syncstream/core/unique_fd.h"
+
+namespace syncstream::file {
+namespace {
+
+std::string ErrnoText(int err) { return std::strerror(err); }
+
+std::string JoinPath(const std::string& dir, absl::string_view name) {
+  return absl::StrCat(dir, "/", name);
+}
+
+// Reads the whole file at `path`. NotFound if it vanished (rotated away).
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return absl::NotFoundError(path);
+    return absl::InternalError(
+        absl::StrCat("segment '", path, "': open: ", ErrnoText(errno)));
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) {
+    return absl::InternalError(
+        absl::StrCat("segment '", path, "': fstat: ", ErrnoText(errno)));
+  }
+  std::string data(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < data.size()) {
+    ssize_t n = ::pread(fd.get(), &data[got], data.size() - got, got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return absl::InternalError(
+          absl::StrCat("segment '", path, "': read: ", ErrnoText(errno)));
+    }
+    if (n == 0) break;  // shrank (repaired) since fstat
+    got += static_cast<size_t>(n);
+  }
+  data.resize(got);
+  return data;
+}
+
+absl::StatusOr<SegmentHeader> ReadHeader(const std::string& path,
+                                         absl::string_view name,
+                                         uint64_t* file_size) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return absl::NotFoundError(path);
+    return absl::InternalError(
+        absl::StrCat("segment '", path, "': open: ", ErrnoText(errno)));
+  }
+  char buf[kSegmentHeaderSize];
+  ssize_t n;
+  do {
+    n = ::pread(fd.get(), buf, sizeof(buf), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    return absl::InternalError(
+        absl::StrCat("segment '", path, "': read: ", ErrnoText(errno)));
+  }
+  if (file_size != nullptr) {
+    struct stat st;
+    *file_size = ::fstat(fd.get(), &st) == 0 ? st.st_size : 0;
+  }
+  return DecodeSegmentHeader(absl::string_view(buf, n), name);
+}
+
+absl::Status SyncDirectory(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::fsync(fd.get()) != 0) {
+    return absl::InternalError(absl::StrCat(
+        "file buffer '", path, "': fsync directory: ", ErrnoText(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct LineFileBuffer::Snapshot {
+  struct Entry {
+    uint64_t generation;
+    bool header_ok;
+    SegmentHeader header;
+  };
+  std::vector<Entry> segments;  // ascending generation
+  std::vector<std::string> leftovers;  // tmp-*, lock.released-*, lock.new-*
+  uint64_t max_generation = 0;
+  int newest_valid = -1;  // index into `segments`
+  uint64_t end_index() const {
+    return newest_valid >= 0 ? segments[newest_valid].header.end_index() : 0;
+  }
+  uint64_t clear_index() const {
+    return newest_valid >= 0 ? segments[newest_valid].header.clear_index : 0;
+  }
+};
+
+std::string LineFileBuffer::LockPath(const std::string& path) {
+  return JoinPath(path, "lock");
+}
+
+LineFileBuffer::LineFileBuffer(std::string path, LineFileBufferOptions options)
+    : LineWriter(options.writer),
+      path_(std::move(path)),
+      options_(std::move(options)),
+      nonce_(RandomNonce()),
+      lock_file_(LockPath(path_), LockFileOptions{options_.host_id,
+                                                  options_.lease}) {}
+
+absl::StatusOr<std::unique_ptr<LineFileBuffer>> LineFileBuffer::Open(
+    std::string path, LineFileBufferOptions options) {
+  if (options.maxlen < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("file buffer '", path, "': maxlen must be at least 1"));
+  }
+  if (options.lease <= absl::ZeroDuration() || options.max_batch_records < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "file buffer '", path, "': lease and max_batch_records must be positive"));
+  }
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+    return absl::InternalError(
+        absl::StrCat("file buffer '", path, "': mkdir: ", ErrnoText(errno)));
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "file buffer '", path, "': not a directory"));
+  }
+  return std::unique_ptr<LineFileBuffer>(
+      new LineFileBuffer(std::move(path), std::move(options)));
+}
+
+LineFileBuffer::~LineFileBuffer() {
+  absl::Status closed = CloseAllWriters();
+  {
+    std::lock_guard<std::mutex> guard(queue_mutex_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  absl::Status committed = Commit(options_.lock_timeout);
+  if (!closed.ok() || !committed.ok()) {
+    std::fprintf(stderr, "syncstream: file buffer '%s': lines lost at close: %s\n",
+                 path_.c_str(),
+                 (committed.ok() ? closed : committed).ToString().c_str());
+  }
+}
+
+absl::Status LineFileBuffer::Publish(const Record& record) {
+  bool commit_now = false;
+  {
+    std::lock_guard<std::mutex> guard(queue_mutex_);
+    queue_.last_frame = AppendRecordFrame(record, &scratch_, &queue_.frames);
+    if (queue_.count++ == 0) queue_since_ = absl::Now();
+    commit_now = options_.durability == Durability::kAlways ||
+                 queue_.count >= options_.max_batch_records ||
+                 queue_.frames.size() >= options_.max_batch_bytes;
+    if (!commit_now && !flusher_.joinable() && !stopping_) {
+      flusher_ = std::thread([this] { FlushLoop(); });
+    }
+  }
+  if (commit_now) return Commit(options_.lock_timeout);
+  return absl::OkStatus();
+}
+
+void LineFileBuffer::FlushLoop() {
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  while (!stopping_) {
+    queue_cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.flush_interval));
+    if (stopping_) break;
+    if (queue_.count == 0 ||
+        absl::Now() - queue_since_ < options_.flush_interval) {
+      continue;
+    }
+    lock.unlock();
+    absl::Status status = Commit(options_.lock_timeout);
+    lock.lock();
+    if (!status.ok()) flusher_status_ = status;
+  }
+}
+
+absl::Status LineFileBuffer::Commit(absl::Duration timeout) {
+  std::lock_guard<std::mutex> commit_guard(commit_mutex_);
+  Batch batch;
+  {
+    std::lock_guard<std::mutex> guard(queue_mutex_);
+    std::swap(batch, queue_);
+  }
+  if (batch.count == 0) return absl::OkStatus();
+  absl::Status status = CommitBatch(batch, 0, timeout);
+  if (status.ok()) {
+    committed_records_.fetch_add(batch.count, std::memory_order_acq_rel);
+  } else {
+    // Keep the records, ahead of anything queued meanwhile.
+    std::lock_guard<std::mutex> guard(queue_mutex_);
+    if (queue_.count == 0) {
+      queue_since_ = absl::Now();
+    } else {
+      batch.last_frame = batch.frames.size() + queue_.last_frame;
+    }
+    batch.frames.append(queue_.frames);
+    batch.count += queue_.count;
+    std::swap(batch, queue_);
+  }
+  return status;
+}
+
+absl::Status LineFileBuffer::CommitBatch(const Batch& batch, uint32_t flags,
+                                         absl::Duration timeout) {
+  SYNCSTREAM_ASSIGN_OR_RETURN(std::unique_ptr<HeldLock> lock,
+                              lock_file_.Acquire(timeout));
+  absl::Status status = CommitLocked(*lock, batch, flags);
+  absl::Status released = lock->Release();
+  return status.ok() ? released : status;
+}
+
+absl::StatusOr<LineFileBuffer::Snapshot> LineFileBuffer::TakeSnapshot(
+    bool repair, ReadReport* report) {
+  Snapshot snap;
+  {
+    DIR* dir = ::opendir(path_.c_str());
+    if (dir == nullptr) {
+      return absl::InternalError(absl::StrCat(
+          "file buffer '", path_, "': opendir: ", ErrnoText(errno)));
+    }
+    while (struct dirent* entry = ::readdir(dir)) {
+      absl::string_view name = entry->d_name;
+      uint64_t generation;
+      if (ParseSegmentName(name, &generation)) {
+        snap.segments.push_back({generation, false, {}});
+      } else if (absl::StartsWith(name, "tmp-") ||
+                 absl::StartsWith(name, "lock.released-") ||
+                 absl::StartsWith(name, "lock.new-")) {
+        snap.leftovers.emplace_back(name);
+      }
+    }
+    ::closedir(dir);
+  }
+  std::sort(snap.segments.begin(), snap.segments.end(),
+            [](const auto& a, const auto& b) { return a.generation < b.generation; });
+  if (!snap.segments.empty()) {
+    // Forget headers of segments rotated away (by any instance).
+    std::lock_guard<std::mutex> guard(header_mutex_);
+    header_cache_.erase(header_cache_.begin(),
+                        header_cache_.lower_bound(snap.segments[0].generation));
+  }
+  std::vector<Snapshot::Entry> present;
+  for (Snapshot::Entry& entry : snap.segments) {
+    snap.max_generation = std::max(snap.max_generation, entry.generation);
+    {
+      std::lock_guard<std::mutex> guard(header_mutex_);
+      auto it = header_cache_.find(entry.generation);
+      if (it != header_cache_.end()) {
+        entry.header = it->second;
+        entry.header_ok = true;
+        present.push_back(entry);
+        continue;
+      }
+    }
+    const std::string name = SegmentFileName(entry.generation);
+    auto header = ReadHeader(JoinPath(path_, name), name, nullptr);
+    if (absl::IsNotFound(header.status())) continue;  // rotated away
+    if (header.ok() && header->generation != entry.generation) {
+      header = absl::DataLossError(absl::StrCat(
+          "segment '", name, "': header names generation ",
+          header->generation));
+    }
+    if (header.ok()) {
+      entry.header = *header;
+      entry.header_ok = true;
+      std::lock_guard<std::mutex> guard(header_mutex_);
+      header_cache_[entry.generation] = *header;
+    } else if (report != nullptr) {
+      report->unreadable_segments.push_back(
+          std::string(header.status().message()));
+    }
+    present.push_back(entry);
+  }
+  snap.segments = std::move(present);
+  for (int i = static_cast<int>(snap.segments.size()) - 1; i >= 0; --i) {
+    if (snap.segments[i].header_ok) {
+      snap.newest_valid = i;
+      break;
+    }
+  }
+  if (repair && snap.newest_valid >= 0) {
+    Snapshot::Entry& newest = snap.segments[snap.newest_valid];
+    RepairTail(newest.generation, &newest.header);
+  }
+  return snap;
+}
+
+void LineFileBuffer::RepairTail(uint64_t generation, SegmentHeader* header) {
+  const std::string name = SegmentFileName(generation);
+  const std::string path = JoinPath(path_, name);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) != 0) return;
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  // The common case in O(1): the size matches the header and the last
+  // frame (its offset is in the header) passes its checksum.
+  if (size == kSegmentHeaderSize + header->payload_bytes) {
+    if (header->record_count == 0) return;
+    const uint64_t last = header->last_frame_offset;
+    if (last >= kSegmentHeaderSize && last < size) {
+      std::string tail(size - last, '\0');
+      if (::pread(fd.get(), &tail[0], tail.size(), last) ==
+              static_cast<ssize_t>(tail.size()) &&
+          IsValidFrameAt(tail, 0)) {
+        return;
+      }
+    }
+  }
+  auto bytes = ReadWholeFile(path);
+  if (!bytes.ok()) return;
+  auto decoded = DecodeSegment(*bytes, name, /*parse_records=*/false);
+  if (!decoded.ok() || decoded->damages.empty() ||
+      !decoded->damages.back().torn_tail) {
+    return;  // damage in the middle only: readers skip it and report it
+  }
+  uint32_t valid_frames = 0;
+  auto kept = DecodeSegment(
+      absl::string_view(*bytes).substr(0, decoded->valid_end), name);
+  if (kept.ok()) valid_frames = static_cast<uint32_t>(kept->records.size());
+  SegmentHeader fixed = *header;
+  fixed.record_count = valid_frames;
+  fixed.payload_bytes = decoded->valid_end - kSegmentHeaderSize;
+  fixed.last_frame_offset = static_cast<uint32_t>(decoded->last_frame_offset);
+  std::string encoded;
+  EncodeSegmentHeader(fixed, &encoded);
+  if (::ftruncate(fd.get(), decoded->valid_end) != 0 ||
+      ::pwrite(fd.get(), encoded.data(), encoded.size(), 0) !=
+          static_cast<ssize_t>(encoded.size())) {
+    return;
+  }
+  ::fdatasync(fd.get());
+  *header = fixed;
+  {
+    std::lock_guard<std::mutex> guard(header_mutex_);
+    header_cache_[generation] = fixed;
+  }
+  std::fprintf(stderr,
+               "syncstream: file buffer '%s': repaired torn tail of %s (%s at "
+               "offset %llu; %u records kept)\n",
+               path_.c_str(), name.c_str(),
+               decoded->damages.back().cause.c_str(),
+               static_cast<unsigned long long>(decoded->valid_end),
+               valid_frames);
+}
+
+absl::Status LineFileBuffer::LinkSegment(const SegmentHeader& header,
+                                         const std::string& frames) {
+  const std::string stage = JoinPath(
+      path_, absl::StrFormat("tmp-%016x-%u", nonce_, header.generation));
+  std::string head;
+  EncodeSegmentHeader(header, &head);
+  {
+    UniqueFd fd(::open(stage.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                       0644));
+    if (!fd) {
+      return absl::InternalError(absl::StrCat(
+          "file buffer '", path_, "': create staging file: ", ErrnoText(errno)));
+    }
+    size_t total = head.size() + frames.size();
+    size_t done = 0;
+    while (done < total) {
+      struct iovec iov[2];
+      int n_iov = 0;
+      if (done < head.size()) {
+        iov[n_iov++] = {const_cast<char*>(head.data()) + done,
+                        head.size() - done};
+        iov[n_iov++] = {const_cast<char*>(frames.data()), frames.size()};
+      } else {
+        size_t off = done - head.size();
+        iov[n_iov++] = {const_cast<char*>(frames.data()) + off,
+                        frames.size() - off};
+      }
+      ssize_t n = ::writev(fd.get(), iov, n_iov);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        int err = errno;
+        ::unlink(stage.c_str());
+        return absl::InternalError(absl::StrCat(
+            "file buffer '", path_, "': write staging file: ", ErrnoText(err)));
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (options_.durability != Durability::kNever && ::fdatasync(fd.get()) != 0) {
+      int err = errno;
+      ::unlink(stage.c_str());
+      return absl::InternalError(absl::StrCat(
+          "file buffer '", path_, "': fdatasync: ", ErrnoText(err)));
+    }
+  }
+  const std::string name = SegmentFileName(header.generation);
+  const std::string target = JoinPath(path_, name);
+  // The commit: link never replaces an existing name.
+  int linked = ::link(stage.c_str(), target.c_str());
+  int err = errno;
+  ::unlink(stage.c_str());
+  if (linked != 0) {
+    if (err != EEXIST) {
+      return absl::InternalError(absl::StrCat(
+          "file buffer '", path_, "': link ", name, ": ", ErrnoText(err)));
+    }
+    // EEXIST: ours after all (a retransmitted NFS link), or fenced.
+    auto existing = ReadHeader(target, name, nullptr);
+    if (!existing.ok() || existing->writer_nonce != nonce_) {
+      return absl::AbortedError(absl::StrCat(
+          "file buffer '", path_, "': write refused: generation ",
+          header.generation,
+          " was committed by another holder (this process was fenced: its "
+          "lock lease expired while it was paused); nothing was written"));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> guard(header_mutex_);
+    header_cache_[header.generation] = header;
+  }
+  if (options_.durability != Durability::kNever) {
+    SYNCSTREAM_RETURN_IF_ERROR(SyncDirectory(path_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LineFileBuffer::CommitLocked(HeldLock& lock, const Batch& batch,
+                                          uint32_t flags) {
+  SYNCSTREAM_ASSIGN_OR_RETURN(Snapshot snap,
+                              TakeSnapshot(/*repair=*/true, nullptr));
+  if (lock.took_over()) {
+    // Burn the generation a paused previous holder would commit next, so
+    // that its late write is refused. Never reused: link does not replace.
+    // If that holder linked it first (before we took over), look again.
+    for (int attempt = 0;; ++attempt) {
+      SegmentHeader burn;
+      burn.generation = snap.max_generation + 1;
+      burn.first_index = snap.end_index();
+      burn.clear_index = snap.clear_index();
+      burn.writer_nonce = nonce_;
+      SYNCSTREAM_RETURN_IF_ERROR(lock.SetGeneration(burn.generation));
+      SYNCSTREAM_RETURN_IF_ERROR(lock.Verify());
+      absl::Status burned = LinkSegment(burn, std::string());
+      if (burned.ok()) break;
+      if (!absl::IsAborted(burned) || attempt == 2) return burned;
+      SYNCSTREAM_ASSIGN_OR_RETURN(snap, TakeSnapshot(true, nullptr));
+    }
+    SYNCSTREAM_ASSIGN_OR_RETURN(snap, TakeSnapshot(false, nullptr));
+  }
+  const uint64_t end = snap.end_index();
+  const uint64_t clear = snap.clear_index();
+  const uint64_t generation = snap.max_generation + 1;
+  SYNCSTREAM_RETURN_IF_ERROR(lock.SetGeneration(generation));
+  // Claimed after listing, verified after claiming: a holder whose lock was
+  // taken over before this point stops here; one taken over after it meets
+  // the burned generation at link time.
+  SYNCSTREAM_RETURN_IF_ERROR(lock.Verify());
+  SegmentHeader header;
+  header.generation = generation;
+  header.first_index = end;
+  header.clear_index = (flags & kSegmentFlagClear) ? end : clear;
+  header.record_count = batch.count;
+  header.flags = flags;
+  header.payload_bytes = batch.frames.size();
+  header.writer_nonce = nonce_;
+  header.last_frame_offset =
+      batch.count ? static_cast<uint32_t>(kSegmentHeaderSize + batch.last_frame)
+                  : 0;
+  if (options_.before_link_for_testing) options_.before_link_for_testing();
+  SYNCSTREAM_RETURN_IF_ERROR(LinkSegment(header, batch.frames));
+  snap.segments.push_back({generation, true, header});
+  Rotate(snap, header.end_index(), header.clear_index);
+  return absl::OkStatus();
+}
+
+void LineFileBuffer::Rotate(const Snapshot& snap, uint64_t end,
+                            uint64_t clear) {
+  const uint64_t keep_from =
+      std::max<uint64_t>(clear, end > options_.maxlen ? end - options_.maxlen : 0);
+  // Oldest kept: the first valid segment with records at or after keep_from.
+  // The newest segment is always kept (it carries the indexes).
+  size_t first_kept = snap.segments.size() - 1;
+  for (size_t i = 0; i + 1 < snap.segments.size(); ++i) {
+    const auto& entry = snap.segments[i];
+    if (entry.header_ok && entry.header.end_index() > keep_from &&
+        !entry.header.is_clear_marker()) {
+      first_kept = i;
+      break;
+    }
+  }
+  for (size_t i = 0; i < first_kept; ++i) {
+    const uint64_t generation = snap.segments[i].generation;
+    ::unlink(JoinPath(path_, SegmentFileName(generation)).c_str());
+    std::lock_guard<std::mutex> guard(header_mutex_);
+    header_cache_.erase(generation);
+  }
+  // Staging and lock leftovers of dead or fenced processes.
+  const absl::Time now = absl::Now();
+  for (const std::string& name : snap.leftovers) {
+    const std::string path = JoinPath(path_, name);
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 &&
+        now - absl::FromTimeT(st.st_mtime) > 2 * options_.lease + absl::Seconds(1)) {
+      ::unlink(path.c_str());
+    }
+  }
+}
+
+absl::StatusOr<std::vector<Record>> LineFileBuffer::Collect(
+    uint64_t from, size_t limit, uint64_t* next, ReadReport* report) {
+  constexpr int kAttempts = 4;
+  for (int attempt = 0;; ++attempt) {
+    ReadReport local;
+    SYNCSTREAM_ASSIGN_OR_RETURN(Snapshot snap, TakeSnapshot(false, &local));
+    const uint64_t end = snap.end_index();
+    const uint64_t window = std::min<uint64_t>(limit, options_.maxlen);
+    uint64_t lower = std::max<uint64_t>(from, snap.clear_index());
+    if (end > window) lower = std::max<uint64_t>(lower, end - window);
+    if (next != nullptr) *next = end;
+    std::vector<std::vector<Record>> chunks;  // newest first
+    bool vanished = false;
+    for (auto it = snap.segments.rbegin(); it != snap.segments.rend(); ++it) {
+      if (!it->header_ok) continue;
+      const SegmentHeader& h = it->header;
+      if (h.end_index() <= lower) break;
+      if (h.record_count == 0) continue;
+      const std::string name = SegmentFileName(it->generation);
+      auto bytes = ReadWholeFile(JoinPath(path_, name));
+      if (absl::IsNotFound(bytes.status())) {
+        vanished = true;
+        break;
+      }
+      if (!bytes.ok()) return bytes.status();
+      auto decoded = DecodeSegment(*bytes, name);
+      if (!decoded.ok()) {
+        local.unreadable_segments.push_back(
+            std::string(decoded.status().message()));
+        continue;
+      }
+      for (SegmentDamage& damage : decoded->damages) {
+        local.damages.push_back({name, std::move(damage)});
+      }
+      std::vector<Record>& records = decoded->records;
+      const uint64_t wanted = h.end_index() - std::max(lower, h.first_index);
+      if (records.size() > wanted) {
+        records.erase(records.begin(), records.end() - wanted);
+      }
+      chunks.push_back(std::move(records));
+      if (h.first_index <= lower) break;
+    }
+    if (vanished && attempt + 1 < kAttempts) continue;  // rotated: look again
+    std::vector<Record> out;
+    for (auto it = chunks.rbegin(); it != chunks.rend(); ++it) {
+      std::move(it->begin(), it->end(), std::back_inserter(out));
+    }
+    if (report != nullptr) *report = std::move(local);
+    return out;
+  }
+}
+
+absl::StatusOr<std::vector<Record>> LineFileBuffer::Read(size_t n,
+                                                         ReadReport* report) {
+  SYNCSTREAM_RETURN_IF_ERROR(Commit(options_.lock_timeout));
+  if (n == 0) return std::vector<Record>();
+  return Collect(0, n, nullptr, report);
+}
+
+absl::StatusOr<std::vector<Record>> LineFileBuffer::ReadFrom(
+    uint64_t from, uint64_t* next, ReadReport* report) {
+  return Collect(from, options_.maxlen, next, report);
+}
+
+absl::StatusOr<size_t> LineFileBuffer::Size() {
+  SYNCSTREAM_RETURN_IF_ERROR(Commit(options_.lock_timeout));
+  SYNCSTREAM_ASSIGN_OR_RETURN(Snapshot snap, TakeSnapshot(false, nullptr));
+  return static_cast<size_t>(std::min<uint64_t>(
+      options_.maxlen, snap.end_index() - snap.clear_index()));
+}
+
+absl::Status LineFileBuffer::Clear() {
+  SYNCSTREAM_RETURN_IF_ERROR(Commit(options_.lock_timeout));
+  std::lock_guard<std::mutex> commit_guard(commit_mutex_);
+  return CommitBatch(Batch(), kSegmentFlagClear, options_.lock_timeout);
+}
+
+absl::StatusOr<std::vector<SegmentInfo>> LineFileBuffer::ListSegments(
+    const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("file buffer '", path, "': opendir: ", ErrnoText(errno)));
+  }
+  std::vector<SegmentInfo> out;
+  while (struct dirent* entry = ::readdir(dir)) {
+    SegmentInfo info;
+    if (!ParseSegmentName(entry->d_name, &info.generation)) continue;
+    info.name = entry->d_name;
+    out.push_back(std::move(info));
+  }
+  ::closedir(dir);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.generation < b.generation;
+  });
+  for (SegmentInfo& info : out) {
+    auto header = ReadHeader(JoinPath(path, info.name), info.name, &info.file_size);
+    if (header.ok()) {
+      info.header = *header;
+      info.header_ok = true;
+    } else {
+      info.problem = std::string(header.status().message());
+    }
+  }
+  return out;
+}
+
+}  // namespace syncstream::file

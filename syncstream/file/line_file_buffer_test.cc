@@ -1,0 +1,308 @@
+// LineFileBuffer on a local directory: sync-stream's file tests ported, and
+// the disk-damage cases (torn tail, corrupted middle record).
+#include "syncstream/file/line_file_buffer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "syncstream/core/child_process.h"
+
+namespace syncstream::file {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::string NewDir(const char* name) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  return absl::StrCat(tmp ? tmp : "/tmp", "/", name, "-", ::getpid(), "-",
+                      RandomNonce() % 1000000);
+}
+
+std::vector<std::string> Texts(const std::vector<Record>& records) {
+  std::vector<std::string> out;
+  for (const Record& r : records) out.push_back(FormatRecord(r));
+  return out;
+}
+
+std::unique_ptr<LineFileBuffer> OpenBuffer(const std::string& dir,
+                                           size_t maxlen) {
+  LineFileBufferOptions options;
+  options.maxlen = maxlen;
+  auto buffer = LineFileBuffer::Open(dir, options);
+  EXPECT_TRUE(buffer.ok()) << buffer.status();
+  return buffer.ok() ? *std::move(buffer) : nullptr;
+}
+
+std::vector<std::string> SegmentPaths(const std::string& dir) {
+  std::vector<std::string> out;
+  auto list = LineFileBuffer::ListSegments(dir);
+  if (list.ok()) {
+    for (const auto& s : *list) out.push_back(dir + "/" + s.name);
+  }
+  return out;
+}
+
+TEST(LineFileBufferTest, RejectsZeroMaxlen) {
+  LineFileBufferOptions options;
+  options.maxlen = 0;
+  EXPECT_EQ(LineFileBuffer::Open(NewDir("zero"), options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// sync-stream test_file_buffer: lines come back in order; Read(n) gives the
+// last n; only maxlen are kept.
+TEST(LineFileBufferTest, ReadOrderAndReadN) {
+  auto buffer = OpenBuffer(NewDir("order"), 10);
+  ASSERT_TRUE(buffer);
+  for (int i = 0; i < 15; ++i) buffer->stream() << "Line: " << i << "\n";
+  auto all = buffer->Read();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 10u);
+  EXPECT_EQ(FormatRecord(all->front()), "Line: 5");
+  EXPECT_EQ(FormatRecord(all->back()), "Line: 14");
+  auto last3 = buffer->Read(3);
+  ASSERT_TRUE(last3.ok());
+  EXPECT_THAT(Texts(*last3), ElementsAre("Line: 12", "Line: 13", "Line: 14"));
+  EXPECT_EQ(*buffer->Size(), 10u);
+  EXPECT_TRUE(buffer->Read(0)->empty());
+}
+
+// sync-stream's multi-print case: several prints make one line; a trailing
+// partial line is written at close.
+TEST(LineFileBufferTest, MultiPrintMakesOneLineAndPartialLineSurvivesClose) {
+  std::string dir = NewDir("multi");
+  {
+    auto buffer = OpenBuffer(dir, 20);
+    ASSERT_TRUE(buffer);
+    buffer->stream() << "Multi" << ' ' << "print" << ' ' << 1;
+    buffer->stream() << ", continued\n";
+    buffer->stream() << "partial at close";
+  }
+  auto reader = OpenBuffer(dir, 20);
+  auto records = reader->Read();
+  ASSERT_TRUE(records.ok());
+  EXPECT_THAT(Texts(*records),
+              ElementsAre("Multi print 1, continued", "partial at close"));
+}
+
+TEST(LineFileBufferTest, ErrorRecordKeepsMessageAndTrace) {
+  auto buffer = OpenBuffer(NewDir("error"), 10);
+  buffer->stream() << "before\n";
+  ASSERT_TRUE(buffer->SendError(std::runtime_error("it broke")).ok());
+  auto records = buffer->Read();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 2u);
+  const Record& error = (*records)[1];
+  EXPECT_TRUE(error.is_error());
+  EXPECT_THAT(error.text, HasSubstr("it broke"));
+  EXPECT_FALSE(error.trace.empty());
+  EXPECT_THAT(FormatRecord(error), HasSubstr("Error from writer"));
+}
+
+// sync-stream: 4 processes, each with its own instance, 5 lines each; the
+// parent reads all 20.
+TEST(LineFileBufferTest, FourProcessesEachWithItsOwnInstance) {
+  std::string dir = NewDir("procs");
+  ASSERT_TRUE(OpenBuffer(dir, 100));  // creates the directory
+  std::vector<ChildProcess> children;
+  for (int p = 0; p < 4; ++p) {
+    auto child = ChildProcess::Fork([dir, p] {
+      LineFileBufferOptions options;
+      options.maxlen = 100;
+      options.writer.name = absl::StrCat("proc", p);
+      auto buffer = LineFileBuffer::Open(dir, options);
+      if (!buffer.ok()) return 2;
+      for (int i = 0; i < 5; ++i) {
+        (*buffer)->stream() << "process " << p << " line " << i << "\n";
+      }
+      return (*buffer)->Commit().ok() ? 0 : 3;
+    });
+    ASSERT_TRUE(child.ok()) << child.status();
+    children.push_back(*std::move(child));
+  }
+  for (ChildProcess& child : children) {
+    auto status = child.Wait(absl::Seconds(30));
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_TRUE(status->success()) << status->ToString();
+  }
+  auto reader = OpenBuffer(dir, 100);
+  auto records = reader->Read();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 20u);
+  std::vector<int> next(4, 0);
+  for (const Record& r : *records) {
+    int p = r.sender.back() - '0';
+    ASSERT_GE(p, 0);
+    ASSERT_LT(p, 4);
+    EXPECT_EQ(r.text, absl::StrCat("process ", p, " line ", next[p]++));
+  }
+  EXPECT_THAT(next, ElementsAre(5, 5, 5, 5));
+}
+
+// sync-stream's clear rounds: write, clear, write again, several times.
+TEST(LineFileBufferTest, ClearRounds) {
+  std::string dir = NewDir("clear");
+  auto buffer = OpenBuffer(dir, 10);
+  auto other = OpenBuffer(dir, 10);
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 4; ++i) {
+      buffer->stream() << "round " << round << " line " << i << "\n";
+    }
+    // Visible to other instances once committed.
+    ASSERT_TRUE(buffer->Commit().ok());
+    EXPECT_EQ(*other->Size(), 4u);
+    auto records = other->Read();
+    ASSERT_TRUE(records.ok());
+    ASSERT_EQ(records->size(), 4u);
+    EXPECT_EQ((*records)[0].text, absl::StrCat("round ", round, " line 0"));
+    ASSERT_TRUE(other->Clear().ok());
+    EXPECT_EQ(*buffer->Size(), 0u);
+    EXPECT_TRUE(buffer->Read()->empty());
+  }
+  // Cleared segments were removed: only the marker is left.
+  EXPECT_EQ(SegmentPaths(dir).size(), 1u);
+}
+
+TEST(LineFileBufferTest, RotationKeepsDiskBoundedAndMaxlenReadable) {
+  std::string dir = NewDir("rotate");
+  auto buffer = OpenBuffer(dir, 50);
+  for (int batch = 0; batch < 40; ++batch) {
+    for (int i = 0; i < 10; ++i) buffer->stream() << batch << ":" << i << "\n";
+    ASSERT_TRUE(buffer->Commit().ok());
+  }
+  // 50 records in batches of 10: at most 6 segments hold them.
+  EXPECT_LE(SegmentPaths(dir).size(), 6u);
+  auto records = buffer->Read();
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 50u);
+  EXPECT_EQ(records->front().text, "35:0");
+  EXPECT_EQ(records->back().text, "39:9");
+}
+
+void DamageFile(const std::string& path, off_t offset, bool truncate) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  struct stat st;
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  if (truncate) {
+    ASSERT_EQ(::ftruncate(fd, st.st_size - offset), 0);
+  } else {
+    char c;
+    off_t at = offset >= 0 ? offset : st.st_size + offset;
+    ASSERT_EQ(::pread(fd, &c, 1, at), 1);
+    c ^= 0x5a;
+    ASSERT_EQ(::pwrite(fd, &c, 1, at), 1);
+  }
+  ::close(fd);
+}
+
+class TailDamageTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(TailDamageTest, TornOrCorruptedTailIsDetectedAndRepaired) {
+  const bool truncate = GetParam();
+  std::string dir = NewDir("torn");
+  auto buffer = OpenBuffer(dir, 100);
+  for (int i = 0; i < 10; ++i) buffer->stream() << "line " << i << "\n";
+  ASSERT_TRUE(buffer->Commit().ok());
+  std::vector<std::string> segments = SegmentPaths(dir);
+  ASSERT_EQ(segments.size(), 1u);
+  // A writer killed mid-append (no fsync) / a damaged last sector.
+  DamageFile(segments[0], truncate ? 5 : -3, truncate);
+
+  auto reader = OpenBuffer(dir, 100);
+  ReadReport report;
+  auto records = reader->Read(100, &report);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 9u);
+  EXPECT_EQ(records->back().text, "line 8");
+  ASSERT_EQ(report.damages.size(), 1u);
+  EXPECT_TRUE(report.damages[0].damage.torn_tail);
+
+  // The next lock holder cuts the tail off; everything before survives.
+  reader->stream() << "after repair\n";
+  ASSERT_TRUE(reader->Commit().ok());
+  ReadReport clean;
+  records = buffer->Read(100, &clean);
+  ASSERT_TRUE(records.ok());
+  EXPECT_TRUE(clean.damages.empty());
+  ASSERT_EQ(records->size(), 10u);
+  EXPECT_EQ((*records)[8].text, "line 8");
+  EXPECT_EQ((*records)[9].text, "after repair");
+  EXPECT_EQ(*buffer->Size(), 10u);
+}
+
+INSTANTIATE_TEST_SUITE_P(TruncatedOrCorrupted, TailDamageTest,
+                         ::testing::Bool());
+
+TEST(LineFileBufferTest, CorruptedMiddleRecordIsReportedRestReadable) {
+  std::string dir = NewDir("middle");
+  auto buffer = OpenBuffer(dir, 100);
+  for (int i = 0; i < 10; ++i) buffer->stream() << "first " << i << "\n";
+  ASSERT_TRUE(buffer->Commit().ok());
+  for (int i = 0; i < 10; ++i) buffer->stream() << "second " << i << "\n";
+  ASSERT_TRUE(buffer->Commit().ok());
+  std::vector<std::string> segments = SegmentPaths(dir);
+  ASSERT_EQ(segments.size(), 2u);
+  DamageFile(segments[0], kSegmentHeaderSize + 100, false);
+  ReadReport report;
+  auto records = buffer->Read(100, &report);
+  ASSERT_TRUE(records.ok());
+  EXPECT_EQ(records->size(), 19u);
+  ASSERT_EQ(report.damages.size(), 1u);
+  EXPECT_FALSE(report.damages[0].damage.torn_tail);
+  EXPECT_EQ(report.damages[0].segment, SegmentFileName(1));
+  EXPECT_EQ(records->back().text, "second 9");
+  for (const Record& r : *records) EXPECT_THAT(r.text, ::testing::MatchesRegex("(first|second) [0-9]"));
+}
+
+TEST(LineFileBufferTest, ReadFromFollowsNewRecords) {
+  std::string dir = NewDir("follow");
+  auto buffer = OpenBuffer(dir, 100);
+  buffer->stream() << "a\nb\n";
+  ASSERT_TRUE(buffer->Commit().ok());
+  uint64_t next = 0;
+  auto first = buffer->ReadFrom(0, &next);
+  ASSERT_TRUE(first.ok());
+  EXPECT_THAT(Texts(*first), ElementsAre("a", "b"));
+  EXPECT_EQ(next, 2u);
+  buffer->stream() << "c\n";
+  ASSERT_TRUE(buffer->Commit().ok());
+  auto more = buffer->ReadFrom(next, &next);
+  EXPECT_THAT(Texts(*more), ElementsAre("c"));
+  EXPECT_EQ(next, 3u);
+}
+
+TEST(LineFileBufferTest, FlusherCommitsWithoutExplicitCommit) {
+  std::string dir = NewDir("flusher");
+  LineFileBufferOptions options;
+  options.maxlen = 10;
+  options.flush_interval = absl::Milliseconds(5);
+  auto writer = LineFileBuffer::Open(dir, options);
+  ASSERT_TRUE(writer.ok());
+  (*writer)->stream() << "queued\n";
+  auto reader = OpenBuffer(dir, 10);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  uint64_t next = 0;
+  std::vector<Record> seen;
+  while (seen.empty() && absl::Now() < deadline) {
+    seen = *reader->ReadFrom(0, &next);
+    if (seen.empty()) absl::SleepFor(absl::Milliseconds(2));
+  }
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].text, "queued");
+}
+
+}  // namespace
+}  // namespace syncstream::file

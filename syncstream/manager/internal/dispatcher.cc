@@ -1,0 +1,323 @@
+#include "syncstream/manager/internal/dispatcher.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "syncstream/core/deadline.h"
+#include "syncstream/manager/internal/builtin_types.h"
+#include "syncstream/manager/internal/user_object.h"
+
+namespace syncstream::manager::internal {
+
+void SetStatus(const absl::Status& status, proto::Response* response) {
+  response->set_code(static_cast<int32_t>(status.code()));
+  response->set_error(std::string(status.message()));
+}
+
+absl::Status StatusOf(const proto::Response& response) {
+  if (response.code() == 0) return absl::OkStatus();
+  absl::StatusCode code = static_cast<absl::StatusCode>(response.code());
+  if (response.code() < 0 || response.code() > 16) {
+    code = absl::StatusCode::kUnknown;
+  }
+  return absl::Status(code, response.error());
+}
+
+Dispatcher::~Dispatcher() { registry_.Clear(); }
+
+absl::Status Dispatcher::RegisterType(const UserTypeDefinition& type) {
+  if (type.name.empty() || IsBuiltinType(type.name)) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "cannot register type '", type.name, "': reserved name"));
+  }
+  std::lock_guard<std::mutex> lock(types_mu_);
+  if (!types_.emplace(type.name, std::make_shared<UserTypeDefinition>(type))
+           .second) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("type '", type.name, "' is already registered"));
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<Session> Dispatcher::OpenSession(std::string peer) {
+  return std::make_unique<Session>(next_session_.fetch_add(1),
+                                   std::move(peer));
+}
+
+void Dispatcher::CloseSession(Session& session) {
+  session.Close();
+  for (const Registry::Entry& entry : registry_.Snapshot()) {
+    entry.object->ReleaseSession(session.id());
+  }
+  // Objects no longer in the registry that a call still waits on.
+  for (const auto& object : session.CallObjects()) {
+    object->ReleaseSession(session.id());
+  }
+}
+
+void Dispatcher::EndSession(Session& session) {
+  for (uint64_t id : session.TakeAllHandles()) registry_.Unref(id);
+}
+
+absl::Status Dispatcher::ResolveRefs(Value& value) {
+  switch (value.kind()) {
+    case ValueKind::kRef: {
+      std::shared_ptr<ManagedObject> object =
+          registry_.Find(value.as_ref().object_id);
+      if (object == nullptr) {
+        return absl::NotFoundError(absl::StrCat(
+            "reference to object #", value.as_ref().object_id,
+            ", which does not exist"));
+      }
+      if (!value.as_ref().type.empty() &&
+          value.as_ref().type != object->type()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "reference to ", value.as_ref().type, " #",
+            value.as_ref().object_id, ", which is a ", object->type()));
+      }
+      value = Value(ObjectRef{value.as_ref().object_id, object->type(), nullptr});
+      return absl::OkStatus();
+    }
+    case ValueKind::kList:
+      for (Value& item : value.as_list()) {
+        if (absl::Status s = ResolveRefs(item); !s.ok()) return s;
+      }
+      return absl::OkStatus();
+    case ValueKind::kDict:
+      for (auto& [key, item] : value.as_dict()) {
+        if (absl::Status s = ResolveRefs(item); !s.ok()) return s;
+      }
+      return absl::OkStatus();
+    default:
+      return absl::OkStatus();
+  }
+}
+
+bool Dispatcher::Execute(Session& session, const proto::Request& request,
+                         bool may_block, proto::Response* response) {
+  response->Clear();
+  response->set_request_id(request.request_id());
+
+  std::vector<Value> args;
+  args.reserve(request.args_size());
+  for (const proto::Value& arg : request.args()) {
+    absl::StatusOr<Value> value = FromProto(arg);
+    if (value.ok()) {
+      absl::Status resolved = ResolveRefs(*value);
+      if (!resolved.ok()) value = resolved;
+    }
+    if (!value.ok()) {
+      SetStatus(absl::Status(value.status().code(),
+                             absl::StrCat(request.method(), " argument ",
+                                          args.size() + 1, ": ",
+                                          value.status().message())),
+                response);
+      return true;
+    }
+    args.push_back(*std::move(value));
+  }
+
+  CallContext ctx;
+  ctx.session = &session;
+  ctx.thread_id = request.thread_id();
+  ctx.deadline = request.timeout_us() < 0
+                     ? absl::InfiniteFuture()
+                     : DeadlineAfter(absl::Microseconds(request.timeout_us()));
+  ctx.may_block = may_block;
+  ctx.references = &registry_;
+
+  absl::StatusOr<Value> result;
+  if (request.object_id() == 0) {
+    result = CallManager(ctx, request, args);
+  } else {
+    std::shared_ptr<ManagedObject> object =
+        session.FindHandle(request.object_id());
+    if (object == nullptr) object = registry_.Find(request.object_id());
+    if (object == nullptr) {
+      result = absl::NotFoundError(absl::StrCat(
+          "object #", request.object_id(), " does not exist (deleted?)"));
+    } else if (may_block) {
+      std::atomic<bool> cancelled{false};
+      ctx.call_cancelled = &cancelled;
+      session.BeginCall(request.request_id(), object, &cancelled);
+      result = object->Call(ctx, request.method(), args);
+      session.EndCall(request.request_id());
+    } else {
+      result = object->Call(ctx, request.method(), args);
+    }
+  }
+
+  bool done = !ctx.would_block;
+  if (done) {
+    if (result.ok()) {
+      // The reply's references become handles of the client.
+      absl::Status held;
+      ForEachRef(*result, [&](const ObjectRef& ref) {
+        if (!held.ok()) return;
+        held = registry_.Ref(ref.object_id);
+        if (held.ok()) {
+          session.AddHandle(ref.object_id, registry_.Find(ref.object_id));
+        }
+      });
+      if (held.ok()) {
+        ToProto(*result, response->mutable_result());
+      } else {
+        SetStatus(held, response);
+      }
+    } else {
+      SetStatus(result.status(), response);
+    }
+  }
+  for (const Value& v : ctx.dropped) registry_.UnrefAll(v);
+  return done;
+}
+
+absl::StatusOr<std::shared_ptr<ManagedObject>> Dispatcher::Create(
+    absl::string_view type, std::vector<Value> args) {
+  if (IsBuiltinType(type)) {
+    return CreateBuiltin(type, std::move(args), &registry_);
+  }
+  std::shared_ptr<const UserTypeDefinition> definition;
+  {
+    std::lock_guard<std::mutex> lock(types_mu_);
+    auto it = types_.find(type);
+    if (it != types_.end()) definition = it->second;
+  }
+  if (definition == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no type '", absl::CEscape(type), "' (neither built in nor registered)"));
+  }
+  return NewUserObject(std::move(definition), args);
+}
+
+namespace {
+
+absl::StatusOr<std::string> StringArg(const std::vector<Value>& args, size_t i,
+                                      absl::string_view method,
+                                      absl::string_view what) {
+  if (args.size() <= i) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("manager: ", method, " needs ", what));
+  }
+  return args[i].GetString(absl::StrCat("manager: ", method, " ", what));
+}
+
+absl::StatusOr<uint64_t> IdArg(const std::vector<Value>& args,
+                               absl::string_view method) {
+  if (args.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("manager: ", method, " needs an object id"));
+  }
+  absl::StatusOr<int64_t> id =
+      args[0].GetInt(absl::StrCat("manager: ", method, " object id"));
+  if (!id.ok()) return id.status();
+  return static_cast<uint64_t>(*id);
+}
+
+}  // namespace
+
+absl::StatusOr<Value> Dispatcher::CallManager(CallContext& ctx,
+                                              const proto::Request& request,
+                                              std::vector<Value>& args) {
+  const std::string& method = request.method();
+  Session& session = *ctx.session;
+  if (method == "ping") return Value();
+  if (method == "create") {
+    absl::StatusOr<std::string> type = StringArg(args, 0, method, "a type");
+    if (!type.ok()) return type.status();
+    std::vector<Value> rest(std::make_move_iterator(args.begin() + 1),
+                            std::make_move_iterator(args.end()));
+    absl::StatusOr<std::shared_ptr<ManagedObject>> object =
+        Create(*type, std::move(rest));
+    if (!object.ok()) return object.status();
+    const uint64_t id = registry_.Add(*object);
+    return Value(ObjectRef{id, (*object)->type(), nullptr});
+  }
+  if (method == "get_or_create") {
+    absl::StatusOr<std::string> name = StringArg(args, 0, method, "a name");
+    if (!name.ok()) return name.status();
+    absl::StatusOr<std::string> type = StringArg(args, 1, method, "a type");
+    if (!type.ok()) return type.status();
+    std::vector<Value> rest(std::make_move_iterator(args.begin() + 2),
+                            std::make_move_iterator(args.end()));
+    absl::StatusOr<uint64_t> id =
+        registry_.GetOrCreate(*name, *type, [&] { return Create(*type, rest); });
+    if (!id.ok()) return id.status();
+    return Value(ObjectRef{*id, *type, nullptr});
+  }
+  if (method == "get") {
+    absl::StatusOr<std::string> name = StringArg(args, 0, method, "a name");
+    if (!name.ok()) return name.status();
+    absl::StatusOr<uint64_t> id = registry_.FindName(*name);
+    if (!id.ok()) return id.status();
+    std::shared_ptr<ManagedObject> object = registry_.Find(*id);
+    if (object == nullptr) return absl::NotFoundError("object vanished");
+    return Value(ObjectRef{*id, object->type(), nullptr});
+  }
+  if (method == "attach") {
+    absl::StatusOr<uint64_t> id = IdArg(args, method);
+    if (!id.ok()) return id.status();
+    std::shared_ptr<ManagedObject> object = registry_.Find(*id);
+    if (object == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no object #", *id));
+    }
+    return Value(ObjectRef{*id, object->type(), nullptr});
+  }
+  if (method == "release") {
+    absl::StatusOr<uint64_t> id = IdArg(args, method);
+    if (!id.ok()) return id.status();
+    if (!session.DropHandle(*id)) {
+      return absl::NotFoundError(
+          absl::StrCat("manager: release of object #", *id,
+                       ", which this client does not hold"));
+    }
+    registry_.Unref(*id);
+    return Value();
+  }
+  if (method == "delete") {
+    absl::StatusOr<std::string> name = StringArg(args, 0, method, "a name");
+    if (!name.ok()) return name.status();
+    absl::Status s = registry_.DeleteName(*name);
+    if (!s.ok()) return s;
+    return Value();
+  }
+  if (method == "cancel") {
+    absl::StatusOr<uint64_t> id = IdArg(args, method);
+    if (!id.ok()) return id.status();
+    if (std::shared_ptr<ManagedObject> object = session.CancelCall(*id)) {
+      object->WakeAll();
+    }
+    return Value();
+  }
+  if (method == "types") {
+    ValueList names;
+    std::lock_guard<std::mutex> lock(types_mu_);
+    for (const auto& [name, type] : types_) names.emplace_back(name);
+    return Value(std::move(names));
+  }
+  if (method == "objects") return Objects();
+  return absl::InvalidArgumentError(
+      absl::StrCat("manager: no method '", absl::CEscape(method), "'"));
+}
+
+Value Dispatcher::Objects() {
+  ValueList out;
+  for (const Registry::Entry& entry : registry_.Snapshot()) {
+    ObjectInfo info = entry.object->Describe();
+    ValueList holders(info.holders.begin(), info.holders.end());
+    out.emplace_back(ValueDict{
+        {"id", Value(static_cast<int64_t>(entry.id))},
+        {"type", Value(entry.object->type())},
+        {"name", Value(entry.name)},
+        {"references", Value(entry.references)},
+        {"holders", Value(std::move(holders))},
+        {"waiters", Value(info.waiters)},
+        {"state", Value(info.state)},
+    });
+  }
+  return Value(std::move(out));
+}
+
+}  // namespace syncstream::manager::internal

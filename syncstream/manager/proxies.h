@@ -1,0 +1,353 @@
+// Typed proxies for the objects a Manager hosts. Each method is one call on
+// the client's connection (client.h); methods marked "posted" do not wait for
+// a reply (see "Posted calls" in client.h). Methods that may wait take a
+// timeout (absl::InfiniteDuration() = forever, ZeroDuration() = do not wait)
+// and return DeadlineExceeded when it passes. Semantics follow Python's
+// threading, queue, list and dict types; errors are absl::Status codes:
+//   FailedPrecondition  releasing a lock not held, a broken barrier,
+//                       task_done without a pending task
+//   OutOfRange          a list index outside the list
+//   NotFound            a missing dict key or list item
+//   InvalidArgument     a value of the wrong kind
+//   Unavailable         the manager is gone
+//
+// A proxy is a cheap handle (copyable); id() names the object so another
+// process can ManagerClient::Attach<P>(id) to it.
+#ifndef SYNCSTREAM_MANAGER_PROXIES_H_
+#define SYNCSTREAM_MANAGER_PROXIES_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "syncstream/manager/client.h"
+#include "syncstream/manager/value.h"
+
+namespace syncstream::manager {
+
+class ObjectProxy {
+ public:
+  ObjectProxy(std::shared_ptr<ManagerClient> client, ObjectRef ref)
+      : client_(std::move(client)), ref_(std::move(ref)) {}
+
+  uint64_t id() const { return ref_.object_id; }
+  const std::string& type() const { return ref_.type; }
+  // A value referring to this object, to store in a container.
+  Value ref() const { return Value(ref_); }
+  ManagerClient& client() const { return *client_; }
+
+ protected:
+  absl::StatusOr<Value> CallValue(absl::string_view method,
+                                  std::vector<Value> args = {},
+                                  absl::Duration timeout = absl::ZeroDuration()) const {
+    return client_->Call(ref_.object_id, method, std::move(args), timeout);
+  }
+  absl::Status CallStatus(absl::string_view method, std::vector<Value> args = {},
+                          absl::Duration timeout = absl::ZeroDuration()) const {
+    return CallValue(method, std::move(args), timeout).status();
+  }
+  absl::Status Post(absl::string_view method, std::vector<Value> args = {}) const {
+    return client_->Call(ref_.object_id, method, std::move(args),
+                         CallMode::kPosted)
+        .status();
+  }
+  absl::StatusOr<int64_t> CallInt(absl::string_view method,
+                                  std::vector<Value> args = {}) const;
+  absl::StatusOr<bool> CallBool(absl::string_view method) const;
+
+ private:
+  std::shared_ptr<ManagerClient> client_;
+  ObjectRef ref_;
+};
+
+class Lock : public ObjectProxy {
+ public:
+  static constexpr char kType[] = "lock";
+  using ObjectProxy::ObjectProxy;
+  absl::Status Acquire(absl::Duration timeout) const {
+    return CallStatus("acquire", {}, timeout);
+  }
+  absl::Status Release() const { return Post("release"); }  // posted
+  absl::StatusOr<bool> Locked() const { return CallBool("locked"); }
+};
+
+// Owned by (client, thread): only the acquiring thread may release.
+class RLock : public ObjectProxy {
+ public:
+  static constexpr char kType[] = "rlock";
+  using ObjectProxy::ObjectProxy;
+  absl::Status Acquire(absl::Duration timeout) const {
+    return CallStatus("acquire", {}, timeout);
+  }
+  absl::Status Release() const { return Post("release"); }  // posted
+};
+
+// Create with {Value(initial)} (default 1).
+class Semaphore : public ObjectProxy {
+ public:
+  static constexpr char kType[] = "semaphore";
+  using ObjectProxy::ObjectProxy;
+  absl::Status Acquire(absl::Duration timeout) const {
+    return CallStatus("acquire", {}, timeout);
+  }
+  absl::Status Release(int64_t n = 1) const {  // posted
+    return n == 1 ? Post("release") : Post("release", {Value(n)});
+  }
+  absl::StatusOr<int64_t> GetValue() const { return CallInt("value"); }
+};
+
+// A Semaphore whose value may never exceed its initial value.
+class BoundedSemaphore : public Semaphore {
+ public:
+  static constexpr char kType[] = "bounded_semaphore";
+  using Semaphore::Semaphore;
+};
+
+class Event : public ObjectProxy {
+ public:
+  static constexpr char kType[] = "event";
+  using ObjectProxy::ObjectProxy;
+  absl::Status Set() const { return Post("set"); }      // posted
+  absl::Status Clear() const { return Post("clear"); }  // posted
+  absl::StatusOr<bool> IsSet() const { return CallBool("is_set"); }
+  // OK once set; DeadlineExceeded if not set within `timeout`.
+  absl::Status Wait(absl::Duration timeout) const {
+    return CallStatus("wait", {}, timeout);
+  }
+};
+
+// A condition variable with its own recursive lock (owned by client and
+// thread).
+class Condition : public ObjectProxy {
+ public:
+  static constexpr char kType[] = "condition";
+  using ObjectProxy::ObjectProxy;
+  absl::Status Acquire(absl::Duration timeout) const {
+    return CallStatus("acquire", {}, timeout);
+  }
+  absl::Status Release() const { return Post("release"); }  // posted
+  // With the lock held: releases it, waits for a notify, retakes it (also
+  // after a timeout, which returns DeadlineExceeded).
+  absl::Status Wait(absl::Duration timeout) const {
+    return CallStatus("wait", {}, timeout);
+  }
+  // Waits until `predicate()` (checked with the lock held) is true; OK with
+  // the lock held, DeadlineExceeded (lock held) when `timeout` passes first.
+  absl::Status WaitFor(const std::function<absl::StatusOr<bool>()>& predicate,
+                       absl::Duration timeout) const;
+  absl::Status Notify(int64_t n = 1) const {  // posted
+    return n == 1 ? Post("notify") : Post("notify", {Value(n)});
+  }
+  absl::Status NotifyAll() const { return Post("notify_all"); }  // posted
+};
+
+// Create with {Value(parties)}.
+class Barrier : public ObjectProxy {
+ public:
+  static constexpr char kType[] = "barrier";
+  using ObjectProxy::ObjectProxy;
+  // The arrival index (0 .. parties-1). FailedPrecondition if broken or
+  // reset while waiting; a timeout breaks the barrier (as in Python).
+  absl::StatusOr<int64_t> Wait(absl::Duration timeout) const;
+  absl::Status Abort() const { return CallStatus("abort"); }
+  absl::Status Reset() const { return CallStatus("reset"); }
+  absl::StatusOr<int64_t> Parties() const { return CallInt("parties"); }
+  absl::StatusOr<int64_t> NWaiting() const { return CallInt("n_waiting"); }
+  absl::StatusOr<bool> Broken() const { return CallBool("broken"); }
+};
+
+// Create with {Value(maxsize)} (0 or none: unbounded).
+class Queue : public ObjectProxy {
+ public:
+  static constexpr char kType[] = "queue";
+  using ObjectProxy::ObjectProxy;
+  absl::Status Put(Value item, absl::Duration timeout) const {
+    return CallStatus("put", {std::move(item)}, timeout);
+  }
+  absl::StatusOr<Value> Get(absl::Duration timeout) const {
+    return CallValue("get", {}, timeout);
+  }
+  absl::StatusOr<int64_t> Size() const { return CallInt("qsize"); }
+  absl::StatusOr<bool> Empty() const { return CallBool("empty"); }
+  absl::StatusOr<bool> Full() const { return CallBool("full"); }
+  absl::Status TaskDone() const { return CallStatus("task_done"); }
+  // Waits until every item put was matched by a TaskDone.
+  absl::Status Join(absl::Duration timeout) const {
+    return CallStatus("join", {}, timeout);
+  }
+};
+
+// Create with {Value(ValueList{...})} for initial items. Indexes may be
+// negative (from the end).
+class List : public ObjectProxy {
+ public:
+  static constexpr char kType[] = "list";
+  using ObjectProxy::ObjectProxy;
+  absl::Status Append(Value v) const { return Post("append", {std::move(v)}); }
+  absl::Status Extend(ValueList items) const {
+    return Post("extend", {Value(std::move(items))});
+  }
+  absl::Status Insert(int64_t index, Value v) const {
+    return Post("insert", {Value(index), std::move(v)});
+  }
+  absl::Status Set(int64_t index, Value v) const {
+    return Post("set", {Value(index), std::move(v)});
+  }
+  absl::StatusOr<Value> Get(int64_t index) const {
+    return CallValue("get", {Value(index)});
+  }
+  absl::StatusOr<Value> Pop() const { return CallValue("pop"); }
+  absl::StatusOr<Value> Pop(int64_t index) const {
+    return CallValue("pop", {Value(index)});
+  }
+  absl::Status Remove(Value v) const { return CallStatus("remove", {std::move(v)}); }
+  absl::StatusOr<int64_t> Index(Value v) const {
+    return CallInt("index", {std::move(v)});
+  }
+  absl::StatusOr<int64_t> Count(Value v) const {
+    return CallInt("count", {std::move(v)});
+  }
+  absl::StatusOr<bool> Contains(Value v) const;
+  absl::StatusOr<int64_t> Len() const { return CallInt("len"); }
+  absl::StatusOr<ValueList> GetAll() const;
+  absl::Status SetAll(ValueList items) const {
+    return Post("set_all", {Value(std::move(items))});
+  }
+  absl::Status Clear() const { return Post("clear"); }
+  absl::Status Reverse() const { return Post("reverse"); }
+};
+
+// String keys. Create with {Value(ValueDict{...})} for initial items.
+class Dict : public ObjectProxy {
+ public:
+  static constexpr char kType[] = "dict";
+  using ObjectProxy::ObjectProxy;
+  absl::Status Set(const std::string& key, Value v) const {
+    return Post("set", {Value(key), std::move(v)});
+  }
+  // NotFound for a missing key.
+  absl::StatusOr<Value> Get(const std::string& key) const {
+    return CallValue("get", {Value(key)});
+  }
+  absl::StatusOr<Value> GetOr(const std::string& key, Value fallback) const {
+    return CallValue("get", {Value(key), std::move(fallback)});
+  }
+  absl::StatusOr<Value> Pop(const std::string& key) const {
+    return CallValue("pop", {Value(key)});
+  }
+  absl::Status Delete(const std::string& key) const {
+    return CallStatus("delete", {Value(key)});
+  }
+  absl::StatusOr<Value> SetDefault(const std::string& key, Value v) const {
+    return CallValue("setdefault", {Value(key), std::move(v)});
+  }
+  absl::StatusOr<bool> Contains(const std::string& key) const;
+  absl::StatusOr<int64_t> Len() const { return CallInt("len"); }
+  absl::StatusOr<ValueList> Keys() const;
+  absl::StatusOr<ValueDict> GetAll() const;
+  absl::Status Update(ValueDict items) const {
+    return Post("update", {Value(std::move(items))});
+  }
+  absl::Status Clear() const { return Post("clear"); }
+};
+
+// One shared value (Python's manager.Value). Create with {Value(initial)}.
+class ManagedValue : public ObjectProxy {
+ public:
+  static constexpr char kType[] = "value";
+  using ObjectProxy::ObjectProxy;
+  absl::StatusOr<Value> Get() const { return CallValue("get"); }
+  absl::Status Set(Value v) const { return Post("set", {std::move(v)}); }
+};
+
+// Named attributes (Python's manager.Namespace).
+class Namespace : public ObjectProxy {
+ public:
+  static constexpr char kType[] = "namespace";
+  using ObjectProxy::ObjectProxy;
+  // NotFound for a missing attribute.
+  absl::StatusOr<Value> Get(const std::string& name) const {
+    return CallValue("get", {Value(name)});
+  }
+  absl::Status Set(const std::string& name, Value v) const {
+    return Post("set", {Value(name), std::move(v)});
+  }
+  absl::Status Delete(const std::string& name) const {
+    return CallStatus("delete", {Value(name)});
+  }
+  absl::StatusOr<ValueDict> GetAll() const;
+};
+
+// An object of a registered user type (user_type.h).
+class UserProxy : public ObjectProxy {
+ public:
+  using ObjectProxy::ObjectProxy;
+  absl::StatusOr<Value> Call(absl::string_view method,
+                             std::vector<Value> args = {},
+                             absl::Duration timeout = absl::ZeroDuration()) const {
+    return CallValue(method, std::move(args), timeout);
+  }
+};
+
+// ManagerClient's templates (declared in client.h).
+
+template <typename P>
+absl::StatusOr<P> ManagerClient::Create(std::vector<Value> args) {
+  args.insert(args.begin(), Value(P::kType));
+  absl::StatusOr<ObjectRef> ref =
+      ManagerCall("create", std::move(args), P::kType);
+  if (!ref.ok()) return ref.status();
+  return P(shared_from_this(), *std::move(ref));
+}
+
+template <typename P>
+absl::StatusOr<P> ManagerClient::GetOrCreate(const std::string& name,
+                                             std::vector<Value> args) {
+  args.insert(args.begin(), Value(P::kType));
+  args.insert(args.begin(), Value(name));
+  absl::StatusOr<ObjectRef> ref =
+      ManagerCall("get_or_create", std::move(args), P::kType);
+  if (!ref.ok()) return ref.status();
+  return P(shared_from_this(), *std::move(ref));
+}
+
+template <typename P>
+absl::StatusOr<P> ManagerClient::Get(const std::string& name) {
+  absl::StatusOr<ObjectRef> ref = ManagerCall("get", {Value(name)}, P::kType);
+  if (!ref.ok()) return ref.status();
+  return P(shared_from_this(), *std::move(ref));
+}
+
+template <typename P>
+absl::StatusOr<P> ManagerClient::Attach(uint64_t object_id) {
+  absl::StatusOr<ObjectRef> ref =
+      ManagerCall("attach", {Value(object_id)}, P::kType);
+  if (!ref.ok()) return ref.status();
+  return P(shared_from_this(), *std::move(ref));
+}
+
+template <typename P>
+absl::StatusOr<P> ManagerClient::FromRef(const Value& ref) {
+  if (!ref.is_ref()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected a reference to a ", P::kType, ", got ", ref.DebugString()));
+  }
+  if (ref.as_ref().type != P::kType) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("object #", ref.as_ref().object_id, " is a ",
+                     ref.as_ref().type, ", not a ", P::kType));
+  }
+  if (ref.as_ref().handle == nullptr) return Attach<P>(ref.as_ref().object_id);
+  return P(shared_from_this(), ref.as_ref());
+}
+
+}  // namespace syncstream::manager
+
+#endif  // SYNCSTREAM_MANAGER_PROXIES_H_

@@ -1,0 +1,241 @@
+// `syncstream file ...`: look at and repair a LineFileBuffer directory on a
+// shared disk.
+//
+//   syncstream file tail PATH [-n N] [-f]      last N lines (0: all); -f follows
+//                                              (-n, -f: tools/common_flags.h)
+//   syncstream file inspect PATH [--json]      segments, counts, lock holder
+//   syncstream file unlock PATH [--force]      remove a stale lock
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <gflags/gflags.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "syncstream/file/line_file_buffer.h"
+#include "syncstream/file/lock_file.h"
+#include "tools/command.h"
+#include "tools/common_flags.h"
+
+DEFINE_double(file_follow_seconds, 0,
+              "file tail -f: stop after this many seconds (0: until interrupted)");
+DEFINE_bool(force, false, "file unlock: remove the lock even if it is live");
+
+namespace syncstream::tools {
+namespace {
+
+using file::LineFileBuffer;
+using file::LockFile;
+using file::LockState;
+
+std::atomic<bool> interrupted{false};
+
+bool CheckPath(const std::vector<std::string>& args, const char* usage) {
+  if (args.size() != 1) {
+    std::cerr << "usage: syncstream " << usage << "\n";
+    return false;
+  }
+  struct stat st;
+  if (::stat(args[0].c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    std::cerr << "syncstream: file buffer '" << args[0]
+              << "': no such directory\n";
+    return false;
+  }
+  return true;
+}
+
+void PrintRecords(const std::vector<Record>& records) {
+  for (const Record& r : records) std::cout << FormatRecord(r) << "\n";
+  std::cout.flush();
+}
+
+int RunTail(const std::vector<std::string>& args) {
+  if (!CheckPath(args, "file tail PATH [-n N] [-f]")) return 2;
+  if (FLAGS_n < 0) {
+    std::cerr << "syncstream file tail: -n must not be negative\n";
+    return 2;
+  }
+  file::LineFileBufferOptions options;
+  options.maxlen = std::max<size_t>(static_cast<size_t>(FLAGS_n), 1u << 16);
+  auto buffer = LineFileBuffer::Open(args[0], options);
+  if (!buffer.ok()) {
+    std::cerr << "syncstream: " << buffer.status().message() << "\n";
+    return 1;
+  }
+  uint64_t next = 0;
+  file::ReadReport report;
+  auto records = (*buffer)->ReadFrom(0, &next, &report);
+  if (!records.ok()) {
+    std::cerr << "syncstream: " << records.status().message() << "\n";
+    return 1;
+  }
+  if (FLAGS_n > 0 && records->size() > static_cast<size_t>(FLAGS_n)) {
+    records->erase(records->begin(), records->end() - FLAGS_n);
+  }
+  PrintRecords(*records);
+  for (const auto& d : report.damages) {
+    std::cerr << "syncstream: " << d.segment << ": " << d.damage.cause
+              << " at offset " << d.damage.offset << " (skipped)\n";
+  }
+  if (!FLAGS_f) return 0;
+  ::signal(SIGINT, [](int) { interrupted = true; });
+  ::signal(SIGTERM, [](int) { interrupted = true; });
+  const absl::Time stop = FLAGS_file_follow_seconds > 0
+                              ? absl::Now() + absl::Seconds(FLAGS_file_follow_seconds)
+                              : absl::InfiniteFuture();
+  while (!interrupted && absl::Now() < stop) {
+    absl::SleepFor(absl::Milliseconds(100));
+    auto more = (*buffer)->ReadFrom(next, &next);
+    if (!more.ok()) {
+      std::cerr << "syncstream: " << more.status().message() << "\n";
+      return 1;
+    }
+    PrintRecords(*more);
+  }
+  return 0;
+}
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      absl::StrAppendFormat(&out, "\\u%04x", c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out + "\"";
+}
+
+int RunInspect(const std::vector<std::string>& args) {
+  if (!CheckPath(args, "file inspect PATH [--json]")) return 2;
+  const std::string& path = args[0];
+  auto segments = LineFileBuffer::ListSegments(path);
+  if (!segments.ok()) {
+    std::cerr << "syncstream: " << segments.status().message() << "\n";
+    return 1;
+  }
+  LockState lock = LockFile::Inspect(LineFileBuffer::LockPath(path));
+  uint64_t bytes = 0, records = 0, end = 0, clear = 0;
+  for (const auto& s : *segments) {
+    bytes += s.file_size;
+    if (!s.header_ok) continue;
+    records += s.header.record_count;
+    end = s.header.end_index();
+    clear = s.header.clear_index;
+  }
+  if (FLAGS_json) {
+    std::string out = absl::StrCat("{\"path\":", JsonString(path),
+                                   ",\"segments\":[");
+    for (size_t i = 0; i < segments->size(); ++i) {
+      const auto& s = (*segments)[i];
+      absl::StrAppend(&out, i ? "," : "", "{\"name\":", JsonString(s.name),
+                      ",\"generation\":", s.generation,
+                      ",\"bytes\":", s.file_size,
+                      ",\"header_ok\":", s.header_ok ? "true" : "false");
+      if (s.header_ok) {
+        absl::StrAppend(&out, ",\"first_index\":", s.header.first_index,
+                        ",\"records\":", s.header.record_count,
+                        ",\"clear_marker\":",
+                        s.header.is_clear_marker() ? "true" : "false");
+      } else {
+        absl::StrAppend(&out, ",\"problem\":", JsonString(s.problem));
+      }
+      out += "}";
+    }
+    absl::StrAppend(&out, "],\"records_on_disk\":", records,
+                    ",\"bytes\":", bytes, ",\"end_index\":", end,
+                    ",\"clear_index\":", clear, ",\"lock\":");
+    if (!lock.present) {
+      out += "null";
+    } else {
+      absl::StrAppend(&out, "{\"readable\":", lock.readable ? "true" : "false",
+                      ",\"stale\":", lock.stale ? "true" : "false",
+                      ",\"stale_reason\":", JsonString(lock.stale_reason),
+                      ",\"lease_age_seconds\":",
+                      absl::ToDoubleSeconds(lock.heartbeat_age));
+      if (lock.readable) {
+        absl::StrAppend(&out, ",\"host\":", JsonString(lock.holder.host),
+                        ",\"pid\":", lock.holder.pid,
+                        ",\"boot_id\":", JsonString(lock.holder.boot_id),
+                        ",\"nonce\":", JsonString(absl::StrFormat("%016x", lock.holder.nonce)),
+                        ",\"generation\":", lock.holder.generation,
+                        ",\"lease_seconds\":",
+                        absl::ToDoubleSeconds(lock.holder.lease));
+      } else {
+        absl::StrAppend(&out, ",\"problem\":", JsonString(lock.problem));
+      }
+      out += "}";
+    }
+    std::cout << out << "}\n";
+    return 0;
+  }
+  std::cout << "file buffer " << path << "\n"
+            << "  segments: " << segments->size() << ", " << records
+            << " records, " << bytes << " bytes; indexes [" << clear << ", "
+            << end << ") since the last clear\n";
+  for (const auto& s : *segments) {
+    std::cout << "  " << s.name << "  " << s.file_size << " bytes  ";
+    if (!s.header_ok) {
+      std::cout << "DAMAGED: " << s.problem << "\n";
+    } else if (s.header.is_clear_marker()) {
+      std::cout << "clear marker at index " << s.header.first_index << "\n";
+    } else {
+      std::cout << s.header.record_count << " records from index "
+                << s.header.first_index << "\n";
+    }
+  }
+  if (!lock.present) {
+    std::cout << "  lock: free\n";
+  } else if (!lock.readable) {
+    std::cout << "  lock: present, unreadable (" << lock.problem << ")"
+              << (lock.stale ? ", STALE: " + lock.stale_reason : "") << "\n";
+  } else {
+    std::cout << "  lock: held by " << lock.holder.host << " pid "
+              << lock.holder.pid << " (boot " << lock.holder.boot_id
+              << "), generation " << lock.holder.generation
+              << ", heartbeat " << absl::FormatDuration(lock.heartbeat_age)
+              << " ago, lease " << absl::FormatDuration(lock.holder.lease)
+              << (lock.stale ? ", STALE: " + lock.stale_reason : ", live")
+              << "\n";
+  }
+  return 0;
+}
+
+int RunUnlock(const std::vector<std::string>& args) {
+  if (!CheckPath(args, "file unlock PATH [--force]")) return 2;
+  absl::Status status =
+      LockFile::Break(LineFileBuffer::LockPath(args[0]), FLAGS_force);
+  if (!status.ok()) {
+    std::cerr << "syncstream: " << status.message() << "\n";
+    return 1;
+  }
+  std::cout << "removed lock of " << args[0] << "\n";
+  return 0;
+}
+
+}  // namespace
+
+SYNCSTREAM_REGISTER_COMMAND(file_tail, "file tail", "PATH [-n N] [-f]",
+                            "Print the last lines of a LineFileBuffer.",
+                            RunTail);
+SYNCSTREAM_REGISTER_COMMAND(
+    file_inspect, "file inspect", "PATH [--json]",
+    "Show a LineFileBuffer's segments, record counts and lock holder.",
+    RunInspect);
+SYNCSTREAM_REGISTER_COMMAND(file_unlock, "file unlock", "PATH [--force]",
+                            "Remove a LineFileBuffer's lock if it is stale.",
+                            RunUnlock);
+
+}  // namespace syncstream::tools
