@@ -457,6 +457,7 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
   Segment& seg = *segment_;
   QueueHeader& h = *seg.header();
   const uint64_t capacity = seg.capacity();
+  const uint64_t mask = capacity - 1;  // the capacity is a power of two
   const uint64_t limit = capacity / 2;
   // Frame sizes; the batch must fit in half the ring so it always can.
   constexpr size_t kInline = 16;
@@ -504,7 +505,7 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
       }
       uint64_t end = tail;
       for (size_t i = 0; i < messages.size(); ++i) {
-        const uint64_t room = capacity - end % capacity;
+        const uint64_t room = capacity - (end & mask);
         if (room < sizes[i]) end += room;
         end += sizes[i];
       }
@@ -524,15 +525,15 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
         // readers), then publish the new tail.
         uint64_t pos = tail;
         for (size_t i = 0; i < messages.size(); ++i) {
-          const uint64_t room = capacity - pos % capacity;
+          const uint64_t room = capacity - (pos & mask);
           if (room < sizes[i]) {
-            auto* pad = reinterpret_cast<FrameHeader*>(seg.ring() + pos % capacity);
+            auto* pad = reinterpret_cast<FrameHeader*>(seg.ring() + (pos & mask));
             pad->length = static_cast<uint32_t>(room);
             pad->state.store(queue_internal::kFramePadding, std::memory_order_relaxed);
             pos += room;
           }
           if (i == 0) first = pos;
-          auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + pos % capacity);
+          auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + (pos & mask));
           f->length = sizes[i];
           f->sequence = h.next_sequence++;
           f->timestamp_ns = now_ns;
@@ -575,9 +576,9 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
   // Copy the payloads and commit, frame by frame, in order.
   uint64_t pos = first;
   for (size_t i = 0; i < messages.size(); ++i) {
-    const uint64_t room = capacity - pos % capacity;
+    const uint64_t room = capacity - (pos & mask);
     if (room < sizes[i]) pos += room;
-    auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + pos % capacity);
+    auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + (pos & mask));
     char* p = reinterpret_cast<char*>(f) + queue_internal::kFrameHeaderSize;
     std::memcpy(p, name_.data(), name_.size());
     p += name_.size();
@@ -674,7 +675,7 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
     const uint32_t epoch = data.Prepare();
     // Look again after announcing ourselves: a commit may have raced.
     if (cursor_ < tail) {
-      auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + cursor_ % seg.capacity());
+      auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + (cursor_ & (seg.capacity() - 1)));
       if (f->state.load(std::memory_order_seq_cst) != queue_internal::kFrameReserved) continue;
     } else if (h.tail.load(std::memory_order_seq_cst) != tail) {
       continue;

@@ -201,7 +201,7 @@ class QueueParticipant;
 class SyncQueue {
  public:
   // Creates queue `name` ([A-Za-z0-9._-], 1..200 chars) holding
-  // `capacity_bytes` of frames (rounded up to 8; >= 256). AlreadyExists if the
+  // `capacity_bytes` of frames (256 to 2^40, rounded up to a power of two). AlreadyExists if the
   // name is taken. A message's frame (40 bytes + sender + type + body,
   // rounded to 8) may take at most half the capacity.
   static absl::StatusOr<SyncQueue> Create(absl::string_view name,

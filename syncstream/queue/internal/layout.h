@@ -5,10 +5,10 @@
 //
 //   offset 0                 QueueHeader          (kHeaderSize bytes)
 //   participants_offset      ParticipantSlot[max_participants]
-//   ring_offset              data ring, `capacity` bytes (a multiple of 8)
+//   ring_offset              data ring, `capacity` bytes (a power of two)
 //
 // The ring holds frames at increasing 64-bit byte positions; a position's
-// offset in the ring is `position % capacity`. `tail` is the end of the last
+// offset in the ring is `position & (capacity - 1)`. `tail` is the end of the last
 // reserved frame, `head` the start of the oldest frame still held (everything
 // before it has been read by every reader and may be overwritten). Each
 // reader's `cursor` lies in [head, tail].

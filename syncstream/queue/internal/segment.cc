@@ -86,7 +86,8 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
                     absl::StrCat("max_participants ", options.max_participants,
                                  " is outside [1, ", kMaxParticipantsLimit, "]"));
   }
-  const uint64_t capacity = AlignUp(capacity_bytes, kFrameAlign);
+  uint64_t capacity = kMinCapacity;  // a power of two: offsets are masks
+  while (capacity < capacity_bytes) capacity <<= 1;
   const uint64_t ring_offset =
       AlignUp(kHeaderSize + uint64_t{options.max_participants} * sizeof(ParticipantSlot), 64);
   const uint64_t total = ring_offset + capacity;
@@ -229,7 +230,7 @@ absl::Status Segment::MapAndValidate(int fd, absl::Duration init_wait) {
   const uint64_t ring_offset =
       AlignUp(kHeaderSize + uint64_t{h.max_participants} * sizeof(ParticipantSlot), 64);
   if (h.ring_offset != ring_offset || h.capacity < kMinCapacity ||
-      h.capacity > kMaxCapacity || h.capacity % kFrameAlign != 0 ||
+      h.capacity > kMaxCapacity || (h.capacity & (h.capacity - 1)) != 0 ||
       h.total_size != ring_offset + h.capacity) {
     return Error(absl::StatusCode::kDataLoss,
                  absl::StrCat("inconsistent sizes: ring at ", h.ring_offset, ", capacity ",
@@ -308,7 +309,7 @@ absl::Status Segment::DecodeFrame(uint64_t position, uint64_t tail, FrameView* o
                  absl::StrCat("frame position ", position, " outside the published range (tail ",
                               tail, ")"));
   }
-  const uint64_t offset = position % capacity_;
+  const uint64_t offset = position & (capacity_ - 1);
   const uint64_t to_lap_end = capacity_ - offset;
   const uint64_t available = std::min(to_lap_end, tail - position);
   if (available < kPaddingHeaderSize) {
