@@ -11,15 +11,8 @@ namespace {
 static_assert(sizeof(pid_t) == 4, "pid_t is encoded as 32 bits");
 
 template <typename T>
-void Put(std::string* out, T value) {
-  char raw[sizeof(T)];
-  std::memcpy(raw, &value, sizeof(T));
-  out->append(raw, sizeof(T));
-}
-
-template <typename T>
-void PutAt(std::string* out, size_t offset, T value) {
-  std::memcpy(&(*out)[offset], &value, sizeof(T));
+void PutAt(char* base, size_t offset, T value) {
+  std::memcpy(base + offset, &value, sizeof(T));
 }
 
 template <typename T>
@@ -45,19 +38,34 @@ absl::Status Corrupt(uint32_t index, absl::string_view what) {
 
 }  // namespace
 
+char* RecordBatchEncoder::Extend(size_t more) {
+  if (capacity_ - size_ < more) {
+    size_t capacity = std::max<size_t>(capacity_ * 2, 4096);
+    while (capacity - size_ < more) capacity *= 2;
+    std::unique_ptr<char[]> grown(new char[capacity]);
+    if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
+    data_ = std::move(grown);
+    capacity_ = capacity;
+  }
+  char* end = data_.get() + size_;
+  size_ += more;
+  return end;
+}
+
 void RecordBatchEncoder::Reset(const BatchHeader& header) {
-  bytes_.clear();
+  size_ = 0;
   count_ = 0;
-  Put<uint32_t>(&bytes_, kBatchMagic);
-  Put<uint16_t>(&bytes_, kBatchVersion);
-  Put<uint16_t>(&bytes_, static_cast<uint16_t>(kBatchHeaderSize));
-  Put<uint32_t>(&bytes_, header.generation);
-  Put<uint32_t>(&bytes_, header.mirror_id);
-  Put<uint32_t>(&bytes_, 0);  // record count, set in bytes()
-  Put<uint32_t>(&bytes_, header.flags);
-  Put<int32_t>(&bytes_, header.pid);
-  Put<uint32_t>(&bytes_, 0);
-  Put<uint64_t>(&bytes_, header.start_time);
+  char* p = Extend(kBatchHeaderSize);
+  PutAt<uint32_t>(p, 0, kBatchMagic);
+  PutAt<uint16_t>(p, 4, kBatchVersion);
+  PutAt<uint16_t>(p, 6, static_cast<uint16_t>(kBatchHeaderSize));
+  PutAt<uint32_t>(p, 8, header.generation);
+  PutAt<uint32_t>(p, 12, header.mirror_id);
+  PutAt<uint32_t>(p, kCountOffset, 0);  // set in bytes()
+  PutAt<uint32_t>(p, kFlagsOffset, header.flags);
+  PutAt<int32_t>(p, 24, header.pid);
+  PutAt<uint32_t>(p, 28, 0);
+  PutAt<uint64_t>(p, 32, header.start_time);
 }
 
 void RecordBatchEncoder::Add(const Record& record) {
@@ -69,10 +77,8 @@ void RecordBatchEncoder::Add(const Record& record) {
   for (size_t i = 0; i < traces; ++i) {
     size += 4 + std::min<size_t>(record.trace[i].size(), UINT32_MAX);
   }
-  // One resize, then copies in place: this runs once per line written.
-  size_t offset = bytes_.size();
-  bytes_.resize(offset + size);
-  char* p = &bytes_[offset];
+  // One extension, then copies in place: this runs once per line written.
+  char* p = Extend(size);
   auto put = [&p](const void* data, size_t n) {
     std::memcpy(p, data, n);
     p += n;
@@ -107,16 +113,16 @@ void RecordBatchEncoder::Add(const Record& record) {
 }
 
 void RecordBatchEncoder::AddFlags(uint32_t flags) {
-  PutAt<uint32_t>(&bytes_, kFlagsOffset, this->flags() | flags);
+  PutAt<uint32_t>(data_.get(), kFlagsOffset, this->flags() | flags);
 }
 
 uint32_t RecordBatchEncoder::flags() const {
-  return Get<uint32_t>(bytes_.data() + kFlagsOffset);
+  return Get<uint32_t>(data_.get() + kFlagsOffset);
 }
 
 absl::string_view RecordBatchEncoder::bytes() {
-  PutAt<uint32_t>(&bytes_, kCountOffset, count_);
-  return bytes_;
+  PutAt<uint32_t>(data_.get(), kCountOffset, count_);
+  return absl::string_view(data_.get(), size_);
 }
 
 absl::Status DecodeRecordBatch(

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -68,13 +69,20 @@ class RecordBatchEncoder {
 
   uint32_t record_count() const { return count_; }
   uint32_t flags() const;
-  size_t size() const { return bytes_.size(); }
+  size_t size() const { return size_; }
   bool empty() const { return count_ == 0; }
-  // The encoded batch (header with the final count and flags).
+  // The encoded batch (header with the final count and flags); valid until
+  // the next call that changes the encoder.
   absl::string_view bytes();
 
  private:
-  std::string bytes_;
+  // Room for `more` bytes at the end (grows by doubling; never shrinks, and
+  // does not zero what it adds: every byte is written before it is used).
+  char* Extend(size_t more);
+
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
   uint32_t count_ = 0;
 };
 
