@@ -341,7 +341,9 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
   bool stopped = reply.welcome().stopped();
   bool ack_owed = false;
   for (;;) {
-    absl::Status received = connection.Receive(&request, options_.idle_timeout);
+    host::internal::ClearForReuse(&request);
+    absl::Status received =
+        connection.ReceiveMerging(&request, options_.idle_timeout);
     if (!received.ok()) {
       if (received.code() == absl::StatusCode::kUnavailable) {
         return absl::OkStatus();  // the mirror went away; it will resend
@@ -369,6 +371,10 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
           static_cast<int>(request.request_case()), " on a mirror connection"));
     }
     proto::MirrorBatch* batch = request.mutable_batch();
+    if (batch->sequence() == 0) {  // also an empty frame merged into a batch
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": protocol error: batch without a sequence number"));
+    }
     const auto& messages = batch->batch().records();
     if (records.size() < static_cast<size_t>(messages.size())) {
       records.resize(messages.size());
