@@ -148,24 +148,73 @@ absl::StatusOr<SegmentHeader> DecodeSegmentHeader(absl::string_view bytes,
   return header;
 }
 
-size_t AppendRecordFrame(const Record& record, proto::Record* scratch,
-                         std::string* out) {
-  ToProto(record, scratch);
-  const size_t length = scratch->ByteSizeLong();
+namespace {
+
+// Appends the frame of `message`, whose serialized length is `length`.
+size_t AppendFrameOfLength(const google::protobuf::MessageLite& message,
+                           size_t length, std::string* out) {
   const size_t start = out->size();
   out->resize(start + kFrameHeaderSize + length);
   char* p = &(*out)[start];
   PutU32(kFrameMagic, p);
   PutU32(static_cast<uint32_t>(length), p + 8);
-  scratch->SerializeWithCachedSizesToArray(
+  message.SerializeWithCachedSizesToArray(
       reinterpret_cast<uint8_t*>(p + kFrameHeaderSize));
   PutU32(Crc(p + 8, 4 + length), p + 4);
   return start;
 }
 
+}  // namespace
+
+size_t AppendRecordFrame(const Record& record, proto::Record* scratch,
+                         std::string* out) {
+  ToProto(record, scratch);
+  return AppendFrameOfLength(*scratch, scratch->ByteSizeLong(), out);
+}
+
+absl::StatusOr<size_t> AppendMessageFrame(
+    const google::protobuf::MessageLite& message, std::string* out) {
+  const size_t length = message.ByteSizeLong();
+  if (length > kMaxFramePayload) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        message.GetTypeName(), " of ", length,
+        " bytes exceeds the frame limit of ", kMaxFramePayload, " bytes"));
+  }
+  return AppendFrameOfLength(message, length, out);
+}
+
 bool IsValidFrameAt(absl::string_view bytes, size_t offset) {
   uint32_t length;
   return offset <= bytes.size() && ValidFrameAt(bytes, offset, &length);
+}
+
+FrameWalkEnd WalkFrames(
+    absl::string_view bytes, size_t begin,
+    const std::function<void(uint64_t offset, absl::string_view payload)>&
+        on_frame,
+    const std::function<void(SegmentDamage damage)>& on_damage) {
+  FrameWalkEnd end;
+  end.valid_end = begin;
+  size_t pos = begin;
+  while (pos < bytes.size()) {
+    uint32_t length = 0;
+    if (!ValidFrameAt(bytes, pos, &length)) {
+      SegmentDamage damage;
+      damage.offset = pos;
+      damage.cause = DescribeBadFrame(bytes, pos);
+      size_t next = FindNextFrame(bytes, pos);
+      damage.length = next - pos;
+      damage.torn_tail = next == bytes.size();
+      on_damage(std::move(damage));
+      pos = next;
+      continue;
+    }
+    on_frame(pos, bytes.substr(pos + kFrameHeaderSize, length));
+    end.last_frame_offset = pos;
+    pos += kFrameHeaderSize + length;
+    end.valid_end = pos;
+  }
+  return end;
 }
 
 absl::StatusOr<DecodedSegment> DecodeSegment(absl::string_view bytes,
@@ -176,43 +225,31 @@ absl::StatusOr<DecodedSegment> DecodeSegment(absl::string_view bytes,
   if (!header.ok()) return header.status();
   out.header = *header;
   proto::Record message;
-  size_t pos = kSegmentHeaderSize;
-  while (pos < bytes.size()) {
-    uint32_t length = 0;
-    if (!ValidFrameAt(bytes, pos, &length)) {
-      SegmentDamage damage;
-      damage.offset = pos;
-      damage.cause = DescribeBadFrame(bytes, pos);
-      size_t next = FindNextFrame(bytes, pos);
-      damage.length = next - pos;
-      damage.torn_tail = next == bytes.size();
-      out.damages.push_back(std::move(damage));
-      pos = next;
-      continue;
-    }
-    const char* payload = bytes.data() + pos + kFrameHeaderSize;
-    const size_t frame_end = pos + kFrameHeaderSize + length;
-    absl::Status bad;
-    if (!parse_records) {
-      // Framing and checksum only.
-    } else if (!message.ParseFromArray(payload, static_cast<int>(length))) {
-      bad = absl::DataLossError("record does not parse");
-    } else {
-      auto record = FromProto(message);
-      if (record.ok()) {
-        out.records.push_back(*std::move(record));
-      } else {
-        bad = record.status();
-      }
-    }
-    if (!bad.ok()) {
-      out.damages.push_back(SegmentDamage{
-          pos, frame_end - pos, false, std::string(bad.message())});
-    }
-    out.last_frame_offset = pos;
-    pos = frame_end;
-    out.valid_end = frame_end;
-  }
+  const FrameWalkEnd end = WalkFrames(
+      bytes, kSegmentHeaderSize,
+      [&](uint64_t offset, absl::string_view payload) {
+        if (!parse_records) return;  // framing and checksum only
+        absl::Status bad;
+        if (!message.ParseFromArray(payload.data(),
+                                    static_cast<int>(payload.size()))) {
+          bad = absl::DataLossError("record does not parse");
+        } else {
+          auto record = FromProto(message);
+          if (record.ok()) {
+            out.records.push_back(*std::move(record));
+          } else {
+            bad = record.status();
+          }
+        }
+        if (!bad.ok()) {
+          out.damages.push_back(SegmentDamage{
+              offset, kFrameHeaderSize + payload.size(), false,
+              std::string(bad.message())});
+        }
+      },
+      [&](SegmentDamage damage) { out.damages.push_back(std::move(damage)); });
+  out.valid_end = end.valid_end;
+  out.last_frame_offset = end.last_frame_offset;
   return out;
 }
 

@@ -29,6 +29,11 @@
 //     8  length         u32  payload bytes, at most kMaxFramePayload
 //     12 payload        a serialized syncstream.proto.Record
 //
+// The frame layer (magic, CRC, length, payload; the resynchronising walk
+// that tells a damaged middle from a torn tail) is shared: the network
+// collector's durable log (syncstream/host/internal/store_log.h) is a header
+// of its own followed by frames of this format holding HostLogEntry messages.
+//
 // Everything read from a segment is untrusted (another host wrote it, the
 // disk may be damaged): DecodeSegment checks the header CRC and every frame's
 // CRC, never returns a record whose check fails, resynchronizes after a
@@ -40,11 +45,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/message_lite.h"
 #include "syncstream/core/record.h"
 #include "syncstream/proto/record.pb.h"
 
@@ -83,6 +90,12 @@ absl::StatusOr<SegmentHeader> DecodeSegmentHeader(absl::string_view bytes,
 size_t AppendRecordFrame(const Record& record, proto::Record* scratch,
                          std::string* out);
 
+// Appends one frame holding the serialized `message` (any type) to `out` and
+// returns its offset in `out`. ResourceExhausted, `out` unchanged, if the
+// message is longer than kMaxFramePayload.
+absl::StatusOr<size_t> AppendMessageFrame(
+    const google::protobuf::MessageLite& message, std::string* out);
+
 // Whether a whole frame with a matching checksum starts at `offset`.
 bool IsValidFrameAt(absl::string_view bytes, size_t offset);
 
@@ -93,6 +106,23 @@ struct SegmentDamage {
   bool torn_tail = false;  // nothing valid follows it
   std::string cause;
 };
+
+// Where a walk over frames ended.
+struct FrameWalkEnd {
+  uint64_t valid_end = 0;          // just past the last valid frame
+  uint64_t last_frame_offset = 0;  // of the last valid frame (0 if none)
+};
+
+// Walks the frames of `bytes` from offset `begin` to the end: calls
+// `on_frame` with the offset and payload of each frame whose checks pass, and
+// `on_damage` for each stretch that fails them (then resynchronises on the
+// next valid frame; the last stretch is a torn tail when nothing valid
+// follows it). Payloads are views into `bytes`, checked but not parsed.
+FrameWalkEnd WalkFrames(
+    absl::string_view bytes, size_t begin,
+    const std::function<void(uint64_t offset, absl::string_view payload)>&
+        on_frame,
+    const std::function<void(SegmentDamage damage)>& on_damage);
 
 struct DecodedSegment {
   SegmentHeader header;

@@ -139,11 +139,16 @@ absl::Status LineHostBuffer::Impl::Init() {
                   options_.store_dir, options_.sync_store,
                   [this](const proto::HostLogEntry& e) { return ReplayEntry(e); },
                   &report));
-    if (report.discarded_bytes > 0) {
-      Log(absl::StrCat("store '", log_->path(), "': cut ",
-                       report.discarded_bytes, " bytes after entry ",
-                       report.entries, " (", report.discarded_reason,
-                       "; nothing acknowledged is lost)"));
+    if (report.torn_tail_bytes > 0) {
+      Log(absl::StrCat("store '", log_->path(), "': cut a torn tail of ",
+                       report.torn_tail_bytes, " bytes after entry ",
+                       report.entries, " (nothing acknowledged is lost)"));
+    }
+    if (report.discarded_bytes > report.torn_tail_bytes) {
+      Log(absl::StrCat("store '", log_->path(), "': skipped ",
+                       report.discarded_bytes - report.torn_tail_bytes,
+                       " damaged bytes (", report.discarded_reason,
+                       "): the lines they held are lost"));
     }
     // Start from a compact log: the records held and every mirror's progress.
     std::lock_guard<std::mutex> guard(mutex_);
@@ -153,6 +158,12 @@ absl::Status LineHostBuffer::Impl::Init() {
   connection.service = kHostService;
   connection.key = options_.key;
   connection.max_frame_bytes = options_.max_frame_bytes;
+  if (log_ != nullptr) {
+    // A stored batch becomes one log entry: a frame of at most
+    // kMaxEntryBytes, holding the batch and its mirror's id.
+    connection.max_frame_bytes = std::min<size_t>(
+        connection.max_frame_bytes, host::internal::kMaxEntryBytes - 256);
+  }
   connection.handshake_timeout = options_.handshake_timeout;
   SYNCSTREAM_ASSIGN_OR_RETURN(
       listener_, net::Listener::Listen(options_.listen, std::move(connection)));
@@ -330,7 +341,9 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
   bool stopped = reply.welcome().stopped();
   bool ack_owed = false;
   for (;;) {
-    absl::Status received = connection.Receive(&request, options_.idle_timeout);
+    host::internal::ClearForReuse(&request);
+    absl::Status received =
+        connection.ReceiveMerging(&request, options_.idle_timeout);
     if (!received.ok()) {
       if (received.code() == absl::StatusCode::kUnavailable) {
         return absl::OkStatus();  // the mirror went away; it will resend
@@ -358,6 +371,10 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
           static_cast<int>(request.request_case()), " on a mirror connection"));
     }
     proto::MirrorBatch* batch = request.mutable_batch();
+    if (batch->sequence() == 0) {  // also an empty frame merged into a batch
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": protocol error: batch without a sequence number"));
+    }
     const auto& messages = batch->batch().records();
     if (records.size() < static_cast<size_t>(messages.size())) {
       records.resize(messages.size());

@@ -71,6 +71,7 @@ struct LineHostBufferOptions {
   // last rewrite (0: max(4 * maxlen, 65536)).
   size_t compact_after_records = 0;
   size_t max_connections = 1024;
+  // With `store_dir`, at most the store's entry limit (a little under 16 MiB).
   size_t max_frame_bytes = 16 << 20;
   absl::Duration handshake_timeout = absl::Seconds(10);
   absl::Duration idle_timeout = absl::Minutes(10);

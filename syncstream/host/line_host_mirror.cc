@@ -216,7 +216,13 @@ class LineHostMirror::Sender {
   }
 
   void Recycle(std::unique_ptr<Batch> batch) {
-    if (free_.size() >= options_.window + 4) return;
+    // Keep as many as can be alive at once (queued and in flight), so that a
+    // steady stream reuses batches, their Record messages and strings
+    // rather than allocating them again.
+    if (free_.size() >= options_.window + 2 + options_.max_queued_records /
+                                                  options_.batch_max_records) {
+      return;
+    }
     batch->request.mutable_batch()->mutable_batch()->mutable_records()->Clear();
     batch->records = 0;
     batch->bytes = 0;

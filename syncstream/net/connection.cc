@@ -406,6 +406,13 @@ absl::Status Connection::Receive(google::protobuf::MessageLite* message,
   return ReceiveLocked(message, deadline);
 }
 
+absl::Status Connection::ReceiveMerging(
+    google::protobuf::MessageLite* message, absl::Duration timeout) {
+  const absl::Time deadline = DeadlineAfter(timeout);
+  std::lock_guard<std::mutex> guard(receive_mutex_);
+  return ReceiveLocked(message, deadline, /*merge=*/true);
+}
+
 bool Connection::HasBufferedFrame() const {
   std::lock_guard<std::mutex> guard(receive_mutex_);
   absl::string_view buffered(receive_buffer_.data() + receive_begin_,
@@ -418,13 +425,15 @@ bool Connection::HasBufferedFrame() const {
 }
 
 absl::Status Connection::ReceiveLocked(google::protobuf::MessageLite* message,
-                                       absl::Time deadline) {
+                                       absl::Time deadline, bool merge) {
   if (!receive_broken_.ok()) return receive_broken_;
   for (;;) {
     absl::string_view buffered(receive_buffer_.data() + receive_begin_,
                                receive_end_ - receive_begin_);
     absl::StatusOr<size_t> used =
-        DecodeFrame(buffered, max_receive_frame_bytes_.load(), message);
+        merge ? DecodeFrameMerging(buffered, max_receive_frame_bytes_.load(),
+                                   message)
+              : DecodeFrame(buffered, max_receive_frame_bytes_.load(), message);
     if (!used.ok()) {
       receive_broken_ = Error(used.status().code(), used.status().message());
       return receive_broken_;

@@ -110,6 +110,11 @@ class Connection {
   // Receives the next frame into `message` (cleared first).
   absl::Status Receive(google::protobuf::MessageLite* message,
                        absl::Duration timeout);
+  // As Receive, but merges the frame into `message` without clearing it
+  // (DecodeFrameMerging): for hot receive loops that clear only what they
+  // reuse, so that parsing a batch does not allocate its records again.
+  absl::Status ReceiveMerging(google::protobuf::MessageLite* message,
+                              absl::Duration timeout);
   // Whether a complete frame is already buffered (Receive would not block).
   bool HasBufferedFrame() const;
 
@@ -133,7 +138,7 @@ class Connection {
 
   absl::Status FlushLocked(absl::Time deadline);
   absl::Status ReceiveLocked(google::protobuf::MessageLite* message,
-                             absl::Time deadline);
+                             absl::Time deadline, bool merge = false);
   // Reads what the socket has (waiting until `deadline` if nothing).
   absl::Status FillLocked(absl::Time deadline);
   absl::Status Error(absl::StatusCode code, absl::string_view what) const;

@@ -34,9 +34,11 @@ absl::StatusOr<std::optional<FrameHeader>> PeekFrameHeader(
       "malformed frame: length prefix longer than 5 bytes");
 }
 
-absl::StatusOr<size_t> DecodeFrame(absl::string_view buffered,
-                                   size_t max_frame_bytes,
-                                   google::protobuf::MessageLite* message) {
+namespace {
+
+absl::StatusOr<size_t> Decode(absl::string_view buffered,
+                              size_t max_frame_bytes, bool clear,
+                              google::protobuf::MessageLite* message) {
   absl::StatusOr<std::optional<FrameHeader>> header =
       PeekFrameHeader(buffered, max_frame_bytes);
   if (!header.ok()) return header.status();
@@ -47,8 +49,8 @@ absl::StatusOr<size_t> DecodeFrame(absl::string_view buffered,
   google::protobuf::io::ArrayInputStream input(buffered.data(),
                                                static_cast<int>(total));
   bool clean_eof = false;
-  // The utility merges into the message; a frame replaces it.
-  message->Clear();
+  // The utility merges into the message; DecodeFrame's frame replaces it.
+  if (clear) message->Clear();
   if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(
           message, &input, &clean_eof) ||
       input.ByteCount() != static_cast<int64_t>(total)) {
@@ -57,6 +59,20 @@ absl::StatusOr<size_t> DecodeFrame(absl::string_view buffered,
         message->GetTypeName()));
   }
   return total;
+}
+
+}  // namespace
+
+absl::StatusOr<size_t> DecodeFrame(absl::string_view buffered,
+                                   size_t max_frame_bytes,
+                                   google::protobuf::MessageLite* message) {
+  return Decode(buffered, max_frame_bytes, /*clear=*/true, message);
+}
+
+absl::StatusOr<size_t> DecodeFrameMerging(
+    absl::string_view buffered, size_t max_frame_bytes,
+    google::protobuf::MessageLite* message) {
+  return Decode(buffered, max_frame_bytes, /*clear=*/false, message);
 }
 
 absl::Status AppendFrame(const google::protobuf::MessageLite& message,

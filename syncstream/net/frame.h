@@ -51,6 +51,16 @@ absl::StatusOr<size_t> DecodeFrame(absl::string_view buffered,
                                    size_t max_frame_bytes,
                                    google::protobuf::MessageLite* message);
 
+// As DecodeFrame, but merges the frame into `message` without clearing it
+// first (protobuf's merge: scalars replaced, repeated fields appended). A
+// caller that clears only what it reuses keeps the storage of cleared
+// repeated elements and their strings (RepeatedPtrField keeps them for
+// reuse), so a steady stream of similar frames parses without allocating.
+// On an error `message` holds a partial merge.
+absl::StatusOr<size_t> DecodeFrameMerging(
+    absl::string_view buffered, size_t max_frame_bytes,
+    google::protobuf::MessageLite* message);
+
 // Appends `message` as one frame to `out`. ResourceExhausted (and `out`
 // unchanged) if its body would exceed `max_frame_bytes`.
 absl::Status AppendFrame(const google::protobuf::MessageLite& message,

@@ -22,6 +22,23 @@ proto::RecordBatch MakeBatch(int lines) {
   return batch;
 }
 
+TEST(FrameTest, MergingDecodeAppendsAndReusesClearedRecords) {
+  std::string wire;
+  ASSERT_TRUE(AppendFrame(MakeBatch(2), 1 << 20, &wire).ok());
+  proto::RecordBatch got = MakeBatch(1);
+  // Not cleared: the frame's records come after the one already held.
+  ASSERT_EQ(*DecodeFrameMerging(wire, 1 << 20, &got), wire.size());
+  ASSERT_EQ(got.records_size(), 3);
+  EXPECT_EQ(got.records(2).text(), "line 1");
+  // Cleared records stay allocated and the next merge reuses them.
+  const proto::Record* first = &got.records(0);
+  got.Clear();
+  ASSERT_EQ(*DecodeFrameMerging(wire, 1 << 20, &got), wire.size());
+  ASSERT_EQ(got.records_size(), 2);
+  EXPECT_EQ(&got.records(0), first);
+  EXPECT_EQ(got.records(0).text(), "line 0");
+}
+
 TEST(FrameTest, RoundTripsSeveralFramesInOneBuffer) {
   std::string wire;
   ASSERT_TRUE(AppendFrame(MakeBatch(3), 1 << 20, &wire).ok());

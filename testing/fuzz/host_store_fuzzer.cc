@@ -1,37 +1,75 @@
-// Arbitrary bytes as the entries of a host collector's store log (what a
-// damaged disk could hold): decoding never crashes, never reads past the
-// input, and an entry that decodes re-encodes to the same bytes' meaning.
+// Arbitrary bytes as a host collector's store log file (what a damaged disk
+// could hold), decoded by the replay the collector runs at start-up: the
+// segment format's frame walk (syncstream/file/segment_format.h) over
+// HostLogEntry payloads. It never crashes, never reads past the input, its
+// report stays within the input, and the entries it returned, written again
+// as a fresh log, replay to the same entries with no damage.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "syncstream/core/record.h"
+#include "syncstream/file/segment_format.h"
 #include "syncstream/host/internal/store_log.h"
 
+namespace {
+
+using syncstream::host::internal::ReplayReport;
+using syncstream::host::internal::ReplayStoreLog;
+using syncstream::host::internal::StoreLogHeader;
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  absl::string_view bytes(reinterpret_cast<const char*>(data), size);
-  syncstream::proto::HostLogEntry entry;
-  while (!bytes.empty()) {
-    absl::StatusOr<size_t> used =
-        syncstream::host::internal::DecodeStoreLogEntry(bytes, &entry);
-    if (!used.ok() || *used == 0) break;
-    if (*used > bytes.size()) std::abort();
-    if (entry.has_batch()) {
-      syncstream::Record record;
-      for (const auto& message : entry.batch().batch().records()) {
-        (void)syncstream::FromProto(message, &record);
-      }
-    }
-    std::string again;
-    if (!syncstream::host::internal::EncodeStoreLogEntry(entry, &again).ok()) {
-      std::abort();
-    }
-    syncstream::proto::HostLogEntry reparsed;
-    absl::StatusOr<size_t> reused =
-        syncstream::host::internal::DecodeStoreLogEntry(again, &reparsed);
-    if (!reused.ok() || *reused != again.size()) std::abort();
-    bytes.remove_prefix(*used);
+  // An odd first byte: the rest follows a valid header, so the fuzzer spends
+  // its time in the frame walk rather than on the magic.
+  std::string bytes(reinterpret_cast<const char*>(data), size);
+  if (size > 0 && (data[0] & 1) != 0) bytes = StoreLogHeader() + bytes.substr(1);
+
+  std::vector<std::string> entries;
+  ReplayReport report;
+  auto end = ReplayStoreLog(
+      bytes, "fuzz",
+      [&](const syncstream::proto::HostLogEntry& entry) {
+        if (entry.has_batch()) {
+          syncstream::Record record;
+          for (const auto& message : entry.batch().batch().records()) {
+            (void)syncstream::FromProto(message, &record);
+          }
+        }
+        entries.push_back(entry.SerializeAsString());
+        return absl::OkStatus();
+      },
+      &report);
+  if (!end.ok()) return 0;
+  if (*end > bytes.size() ||
+      *end < syncstream::host::internal::kStoreLogHeaderBytes ||
+      report.discarded_bytes > bytes.size() ||
+      report.torn_tail_bytes > report.discarded_bytes ||
+      report.entries != entries.size()) {
+    std::abort();
+  }
+  // Written again: a clean log of the same entries.
+  std::string again = StoreLogHeader();
+  for (const std::string& serialized : entries) {
+    syncstream::proto::HostLogEntry entry;
+    if (!entry.ParseFromString(serialized)) std::abort();
+    if (!syncstream::file::AppendMessageFrame(entry, &again).ok()) std::abort();
+  }
+  std::vector<std::string> replayed;
+  ReplayReport clean;
+  auto again_end = ReplayStoreLog(
+      again, "again",
+      [&](const syncstream::proto::HostLogEntry& entry) {
+        replayed.push_back(entry.SerializeAsString());
+        return absl::OkStatus();
+      },
+      &clean);
+  if (!again_end.ok() || *again_end != again.size() ||
+      clean.discarded_bytes != 0 || replayed != entries) {
+    std::abort();
   }
   return 0;
 }

@@ -16,6 +16,20 @@ inline absl::Status FailureStatus(const proto::Failure& failure) {
                       failure.message());
 }
 
+// Empties `request` for the next Connection::ReceiveMerging. A batch keeps
+// its cleared records (and their strings' storage) for the next batch to
+// reuse: Clear() would free them all, and the next parse allocate them again.
+inline void ClearForReuse(proto::HostRequest* request) {
+  if (request->request_case() == proto::HostRequest::kBatch) {
+    // Not MirrorBatch::Clear(): it deletes its RecordBatch submessage.
+    request->clear_request_id();
+    request->mutable_batch()->clear_sequence();
+    request->mutable_batch()->mutable_batch()->Clear();
+  } else {
+    request->Clear();
+  }
+}
+
 }  // namespace syncstream::host::internal
 
 #endif  // SYNCSTREAM_HOST_INTERNAL_PROTOCOL_H_

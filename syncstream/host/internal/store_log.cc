@@ -5,7 +5,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cstring>
 
@@ -16,34 +15,8 @@ namespace syncstream::host::internal {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'S', 'H', 'O', 'S', 'T', 'L', 'G'};
-constexpr uint32_t kFormatVersion = 1;
-
-void PutU32(char* p, uint32_t v) {
-  p[0] = static_cast<char>(v);
-  p[1] = static_cast<char>(v >> 8);
-  p[2] = static_cast<char>(v >> 16);
-  p[3] = static_cast<char>(v >> 24);
-}
-
-uint32_t GetU32(const char* p) {
-  const auto* u = reinterpret_cast<const unsigned char*>(p);
-  return static_cast<uint32_t>(u[0]) | (static_cast<uint32_t>(u[1]) << 8) |
-         (static_cast<uint32_t>(u[2]) << 16) |
-         (static_cast<uint32_t>(u[3]) << 24);
-}
-
-uint32_t Checksum(absl::string_view bytes) {
-  return static_cast<uint32_t>(
-      crc32(0, reinterpret_cast<const Bytef*>(bytes.data()),
-            static_cast<uInt>(bytes.size())));
-}
-
-std::string FileHeader() {
-  std::string header(kStoreLogHeaderBytes, '\0');
-  std::memcpy(&header[0], kMagic, sizeof(kMagic));
-  PutU32(&header[8], kFormatVersion);
-  return header;
-}
+// 1: entries of the host's own framing; 2: segment-format frames.
+constexpr unsigned char kFormatVersion = 2;
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(
@@ -67,46 +40,69 @@ absl::StatusOr<std::string> ReadWholeFile(int fd, const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<size_t> DecodeStoreLogEntry(absl::string_view bytes,
-                                           proto::HostLogEntry* entry) {
-  if (bytes.size() < kStoreLogEntryHeaderBytes) return 0;
-  const uint32_t length = GetU32(bytes.data());
-  const uint32_t checksum = GetU32(bytes.data() + 4);
-  if (length > kMaxEntryBytes) {
-    return absl::DataLossError(absl::StrCat("entry length ", length,
-                                            " exceeds the maximum of ",
-                                            kMaxEntryBytes));
-  }
-  if (bytes.size() - kStoreLogEntryHeaderBytes < length) return 0;
-  absl::string_view payload = bytes.substr(kStoreLogEntryHeaderBytes, length);
-  if (Checksum(payload) != checksum) {
-    return absl::DataLossError(
-        absl::StrCat("checksum mismatch in a ", length, "-byte entry"));
-  }
-  if (!entry->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
-    return absl::DataLossError(
-        absl::StrCat("a ", length, "-byte entry does not parse"));
-  }
-  return kStoreLogEntryHeaderBytes + length;
+std::string StoreLogHeader() {
+  std::string header(kStoreLogHeaderBytes, '\0');
+  std::memcpy(&header[0], kMagic, sizeof(kMagic));
+  header[8] = static_cast<char>(kFormatVersion);  // u32 little-endian
+  return header;
 }
 
-absl::Status EncodeStoreLogEntry(const proto::HostLogEntry& entry,
-                                 std::string* out) {
-  const size_t length = entry.ByteSizeLong();
-  if (length > kMaxEntryBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "log entry of ", length, " bytes exceeds the maximum of ",
-        kMaxEntryBytes));
+absl::StatusOr<uint64_t> ReplayStoreLog(absl::string_view bytes,
+                                        const std::string& path,
+                                        const ReplayFunction& replay,
+                                        ReplayReport* report) {
+  *report = ReplayReport();
+  const std::string header = StoreLogHeader();
+  if (bytes.size() < kStoreLogHeaderBytes ||
+      std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return absl::DataLossError(absl::StrCat(
+        "store '", path, "': header magic mismatch (not a syncstream host "
+        "store?)"));
   }
-  const size_t old = out->size();
-  out->resize(old + kStoreLogEntryHeaderBytes + length);
-  char* p = &(*out)[old];
-  entry.SerializeWithCachedSizesToArray(
-      reinterpret_cast<uint8_t*>(p + kStoreLogEntryHeaderBytes));
-  PutU32(p, static_cast<uint32_t>(length));
-  PutU32(p + 4, Checksum(absl::string_view(p + kStoreLogEntryHeaderBytes,
-                                           length)));
-  return absl::OkStatus();
+  if (std::memcmp(bytes.data() + 8, header.data() + 8, 4) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store '", path, "': format version ",
+        static_cast<unsigned char>(bytes[8]), ", expected ",
+        static_cast<int>(kFormatVersion)));
+  }
+  absl::Status failed;
+  bool damaged = false;
+  auto add_damage = [&](uint64_t length, absl::string_view cause) {
+    if (report->discarded_reason.empty()) {
+      report->discarded_reason = std::string(cause);
+    }
+    report->discarded_bytes += length;
+    damaged = true;
+  };
+  proto::HostLogEntry entry;
+  const file::FrameWalkEnd end = file::WalkFrames(
+      bytes, kStoreLogHeaderBytes,
+      [&](uint64_t offset, absl::string_view payload) {
+        if (!failed.ok()) return;
+        if (damaged) report->damaged_middle = true;
+        if (!entry.ParseFromArray(payload.data(),
+                                  static_cast<int>(payload.size()))) {
+          add_damage(file::kFrameHeaderSize + payload.size(),
+                     absl::StrCat("the entry at offset ", offset,
+                                  " does not parse"));
+          return;
+        }
+        absl::Status replayed = replay(entry);
+        if (!replayed.ok()) {
+          failed = absl::Status(
+              replayed.code(), absl::StrCat("store '", path, "': entry ",
+                                            report->entries, ": ",
+                                            replayed.message()));
+          return;
+        }
+        ++report->entries;
+      },
+      [&](file::SegmentDamage damage) {
+        add_damage(damage.length, damage.cause);
+        if (damage.torn_tail) report->torn_tail_bytes = damage.length;
+      });
+  if (!failed.ok()) return failed;
+  return end.valid_end;
 }
 
 StoreLog::StoreLog(std::string dir, bool sync, UniqueFd lock, UniqueFd log,
@@ -141,51 +137,18 @@ absl::StatusOr<std::unique_ptr<StoreLog>> StoreLog::Open(
   if (!log.valid()) return Errno("open", path);
   SYNCSTREAM_ASSIGN_OR_RETURN(std::string contents,
                               ReadWholeFile(log.get(), path));
-  const std::string header = FileHeader();
   uint64_t good = 0;
   if (contents.empty()) {
+    const std::string header = StoreLogHeader();
     if (::pwrite(log.get(), header.data(), header.size(), 0) !=
         static_cast<ssize_t>(header.size())) {
       return Errno("write header", path);
     }
     good = header.size();
   } else {
-    if (contents.size() < kStoreLogHeaderBytes ||
-        std::memcmp(contents.data(), kMagic, sizeof(kMagic)) != 0) {
-      return absl::DataLossError(absl::StrCat(
-          "store '", path, "': header magic mismatch (not a syncstream host "
-          "store?)"));
-    }
-    uint32_t version = GetU32(contents.data() + 8);
-    if (version != kFormatVersion) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "store '", path, "': format version ", version, ", expected ",
-          kFormatVersion));
-    }
-    good = kStoreLogHeaderBytes;
-    absl::string_view rest(contents);
-    rest.remove_prefix(kStoreLogHeaderBytes);
-    proto::HostLogEntry entry;
-    while (!rest.empty()) {
-      absl::StatusOr<size_t> used = DecodeStoreLogEntry(rest, &entry);
-      if (!used.ok() || *used == 0) {
-        report->discarded_bytes = rest.size();
-        report->discarded_reason =
-            used.ok() ? "a torn entry at the end" : std::string(used.status().message());
-        break;
-      }
-      absl::Status replayed = replay(entry);
-      if (!replayed.ok()) {
-        return absl::Status(replayed.code(),
-                            absl::StrCat("store '", path, "': entry ",
-                                         report->entries, ": ",
-                                         replayed.message()));
-      }
-      ++report->entries;
-      good += *used;
-      rest.remove_prefix(*used);
-    }
-    if (report->discarded_bytes > 0 &&
+    SYNCSTREAM_ASSIGN_OR_RETURN(good,
+                                ReplayStoreLog(contents, path, replay, report));
+    if (good < contents.size() &&
         ::ftruncate(log.get(), static_cast<off_t>(good)) != 0) {
       return Errno("truncate the torn tail", path);
     }
@@ -212,7 +175,12 @@ absl::Status StoreLog::WriteAll(int fd, absl::string_view bytes,
 
 absl::Status StoreLog::Append(const proto::HostLogEntry& entry) {
   scratch_.clear();
-  SYNCSTREAM_RETURN_IF_ERROR(EncodeStoreLogEntry(entry, &scratch_));
+  absl::StatusOr<size_t> encoded = file::AppendMessageFrame(entry, &scratch_);
+  if (!encoded.ok()) {
+    return absl::Status(encoded.status().code(),
+                        absl::StrCat("store '", path_, "': ",
+                                     encoded.status().message()));
+  }
   absl::Status written = WriteAll(log_.get(), scratch_, path_);
   if (!written.ok()) {
     // Cut a partial write so the file stays a sequence of whole entries.
@@ -232,9 +200,9 @@ absl::Status StoreLog::Rewrite(
   UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                       0600));
   if (!out.valid()) return Errno("open", temp);
-  std::string buffer = FileHeader();
+  std::string buffer = StoreLogHeader();
   absl::Status status = produce([&](const proto::HostLogEntry& entry) {
-    SYNCSTREAM_RETURN_IF_ERROR(EncodeStoreLogEntry(entry, &buffer));
+    SYNCSTREAM_RETURN_IF_ERROR(file::AppendMessageFrame(entry, &buffer).status());
     if (buffer.size() >= (1 << 20)) {
       SYNCSTREAM_RETURN_IF_ERROR(WriteAll(out.get(), buffer, temp));
       buffer.clear();
