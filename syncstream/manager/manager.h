@@ -17,9 +17,11 @@
 //
 // Threads: one per client connection reads requests and runs each call that
 // can finish at once (the common case: an uncontended acquire, a dict get)
-// and answers; a call that has to wait (a contended acquire, a get from an
-// empty queue) moves to a worker thread of that connection, so the client's
-// other threads keep going.
+// and answers. A call that has to wait and can be retried (a contended
+// acquire, a get from an empty queue) is parked on its object and answered
+// by the thread that changes the object's state (internal/parking.h); other
+// waiting calls (Condition::Wait, Barrier::Wait) move to a worker thread of
+// that connection. Either way the client's other threads keep going.
 //
 // Clients that die: when a connection ends (crash, SIGKILL, network loss)
 // its waiting calls are cancelled and everything it held is given back:
