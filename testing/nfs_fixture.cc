@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "syncstream/core/deadline.h"
 
 extern char** environ;
 
@@ -50,7 +51,7 @@ absl::Status Run(const std::vector<std::string>& argv, absl::Duration timeout) {
     return absl::InternalError(
         absl::StrCat("spawn ", argv[0], ": ", std::strerror(err)));
   }
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = ::syncstream::Now() + timeout;
   while (true) {
     int status = 0;
     pid_t got = ::waitpid(pid, &status, WNOHANG);
@@ -59,7 +60,7 @@ absl::Status Run(const std::vector<std::string>& argv, absl::Duration timeout) {
       return absl::InternalError(absl::StrCat(argv[0], " ", argv.back(),
                                               " failed, wait status ", status));
     }
-    if (absl::Now() >= deadline) {
+    if (::syncstream::Now() >= deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       return absl::DeadlineExceededError(
@@ -124,9 +125,9 @@ absl::StatusOr<std::unique_ptr<SharedDiskFixture>> SharedDiskFixture::Create(
     argv.push_back(view);
     absl::Status mounted = Run(argv, timeout);
     if (!mounted.ok()) return mounted;
-    const absl::Time deadline = absl::Now() + timeout;
+    const absl::Time deadline = ::syncstream::Now() + timeout;
     while (!IsFuseMount(view)) {
-      if (absl::Now() >= deadline) {
+      if (::syncstream::Now() >= deadline) {
         return absl::DeadlineExceededError(
             absl::StrCat("nfs fixture: ", view, " not mounted in time"));
       }
@@ -139,10 +140,10 @@ absl::StatusOr<std::unique_ptr<SharedDiskFixture>> SharedDiskFixture::Create(
 
 SharedDiskFixture::~SharedDiskFixture() {
   for (const std::string& view : views_) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(5);
+    const absl::Time deadline = ::syncstream::Now() + absl::Seconds(5);
     while (IsFuseMount(view)) {
       if (Run({"fusermount3", "-u", view}, absl::Seconds(5)).ok()) break;
-      if (absl::Now() >= deadline) {
+      if (::syncstream::Now() >= deadline) {
         Run({"fusermount3", "-u", "-z", view}, absl::Seconds(5)).IgnoreError();
         break;
       }

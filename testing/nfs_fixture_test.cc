@@ -13,6 +13,7 @@
 
 #include "absl/time/clock.h"
 #include "syncstream/core/unique_fd.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::testing {
 namespace {
@@ -80,14 +81,14 @@ TEST_P(NfsFixtureTest, SizesAreCachedOnlyWhenMisbehaving) {
   ASSERT_TRUE(a.valid());
   ASSERT_EQ(::write(a.get(), "12345678", 8), 8);
   struct stat st;
-  const absl::Time primed = absl::Now();
+  const absl::Time primed = ::syncstream::Now();
   ASSERT_EQ(::stat(At(1, "s").c_str(), &st), 0);
   ASSERT_EQ(st.st_size, 8);
   ASSERT_EQ(::write(a.get(), "12345678", 8), 8);
   ASSERT_EQ(::stat(At(1, "s").c_str(), &st), 0);
   if (GetParam() == SharedDiskMode::kCoherent) {
     EXPECT_EQ(st.st_size, 16);
-  } else if (absl::Now() - primed < absl::Milliseconds(500)) {
+  } else if (::syncstream::Now() - primed < absl::Milliseconds(500)) {
     // Within the 1 s attribute timeout the other view still reports 8.
     EXPECT_EQ(st.st_size, 8) << "plain bindfs is expected to cache sizes";
   }

@@ -24,6 +24,7 @@
 #include "syncstream/file/lock_file.h"
 #include "tools/command.h"
 #include "tools/common_flags.h"
+#include "syncstream/core/deadline.h"
 
 DEFINE_double(file_follow_seconds, 0,
               "file tail -f: stop after this many seconds (0: until interrupted)");
@@ -89,9 +90,9 @@ int RunTail(const std::vector<std::string>& args) {
   ::signal(SIGINT, [](int) { interrupted = true; });
   ::signal(SIGTERM, [](int) { interrupted = true; });
   const absl::Time stop = FLAGS_file_follow_seconds > 0
-                              ? absl::Now() + absl::Seconds(FLAGS_file_follow_seconds)
+                              ? ::syncstream::Now() + absl::Seconds(FLAGS_file_follow_seconds)
                               : absl::InfiniteFuture();
-  while (!interrupted && absl::Now() < stop) {
+  while (!interrupted && ::syncstream::Now() < stop) {
     absl::SleepFor(absl::Milliseconds(100));
     auto more = (*buffer)->ReadFrom(next, &next);
     if (!more.ok()) {

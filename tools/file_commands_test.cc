@@ -50,9 +50,9 @@ RunResult RunTool(const std::vector<std::string>& args) {
     result.out = child.status().ToString();
     return result;
   }
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  const absl::Time deadline = ::syncstream::Now() + absl::Seconds(30);
   char buf[4096];
-  while (absl::Now() < deadline) {
+  while (::syncstream::Now() < deadline) {
     struct pollfd p = {read_end.get(), POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0) continue;
     ssize_t n = ::read(read_end.get(), buf, sizeof(buf));
@@ -146,7 +146,7 @@ TEST(FileCommandsTest, UnlockRemovesAStaleLock) {
   file::LockHolder dead;
   dead.host = "dead-host";
   dead.pid = 1;
-  dead.heartbeat = absl::Now() - absl::Minutes(5);
+  dead.heartbeat = ::syncstream::Now() - absl::Minutes(5);
   dead.lease = absl::Seconds(2);
   std::string bytes = file::EncodeLockHolder(dead);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);

@@ -15,6 +15,7 @@
 #include "syncstream/manager/client.h"
 #include "syncstream/manager/proxies.h"
 #include "syncstream/net/testing/test_server.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::manager {
 namespace {
@@ -41,11 +42,11 @@ TEST(ManagerCommandsTest, ServeAndLs) {
   ASSERT_TRUE(server.ok()) << server.status();
 
   absl::StatusOr<std::shared_ptr<ManagerClient>> holder;
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  absl::Time deadline = ::syncstream::Now() + absl::Seconds(20);
   do {
     absl::SleepFor(absl::Milliseconds(10));
     holder = ManagerClient::Connect(address, net::AuthKey());
-  } while (!holder.ok() && absl::Now() < deadline);
+  } while (!holder.ok() && ::syncstream::Now() < deadline);
   ASSERT_TRUE(holder.ok()) << holder.status();
   Lock lock = *(*holder)->GetOrCreate<Lock>("jobs-lock");
   ASSERT_TRUE(lock.Acquire(absl::Seconds(5)).ok());
@@ -55,11 +56,11 @@ TEST(ManagerCommandsTest, ServeAndLs) {
     return waiter_lock.Acquire(absl::Seconds(20));
   });
   std::string json;
-  deadline = absl::Now() + absl::Seconds(20);
+  deadline = ::syncstream::Now() + absl::Seconds(20);
   do {  // until the waiter is seen
     json = RunCommand("manager ls " + address + " --json");
   } while (json.find("\"waiters\": 1") == std::string::npos &&
-           absl::Now() < deadline);
+           ::syncstream::Now() < deadline);
   EXPECT_NE(json.find("\"waiters\": 1"), std::string::npos) << json;
   EXPECT_NE(json.find("\"name\": \"jobs-lock\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"type\": \"lock\""), std::string::npos) << json;

@@ -11,18 +11,29 @@
 
 namespace syncstream {
 
+// The current wall-clock time. Use this, not absl::Now(): Abseil's clock
+// takes a process-wide spin lock on its slow path, and a child forked while
+// another thread held that lock spins forever in its first absl::Now().
+// syncstream forks (mirrors in forked children, fork-mode workers), so every
+// clock read in the project goes through clock_gettime, which takes no lock.
+inline absl::Time Now() {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return absl::TimeFromTimespec(now);
+}
+
 // The absolute deadline `timeout` from now; InfiniteFuture for an infinite or
 // overflowing timeout, now for a zero or negative one.
 inline absl::Time DeadlineAfter(absl::Duration timeout) {
   if (timeout == absl::InfiniteDuration()) return absl::InfiniteFuture();
-  if (timeout <= absl::ZeroDuration()) return absl::Now();
-  return absl::Now() + timeout;
+  if (timeout <= absl::ZeroDuration()) return Now();
+  return Now() + timeout;
 }
 
 // Time left until `deadline` (zero once passed; infinite for InfiniteFuture).
 inline absl::Duration TimeLeft(absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) return absl::InfiniteDuration();
-  absl::Duration left = deadline - absl::Now();
+  absl::Duration left = deadline - Now();
   return left < absl::ZeroDuration() ? absl::ZeroDuration() : left;
 }
 

@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "syncstream/core/testing/recording_writer.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream {
 namespace {
@@ -39,13 +40,13 @@ std::pair<dev_t, ino_t> FileOf(int fd) {
 // Waits for `pid` to exit, at most `timeout`; returns its wait status, or -1
 // after killing it when the timeout passed.
 int WaitChild(pid_t pid, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
+  absl::Time deadline = ::syncstream::Now() + timeout;
   for (;;) {
     int status = 0;
     pid_t done = ::waitpid(pid, &status, WNOHANG);
     if (done == pid) return status;
     if (done < 0 && errno != EINTR) return -1;
-    if (absl::Now() > deadline) {
+    if (::syncstream::Now() > deadline) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       return -1;
@@ -138,13 +139,13 @@ TEST(FdCaptureTest, ChildStillHoldingTheFdMakesTheDrainTimeOutNotHang) {
   std::printf("from the parent\n");
   std::fflush(stdout);
   // Wait (bounded) until the child's line has reached the pipe.
-  absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (writer.LinesOf("stdout").size() < 2 && absl::Now() < deadline) {
+  absl::Time deadline = ::syncstream::Now() + absl::Seconds(30);
+  while (writer.LinesOf("stdout").size() < 2 && ::syncstream::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(1));
   }
-  absl::Time stop_began = absl::Now();
+  absl::Time stop_began = ::syncstream::Now();
   absl::Status stopped = capture->Stop();
-  absl::Duration stop_took = absl::Now() - stop_began;
+  absl::Duration stop_took = ::syncstream::Now() - stop_began;
   ::kill(pid, SIGKILL);
   WaitChild(pid, absl::Seconds(30));
   EXPECT_EQ(stopped.code(), absl::StatusCode::kDeadlineExceeded) << stopped;

@@ -10,6 +10,7 @@
 #include "absl/debugging/symbolize.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream {
 
@@ -141,7 +142,7 @@ Record MakeTraceRecord(RecordKind kind, absl::string_view message,
   record.text = std::string(message);
   // +2: this helper and its public caller.
   record.trace = CurrentStackTrace(skip_frames + 2);
-  record.timestamp = absl::Now();
+  record.timestamp = ::syncstream::Now();
   return record;
 }
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream {
 namespace {
@@ -103,7 +104,7 @@ TEST(RecordStoreTest, ReadFromFollowsAndSkipsEvicted) {
 
 TEST(RecordStoreTest, WaitForAppendTimesOutThenWakes) {
   auto store = *RecordStore::Create(2);
-  EXPECT_FALSE(store->WaitForAppend(0, absl::Now() + absl::Milliseconds(20)));
+  EXPECT_FALSE(store->WaitForAppend(0, ::syncstream::Now() + absl::Milliseconds(20)));
   std::thread writer([&] { store->Append(Line("late")); });
   EXPECT_TRUE(store->WaitForAppend(0, absl::InfiniteFuture()));
   writer.join();

@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "syncstream/core/status_macros.h"
 #include "syncstream/core/unique_fd.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::file {
 namespace {
@@ -168,7 +169,7 @@ absl::Status LineFileBuffer::Publish(const Record& record) {
   {
     std::lock_guard<std::mutex> guard(queue_mutex_);
     queue_.last_frame = AppendRecordFrame(record, &scratch_, &queue_.frames);
-    if (queue_.count++ == 0) queue_since_ = absl::Now();
+    if (queue_.count++ == 0) queue_since_ = ::syncstream::Now();
     commit_now = options_.durability == Durability::kAlways ||
                  queue_.count >= options_.max_batch_records ||
                  queue_.frames.size() >= options_.max_batch_bytes;
@@ -186,7 +187,7 @@ void LineFileBuffer::FlushLoop() {
     queue_cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.flush_interval));
     if (stopping_) break;
     if (queue_.count == 0 ||
-        absl::Now() - queue_since_ < options_.flush_interval) {
+        ::syncstream::Now() - queue_since_ < options_.flush_interval) {
       continue;
     }
     lock.unlock();
@@ -211,7 +212,7 @@ absl::Status LineFileBuffer::Commit(absl::Duration timeout) {
     // Keep the records, ahead of anything queued meanwhile.
     std::lock_guard<std::mutex> guard(queue_mutex_);
     if (queue_.count == 0) {
-      queue_since_ = absl::Now();
+      queue_since_ = ::syncstream::Now();
     } else {
       batch.last_frame = batch.frames.size() + queue_.last_frame;
     }
@@ -511,7 +512,7 @@ void LineFileBuffer::Rotate(const Snapshot& snap, uint64_t end,
     header_cache_.erase(generation);
   }
   // Staging and lock leftovers of dead or fenced processes.
-  const absl::Time now = absl::Now();
+  const absl::Time now = ::syncstream::Now();
   for (const std::string& name : snap.leftovers) {
     const std::string path = JoinPath(path_, name);
     struct stat st;

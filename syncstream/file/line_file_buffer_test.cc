@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/child_process.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::file {
 namespace {
@@ -293,10 +294,10 @@ TEST(LineFileBufferTest, FlusherCommitsWithoutExplicitCommit) {
   ASSERT_TRUE(writer.ok());
   (*writer)->stream() << "queued\n";
   auto reader = OpenBuffer(dir, 10);
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  const absl::Time deadline = ::syncstream::Now() + absl::Seconds(10);
   uint64_t next = 0;
   std::vector<Record> seen;
-  while (seen.empty() && absl::Now() < deadline) {
+  while (seen.empty() && ::syncstream::Now() < deadline) {
     seen = *reader->ReadFrom(0, &next);
     if (seen.empty()) absl::SleepFor(absl::Milliseconds(2));
   }

@@ -219,7 +219,7 @@ LockHolder LockFile::NewHolder() const {
   h.pid = ::getpid();
   h.boot_id = ThisBootId();
   h.nonce = RandomNonce();
-  h.acquired = absl::Now();
+  h.acquired = ::syncstream::Now();
   h.heartbeat = h.acquired;
   h.lease = options_.lease;
   return h;
@@ -317,7 +317,7 @@ absl::StatusOr<std::unique_ptr<HeldLock>> LockFile::Acquire(
     // Held (or being created): is it stale?
     auto content = ReadByPath(path_, kLockFileSize);
     if (content.ok()) {
-      const absl::Time now = absl::Now();
+      const absl::Time now = ::syncstream::Now();
       if (!seen || seen->content != *content) {
         seen = Observation{*content, now};
       }
@@ -352,7 +352,7 @@ absl::StatusOr<std::unique_ptr<HeldLock>> LockFile::Acquire(
         }
       }
     }
-    if (absl::Now() >= deadline) {
+    if (::syncstream::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           "lock '", path_, "': still held by ", last_holder, " after ",
           absl::FormatDuration(timeout)));
@@ -380,7 +380,7 @@ LockState LockFile::Inspect(const std::string& path) {
     // Unreadable: judge by the file's age instead.
     struct stat st;
     if (::stat(path.c_str(), &st) == 0) {
-      absl::Duration age = absl::Now() - absl::FromTimeT(st.st_mtime);
+      absl::Duration age = ::syncstream::Now() - absl::FromTimeT(st.st_mtime);
       state.heartbeat_age = age;
       LockFileOptions defaults;
       state.stale = age > defaults.lease;
@@ -393,7 +393,7 @@ LockState LockFile::Inspect(const std::string& path) {
   }
   state.readable = true;
   state.holder = *holder;
-  const absl::Time now = absl::Now();
+  const absl::Time now = ::syncstream::Now();
   state.heartbeat_age = now - holder->heartbeat;
   state.stale = StaleByRules(*holder, now, &state.stale_reason);
   return state;
@@ -436,7 +436,7 @@ LockHolder HeldLock::holder() const {
 }
 
 absl::Status HeldLock::WriteHolderLocked() {
-  holder_.heartbeat = absl::Now();
+  holder_.heartbeat = ::syncstream::Now();
   ++holder_.heartbeat_count;
   return WriteAllAt(fd_.get(), EncodeLockHolder(holder_), owner_->path_);
 }

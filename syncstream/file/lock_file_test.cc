@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::file {
 namespace {
@@ -75,7 +76,7 @@ TEST(LockFileTest, StaleLockIsTakenOverAfterLease) {
   dead.host = "gone-host";
   dead.pid = 1;
   dead.nonce = 5;
-  dead.heartbeat = absl::Now() - absl::Seconds(10);
+  dead.heartbeat = ::syncstream::Now() - absl::Seconds(10);
   dead.acquired = dead.heartbeat;
   dead.lease = absl::Milliseconds(200);
   {

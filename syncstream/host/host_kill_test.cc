@@ -20,6 +20,7 @@
 #include "syncstream/host/line_host_mirror.h"
 #include "syncstream/host/line_host_reader.h"
 #include "syncstream/host/testing/host_fixture.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream {
 namespace {
@@ -57,10 +58,10 @@ absl::StatusOr<Collector> StartServe(const std::string& listen,
   write_end.Reset();
   // "syncstream serve: listening on tcp:127.0.0.1:PORT (...)"
   std::string output;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  const absl::Time deadline = ::syncstream::Now() + absl::Seconds(30);
   while (output.find('\n') == std::string::npos) {
     pollfd p{read_end.get(), POLLIN, 0};
-    if (absl::Now() >= deadline || ::poll(&p, 1, 100) < 0) {
+    if (::syncstream::Now() >= deadline || ::poll(&p, 1, 100) < 0) {
       return absl::DeadlineExceededError("serve did not report its address");
     }
     char buffer[256];

@@ -311,7 +311,7 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
     std::lock_guard<std::mutex> guard(mutex_);
     MirrorState& state = mirrors_[id];
     ++state.live_connections;
-    state.last_seen = absl::Now();
+    state.last_seen = ::syncstream::Now();
     mirror_connections_.insert(&connection);
     reply.mutable_welcome()->set_acked_through(state.acked_through);
     reply.mutable_welcome()->set_stopped(stopped_);
@@ -329,7 +329,7 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
       auto it = impl->mirrors_.find(id);
       if (it != impl->mirrors_.end()) {
         --it->second.live_connections;
-        it->second.last_seen = absl::Now();
+        it->second.last_seen = ::syncstream::Now();
       }
     }
   } unregister{this, &connection, id};
@@ -412,7 +412,7 @@ absl::Status LineHostBuffer::Impl::StoreBatch(
   const size_t count = static_cast<size_t>(batch->batch().records_size());
   std::lock_guard<std::mutex> guard(mutex_);
   MirrorState& state = mirrors_[mirror_id];
-  state.last_seen = absl::Now();
+  state.last_seen = ::syncstream::Now();
   *stopped = stopped_;
   if (stopped_) {
     *acked_through = state.acked_through;
@@ -562,7 +562,7 @@ absl::Status LineHostBuffer::Impl::ServeFollower(
       }
       continue;
     }
-    store_->WaitForAppend(next, absl::Now() + absl::Milliseconds(200));
+    store_->WaitForAppend(next, ::syncstream::Now() + absl::Milliseconds(200));
     // Notice a follower that went away.
     absl::Status alive = connection.Receive(&ignored, absl::ZeroDuration());
     if (alive.code() == absl::StatusCode::kUnavailable) return absl::OkStatus();

@@ -298,7 +298,7 @@ class LineHostMirror::Sender {
     }
     SYNCSTREAM_RETURN_IF_ERROR(connection->Flush(options_.ack_timeout));
     connection_ = std::move(connection);
-    last_progress_ = absl::Now();
+    last_progress_ = ::syncstream::Now();
     return absl::OkStatus();
   }
 
@@ -321,7 +321,7 @@ class LineHostMirror::Sender {
       progressed = true;
     }
     if (progressed) {
-      last_progress_ = absl::Now();
+      last_progress_ = ::syncstream::Now();
       progress_cv_.notify_all();
     }
   }
@@ -339,7 +339,7 @@ class LineHostMirror::Sender {
           AddDropWarning(*batch);
           dropped_pending_ = 0;
         }
-        if (inflight_.empty()) last_progress_ = absl::Now();
+        if (inflight_.empty()) last_progress_ = ::syncstream::Now();
         batch->request.mutable_batch()->set_sequence(next_sequence_++);
         taken.push_back(batch.get());
         inflight_.push_back(std::move(batch));
@@ -363,7 +363,7 @@ class LineHostMirror::Sender {
     warning.kind = RecordKind::kWarning;
     warning.sender = options_.writer.name;
     warning.type = "syncstream";
-    warning.timestamp = absl::Now();
+    warning.timestamp = ::syncstream::Now();
     warning.text = absl::StrCat(name_, " dropped ", dropped_pending_,
                                 " lines: the send queue was full");
     auto* records = batch.request.mutable_batch()->mutable_batch()
@@ -401,12 +401,12 @@ class LineHostMirror::Sender {
         wait_for = absl::Seconds(1);
       } else {
         absl::Time due = last_progress_ + options_.ack_timeout;
-        if (absl::Now() >= due) {
+        if (::syncstream::Now() >= due) {
           return absl::DeadlineExceededError(absl::StrCat(
               name_, ": no acknowledgement for ",
               absl::FormatDuration(options_.ack_timeout)));
         }
-        wait_for = due - absl::Now();
+        wait_for = due - ::syncstream::Now();
       }
       if (wait) sender_waiting_ = true;
     }

@@ -23,6 +23,7 @@
 #include "syncstream/host/testing/host_fixture.h"
 #include "syncstream/net/connection.h"
 #include "syncstream/proto/host.pb.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream {
 namespace {
@@ -275,8 +276,8 @@ TEST(LineHostTest, FollowGetsTheLastNThenNewRecords) {
   ASSERT_TRUE(follower.ok()) << follower.status();
   std::vector<std::string> seen;
   auto collect_until = [&](size_t n) {
-    const absl::Time deadline = absl::Now() + kTimeout;
-    while (seen.size() < n && absl::Now() < deadline) {
+    const absl::Time deadline = ::syncstream::Now() + kTimeout;
+    while (seen.size() < n && ::syncstream::Now() < deadline) {
       auto more = (*follower)->Next(absl::Milliseconds(200));
       if (more.ok()) {
         for (const Record& r : *more) seen.push_back(r.text);

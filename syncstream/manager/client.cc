@@ -206,7 +206,7 @@ absl::StatusOr<Value> ManagerClient::Call(uint64_t object_id,
       pending_.erase(request_id);
       return broken_;
     }
-    if (absl::Now() >= deadline) {
+    if (::syncstream::Now() >= deadline) {
       pending_.erase(request_id);
       if (method == "acquire") {
         abandoned_[request_id] = Abandoned{object_id, CurrentThreadId()};

@@ -23,6 +23,7 @@
 #include "syncstream/manager/proxies.h"
 #include "syncstream/manager/user_type.h"
 #include "syncstream/net/testing/test_server.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::manager {
 namespace {
@@ -185,8 +186,8 @@ class ManagerTest : public ::testing::Test {
 
   // Waits until the manager shows `n` waiters on object `id`.
   bool WaitForWaiters(ManagerClient& client, uint64_t id, int64_t n) {
-    absl::Time deadline = absl::Now() + kLong;
-    while (absl::Now() < deadline) {
+    absl::Time deadline = ::syncstream::Now() + kLong;
+    while (::syncstream::Now() < deadline) {
       absl::StatusOr<Value> objects = client.ListObjects();
       if (!objects.ok()) return false;
       for (const Value& o : objects->as_list()) {
@@ -444,12 +445,12 @@ TEST_F(ManagerTest, ServerKilledMeansUnavailable) {
   // process must not start threads).
   net::Address address = net::testing::UniqueUnixAddress();
   ChildProcess server = ExecChild("serve", address.ToString());
-  absl::Time deadline = absl::Now() + kLong;
+  absl::Time deadline = ::syncstream::Now() + kLong;
   absl::StatusOr<std::shared_ptr<ManagerClient>> connected;
   do {
     absl::SleepFor(absl::Milliseconds(5));
     connected = ManagerClient::Connect(address.ToString(), TestKey());
-  } while (!connected.ok() && absl::Now() < deadline);
+  } while (!connected.ok() && ::syncstream::Now() < deadline);
   ASSERT_TRUE(connected.ok()) << connected.status();
   std::shared_ptr<ManagerClient> client = *connected;
   Lock lock = *client->Create<Lock>();

@@ -45,7 +45,7 @@ absl::StatusOr<short> PollUntil(int fd, short events, absl::Time deadline) {
     int rc = ::poll(&p, 1, PollTimeoutMillis(deadline));
     if (rc > 0) return p.revents;
     if (rc == 0) {
-      if (absl::Now() >= deadline) return static_cast<short>(0);
+      if (::syncstream::Now() >= deadline) return static_cast<short>(0);
       continue;
     }
     if (errno == EINTR) continue;
@@ -374,7 +374,7 @@ absl::Status Connection::FlushLocked(absl::Time deadline) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (absl::Now() >= deadline) {
+      if (::syncstream::Now() >= deadline) {
         return Error(absl::StatusCode::kDeadlineExceeded,
                      absl::StrCat("send timed out with ",
                                   send_buffer_.size() - send_offset_,
@@ -488,7 +488,7 @@ absl::Status Connection::FillLocked(absl::Time deadline) {
                                            std::strerror(errno)));
       return receive_broken_;
     }
-    if (absl::Now() >= deadline) {
+    if (::syncstream::Now() >= deadline) {
       return Error(absl::StatusCode::kDeadlineExceeded,
                    "receive timed out");
     }

@@ -171,7 +171,7 @@ absl::StatusOr<Listener::AcceptedSocket> Listener::AcceptSocket(
             "accept on ", address_.ToString(), ": ", std::strerror(errno)));
       }
     }
-    if (absl::Now() >= deadline) {
+    if (::syncstream::Now() >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat("accept on ", address_.ToString(), ": timed out"));
     }

@@ -39,7 +39,7 @@ std::string UniqueQueueName() {
 // multi-threaded process looks dead (its main thread is a zombie) a moment
 // before it can be waited for: give it up to a second.
 std::string DescribeEnd(pid_t pid) {
-  absl::Time deadline = absl::Now() + absl::Seconds(1);
+  absl::Time deadline = ::syncstream::Now() + absl::Seconds(1);
   for (;;) {
     siginfo_t info{};
     if (::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) break;
@@ -53,7 +53,7 @@ std::string DescribeEnd(pid_t pid) {
       }
       return status.ToString();
     }
-    if (absl::Now() >= deadline) break;
+    if (::syncstream::Now() >= deadline) break;
     absl::SleepFor(absl::Milliseconds(1));
   }
   return "ended (exit status unknown: not a child of this process, or "
@@ -259,6 +259,7 @@ void LineProcBuffer::ForceStop() {
 
 void LineProcBuffer::Reset() {
   TakeSpawned().clear();
+  std::lock_guard<std::mutex> delivery(delivery_mutex_);
   {
     std::lock_guard<std::mutex> guard(mutex_);
     channel_->control.StopThrough(generation_);
@@ -286,7 +287,7 @@ void LineProcBuffer::StoreNote(RecordKind kind, std::string sender,
   record.kind = kind;
   record.sender = std::move(sender);
   record.type = std::move(type);
-  record.timestamp = absl::Now();
+  record.timestamp = ::syncstream::Now();
   record.text = std::move(text);
   store_->Append(record);
 }
@@ -295,6 +296,7 @@ void LineProcBuffer::HandleBatch(const QueueMessageView& message) {
   // Copy out of shared memory first: a writer must not be able to change the
   // bytes between validation and use.
   batch_copy_.assign(message.body.data(), message.body.size());
+  std::lock_guard<std::mutex> delivery(delivery_mutex_);
   const uint32_t generation = current_generation_.load();
   BatchHeader header;
   bool wanted = false;
@@ -405,7 +407,7 @@ void LineProcBuffer::CheckLiveness() {
 
 void LineProcBuffer::CollectorLoop() {
   const absl::Duration interval = options_.liveness_interval;
-  absl::Time next_check = absl::Now() + interval;
+  absl::Time next_check = ::syncstream::Now() + interval;
   bool reported = false;
   while (!shutdown_.load()) {
     absl::StatusOr<size_t> drained =
@@ -419,7 +421,7 @@ void LineProcBuffer::CollectorLoop() {
       }
       absl::SleepFor(interval);
     }
-    absl::Time now = absl::Now();
+    absl::Time now = ::syncstream::Now();
     if (now >= next_check) {
       CheckLiveness();
       next_check = now + interval;

@@ -213,6 +213,11 @@ class LineProcBuffer {
   QueueParticipant reader_;  // used by the collector thread only
   std::string batch_copy_;   // collector only: a batch copied out of the queue
 
+  // Held by the collector from reading the generation of a batch to storing
+  // its records, and by Reset() from bumping the generation to clearing the
+  // store, so no record of an old generation lands after a Reset(). Taken
+  // before mutex_ when both are held.
+  std::mutex delivery_mutex_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;  // a mirror's state changed
   uint32_t generation_ = 0;          // Reset() count

@@ -20,6 +20,7 @@
 #include "syncstream/core/fd_capture.h"
 #include "syncstream/core/scoped_redirect.h"
 #include "syncstream/proc/testing/workloads.h"
+#include "syncstream/core/deadline.h"
 
 // The children forked here start threads (a mirror's flush timer); TSan
 // supports that after a fork of a multi-threaded process only when asked.
@@ -292,9 +293,9 @@ TEST(LineProcBufferTest, ChildKilledMidLineIsReported) {
       ASSERT_TRUE(forked.ok());
       killed = *std::move(forked);
     }
-    absl::Time start = absl::Now();
+    absl::Time start = ::syncstream::Now();
     ASSERT_TRUE(buffer->Wait(absl::Seconds(20)).ok());
-    EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+    EXPECT_LT(::syncstream::Now() - start, absl::Seconds(20));
     std::vector<Record> records = buffer->Read();
     std::vector<Record> errors = OfKind(records, RecordKind::kError);
     ASSERT_EQ(errors.size(), 1u);
@@ -343,14 +344,14 @@ TEST(LineProcBufferTest, StopAllMirrorsFailsTheNextWriteAndKeepsThePending) {
     children.push_back(*std::move(child));
   }
   // Let both write for a while: follow the store until each has sent lines.
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  absl::Time deadline = ::syncstream::Now() + absl::Seconds(20);
   std::set<std::string> seen;
   uint64_t next = 0;
-  while (seen.size() < 2 && absl::Now() < deadline) {
+  while (seen.size() < 2 && ::syncstream::Now() < deadline) {
     for (const Record& r : buffer->store().ReadFrom(next, 100000, &next)) {
       seen.insert(r.sender);
     }
-    buffer->store().WaitForAppend(next, absl::Now() + absl::Milliseconds(10));
+    buffer->store().WaitForAppend(next, ::syncstream::Now() + absl::Milliseconds(10));
   }
   ASSERT_EQ(seen.size(), 2u);
   buffer->StopAllMirrors();
@@ -496,8 +497,8 @@ TEST(LineProcBufferTest, InvalidBatchesAreDroppedAndReported) {
   auto writer = queue->Attach("intruder", QueueRole::kWriter);
   ASSERT_TRUE(writer.ok());
   ASSERT_TRUE(writer->Append("b", "definitely not a batch").ok());
-  absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (buffer->dropped_batches() == 0 && absl::Now() < deadline) {
+  absl::Time deadline = ::syncstream::Now() + absl::Seconds(20);
+  while (buffer->dropped_batches() == 0 && ::syncstream::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   EXPECT_EQ(buffer->dropped_batches(), 1u);

@@ -10,6 +10,7 @@
 #include "syncstream/core/process_identity.h"
 #include "syncstream/core/status_macros.h"
 #include "syncstream/proc/internal/channel.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream {
 
@@ -147,7 +148,7 @@ absl::Status LineProcMirror::EnsureAttachedLocked() {
   header.start_time = state->identity.start_time;
   encoder_.Reset(header);
   batch_pending_ = true;
-  batch_started_ = absl::Now();
+  batch_started_ = ::syncstream::Now();
   process_ = state.release();
   // Announce this process at once, before anything else can fail (even
   // starting a thread): from now on the buffer can tell if it dies.
@@ -192,7 +193,7 @@ void LineProcMirror::FlusherLoop(ProcessState* state) {
       state->flush_cv.wait(lock);  // woken by the next record or the owner
       continue;
     }
-    absl::Time now = absl::Now();
+    absl::Time now = ::syncstream::Now();
     absl::Time due = batch_started_ + interval;
     if (now >= due) {
       absl::Status sent = SendLocked();
@@ -239,7 +240,7 @@ absl::Status LineProcMirror::Publish(const Record& record) {
   }
   if (!batch_pending_) {
     batch_pending_ = true;
-    batch_started_ = absl::Now();
+    batch_started_ = ::syncstream::Now();
     process_->flush_cv.notify_one();
   }
   encoder_.Add(*to_add);

@@ -137,8 +137,8 @@ void RunningProgram::Pump() {
   while (open > 0) {
     if (stop_requested()) {
       kill_once();
-      if (give_up == absl::InfiniteFuture()) give_up = absl::Now() + kStopGrace;
-      if (absl::Now() >= give_up) break;
+      if (give_up == absl::InfiniteFuture()) give_up = ::syncstream::Now() + kStopGrace;
+      if (::syncstream::Now() >= give_up) break;
     }
     int ready = ::poll(fds, 2, kPollMillis);
     if (ready < 0 && errno != EINTR) break;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream {
 namespace {
@@ -94,9 +95,9 @@ TEST(RunningProgramTest, KillIsReportedAndPendingLineDelivered) {
   auto program = Shell(sink, "printf 'half a line'; exec sleep 30");
   ASSERT_TRUE(program.ok());
   // Wait until the partial text has reached the pump (no sleep-and-hope).
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  absl::Time deadline = ::syncstream::Now() + absl::Seconds(10);
   bool pending = false;
-  while (!pending && absl::Now() < deadline) {
+  while (!pending && ::syncstream::Now() < deadline) {
     for (const auto& [sender, text] : sink.PendingLines()) {
       pending |= text == "half a line";
     }

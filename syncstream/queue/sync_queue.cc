@@ -308,7 +308,7 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
     s.role = role_bits;
     s.pid = self.pid;
     s.start_time = self.start_time;
-    s.attached_ns = absl::ToUnixNanos(absl::Now());
+    s.attached_ns = absl::ToUnixNanos(::syncstream::Now());
     s.name_length = static_cast<uint32_t>(participant_name.size());
     std::memset(s.name, 0, sizeof(s.name));
     std::memcpy(s.name, participant_name.data(), participant_name.size());
@@ -487,7 +487,7 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
                      absl::StrCat("a batch of ", total, " bytes exceeds half the capacity (",
                                   limit, ")"));
   }
-  const int64_t now_ns = absl::ToUnixNanos(absl::Now());
+  const int64_t now_ns = absl::ToUnixNanos(::syncstream::Now());
   EventWord space(&h.space_event);
   absl::Time deadline = absl::InfinitePast();
   bool prepared = false;
@@ -643,7 +643,7 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
           return true;
         }
         default: {  // reserved: its writer is copying, or died
-          const absl::Time now = absl::Now();
+          const absl::Time now = ::syncstream::Now();
           if (stuck_position_ != cursor_) {
             stuck_position_ = cursor_;
             stuck_since_ = now;

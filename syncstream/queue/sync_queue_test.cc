@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "syncstream/queue/testing/queue_test_util.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream {
 namespace {
@@ -45,7 +46,7 @@ TEST_F(SyncQueueTest, AppendThenPopCarriesSenderTypeBodySequence) {
   auto writer = q.Attach("alice", QueueRole::kWriter);
   auto reader = q.Attach("bob", QueueRole::kReader);
   ASSERT_TRUE(writer.ok() && reader.ok());
-  const absl::Time before = absl::Now();
+  const absl::Time before = ::syncstream::Now();
   ASSERT_TRUE(writer->Append("greeting", "hello").ok());
   ASSERT_TRUE(writer->Append("", "").ok());  // type and body may be empty
   auto m = reader->Pop();
@@ -113,11 +114,11 @@ TEST_F(SyncQueueTest, BlockingAppendTimesOutAfterItsTimer) {
   ASSERT_TRUE(writer.ok() && reader.ok());
   while (writer->Append("t", std::string(100, 'x')).ok()) {
   }
-  const absl::Time start = absl::Now();
+  const absl::Time start = ::syncstream::Now();
   absl::Status st = writer->Append("t", std::string(100, 'x'),
                                    AppendOptions{.block = true, .timeout = absl::Milliseconds(100)});
   EXPECT_TRUE(absl::IsResourceExhausted(st)) << st;
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+  EXPECT_GE(::syncstream::Now() - start, absl::Milliseconds(100));
 }
 
 TEST_F(SyncQueueTest, BlockingAppendProceedsWhenAReaderFreesSpace) {
@@ -136,8 +137,8 @@ TEST_F(SyncQueueTest, BlockingAppendProceedsWhenAReaderFreesSpace) {
   });
   int read = 0;
   bool saw_last = false;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (!saw_last && absl::Now() < deadline) {
+  const absl::Time deadline = ::syncstream::Now() + absl::Seconds(30);
+  while (!saw_last && ::syncstream::Now() < deadline) {
     auto m = reader->Pop(PopOptions{.timeout = absl::Milliseconds(50)});
     ASSERT_TRUE(m.ok());
     if (m->has_value()) {
@@ -155,11 +156,11 @@ TEST_F(SyncQueueTest, BlockingPopReturnsEmptyAfterItsTimer) {
   SyncQueue q = MakeQueue();
   auto reader = q.Attach("r", QueueRole::kReader);
   ASSERT_TRUE(reader.ok());
-  const absl::Time start = absl::Now();
+  const absl::Time start = ::syncstream::Now();
   auto m = reader->Pop(PopOptions{.timeout = absl::Milliseconds(100)});
   ASSERT_TRUE(m.ok());
   EXPECT_FALSE(m->has_value());
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(100));
+  EXPECT_GE(::syncstream::Now() - start, absl::Milliseconds(100));
 }
 
 TEST_F(SyncQueueTest, PopWithZeroTimeoutReturnsAtOnce) {
@@ -455,8 +456,8 @@ TEST_F(SyncQueueTest, ManyThreadsAppendWhileOneReads) {
   }
   std::map<std::string, int> next;
   int total = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (total < kThreads * kEach && absl::Now() < deadline) {
+  const absl::Time deadline = ::syncstream::Now() + absl::Seconds(30);
+  while (total < kThreads * kEach && ::syncstream::Now() < deadline) {
     auto n = r->ForEachAvailable(
         [&](const QueueMessageView& m) {
           EXPECT_EQ(std::string(m.body), std::to_string(next[std::string(m.sender)]++));

@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "syncstream/core/fd_capture.h"
 #include "syncstream/core/scoped_redirect.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream {
 namespace {
@@ -410,9 +411,9 @@ TEST(LineBufferTest, ScopedFdCaptureSendsPrintfAndChildOutputIntoTheBuffer) {
     // Bounded wait for the child (it exits at once).
     int status = 0;
     pid_t done = 0;
-    absl::Time deadline = absl::Now() + absl::Seconds(30);
+    absl::Time deadline = ::syncstream::Now() + absl::Seconds(30);
     while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 &&
-           absl::Now() < deadline) {
+           ::syncstream::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(1));
     }
     if (done != pid) ::kill(pid, SIGKILL);

@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "syncstream/file/line_file_buffer.h"
 #include "testing/nfs_fixture.h"
+#include "syncstream/core/deadline.h"
 
 DEFINE_int32(writers, 4, "writer processes");
 DEFINE_int32(lines_per_writer, 250000, "lines each writer writes");
@@ -57,7 +58,7 @@ absl::Duration RunWriters(int writers, const std::function<int(int)>& body) {
     pids.push_back(pid);
   }
   ::close(go[0]);
-  const absl::Time start = absl::Now();
+  const absl::Time start = ::syncstream::Now();
   std::string bytes(writers, 'g');
   if (::write(go[1], bytes.data(), bytes.size()) != writers) return -absl::Seconds(1);
   ::close(go[1]);
@@ -67,7 +68,7 @@ absl::Duration RunWriters(int writers, const std::function<int(int)>& body) {
     ::waitpid(pid, &status, 0);
     ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
-  const absl::Duration elapsed = absl::Now() - start;
+  const absl::Duration elapsed = ::syncstream::Now() - start;
   return ok ? elapsed : -absl::Seconds(1);
 }
 

@@ -27,6 +27,7 @@
 #include "syncstream/net/connection.h"
 #include "syncstream/net/listener.h"
 #include "syncstream/proto/record.pb.h"
+#include "syncstream/core/deadline.h"
 
 DEFINE_int32(clients, 4, "client processes");
 DEFINE_int64(lines, 2000000, "lines per client");
@@ -97,7 +98,7 @@ double RunClients(const std::function<int(int)>& client) {
     children.push_back(std::move(*child));
   }
   absl::SleepFor(absl::Milliseconds(300));  // let the children connect
-  const absl::Time start = absl::Now();
+  const absl::Time start = ::syncstream::Now();
   gate.Open(FLAGS_clients);
   for (auto& child : children) {
     auto status = child.Wait(absl::Minutes(10));
@@ -109,7 +110,7 @@ double RunClients(const std::function<int(int)>& client) {
       std::exit(1);
     }
   }
-  return absl::ToDoubleSeconds(absl::Now() - start);
+  return absl::ToDoubleSeconds(::syncstream::Now() - start);
 }
 
 double MeasureHost() {
@@ -180,7 +181,7 @@ double MeasureRawBatches() {
       const std::string& line = lines.Line(i);
       record.text.assign(line.data(), line.size() - 1);
       record.sequence = i;
-      record.timestamp = absl::Now();
+      record.timestamp = ::syncstream::Now();
       ToProto(record, batch.add_records());
       if (batch.records_size() == FLAGS_batch || i + 1 == FLAGS_lines) {
         if (!(*connection)->Send(batch, absl::Seconds(60)).ok()) return 3;

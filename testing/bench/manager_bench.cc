@@ -32,6 +32,7 @@
 #include "syncstream/manager/client.h"
 #include "syncstream/manager/manager.h"
 #include "syncstream/manager/proxies.h"
+#include "syncstream/core/deadline.h"
 
 DEFINE_double(seconds, 1.0, "duration of each measurement");
 DEFINE_string(python, "python3", "the Python interpreter for the baseline");
@@ -93,12 +94,12 @@ std::shared_ptr<ManagerClient> Connect(const std::string& address) {
 template <typename Step>
 double Rate(Step step) {
   int64_t n = 0;
-  absl::Time start = absl::Now();
+  absl::Time start = ::syncstream::Now();
   absl::Time end = start + absl::Seconds(FLAGS_seconds);
   absl::Time now = start;
   while (now < end) {
     n += step();
-    now = absl::Now();
+    now = ::syncstream::Now();
   }
   return n / absl::ToDoubleSeconds(now - start);
 }
@@ -149,15 +150,15 @@ double ListAppends(const std::string& address) {
   auto c = Connect(address);
   List l = Must(c->Create<List>(), "list");
   int64_t n = 0;
-  absl::Time start = absl::Now();
+  absl::Time start = ::syncstream::Now();
   absl::Time end = start + absl::Seconds(FLAGS_seconds);
-  while (absl::Now() < end) {
+  while (::syncstream::Now() < end) {
     for (int i = 0; i < 50; ++i) Must(l.Append(Value(i)), "append");
     n += 50;
   }
   // Every append has been applied once the length is read.
   int64_t len = Must(l.Len(), "len");
-  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  double seconds = absl::ToDoubleSeconds(::syncstream::Now() - start);
   if (len != n) Die(absl::StrCat("list has ", len, " items, appended ", n));
   return n / seconds;
 }
@@ -186,12 +187,12 @@ double PingPong(const std::string& address) {
     auto pc = Connect(address);
     Semaphore a = Must(pc->Attach<Semaphore>(s1), "attach");
     Semaphore b = Must(pc->Attach<Semaphore>(s2), "attach");
-    absl::Time start = absl::Now();
+    absl::Time start = ::syncstream::Now();
     for (int i = 0; i < rounds; ++i) {
       Must(a.Release(), "release");
       Must(b.Acquire(kLong), "acquire");
     }
-    results.Put(rounds / absl::ToDoubleSeconds(absl::Now() - start));
+    results.Put(rounds / absl::ToDoubleSeconds(::syncstream::Now() - start));
     return 0;
   });
   double rate = results.Get();

@@ -44,6 +44,7 @@
 #include "syncstream/core/record_store.h"
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/proc/line_proc_buffer.h"
+#include "syncstream/core/deadline.h"
 
 DEFINE_int32(children, 4, "Child processes.");
 DEFINE_int64(lines, 1000000, "Lines per child.");
@@ -111,7 +112,7 @@ double RunProc() {
     if (!mirror.ok()) Die(mirror.status());
     mirrors.push_back(*std::move(mirror));
   }
-  absl::Time start = absl::Now();
+  absl::Time start = ::syncstream::Now();
   std::vector<ChildProcess> children;
   for (int c = 0; c < FLAGS_children; ++c) {
     LineProcMirror& mirror = *mirrors[c];
@@ -132,7 +133,7 @@ double RunProc() {
   absl::Status waited = (*buffer)->Wait(absl::Seconds(300));
   if (!waited.ok()) Die(waited);
   ReapAll(children);
-  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  double seconds = absl::ToDoubleSeconds(::syncstream::Now() - start);
   uint64_t expected =
       static_cast<uint64_t>(FLAGS_children) * (FLAGS_lines + 1);  // + eof
   if ((*buffer)->store().end_position() != expected) {
@@ -148,7 +149,7 @@ double RunProc() {
 double RunPipes(size_t chunk) {
   auto store = RecordStore::Create(kStoreRecords);
   if (!store.ok()) Die(store.status());
-  absl::Time start = absl::Now();
+  absl::Time start = ::syncstream::Now();
   std::vector<ChildProcess> children;
   std::vector<UniqueFd> read_ends;
   for (int c = 0; c < FLAGS_children; ++c) {
@@ -204,7 +205,7 @@ double RunPipes(size_t chunk) {
                            [&](absl::string_view text, bool continued) {
                              Record& r = scratch[c];
                              r.sequence = sequence[c]++;
-                             r.timestamp = absl::Now();
+                             r.timestamp = ::syncstream::Now();
                              r.text.assign(text.data(), text.size());
                              r.continued = continued;
                              (*store)->Append(r);
@@ -213,7 +214,7 @@ double RunPipes(size_t chunk) {
     }
   }
   ReapAll(children);
-  double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  double seconds = absl::ToDoubleSeconds(::syncstream::Now() - start);
   uint64_t expected = static_cast<uint64_t>(FLAGS_children) * FLAGS_lines;
   if (lines != expected) {
     Die(absl::InternalError(

@@ -243,7 +243,7 @@ RunReport RunOne(const RunOptions& options,
     }
   }
 
-  const absl::Time start = absl::Now();
+  const absl::Time start = ::syncstream::Now();
   const absl::Time hard_deadline = start + options.timeout;
   WorkerParams base;
   base.spec = spec;
@@ -370,7 +370,7 @@ RunReport RunOne(const RunOptions& options,
         report.errors.push_back(WorkerFailure(w, exit.ToString()));
       }
     }
-    const absl::Time now = absl::Now();
+    const absl::Time now = ::syncstream::Now();
     if (progress && now >= next_progress) {
       progress(Progress{kind.name(), options.mode, ledger->total_written(),
                         sink.received(), alive, now - start});
@@ -416,7 +416,7 @@ RunReport RunOne(const RunOptions& options,
     report.errors.push_back(absl::StrCat("drain: ", drained.ToString()));
   }
   session->reset();  // tear down before the verdict
-  report.elapsed = absl::Now() - start;
+  report.elapsed = ::syncstream::Now() - start;
 
   std::vector<WorkerExpectation> expectations(n);
   for (int w = 0; w < n; ++w) {

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/status_macros.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::stress {
 
@@ -17,7 +18,7 @@ absl::Status RunWorker(const WorkerParams& params, WorkerChannel& channel,
   uint64_t written = 0;
   for (uint64_t seq = 0; params.lines == 0 || seq < params.lines; ++seq) {
     // Reading the clock costs ~20 ns; once per 64 lines is enough.
-    if (seq % 64 == 0 && absl::Now() >= params.stop_at) break;
+    if (seq % 64 == 0 && ::syncstream::Now() >= params.stop_at) break;
     std::string line = MakeLine(params.spec, params.worker, seq);
     line.push_back('\n');
     absl::Status status = channel.WriteLine(line);

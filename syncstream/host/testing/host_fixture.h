@@ -16,6 +16,7 @@
 #include "syncstream/host/line_host_buffer.h"
 #include "syncstream/host/line_host_mirror.h"
 #include "syncstream/host/line_host_reader.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::testing {
 
@@ -50,9 +51,9 @@ class CapturedLog {
 // Polls `condition` until it holds or `timeout` passes.
 inline bool WaitFor(const std::function<bool()>& condition,
                     absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = ::syncstream::Now() + timeout;
   while (!condition()) {
-    if (absl::Now() >= deadline) return false;
+    if (::syncstream::Now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return true;

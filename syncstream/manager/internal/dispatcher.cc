@@ -163,7 +163,7 @@ void Dispatcher::Kick(const std::shared_ptr<ManagedObject>& object) {
         still_blocked.push_back(call->request.method());
         // If the deadline passed while it was being retried, the timer may
         // have missed it.
-        if (absl::Now() >= call->deadline) Expire(call);
+        if (::syncstream::Now() >= call->deadline) Expire(call);
         continue;
       }
       progress = true;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::manager::internal {
 namespace {
@@ -63,8 +64,8 @@ class DispatcherTest : public ::testing::Test {
 
   // Waits until `n` calls wait inside object `id` (seen through `objects`).
   bool WaitForWaiters(uint64_t id, int64_t n) {
-    absl::Time deadline = absl::Now() + kTestDeadline;
-    while (absl::Now() < deadline) {
+    absl::Time deadline = ::syncstream::Now() + kTestDeadline;
+    while (::syncstream::Now() < deadline) {
       for (const auto& entry : dispatcher_.registry().Snapshot()) {
         if (entry.id == id && entry.object->Describe().waiters >= n) {
           return true;

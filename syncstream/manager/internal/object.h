@@ -29,6 +29,7 @@
 #include "syncstream/manager/internal/parking.h"
 #include "syncstream/manager/internal/session.h"
 #include "syncstream/manager/value.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::manager::internal {
 
@@ -148,7 +149,7 @@ class ManagedObject : public std::enable_shared_from_this<ManagedObject> {
             absl::StrCat(label_, ": ", what, " cancelled (client gone)"));
       }
       if (ready()) return absl::OkStatus();
-      if (deadline != absl::InfiniteFuture() && absl::Now() >= deadline) {
+      if (deadline != absl::InfiniteFuture() && ::syncstream::Now() >= deadline) {
         return absl::DeadlineExceededError(
             absl::StrCat(label_, ": ", what, " timed out"));
       }

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::manager::internal {
 
@@ -45,7 +46,7 @@ void ParkingTimer::Run() {
       continue;
     }
     const absl::Time next = entries_.begin()->first;
-    if (absl::Now() < next) {
+    if (::syncstream::Now() < next) {
       cv_.wait_until(lock, absl::ToChronoTime(next));
       continue;
     }

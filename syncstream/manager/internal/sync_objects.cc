@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::manager::internal {
 namespace {
@@ -286,7 +287,7 @@ class ConditionObject : public ManagedObject {
     }
     if (method == "wait") {
       if (owner_ != me) return NotOwner("wait", me);
-      if (!ctx.may_block && ctx.deadline > absl::Now()) {
+      if (!ctx.may_block && ctx.deadline > ::syncstream::Now()) {
         ctx.would_block = true;
         return absl::UnavailableError("would block");
       }
@@ -407,7 +408,7 @@ class BarrierObject : public ManagedObject {
                              std::unique_lock<std::mutex>& lock) {
     if (broken_) return Broken();
     if (count_ + 1 < parties_ && !ctx.may_block &&
-        ctx.deadline > absl::Now()) {
+        ctx.deadline > ::syncstream::Now()) {
       ctx.would_block = true;
       return absl::UnavailableError("would block");
     }

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "syncstream/core/process_identity.h"
 #include "syncstream/core/unique_fd.h"
+#include "syncstream/core/deadline.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -133,7 +134,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
   h->slot_size = sizeof(ParticipantSlot);
   h->participants_offset = kHeaderSize;
   h->ring_offset = ring_offset;
-  h->created_ns = absl::ToUnixNanos(absl::Now());
+  h->created_ns = absl::ToUnixNanos(::syncstream::Now());
   h->mode = options.mode & 0777;
   pthread_mutexattr_t attr;
   pthread_mutexattr_init(&attr);
@@ -173,7 +174,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(absl::string_view name,
 }
 
 absl::Status Segment::MapAndValidate(int fd, absl::Duration init_wait) {
-  const absl::Time deadline = absl::Now() + init_wait;
+  const absl::Time deadline = ::syncstream::Now() + init_wait;
   // A creator may still be sizing and initializing the segment.
   for (;;) {
     struct stat st;
@@ -196,7 +197,7 @@ absl::Status Segment::MapAndValidate(int fd, absl::Duration init_wait) {
       ready = header_->magic.load(std::memory_order_acquire) != 0;
     }
     if (ready) break;
-    if (absl::Now() >= deadline) {
+    if (::syncstream::Now() >= deadline) {
       return Error(absl::StatusCode::kFailedPrecondition,
                    size < kHeaderSize
                        ? absl::StrCat("segment truncated: ", size, " bytes, a header needs ",
@@ -271,16 +272,16 @@ absl::StatusOr<Segment::Lock> Segment::Acquire(absl::Duration timeout) {
 #if defined(__SANITIZE_THREAD__)
     // TSan's pthread_mutex_timedlock interceptor does not record the lock
     // when it returns EOWNERDEAD (trylock's does): poll trylock instead.
-    const absl::Time deadline = absl::Now() + timeout;
+    const absl::Time deadline = ::syncstream::Now() + timeout;
     while ((rc = pthread_mutex_trylock(&header_->lock)) == EBUSY) {
-      if (absl::Now() >= deadline) {
+      if (::syncstream::Now() >= deadline) {
         rc = ETIMEDOUT;
         break;
       }
       std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
 #else
-    struct timespec deadline = absl::ToTimespec(absl::Now() + timeout);
+    struct timespec deadline = absl::ToTimespec(::syncstream::Now() + timeout);
     rc = pthread_mutex_timedlock(&header_->lock, &deadline);
 #endif
   }
@@ -369,7 +370,7 @@ absl::Status Segment::DecodePayload(const FrameView& frame, QueueMessageView* ou
 }
 
 bool Segment::ProbeDueLocked() {
-  const int64_t now = absl::ToUnixNanos(absl::Now());
+  const int64_t now = absl::ToUnixNanos(::syncstream::Now());
   if (now - header_->last_probe_ns < 10'000'000 && now >= header_->last_probe_ns) {
     return false;
   }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "syncstream/queue/sync_queue.h"
+#include "syncstream/core/deadline.h"
 
 extern char** environ;
 
@@ -54,7 +55,7 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
 }
 
 absl::StatusOr<int> WaitForExit(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = ::syncstream::Now() + timeout;
   for (;;) {
     int status = 0;
     pid_t r = ::waitpid(pid, &status, WNOHANG);
@@ -64,7 +65,7 @@ absl::StatusOr<int> WaitForExit(pid_t pid, absl::Duration timeout) {
     } else if (r < 0) {
       return absl::InternalError(absl::StrCat("waitpid ", pid, " failed"));
     }
-    if (absl::Now() >= deadline) {
+    if (::syncstream::Now() >= deadline) {
       KillAndReap(pid);
       return absl::DeadlineExceededError(absl::StrCat("child ", pid, " did not exit"));
     }
@@ -73,13 +74,13 @@ absl::StatusOr<int> WaitForExit(pid_t pid, absl::Duration timeout) {
 }
 
 absl::Status WaitForStop(pid_t pid, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = ::syncstream::Now() + timeout;
   for (;;) {
     int status = 0;
     pid_t r = ::waitpid(pid, &status, WNOHANG | WUNTRACED);
     if (r == pid && WIFSTOPPED(status)) return absl::OkStatus();
     if (r == pid) return absl::InternalError("child exited instead of stopping");
-    if (absl::Now() >= deadline) return absl::DeadlineExceededError("child did not stop");
+    if (::syncstream::Now() >= deadline) return absl::DeadlineExceededError("child did not stop");
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
@@ -108,9 +109,9 @@ void KillAndReap(pid_t pid) {
 }
 
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = ::syncstream::Now() + timeout;
   while (!condition()) {
-    if (absl::Now() >= deadline) return false;
+    if (::syncstream::Now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
@@ -154,10 +155,10 @@ int RunReader(const std::string& queue, const std::string& name,
   for (const std::string& w : writers) next[w] = 0;
   const long total = static_cast<long>(writers.size()) * count;
   long received = 0;
-  const absl::Time deadline = absl::Now() + absl::Seconds(40);
+  const absl::Time deadline = ::syncstream::Now() + absl::Seconds(40);
   QueueMessage m;
   while (received < total) {
-    if (absl::Now() > deadline) {
+    if (::syncstream::Now() > deadline) {
       std::cerr << "reader " << name << ": only " << received << " of " << total << "\n";
       return 4;
     }

@@ -100,7 +100,7 @@ class FileSession : public Session {
     while (true) {
       absl::Status read = ReadMore();
       if (read.ok()) return absl::OkStatus();
-      if (absl::Now() >= deadline) return read;
+      if (::syncstream::Now() >= deadline) return read;
       absl::SleepFor(kPollInterval);
     }
   }

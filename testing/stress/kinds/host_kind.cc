@@ -30,6 +30,7 @@
 #include "syncstream/host/line_host_mirror.h"
 #include "syncstream/host/line_host_reader.h"
 #include "testing/stress/kind.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::stress {
 namespace {
@@ -99,7 +100,7 @@ class HostSession : public Session {
 
   absl::Status Drain(absl::Duration timeout) override {
     const uint64_t target = buffer_->stats().records_stored;
-    const absl::Time deadline = absl::Now() + timeout;
+    const absl::Time deadline = ::syncstream::Now() + timeout;
     std::unique_lock<std::mutex> lock(mutex_);
     while (seen_ < target) {
       if (caught_up_.wait_until(lock, absl::ToChronoTime(deadline)) ==

@@ -24,6 +24,7 @@
 #include "syncstream/manager/manager.h"
 #include "syncstream/manager/proxies.h"
 #include "testing/stress/kind.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::stress {
 namespace {
@@ -111,13 +112,13 @@ class ManagerSession : public Session {
   absl::Status Drain(absl::Duration timeout) override {
     StopCollector();
     // Every worker has ended: what is left in the queue is all there is.
-    const absl::Time deadline = absl::Now() + timeout;
+    const absl::Time deadline = ::syncstream::Now() + timeout;
     for (;;) {
       absl::StatusOr<Value> line = queue_.Get(absl::ZeroDuration());
       if (absl::IsDeadlineExceeded(line.status())) return absl::OkStatus();
       if (!line.ok()) return line.status();
       Deliver(*line);
-      if (absl::Now() > deadline) {
+      if (::syncstream::Now() > deadline) {
         return absl::DeadlineExceededError("manager: draining the queue");
       }
     }

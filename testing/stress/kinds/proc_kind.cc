@@ -23,6 +23,7 @@
 #include "syncstream/core/status_macros.h"
 #include "syncstream/proc/line_proc_buffer.h"
 #include "testing/stress/kind.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::stress {
 namespace {
@@ -85,7 +86,7 @@ class ProcSession : public Session {
   }
 
   absl::Status Drain(absl::Duration timeout) override {
-    absl::Time deadline = absl::Now() + timeout;
+    absl::Time deadline = ::syncstream::Now() + timeout;
     // Every mirror closed or seen dead: everything is in the store.
     SYNCSTREAM_RETURN_IF_ERROR(buffer_->Wait(timeout));
     const uint64_t target = buffer_->store().end_position();
@@ -136,7 +137,7 @@ class ProcSession : public Session {
       caught_up_.notify_all();
       from = next;
       if (batch.empty()) {
-        store.WaitForAppend(from, absl::Now() + absl::Milliseconds(20));
+        store.WaitForAppend(from, ::syncstream::Now() + absl::Milliseconds(20));
       }
     }
   }

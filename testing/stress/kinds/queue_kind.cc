@@ -24,6 +24,7 @@
 #include "syncstream/core/status_macros.h"
 #include "syncstream/queue/sync_queue.h"
 #include "testing/stress/kind.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream::stress {
 namespace {
@@ -130,7 +131,7 @@ class QueueSession : public Session {
     StopCollector();
     // Every worker has ended: read until the queue is empty. Frames reserved
     // by killed workers are skipped once their writers are seen dead.
-    const absl::Time deadline = absl::Now() + timeout;
+    const absl::Time deadline = ::syncstream::Now() + timeout;
     for (;;) {
       absl::StatusOr<size_t> n = ReadBatch(absl::Milliseconds(50));
       if (!n.ok()) return n.status();
@@ -142,7 +143,7 @@ class QueueSession : public Session {
         if (p.name == "collector" && p.lag_bytes != 0) caught_up = false;
       }
       if (caught_up) return absl::OkStatus();
-      if (absl::Now() >= deadline) {
+      if (::syncstream::Now() >= deadline) {
         return absl::DeadlineExceededError("queue: the reader did not catch up");
       }
     }
