@@ -36,7 +36,7 @@ DEFINE_string(modes, "threads,fork,exec",
               "exec (this binary re-executed with --worker via posix_spawn). "
               "Each kind runs in the modes it supports.");
 DEFINE_int32(workers, 4, "Workers per run (threads or processes).");
-DEFINE_uint64(lines_per_worker, 50000,
+DEFINE_uint64(lines_per_worker, 20000,
               "Lines each worker writes (0: until --duration ends).");
 DEFINE_uint64(line_length, 100,
               "Bytes per line without the newline (at least the header: "
