@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "syncstream/core/child_process.h"
 #include "syncstream/core/deadline.h"
@@ -70,6 +71,19 @@ class CheckingSink : public LineSink {
     if (errors_.size() < 10) errors_.push_back(std::move(error));
   }
 
+  // The writer of a self-checking line "ss1 KIND wN sSEQ ...": its first
+  // three fields.
+  static absl::string_view WriterOf(absl::string_view line) {
+    size_t from = 0;
+    size_t space = 0;
+    for (int field = 0; field < 3; ++field) {
+      space = line.find(' ', from);
+      if (space == absl::string_view::npos) return line;
+      from = space + 1;
+    }
+    return line.substr(0, space);
+  }
+
   void AddLocked(const std::string& line) {
     const uint64_t n = lines_++;
     if (fault_ == Fault::kNone || n < kFaultAtLine) {
@@ -98,7 +112,13 @@ class CheckingSink : public LineSink {
           break;
       }
     }
-    if (n == kFaultAtLine + 1 && held_.has_value()) {
+    // A reorder swaps the held line with the next line of the same writer:
+    // lines of different writers have no order to break.
+    const bool release =
+        held_.has_value() &&
+        (fault_ == Fault::kGlue ? n == kFaultAtLine + 1
+                                : WriterOf(line) == WriterOf(*held_));
+    if (release) {
       if (fault_ == Fault::kGlue) {
         checker_.Add(*held_ + line);
       } else {
