@@ -299,22 +299,13 @@ void LineProcBuffer::HandleBatch(const QueueMessageView& message) {
   std::lock_guard<std::mutex> delivery(delivery_mutex_);
   const uint32_t generation = current_generation_.load();
   BatchHeader header;
-  bool wanted = false;
   size_t mirror_count = 0;
   {
     std::lock_guard<std::mutex> guard(mutex_);
     mirror_count = mirrors_.size();
   }
-  absl::Status decoded = proc_internal::DecodeRecordBatch(
-      batch_copy_, &header, [&](const Record& record) {
-        // `header` is filled before the first record.
-        if (header.generation != generation ||
-            header.mirror_id >= mirror_count) {
-          return;
-        }
-        wanted = true;
-        store_->Append(record);
-      });
+  absl::Status decoded =
+      proc_internal::ValidateRecordBatch(batch_copy_, &header);
   if (!decoded.ok()) {
     dropped_batches_.fetch_add(1);
     StoreNote(RecordKind::kWarning, std::string(kBufferSender), "",
@@ -322,8 +313,14 @@ void LineProcBuffer::HandleBatch(const QueueMessageView& message) {
                            message.sender, "': ", decoded.message()));
     return;
   }
-  (void)wanted;
-  if (header.generation != generation) return;  // from before a Reset()
+  // A batch from before a Reset(), or naming a mirror that was never made,
+  // delivers nothing.
+  if (header.generation != generation || header.mirror_id >= mirror_count) {
+    return;
+  }
+  proc_internal::ForEachValidatedRecord(
+      batch_copy_, header, &decoded_,
+      [this](const Record& record) { store_->Append(record); });
   bool changed = false;
   {
     std::lock_guard<std::mutex> guard(mutex_);

@@ -212,6 +212,7 @@ class LineProcBuffer {
   const std::shared_ptr<proc_internal::Channel> channel_;
   QueueParticipant reader_;  // used by the collector thread only
   std::string batch_copy_;   // collector only: a batch copied out of the queue
+  Record decoded_;           // collector only: the record being delivered
 
   // Held by the collector from reading the generation of a batch to storing
   // its records, and by Reset() from bumping the generation to clearing the

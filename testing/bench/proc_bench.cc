@@ -18,8 +18,8 @@
 //                   assembles lines with LineAssembler, stores records
 //   pipe-buffered   as pipe-line, but each child buffers 64 KiB per write(2)
 // Reported: the best of `repeat` runs per mode (wall clock, and CPU seconds
-// of the parent and its children, which is robust on a shared machine), and
-// proc's ratio to each pipe baseline.
+// of the parent and its children, which is robust on a shared machine, with
+// its split in CPU ns per line), and proc's ratio to each pipe baseline.
 #include <gflags/gflags.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -58,16 +58,13 @@ namespace {
 
 constexpr size_t kStoreRecords = 4096;
 
-// CPU seconds used so far by this process and its reaped children.
-double CpuSeconds() {
-  double total = 0;
-  for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
-    struct rusage usage;
-    ::getrusage(who, &usage);
-    total += usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 +
-             usage.ru_stime.tv_sec + usage.ru_stime.tv_usec * 1e-6;
-  }
-  return total;
+// CPU seconds used so far by this process (RUSAGE_SELF) or its reaped
+// children (RUSAGE_CHILDREN).
+double CpuSeconds(int who) {
+  struct rusage usage;
+  ::getrusage(who, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 +
+         usage.ru_stime.tv_sec + usage.ru_stime.tv_usec * 1e-6;
 }
 
 // The i-th line of child `c`, `FLAGS_line_bytes` long with its '\n':
@@ -236,6 +233,7 @@ int Main() {
     std::function<double()> run;
     double best = 1e100;      // wall seconds
     double best_cpu = 1e100;  // CPU seconds, parent and children
+    double parent_cpu = 0;    // of the run with the least CPU: the parent's
   };
   std::vector<Mode> modes = {
       {"proc", [] { return RunProc(); }},
@@ -249,9 +247,15 @@ int Main() {
   for (int r = 0; r < FLAGS_repeat; ++r) {
     for (Mode& mode : modes) {
       if (!selected(mode)) continue;
-      double cpu = CpuSeconds();
+      double parent = CpuSeconds(RUSAGE_SELF);
+      double children = CpuSeconds(RUSAGE_CHILDREN);
       mode.best = std::min(mode.best, mode.run());
-      mode.best_cpu = std::min(mode.best_cpu, CpuSeconds() - cpu);
+      parent = CpuSeconds(RUSAGE_SELF) - parent;
+      children = CpuSeconds(RUSAGE_CHILDREN) - children;
+      if (parent + children < mode.best_cpu) {
+        mode.best_cpu = parent + children;
+        mode.parent_cpu = parent;
+      }
     }
   }
   std::printf("%d children x %lld lines of %d bytes, best of %d runs\n",
@@ -260,9 +264,10 @@ int Main() {
   for (const Mode& mode : modes) {
     if (!selected(mode)) continue;
     std::printf("  %-14s %8.3f s  %12.0f lines/s   %7.3f CPU s  %12.0f "
-                "lines/CPU s\n",
+                "lines/CPU s  (CPU ns/line: parent %.0f + children %.0f)\n",
                 mode.name, mode.best, total / mode.best, mode.best_cpu,
-                total / mode.best_cpu);
+                total / mode.best_cpu, mode.parent_cpu / total * 1e9,
+                (mode.best_cpu - mode.parent_cpu) / total * 1e9);
   }
   if (wanted.size() < 3) return 0;
   std::printf("  proc / pipe-line:     %.2fx wall, %.2fx CPU\n",

@@ -38,18 +38,13 @@ absl::Status Corrupt(uint32_t index, absl::string_view what) {
 
 }  // namespace
 
-char* RecordBatchEncoder::Extend(size_t more) {
-  if (capacity_ - size_ < more) {
-    size_t capacity = std::max<size_t>(capacity_ * 2, 4096);
-    while (capacity - size_ < more) capacity *= 2;
-    std::unique_ptr<char[]> grown(new char[capacity]);
-    if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
-    data_ = std::move(grown);
-    capacity_ = capacity;
-  }
-  char* end = data_.get() + size_;
-  size_ += more;
-  return end;
+void RecordBatchEncoder::Grow(size_t more) {
+  size_t capacity = std::max<size_t>(capacity_ * 2, 4096);
+  while (capacity - size_ < more) capacity *= 2;
+  std::unique_ptr<char[]> grown(new char[capacity]);
+  if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
+  data_ = std::move(grown);
+  capacity_ = capacity;
 }
 
 void RecordBatchEncoder::Reset(const BatchHeader& header) {
@@ -68,19 +63,56 @@ void RecordBatchEncoder::Reset(const BatchHeader& header) {
   PutAt<uint64_t>(p, 32, header.start_time);
 }
 
+size_t RecordBatchEncoder::EncodedSize(const Record& record) {
+  size_t size = kRecordHeaderSize + std::min(record.sender.size(), kMaxShort) +
+                std::min(record.type.size(), kMaxShort) +
+                std::min<size_t>(record.text.size(), UINT32_MAX);
+  const size_t traces = std::min(record.trace.size(), kMaxShort);
+  for (size_t i = 0; i < traces; ++i) {
+    size += 4 + std::min<size_t>(record.trace[i].size(), UINT32_MAX);
+  }
+  return size;
+}
+
 void RecordBatchEncoder::Add(const Record& record) {
+  if (!record.trace.empty() || record.text.size() > UINT32_MAX ||
+      record.sender.size() > kMaxShort || record.type.size() > kMaxShort) {
+    AddWithTrace(record);
+    return;
+  }
+  // The path of every line: one extension, a header built in registers, and
+  // three copies.
+  const size_t sender = record.sender.size();
+  const size_t type = record.type.size();
+  const size_t text = record.text.size();
+  char* p = Extend(kRecordHeaderSize + sender + type + text);
+  char header[kRecordHeaderSize];
+  PutAt<uint8_t>(header, 0, static_cast<uint8_t>(record.kind));
+  PutAt<uint8_t>(header, 1, record.continued ? 1 : 0);
+  PutAt<uint16_t>(header, 2, static_cast<uint16_t>(sender));
+  PutAt<uint16_t>(header, 4, static_cast<uint16_t>(type));
+  PutAt<uint16_t>(header, 6, 0);
+  PutAt<uint32_t>(header, 8, static_cast<uint32_t>(text));
+  PutAt<uint64_t>(header, 12, record.sequence);
+  PutAt<int64_t>(header, 20, absl::ToUnixNanos(record.timestamp));
+  std::memcpy(p, header, kRecordHeaderSize);
+  p += kRecordHeaderSize;
+  std::memcpy(p, record.sender.data(), sender);
+  p += sender;
+  if (type > 0) std::memcpy(p, record.type.data(), type);
+  p += type;
+  std::memcpy(p, record.text.data(), text);
+  ++count_;
+}
+
+void RecordBatchEncoder::AddWithTrace(const Record& record) {
   const size_t sender = std::min(record.sender.size(), kMaxShort);
   const size_t type = std::min(record.type.size(), kMaxShort);
   const size_t traces = std::min(record.trace.size(), kMaxShort);
   const size_t text = std::min<size_t>(record.text.size(), UINT32_MAX);
-  size_t size = kRecordHeaderSize + sender + type + text;
-  for (size_t i = 0; i < traces; ++i) {
-    size += 4 + std::min<size_t>(record.trace[i].size(), UINT32_MAX);
-  }
-  // One extension, then copies in place: this runs once per line written.
-  char* p = Extend(size);
+  char* p = Extend(EncodedSize(record));
   auto put = [&p](const void* data, size_t n) {
-    std::memcpy(p, data, n);
+    if (n > 0) std::memcpy(p, data, n);
     p += n;
   };
   const uint8_t kind = static_cast<uint8_t>(record.kind);
@@ -125,9 +157,8 @@ absl::string_view RecordBatchEncoder::bytes() {
   return absl::string_view(data_.get(), size_);
 }
 
-absl::Status DecodeRecordBatch(
-    absl::string_view bytes, BatchHeader* header,
-    const std::function<void(const Record&)>& on_record) {
+absl::Status ValidateRecordBatch(absl::string_view bytes,
+                                 BatchHeader* header) {
   if (bytes.size() < kBatchHeaderSize) {
     return absl::InvalidArgumentError(absl::StrCat(
         "proc record batch: ", bytes.size(),
@@ -156,7 +187,7 @@ absl::Status DecodeRecordBatch(
   parsed.pid = Get<int32_t>(p + 24);
   parsed.start_time = Get<uint64_t>(p + 32);
 
-  // Pass 1: validate every length against the bytes left.
+  // Every length against the bytes left.
   size_t offset = kBatchHeaderSize;
   for (uint32_t i = 0; i < parsed.record_count; ++i) {
     if (bytes.size() - offset < kRecordHeaderSize) {
@@ -197,36 +228,19 @@ absl::Status DecodeRecordBatch(
                      " records"));
   }
 
-  // Pass 2: deliver.
+  *header = parsed;
+  return absl::OkStatus();
+}
+
+absl::Status DecodeRecordBatch(
+    absl::string_view bytes, BatchHeader* header,
+    const std::function<void(const Record&)>& on_record) {
+  BatchHeader parsed;
+  absl::Status valid = ValidateRecordBatch(bytes, &parsed);
+  if (!valid.ok()) return valid;
   *header = parsed;
   Record record;
-  offset = kBatchHeaderSize;
-  for (uint32_t i = 0; i < parsed.record_count; ++i) {
-    const char* r = p + offset;
-    record.kind = static_cast<RecordKind>(Get<uint8_t>(r));
-    record.continued = Get<uint8_t>(r + 1) != 0;
-    uint16_t sender = Get<uint16_t>(r + 2);
-    uint16_t type = Get<uint16_t>(r + 4);
-    uint16_t traces = Get<uint16_t>(r + 6);
-    uint32_t text = Get<uint32_t>(r + 8);
-    record.sequence = Get<uint64_t>(r + 12);
-    record.timestamp = absl::FromUnixNanos(Get<int64_t>(r + 20));
-    offset += kRecordHeaderSize;
-    record.sender.assign(p + offset, sender);
-    offset += sender;
-    record.type.assign(p + offset, type);
-    offset += type;
-    record.text.assign(p + offset, text);
-    offset += text;
-    record.trace.resize(traces);
-    for (uint16_t t = 0; t < traces; ++t) {
-      uint32_t length = Get<uint32_t>(p + offset);
-      offset += 4;
-      record.trace[t].assign(p + offset, length);
-      offset += length;
-    }
-    on_record(record);
-  }
+  ForEachValidatedRecord(bytes, parsed, &record, on_record);
   return absl::OkStatus();
 }
 

@@ -14,10 +14,10 @@
 //     sender bytes, type bytes, text bytes,
 //     then per trace entry: u32 length, bytes
 //
-// The bytes come from another process: DecodeRecordBatch validates the whole
+// The bytes come from another process: ValidateRecordBatch checks the whole
 // batch (magic, version, header size, every length against the bytes left,
-// kinds, the `continued` flag, no trailing bytes) before it delivers a single
-// record. See testing/fuzz/proc_batch_fuzzer.cc.
+// kinds, the `continued` flag, no trailing bytes) before a single record is
+// delivered. See testing/fuzz/proc_batch_fuzzer.cc.
 #ifndef SYNCSTREAM_PROC_INTERNAL_RECORD_BATCH_H_
 #define SYNCSTREAM_PROC_INTERNAL_RECORD_BATCH_H_
 
@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -61,6 +62,8 @@ class RecordBatchEncoder {
  public:
   // Starts a new batch (drops any previous content).
   void Reset(const BatchHeader& header);
+  // The bytes Add(record) appends.
+  static size_t EncodedSize(const Record& record);
   // Appends a record. Sender and type are cut at 65535 bytes and the trace at
   // 65535 entries (names and traces are never that long in practice).
   void Add(const Record& record);
@@ -78,7 +81,14 @@ class RecordBatchEncoder {
  private:
   // Room for `more` bytes at the end (grows by doubling; never shrinks, and
   // does not zero what it adds: every byte is written before it is used).
-  char* Extend(size_t more);
+  char* Extend(size_t more) {
+    if (capacity_ - size_ < more) Grow(more);
+    char* end = data_.get() + size_;
+    size_ += more;
+    return end;
+  }
+  void Grow(size_t more);
+  void AddWithTrace(const Record& record);
 
   std::unique_ptr<char[]> data_;
   size_t size_ = 0;
@@ -86,13 +96,86 @@ class RecordBatchEncoder {
   uint32_t count_ = 0;
 };
 
-// Validates `bytes` as a batch; on success fills `*header` and calls
-// `on_record` once per record, in order (the Record is reused between calls).
+// Validates `bytes` as a whole batch and fills `*header`; InvalidArgument
+// naming the first problem otherwise.
+absl::Status ValidateRecordBatch(absl::string_view bytes, BatchHeader* header);
+
+// Calls `on_record(const Record&)` for each of the `header.record_count`
+// records of `bytes`, in order, decoding them into `*scratch` (reused: its
+// strings keep their storage, and sender and type are assigned only when they
+// change). `bytes` must be exactly what ValidateRecordBatch accepted, and
+// must not have changed since (a reader copies shared memory first).
+template <typename OnRecord>
+void ForEachValidatedRecord(absl::string_view bytes, const BatchHeader& header,
+                            Record* scratch, OnRecord&& on_record);
+
+// Both: validates `bytes`; on success fills `*header` and calls `on_record`
+// once per record, in order (the Record is reused between calls).
 // InvalidArgument naming the first problem otherwise, and then no record is
 // delivered.
 absl::Status DecodeRecordBatch(
     absl::string_view bytes, BatchHeader* header,
     const std::function<void(const Record&)>& on_record);
+
+// ---------------------------------------------------------------------------
+// Implementation details.
+
+namespace record_batch_internal {
+
+template <typename T>
+T Load(const char* p) {
+  T value;
+  std::memcpy(&value, p, sizeof(T));
+  return value;
+}
+
+// Assigns `size` bytes at `data` to `*to` unless it holds them already.
+inline void AssignIfChanged(std::string* to, const char* data, size_t size) {
+  if (to->size() == size && std::memcmp(to->data(), data, size) == 0) return;
+  to->assign(data, size);
+}
+
+}  // namespace record_batch_internal
+
+template <typename OnRecord>
+void ForEachValidatedRecord(absl::string_view bytes, const BatchHeader& header,
+                            Record* scratch, OnRecord&& on_record) {
+  using record_batch_internal::AssignIfChanged;
+  using record_batch_internal::Load;
+  const char* p = bytes.data() + kBatchHeaderSize;
+  Record& record = *scratch;
+  for (uint32_t i = 0; i < header.record_count; ++i) {
+    const uint8_t kind = Load<uint8_t>(p);
+    const uint8_t flags = Load<uint8_t>(p + 1);
+    const uint16_t sender = Load<uint16_t>(p + 2);
+    const uint16_t type = Load<uint16_t>(p + 4);
+    const uint16_t traces = Load<uint16_t>(p + 6);
+    const uint32_t text = Load<uint32_t>(p + 8);
+    record.kind = static_cast<RecordKind>(kind);
+    record.continued = flags != 0;
+    record.sequence = Load<uint64_t>(p + 12);
+    record.timestamp = absl::FromUnixNanos(Load<int64_t>(p + 20));
+    p += kRecordHeaderSize;
+    AssignIfChanged(&record.sender, p, sender);
+    p += sender;
+    AssignIfChanged(&record.type, p, type);
+    p += type;
+    record.text.assign(p, text);
+    p += text;
+    if (traces == 0) {
+      record.trace.clear();
+    } else {
+      record.trace.resize(traces);
+      for (uint16_t t = 0; t < traces; ++t) {
+        const uint32_t length = Load<uint32_t>(p);
+        p += 4;
+        record.trace[t].assign(p, length);
+        p += length;
+      }
+    }
+    on_record(static_cast<const Record&>(record));
+  }
+}
 
 }  // namespace syncstream::proc_internal
 
