@@ -217,6 +217,39 @@ uint64_t RecordStore::Append(const Record& record) {
   return position;
 }
 
+uint64_t RecordStore::AppendBatch(absl::Span<const Record> records) {
+  if (records.empty()) return end_position();
+  const uint64_t first =
+      next_position_.fetch_add(records.size(), std::memory_order_acq_rel);
+  const std::string* sender = nullptr;
+  const std::string* type = nullptr;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& record = records[i];
+    if (i == 0 || record.sender != records[i - 1].sender) {
+      sender = Intern(record.sender);
+    }
+    if (i == 0 || record.type != records[i - 1].type) {
+      type = Intern(record.type);
+    }
+    const uint64_t position = first + i;
+    Slot& slot = slots_[SlotIndex(position)];
+    // As in Append: wait for the slot's previous occupant (which may be an
+    // earlier record of this very batch when it exceeds the capacity).
+    const uint64_t expected =
+        position >= capacity_ ? position - capacity_ + 1 : 0;
+    for (internal::Backoff backoff;
+         slot.position_plus_one.load(std::memory_order_acquire) != expected;
+         backoff.Pause()) {
+    }
+    slot.Store(position, record, sender, type);
+  }
+  if (waiters_.load(std::memory_order_seq_cst) > 0) {
+    std::lock_guard<std::mutex> guard(wait_mutex_);
+    wait_cv_.notify_all();
+  }
+  return first;
+}
+
 uint64_t RecordStore::FirstPosition(uint64_t end) const {
   uint64_t first = end > capacity_ ? end - capacity_ : 0;
   return std::max(first, cleared_before_.load(std::memory_order_acquire));

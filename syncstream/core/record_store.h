@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "syncstream/core/record.h"
 
 namespace syncstream {
@@ -46,6 +47,12 @@ class RecordStore {
   // Appends a copy of `record`, evicting the oldest beyond capacity. Returns
   // the record's position. Thread-safe.
   uint64_t Append(const Record& record);
+  // Appends copies of `records` at consecutive positions, in order, as one
+  // claim (one atomic increment for all, names interned once per run of
+  // equal names): for a single thread delivering batches, such as a
+  // LineProcBuffer's collector. Returns the first record's position
+  // (end_position() if `records` is empty). Thread-safe.
+  uint64_t AppendBatch(absl::Span<const Record> records);
 
   // All records held, oldest first.
   std::vector<Record> Read() const { return Read(capacity_); }

@@ -211,5 +211,72 @@ TEST(RecordStoreTest, ReadersSeeWholeRecordsOfEveryShapeDuringWrapAround) {
   EXPECT_GT(checked, 0u);
 }
 
+TEST(RecordStoreTest, AppendBatchTakesConsecutivePositionsAndEveryName) {
+  auto store = RecordStore::Create(5);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->AppendBatch({}), 0u);
+  EXPECT_EQ((*store)->Append(Line("first")), 0u);
+  std::vector<Record> batch;
+  for (int i = 0; i < 3; ++i) {
+    Record r = Line(absl::StrCat("b", i));
+    r.sender = i < 2 ? "a" : "b";  // a run of equal names, then a change
+    r.type = i == 1 ? "stderr" : "";
+    r.sequence = i;
+    batch.push_back(r);
+  }
+  EXPECT_EQ((*store)->AppendBatch(batch), 1u);
+  EXPECT_EQ((*store)->end_position(), 4u);
+  std::vector<Record> held = (*store)->Read();
+  ASSERT_EQ(held.size(), 4u);
+  EXPECT_EQ(held[0].text, "first");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(held[i + 1], batch[i]) << i;
+}
+
+TEST(RecordStoreTest, AppendBatchLargerThanTheCapacityKeepsItsLastRecords) {
+  for (size_t capacity : {1u, 3u, 7u}) {
+    auto store = RecordStore::Create(capacity);
+    ASSERT_TRUE(store.ok());
+    std::vector<Record> batch;
+    for (int i = 0; i < 20; ++i) batch.push_back(Line(absl::StrCat(i)));
+    EXPECT_EQ((*store)->AppendBatch(batch), 0u);
+    std::vector<Record> held = (*store)->Read();
+    ASSERT_EQ(held.size(), capacity);
+    for (size_t k = 0; k < capacity; ++k) {
+      EXPECT_EQ(held[k].text, absl::StrCat(20 - capacity + k));
+    }
+  }
+}
+
+TEST(RecordStoreTest, ConcurrentBatchesStayContiguous) {
+  constexpr int kBatches = 2000;
+  constexpr int kBatchSize = 7;
+  auto store = RecordStore::Create(kBatches * kBatchSize * 2);
+  ASSERT_TRUE(store.ok());
+  auto writer = [&](std::string sender) {
+    std::vector<Record> batch(kBatchSize);
+    for (int b = 0; b < kBatches; ++b) {
+      for (int i = 0; i < kBatchSize; ++i) {
+        batch[i].sender = sender;
+        batch[i].sequence = static_cast<uint64_t>(b * kBatchSize + i);
+      }
+      (*store)->AppendBatch(batch);
+    }
+  };
+  std::thread a(writer, "a"), b(writer, "b");
+  a.join();
+  b.join();
+  std::vector<Record> held = (*store)->Read();
+  ASSERT_EQ(held.size(), size_t{2 * kBatches * kBatchSize});
+  uint64_t next[2] = {0, 0};
+  for (size_t k = 0; k < held.size(); k += kBatchSize) {
+    const std::string& sender = held[k].sender;
+    const int w = sender == "a" ? 0 : 1;
+    for (int i = 0; i < kBatchSize; ++i) {
+      ASSERT_EQ(held[k + i].sender, sender) << k + i;
+      ASSERT_EQ(held[k + i].sequence, next[w]++) << k + i;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace syncstream

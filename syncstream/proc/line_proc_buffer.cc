@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 #include <utility>
 
@@ -27,6 +28,8 @@ constexpr absl::string_view kBufferSender = "LineProcBuffer";
 // Messages handled per collector round, so that liveness checks keep their
 // pace under a flood.
 constexpr size_t kMessagesPerRound = 1024;
+// Records decoded before each RecordStore::AppendBatch.
+constexpr size_t kRecordsPerAppend = 64;
 
 std::string UniqueQueueName() {
   std::random_device random;
@@ -293,19 +296,16 @@ void LineProcBuffer::StoreNote(RecordKind kind, std::string sender,
 }
 
 void LineProcBuffer::HandleBatch(const QueueMessageView& message) {
-  // Copy out of shared memory first: a writer must not be able to change the
-  // bytes between validation and use.
-  batch_copy_.assign(message.body.data(), message.body.size());
+  // Parsed in place: ParsedBatch reads every length once, so a writer that
+  // changes the bytes meanwhile cannot make the reader read out of bounds.
   std::lock_guard<std::mutex> delivery(delivery_mutex_);
   const uint32_t generation = current_generation_.load();
-  BatchHeader header;
   size_t mirror_count = 0;
   {
     std::lock_guard<std::mutex> guard(mutex_);
     mirror_count = mirrors_.size();
   }
-  absl::Status decoded =
-      proc_internal::ValidateRecordBatch(batch_copy_, &header);
+  absl::Status decoded = batch_.Parse(message.body);
   if (!decoded.ok()) {
     dropped_batches_.fetch_add(1);
     StoreNote(RecordKind::kWarning, std::string(kBufferSender), "",
@@ -315,12 +315,19 @@ void LineProcBuffer::HandleBatch(const QueueMessageView& message) {
   }
   // A batch from before a Reset(), or naming a mirror that was never made,
   // delivers nothing.
+  const BatchHeader& header = batch_.header();
   if (header.generation != generation || header.mirror_id >= mirror_count) {
     return;
   }
-  proc_internal::ForEachValidatedRecord(
-      batch_copy_, header, &decoded_,
-      [this](const Record& record) { store_->Append(record); });
+  // In groups: one store claim per group, and the group's records stay in
+  // the cache between decoding and storing.
+  const size_t count = batch_.size();
+  if (decoded_.size() < kRecordsPerAppend) decoded_.resize(kRecordsPerAppend);
+  for (size_t first = 0; first < count; first += kRecordsPerAppend) {
+    const size_t group = std::min(kRecordsPerAppend, count - first);
+    for (size_t i = 0; i < group; ++i) batch_.Decode(first + i, &decoded_[i]);
+    store_->AppendBatch(absl::MakeConstSpan(decoded_.data(), group));
+  }
   bool changed = false;
   {
     std::lock_guard<std::mutex> guard(mutex_);

@@ -71,6 +71,7 @@
 #include "syncstream/core/process_identity.h"
 #include "syncstream/core/record.h"
 #include "syncstream/core/record_store.h"
+#include "syncstream/proc/internal/record_batch.h"
 #include "syncstream/proc/line_proc_mirror.h"
 #include "syncstream/proc/program.h"
 #include "syncstream/queue/sync_queue.h"
@@ -79,7 +80,6 @@ namespace syncstream {
 
 namespace proc_internal {
 struct Channel;
-struct BatchHeader;
 }  // namespace proc_internal
 
 struct LineProcBufferOptions {
@@ -211,8 +211,10 @@ class LineProcBuffer {
   const std::unique_ptr<RecordStore> store_;
   const std::shared_ptr<proc_internal::Channel> channel_;
   QueueParticipant reader_;  // used by the collector thread only
-  std::string batch_copy_;   // collector only: a batch copied out of the queue
-  Record decoded_;           // collector only: the record being delivered
+  // Collector only: the batch being delivered, parsed in place in the queue,
+  // and its records decoded a group at a time for RecordStore::AppendBatch.
+  proc_internal::ParsedBatch batch_;
+  std::vector<Record> decoded_;
 
   // Held by the collector from reading the generation of a batch to storing
   // its records, and by Reset() from bumping the generation to clearing the

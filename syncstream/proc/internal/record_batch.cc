@@ -157,26 +157,42 @@ absl::string_view RecordBatchEncoder::bytes() {
   return absl::string_view(data_.get(), size_);
 }
 
-absl::Status ValidateRecordBatch(absl::string_view bytes,
-                                 BatchHeader* header) {
-  if (bytes.size() < kBatchHeaderSize) {
+absl::Status ParsedBatch::Fail(absl::Status status) {
+  count_ = 0;
+  traces_.clear();
+  return status;
+}
+
+absl::Status ParsedBatch::Parse(absl::string_view bytes) {
+  data_ = bytes.data();
+  count_ = 0;
+  traces_.clear();
+  const size_t size = bytes.size();
+  if (size < kBatchHeaderSize) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "proc record batch: ", bytes.size(),
-        " bytes, shorter than its header (", kBatchHeaderSize, ")"));
+        "proc record batch: ", size, " bytes, shorter than its header (",
+        kBatchHeaderSize, ")"));
   }
+  if (size > UINT32_MAX) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("proc record batch: ", size, " bytes, more than 4 GiB"));
+  }
+  // Each field is read once (Get copies it out), then only the copy is used.
   const char* p = bytes.data();
   if (Get<uint32_t>(p) != kBatchMagic) {
     return absl::InvalidArgumentError(
         "proc record batch: magic mismatch (not a LineProcMirror batch?)");
   }
-  if (Get<uint16_t>(p + 4) != kBatchVersion) {
+  const uint16_t version = Get<uint16_t>(p + 4);
+  if (version != kBatchVersion) {
     return absl::InvalidArgumentError(
-        absl::StrCat("proc record batch: version ", Get<uint16_t>(p + 4),
+        absl::StrCat("proc record batch: version ", version,
                      ", this build reads version ", kBatchVersion));
   }
-  if (Get<uint16_t>(p + 6) != kBatchHeaderSize) {
+  const uint16_t header_size = Get<uint16_t>(p + 6);
+  if (header_size != kBatchHeaderSize) {
     return absl::InvalidArgumentError(
-        absl::StrCat("proc record batch: header size ", Get<uint16_t>(p + 6),
+        absl::StrCat("proc record batch: header size ", header_size,
                      ", expected ", kBatchHeaderSize));
   }
   BatchHeader parsed;
@@ -186,61 +202,88 @@ absl::Status ValidateRecordBatch(absl::string_view bytes,
   parsed.flags = Get<uint32_t>(p + kFlagsOffset);
   parsed.pid = Get<int32_t>(p + 24);
   parsed.start_time = Get<uint64_t>(p + 32);
+  // A record takes at least its header: a count beyond that is a lie, and
+  // must not size the index.
+  if (parsed.record_count > (size - kBatchHeaderSize) / kRecordHeaderSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "proc record batch: ", parsed.record_count, " records cannot fit in ",
+        size, " bytes"));
+  }
+  if (entries_.size() < parsed.record_count) {
+    entries_.resize(parsed.record_count);
+  }
 
-  // Every length against the bytes left.
   size_t offset = kBatchHeaderSize;
   for (uint32_t i = 0; i < parsed.record_count; ++i) {
-    if (bytes.size() - offset < kRecordHeaderSize) {
-      return Corrupt(i, "header runs past the end of the batch");
+    if (size - offset < kRecordHeaderSize) {
+      return Fail(Corrupt(i, "header runs past the end of the batch"));
     }
-    const char* r = p + offset;
-    uint8_t kind = Get<uint8_t>(r);
-    uint8_t flags = Get<uint8_t>(r + 1);
-    if (!ValidKind(kind)) return Corrupt(i, absl::StrCat("unknown kind ", kind));
-    if (flags > 1) return Corrupt(i, absl::StrCat("unknown flags ", flags));
-    if (flags != 0 && kind != static_cast<uint8_t>(RecordKind::kLine)) {
-      return Corrupt(i, "`continued` set on a record that is not a line");
+    char r[kRecordHeaderSize];
+    std::memcpy(r, p + offset, kRecordHeaderSize);
+    Entry& entry = entries_[i];
+    entry.kind = Get<uint8_t>(r);
+    entry.continued = Get<uint8_t>(r + 1);
+    entry.sender_length = Get<uint16_t>(r + 2);
+    entry.type_length = Get<uint16_t>(r + 4);
+    entry.trace_count = Get<uint16_t>(r + 6);
+    entry.text_length = Get<uint32_t>(r + 8);
+    entry.sequence = Get<uint64_t>(r + 12);
+    entry.unix_nanos = Get<int64_t>(r + 20);
+    entry.first_trace = static_cast<uint32_t>(traces_.size());
+    absl::Status bad;
+    if (!ValidKind(entry.kind)) {
+      bad = Corrupt(i, absl::StrCat("unknown kind ", entry.kind));
+    } else if (entry.continued > 1) {
+      bad = Corrupt(i, absl::StrCat("unknown flags ", entry.continued));
+    } else if (entry.continued != 0 &&
+               entry.kind != static_cast<uint8_t>(RecordKind::kLine)) {
+      bad = Corrupt(i, "`continued` set on a record that is not a line");
     }
-    uint64_t payload = uint64_t{Get<uint16_t>(r + 2)} + Get<uint16_t>(r + 4) +
-                       Get<uint32_t>(r + 8);
     offset += kRecordHeaderSize;
-    if (payload > bytes.size() - offset) {
-      return Corrupt(i, "text runs past the end of the batch");
+    const uint64_t payload = uint64_t{entry.sender_length} +
+                             entry.type_length + entry.text_length;
+    if (bad.ok() && payload > size - offset) {
+      bad = Corrupt(i, "text runs past the end of the batch");
     }
+    if (!bad.ok()) return Fail(std::move(bad));
+    entry.sender_offset = static_cast<uint32_t>(offset);
     offset += payload;
-    uint16_t traces = Get<uint16_t>(r + 6);
-    for (uint16_t t = 0; t < traces; ++t) {
-      if (bytes.size() - offset < 4) {
-        return Corrupt(i, "trace entry runs past the end of the batch");
+    for (uint16_t t = 0; t < entry.trace_count; ++t) {
+      if (size - offset < 4) {
+        bad = Corrupt(i, "trace entry runs past the end of the batch");
+        break;
       }
-      uint32_t length = Get<uint32_t>(p + offset);
+      const uint32_t length = Get<uint32_t>(p + offset);
       offset += 4;
-      if (length > bytes.size() - offset) {
-        return Corrupt(i, "trace entry runs past the end of the batch");
+      if (length > size - offset) {
+        bad = Corrupt(i, "trace entry runs past the end of the batch");
+        break;
       }
+      traces_.push_back({static_cast<uint32_t>(offset), length});
       offset += length;
     }
+    if (!bad.ok()) return Fail(std::move(bad));
   }
-  if (offset != bytes.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("proc record batch: ", bytes.size() - offset,
+  if (offset != size) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("proc record batch: ", size - offset,
                      " bytes after the last of ", parsed.record_count,
-                     " records"));
+                     " records")));
   }
-
-  *header = parsed;
+  header_ = parsed;
+  count_ = parsed.record_count;
   return absl::OkStatus();
 }
 
 absl::Status DecodeRecordBatch(
     absl::string_view bytes, BatchHeader* header,
     const std::function<void(const Record&)>& on_record) {
-  BatchHeader parsed;
-  absl::Status valid = ValidateRecordBatch(bytes, &parsed);
-  if (!valid.ok()) return valid;
-  *header = parsed;
+  ParsedBatch batch;
+  absl::Status parsed = batch.Parse(bytes);
+  if (!parsed.ok()) return parsed;
+  *header = batch.header();
   Record record;
-  ForEachValidatedRecord(bytes, parsed, &record, on_record);
+  batch.ForEach(&record, on_record);
   return absl::OkStatus();
 }
 
