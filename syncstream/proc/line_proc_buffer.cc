@@ -359,6 +359,31 @@ absl::StatusOr<size_t> LineProcBuffer::Drain(absl::Duration timeout,
       options, max);
 }
 
+void LineProcBuffer::DrainEverythingQueued(absl::Duration timeout) {
+  // The reader's position is in the queue's snapshot (this buffer is its
+  // only reader); positions only grow.
+  auto reader_position = [](const QueueSnapshot& snapshot) -> uint64_t {
+    for (const ParticipantInfo& p : snapshot.participants) {
+      if (p.role == QueueRole::kReader) return snapshot.tail - p.lag_bytes;
+    }
+    return snapshot.tail;
+  };
+  absl::StatusOr<QueueSnapshot> before = channel_->queue.Inspect();
+  const absl::Time deadline = DeadlineAfter(timeout);
+  for (;;) {
+    absl::StatusOr<size_t> drained = Drain(absl::ZeroDuration(), SIZE_MAX);
+    if (!drained.ok() || !before.ok()) return;
+    if (*drained > 0) continue;
+    absl::StatusOr<QueueSnapshot> now = channel_->queue.Inspect();
+    if (!now.ok() || reader_position(*now) >= before->tail) return;
+    if (TimeLeft(deadline) <= absl::ZeroDuration()) return;
+    // Blocked by a frame in progress: wait for it (a dead writer's frame is
+    // skipped by the queue after a moment).
+    drained = Drain(absl::Milliseconds(1), SIZE_MAX);
+    if (!drained.ok()) return;
+  }
+}
+
 void LineProcBuffer::CheckLiveness() {
   struct Suspect {
     uint32_t id;
@@ -385,11 +410,11 @@ void LineProcBuffer::CheckLiveness() {
   }
   if (dead.empty()) return;
   // Everything a dead process committed is in the queue now: take it in
-  // before declaring the death, so its last lines come first.
-  for (;;) {
-    absl::StatusOr<size_t> drained = Drain(absl::ZeroDuration(), SIZE_MAX);
-    if (!drained.ok() || *drained == 0) break;
-  }
+  // before declaring the death, so its last lines come first, and so a
+  // process that closed its mirror just before it ended is not reported
+  // dead. Its closing batch may lie behind a frame that another writer is
+  // still copying: draining until the queue looks empty would stop there.
+  DrainEverythingQueued(absl::Seconds(1));
   bool changed = false;
   for (const Suspect& suspect : dead) {
     std::string how = DescribeEnd(suspect.process.pid);

@@ -199,6 +199,9 @@ class LineProcBuffer {
   void CollectorLoop();
   // Drains up to `max` messages, waiting up to `timeout` for the first.
   absl::StatusOr<size_t> Drain(absl::Duration timeout, size_t max);
+  // Handles every message that is in the queue now, waiting up to `timeout`
+  // for frames that other writers are still copying in front of them.
+  void DrainEverythingQueued(absl::Duration timeout);
   void HandleBatch(const QueueMessageView& message);
   void CheckLiveness();
   void StoreNote(RecordKind kind, std::string sender, std::string type,

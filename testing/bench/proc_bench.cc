@@ -50,6 +50,8 @@ DEFINE_int32(children, 4, "Child processes.");
 DEFINE_int64(lines, 1000000, "Lines per child.");
 DEFINE_int32(line_bytes, 64, "Bytes per line, '\\n' included (>= 16).");
 DEFINE_int32(repeat, 3, "Runs per mode; the best is reported.");
+DEFINE_int64(batch_bytes, syncstream::LineProcBufferOptions().batch_bytes,
+             "proc: LineProcBufferOptions::batch_bytes.");
 DEFINE_string(modes, "proc,pipe-line,pipe-buffered",
               "Modes to run (comma-separated); ratios need all three.");
 
@@ -101,6 +103,7 @@ void ReapAll(std::vector<ChildProcess>& children) {
 // Seconds to collect everything through a LineProcBuffer.
 double RunProc() {
   LineProcBufferOptions options;
+  options.batch_bytes = static_cast<size_t>(FLAGS_batch_bytes);
   auto buffer = LineProcBuffer::Create(kStoreRecords, options);
   if (!buffer.ok()) Die(buffer.status());
   std::vector<std::unique_ptr<LineProcMirror>> mirrors;
@@ -134,6 +137,12 @@ double RunProc() {
   uint64_t expected =
       static_cast<uint64_t>(FLAGS_children) * (FLAGS_lines + 1);  // + eof
   if ((*buffer)->store().end_position() != expected) {
+    // Name the cause: the records that are not lines (errors, warnings).
+    std::fprintf(stderr, "dropped batches %llu\n",
+                 static_cast<unsigned long long>((*buffer)->dropped_batches()));
+    for (const Record& r : (*buffer)->Read()) {
+      if (!r.is_line()) std::fprintf(stderr, "%s\n", FormatRecord(r).c_str());
+    }
     Die(absl::InternalError(absl::StrCat(
         "proc: collected ", (*buffer)->store().end_position(),
         " records, expected ", expected)));

@@ -63,7 +63,7 @@ void RecordBatchEncoder::Reset(const BatchHeader& header) {
   PutAt<uint64_t>(p, 32, header.start_time);
 }
 
-size_t RecordBatchEncoder::EncodedSize(const Record& record) {
+size_t RecordBatchEncoder::EncodedSizeSlow(const Record& record) {
   size_t size = kRecordHeaderSize + std::min(record.sender.size(), kMaxShort) +
                 std::min(record.type.size(), kMaxShort) +
                 std::min<size_t>(record.text.size(), UINT32_MAX);
@@ -75,8 +75,7 @@ size_t RecordBatchEncoder::EncodedSize(const Record& record) {
 }
 
 void RecordBatchEncoder::Add(const Record& record) {
-  if (!record.trace.empty() || record.text.size() > UINT32_MAX ||
-      record.sender.size() > kMaxShort || record.type.size() > kMaxShort) {
+  if (!IsPlain(record)) {
     AddWithTrace(record);
     return;
   }
@@ -110,7 +109,7 @@ void RecordBatchEncoder::AddWithTrace(const Record& record) {
   const size_t type = std::min(record.type.size(), kMaxShort);
   const size_t traces = std::min(record.trace.size(), kMaxShort);
   const size_t text = std::min<size_t>(record.text.size(), UINT32_MAX);
-  char* p = Extend(EncodedSize(record));
+  char* p = Extend(EncodedSizeSlow(record));
   auto put = [&p](const void* data, size_t n) {
     if (n > 0) std::memcpy(p, data, n);
     p += n;

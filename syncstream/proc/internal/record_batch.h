@@ -65,7 +65,13 @@ class RecordBatchEncoder {
   // Starts a new batch (drops any previous content).
   void Reset(const BatchHeader& header);
   // The bytes Add(record) appends.
-  static size_t EncodedSize(const Record& record);
+  static size_t EncodedSize(const Record& record) {
+    if (IsPlain(record)) {
+      return kRecordHeaderSize + record.sender.size() + record.type.size() +
+             record.text.size();
+    }
+    return EncodedSizeSlow(record);
+  }
   // Appends a record. Sender and type are cut at 65535 bytes and the trace at
   // 65535 entries (names and traces are never that long in practice).
   void Add(const Record& record);
@@ -90,6 +96,13 @@ class RecordBatchEncoder {
     return end;
   }
   void Grow(size_t more);
+  // A record with no trace and no field beyond its length limit: every
+  // line. Add() and EncodedSize() take a short path for it.
+  static bool IsPlain(const Record& record) {
+    return record.trace.empty() && record.sender.size() <= 0xffff &&
+           record.type.size() <= 0xffff && record.text.size() <= UINT32_MAX;
+  }
+  static size_t EncodedSizeSlow(const Record& record);
   void AddWithTrace(const Record& record);
 
   std::unique_ptr<char[]> data_;
