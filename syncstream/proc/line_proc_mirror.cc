@@ -35,6 +35,10 @@ LineWriterOptions WriterOptions(const MirrorToken& token,
 
 int64_t NowNanos() { return absl::ToUnixNanos(::syncstream::Now()); }
 
+// How soon the timer thread tries again when a writer held the lock or the
+// queue was full.
+constexpr std::chrono::milliseconds kFlusherRetry(1);
+
 }  // namespace
 
 struct LineProcMirror::ProcessState {
@@ -166,16 +170,19 @@ absl::Status LineProcMirror::EnsureAttachedLocked() {
   return announced;
 }
 
-absl::Status LineProcMirror::SendLocked() {
+absl::Status LineProcMirror::SendLocked(bool wait_for_space) {
   if (batch_started_ns_.load(std::memory_order_relaxed) == 0) {
     return absl::OkStatus();
   }
   uint32_t records = encoder_.record_count();
   AppendOptions options;
-  options.block = true;
+  options.block = wait_for_space;
   options.timeout = channel_->control.settings().send_timeout;
   absl::Status sent =
       process_->participant->Append(kBatchType, encoder_.bytes(), options);
+  if (!wait_for_space && absl::IsResourceExhausted(sent)) {
+    return sent;  // the batch stays, for a later try
+  }
   if (sent.ok()) {
     process_->records_sent.fetch_add(records, std::memory_order_release);
   }
@@ -217,15 +224,29 @@ void LineProcMirror::FlusherLoop(ProcessState* state) {
       continue;
     }
     lock.unlock();
-    {
-      std::lock_guard<internal::SpinLock> guard(lock_);
+    // A writer holding the lock is publishing (and sends the batch itself
+    // once it is full): the timer thread does not queue up behind it (a
+    // spinning timer thread takes the CPU from it, and the writer may hold
+    // the lock for long, waiting for queue space); it looks again shortly.
+    // Likewise it does not wait for queue space while holding the lock: with
+    // the queue full it leaves the batch and tries again.
+    bool retry = true;
+    if (lock_.try_lock()) {
+      std::lock_guard<internal::SpinLock> guard(lock_, std::adopt_lock);
       started = batch_started_ns_.load(std::memory_order_relaxed);
+      retry = false;
       if (started != 0 && now >= started + interval) {
-        absl::Status sent = SendLocked();
-        if (!sent.ok() && deferred_error_.ok()) deferred_error_ = sent;
+        absl::Status sent = SendLocked(/*wait_for_space=*/false);
+        retry = absl::IsResourceExhausted(sent);
+        if (!sent.ok() && !retry && deferred_error_.ok()) {
+          deferred_error_ = sent;
+        }
       }
     }
     lock.lock();
+    if (retry && !state->stop_flusher) {
+      state->flusher_cv.wait_for(lock, kFlusherRetry);
+    }
   }
 }
 

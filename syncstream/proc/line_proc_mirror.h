@@ -121,7 +121,10 @@ class LineProcMirror final : public LineWriter {
 
   // Attaches this process to the queue if it is not yet.
   absl::Status EnsureAttachedLocked();
-  absl::Status SendLocked();
+  // Sends the pending batch. Without `wait_for_space`, a full queue returns
+  // ResourceExhausted at once and keeps the batch (the timer thread's way);
+  // otherwise it waits up to send_timeout, and a failure drops the batch.
+  absl::Status SendLocked(bool wait_for_space = true);
   void FlusherLoop(ProcessState* state);
   std::string Describe() const;
 

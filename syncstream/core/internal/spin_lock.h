@@ -50,6 +50,11 @@ class SpinLock {
       }
     }
   }
+  // Takes the lock if it is free; never waits.
+  bool try_lock() {
+    return !locked_.load(std::memory_order_relaxed) &&
+           !locked_.exchange(true, std::memory_order_acquire);
+  }
   void unlock() { locked_.store(false, std::memory_order_release); }
 
  private:
