@@ -50,6 +50,7 @@ DEFINE_int32(clients, 4, "client processes");
 DEFINE_int64(lines, 2000000, "lines per client");
 DEFINE_int32(line_bytes, 40, "bytes per line, without the line break");
 DEFINE_int32(batch, 4096, "records per batch (both sides)");
+DEFINE_int64(maxlen, 1 << 20, "the collector's maxlen (records kept)");
 DEFINE_string(mode, "all",
               "what to measure: all, raw (the baseline), protobuf (the old "
               "wire form) or host");
@@ -192,7 +193,7 @@ double MeasureHost() {
   const double seconds = RunClients(
       [&] {
         LineHostBufferOptions options;
-        options.maxlen = 1 << 20;
+        options.maxlen = FLAGS_maxlen;
         options.log = [](absl::string_view m) { std::cerr << m << "\n"; };
         auto started = LineHostBuffer::Start(std::move(options));
         if (!started.ok()) {

@@ -39,7 +39,15 @@ uint64_t ZigZag(uint64_t delta) {
 }
 uint64_t UnZigZag(uint64_t value) { return (value >> 1) ^ (0 - (value & 1)); }
 
-bool GetVarint(absl::string_view* in, uint64_t* value) {
+// Inlined with a one-byte fast path: a record holds five to seven varints,
+// nearly all of them below 128, and the collector reads each twice (checks,
+// then decodes).
+inline bool GetVarint(absl::string_view* in, uint64_t* value) {
+  if (!in->empty() && static_cast<uint8_t>((*in)[0]) < 0x80) {
+    *value = static_cast<uint8_t>((*in)[0]);
+    in->remove_prefix(1);
+    return true;
+  }
   uint64_t result = 0;
   for (size_t i = 0; i < kMaxVarintBytes && i < in->size(); ++i) {
     const uint8_t byte = static_cast<uint8_t>((*in)[i]);
@@ -54,7 +62,7 @@ bool GetVarint(absl::string_view* in, uint64_t* value) {
   return false;
 }
 
-bool GetBytes(absl::string_view* in, absl::string_view* bytes) {
+inline bool GetBytes(absl::string_view* in, absl::string_view* bytes) {
   uint64_t length;
   if (!GetVarint(in, &length) || length > in->size()) return false;
   *bytes = in->substr(0, static_cast<size_t>(length));
@@ -74,7 +82,7 @@ struct Fields {
 
 // Parses the record at the front of `*in`, updating `*sender` and `*type`
 // when it carries them. Returns "" or what is wrong.
-const char* ParseRecord(absl::string_view* in, absl::string_view* sender,
+inline const char* ParseRecord(absl::string_view* in, absl::string_view* sender,
                         absl::string_view* type, Fields* f) {
   if (in->empty()) return "truncated";
   f->flags = static_cast<uint8_t>((*in)[0]);
@@ -207,12 +215,21 @@ bool BatchReader::Next(Record* record) {
   ++read_;
   record->kind = static_cast<RecordKind>(f.flags & kKindMask);
   record->continued = (f.flags & kContinued) != 0;
-  record->sender.assign(sender_.data(), sender_.size());
-  record->type.assign(type_.data(), type_.size());
+  // Names rarely change within a batch: compare rather than copy.
+  if (absl::string_view(record->sender) != sender_) {
+    record->sender.assign(sender_.data(), sender_.size());
+  }
+  if (absl::string_view(record->type) != type_) {
+    record->type.assign(type_.data(), type_.size());
+  }
   record->sequence = f.sequence;
   timestamp_ += UnZigZag(f.timestamp_delta);
   record->timestamp = absl::FromUnixNanos(static_cast<int64_t>(timestamp_));
   record->text.assign(f.text.data(), f.text.size());
+  if (f.trace_count == 0) {
+    record->trace.clear();
+    return true;
+  }
   record->trace.resize(static_cast<size_t>(f.trace_count));
   for (std::string& entry : record->trace) {
     absl::string_view bytes;
