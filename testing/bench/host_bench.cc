@@ -51,6 +51,7 @@ DEFINE_int64(lines, 2000000, "lines per client");
 DEFINE_int32(line_bytes, 40, "bytes per line, without the line break");
 DEFINE_int32(batch, 4096, "records per batch (both sides)");
 DEFINE_int64(maxlen, 1 << 20, "the collector's maxlen (records kept)");
+DEFINE_bool(verbose, false, "print each mirror's batch statistics");
 DEFINE_string(mode, "all",
               "what to measure: all, raw (the baseline), protobuf (the old "
               "wire form) or host");
@@ -215,7 +216,16 @@ double MeasureHost() {
           if (!(*mirror)->Write(lines.Line(i)).ok()) return 3;
         }
         // Close() returns once the collector acknowledged every line.
-        return (*mirror)->Close(absl::Minutes(5)).ok() ? 0 : 4;
+        if (!(*mirror)->Close(absl::Minutes(5)).ok()) return 4;
+        if (FLAGS_verbose) {
+          const LineHostMirror::Stats stats = (*mirror)->stats();
+          std::cerr << absl::StrFormat(
+              "client %d: %d batches, %.0f records per batch\n", c,
+              stats.batches_sent,
+              static_cast<double>(stats.records_acknowledged) /
+                  std::max<uint64_t>(stats.batches_sent, 1));
+        }
+        return 0;
       },
       [] {});
   const uint64_t expected =
