@@ -231,8 +231,8 @@ class LineHostMirror::Sender {
 
   void Recycle(std::unique_ptr<Batch> batch) {
     // Keep as many as can be alive at once (queued and in flight), so that a
-    // steady stream reuses batches, their Record messages and strings
-    // rather than allocating them again.
+    // steady stream reuses batches and their bytes' storage rather than
+    // allocating them again.
     if (free_.size() >= options_.window + 2 + options_.max_queued_records /
                                                   options_.batch_max_records) {
       return;
