@@ -25,8 +25,9 @@ int Membarrier(int command) {
   return static_cast<int>(syscall(SYS_membarrier, command, 0, 0));
 }
 
-// Registration belongs to the address space: a forked child starts
-// unregistered, and registering again is harmless.
+// Needed once before the expedited barrier. Registration belongs to the
+// address space: a forked child starts unregistered, and registering again
+// is harmless.
 bool RegisterProcess() {
   return Membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
 }
@@ -38,12 +39,12 @@ void ProcessWideBarrier() {
       Membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) {
     return;
   }
-  // It worked when the process started: owners are taking the lock without
-  // a read-modify-write, and going on without the barrier would let an
+  // The kernel said it has the command, so owners are taking the lock
+  // without a read-modify-write: going on without the barrier would let an
   // other in beside an owner.
   std::fprintf(stderr,
                "syncstream: biased lock: membarrier(PRIVATE_EXPEDITED) "
-               "failed after it had worked: %s\n",
+               "failed although the kernel offers it: %s\n",
                std::strerror(errno));
   std::abort();
 }
@@ -54,11 +55,11 @@ bool BiasedLock::DetectBiased() {
 #if defined(SYNCSTREAM_BIASED_LOCK_USES_SPIN_LOCK)
   return false;
 #else
+  // Only asks whether the kernel has the command: the first other side to
+  // need the barrier registers (ProcessWideBarrier), so that the first
+  // write of a process does not wait for the registration (about 10 ms).
   const int commands = Membarrier(MEMBARRIER_CMD_QUERY);
-  if (commands < 0 || (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) {
-    return false;
-  }
-  return RegisterProcess();
+  return commands >= 0 && (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0;
 #endif
 }
 

@@ -14,7 +14,8 @@
 //
 // Where membarrier is unavailable (an old kernel, a seccomp filter) and
 // under ThreadSanitizer (which cannot see the barrier), both sides take one
-// SpinLock instead.
+// SpinLock instead. The first other to take any BiasedLock registers the
+// process for the barrier (about 10 ms, once per process and forked child).
 //
 // The owner side may be used by one thread at a time; it may pass from
 // thread to thread with synchronization of its own (a join, a mutex).
