@@ -99,21 +99,24 @@ struct alignas(64) RecordStore::Slot {
     const uint64_t mine = position + 1;
     uint64_t held = previous_plus_one;  // the usual case: a complete occupant
     for (internal::Backoff backoff;;) {
-      // A failed exchange leaves the value found in `held`.
-      if ((held & kWriting) == 0 &&
-          position_plus_one.compare_exchange_strong(
+      // Checked on every round, before any exchange: a slot must never go
+      // back from a later position to this one.
+      if ((held & ~kWriting) > mine) return false;  // overtaken: evicted
+      if (held & kWriting) {  // an earlier writer is storing: let it finish
+        backoff.Pause();
+        held = position_plus_one.load(std::memory_order_acquire);
+        continue;
+      }
+      // `held` is complete and earlier (normally position - capacity):
+      // take the slot over from it. A failed exchange leaves the value
+      // found in `held`.
+      if (position_plus_one.compare_exchange_strong(
               held, mine | kWriting, std::memory_order_acquire,
               std::memory_order_acquire)) {
         // The field stores below must not become visible before kWriting.
         std::atomic_thread_fence(std::memory_order_release);
         return true;
       }
-      if ((held & ~kWriting) > mine) return false;  // overtaken: evicted
-      if (held & kWriting) {  // an earlier writer is storing: let it finish
-        backoff.Pause();
-        held = position_plus_one.load(std::memory_order_acquire);
-      }
-      // Else `held` is complete and earlier: overtake it on the next try.
     }
   }
 

@@ -140,14 +140,20 @@ TEST(RecordStoreTest, ConcurrentAppendsKeepEveryRecordWholeAndPerWriterOrder) {
   }
 }
 
-// Far more writers than cores over a ring of 3: writers are preempted between
-// taking a position and copying their record, and later writers take their
-// slots over. A follower must still see every record whole, each writer's
-// records in order, and the store must end holding exactly its last 3.
-TEST(RecordStoreTest, OvertakingPreemptedWritersKeepsOrderAndWholeRecords) {
+// Far more writers than cores over rings of 1 and 3: writers are preempted
+// between taking a position and copying their record (or while waiting for
+// an earlier writer of their slot), and later writers take their slots over.
+// A follower must still see every record whole, each writer's records in
+// order, and the store must end holding exactly its last N (a slot that went
+// back to an earlier position would leave Read() waiting for a record that
+// never comes).
+class OvertakingTest : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(OvertakingTest, OvertakingKeepsOrderAndWholeRecords) {
   constexpr int kThreads = 8;
   constexpr uint64_t kPerThread = 20000;
-  auto store = *RecordStore::Create(3);
+  const size_t capacity = GetParam();
+  auto store = *RecordStore::Create(capacity);
   std::atomic<int> writing{kThreads};
   std::vector<std::thread> writers;
   for (int t = 0; t < kThreads; ++t) {
@@ -187,10 +193,13 @@ TEST(RecordStoreTest, OvertakingPreemptedWritersKeepsOrderAndWholeRecords) {
   check(store->ReadFrom(from, 64, &next));
   EXPECT_GT(seen, 0u);
   EXPECT_EQ(store->end_position(), kThreads * kPerThread);
-  EXPECT_EQ(store->Size(), 3u);
+  EXPECT_EQ(store->Size(), capacity);
   std::vector<Record> final_records = store->Read();
-  ASSERT_EQ(final_records.size(), 3u);
+  ASSERT_EQ(final_records.size(), capacity);
 }
+
+INSTANTIATE_TEST_SUITE_P(RecordStoreTest, OvertakingTest,
+                         ::testing::Values(size_t{1}, size_t{3}));
 
 TEST(RecordStoreTest, ReadersDuringWrapAroundSeeOnlyWholeRecordsInOrder) {
   auto store = *RecordStore::Create(8);
