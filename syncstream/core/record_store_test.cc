@@ -140,6 +140,67 @@ TEST(RecordStoreTest, ConcurrentAppendsKeepEveryRecordWholeAndPerWriterOrder) {
   }
 }
 
+// Far more writers than cores over rings of 1 and 3: writers are preempted
+// between taking a position and copying their record (or while waiting for
+// an earlier writer of their slot), and later writers take their slots over.
+// A follower must still see every record whole, each writer's records in
+// order, and the store must end holding exactly its last N (a slot that went
+// back to an earlier position would leave Read() waiting for a record that
+// never comes).
+class OvertakingTest : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(OvertakingTest, OvertakingKeepsOrderAndWholeRecords) {
+  constexpr int kThreads = 8;
+  constexpr uint64_t kPerThread = 20000;
+  const size_t capacity = GetParam();
+  auto store = *RecordStore::Create(capacity);
+  std::atomic<int> writing{kThreads};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      Record r;
+      r.sender = absl::StrCat("w", t);
+      for (uint64_t i = 0; i < kPerThread; ++i) {
+        r.sequence = i;
+        r.text = absl::StrCat(r.sender, " line ", i, " ",
+                              std::string(20 + i % 40, 'a' + t));
+        store->Append(r);
+      }
+      writing.fetch_sub(1);
+    });
+  }
+  std::vector<int64_t> last(kThreads, -1);
+  uint64_t from = 0;
+  size_t seen = 0;
+  auto check = [&](const std::vector<Record>& batch) {
+    for (const Record& r : batch) {
+      const int t = r.sender[1] - '0';
+      ASSERT_EQ(r.text, absl::StrCat(r.sender, " line ", r.sequence, " ",
+                                     std::string(20 + r.sequence % 40,
+                                                 'a' + t)));
+      ASSERT_GT(static_cast<int64_t>(r.sequence), last[t]) << r.sender;
+      last[t] = static_cast<int64_t>(r.sequence);
+      ++seen;
+    }
+  };
+  while (writing.load() > 0) {
+    uint64_t next;
+    check(store->ReadFrom(from, 64, &next));
+    from = next;
+  }
+  for (std::thread& writer : writers) writer.join();
+  uint64_t next;
+  check(store->ReadFrom(from, 64, &next));
+  EXPECT_GT(seen, 0u);
+  EXPECT_EQ(store->end_position(), kThreads * kPerThread);
+  EXPECT_EQ(store->Size(), capacity);
+  std::vector<Record> final_records = store->Read();
+  ASSERT_EQ(final_records.size(), capacity);
+}
+
+INSTANTIATE_TEST_SUITE_P(RecordStoreTest, OvertakingTest,
+                         ::testing::Values(size_t{1}, size_t{3}));
+
 TEST(RecordStoreTest, ReadersDuringWrapAroundSeeOnlyWholeRecordsInOrder) {
   auto store = *RecordStore::Create(8);
   std::atomic<bool> done{false};
