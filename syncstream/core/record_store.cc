@@ -266,13 +266,9 @@ size_t RecordStore::SlotIndex(uint64_t position) const {
 
 RecordStore::~RecordStore() = default;
 
-uint64_t RecordStore::Append(const Record& record) {
-  // Before taking a position, to keep the time between taking it and
-  // claiming its slot short.
-  const std::string* sender = Intern(record.sender);
-  const std::string* type = Intern(record.type);
-  const uint64_t position =
-      next_position_.fetch_add(1, std::memory_order_acq_rel);
+void RecordStore::StoreAt(uint64_t position, const Record& record,
+                          const std::string* sender,
+                          const std::string* type) {
   const size_t index = SlotIndex(position);
   Slot& slot = slots_[index];
   if (capacity_ >= kPrefetchMinSlots) {
@@ -293,10 +289,24 @@ uint64_t RecordStore::Append(const Record& record) {
   if (slot.Claim(position, previous_plus_one)) {
     slot.Store(position, record, sender, type);
   }
+}
+
+void RecordStore::NotifyWaiters() {
   if (waiters_.load(std::memory_order_seq_cst) > 0) {
     std::lock_guard<std::mutex> guard(wait_mutex_);
     wait_cv_.notify_all();
   }
+}
+
+uint64_t RecordStore::Append(const Record& record) {
+  // Before taking a position, to keep the time between taking it and
+  // claiming its slot short.
+  const std::string* sender = Intern(record.sender);
+  const std::string* type = Intern(record.type);
+  const uint64_t position =
+      next_position_.fetch_add(1, std::memory_order_acq_rel);
+  StoreAt(position, record, sender, type);
+  NotifyWaiters();
   return position;
 }
 
@@ -314,22 +324,11 @@ uint64_t RecordStore::AppendBatch(absl::Span<const Record> records) {
     if (i == 0 || record.type != records[i - 1].type) {
       type = Intern(record.type);
     }
-    const uint64_t position = first + i;
-    Slot& slot = slots_[SlotIndex(position)];
-    // As in Append: wait for the slot's previous occupant (which may be an
-    // earlier record of this very batch when it exceeds the capacity).
-    const uint64_t expected =
-        position >= capacity_ ? position - capacity_ + 1 : 0;
-    for (internal::Backoff backoff;
-         slot.position_plus_one.load(std::memory_order_acquire) != expected;
-         backoff.Pause()) {
-    }
-    slot.Store(position, record, sender, type);
+    // A batch longer than the capacity overtakes its own earlier records,
+    // which are then evicted, as in Append.
+    StoreAt(first + i, record, sender, type);
   }
-  if (waiters_.load(std::memory_order_seq_cst) > 0) {
-    std::lock_guard<std::mutex> guard(wait_mutex_);
-    wait_cv_.notify_all();
-  }
+  NotifyWaiters();
   return first;
 }
 

@@ -90,6 +90,12 @@ class RecordStore {
   // Copies the record at `position` into `out` once its writer has finished;
   // false if it was overwritten (evicted) meanwhile.
   bool CopyAt(uint64_t position, Record* out) const;
+  // Copies `record` into the slot of `position`, which this writer took
+  // (unless a later position overtook it, see Slot::Claim).
+  void StoreAt(uint64_t position, const Record& record,
+               const std::string* sender, const std::string* type);
+  // Wakes followers sleeping in WaitForAppend, if any.
+  void NotifyWaiters();
 
   // The interned copy of a sender or type name, kept until the store is
   // destroyed (one per distinct name ever appended).
