@@ -59,6 +59,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -316,7 +317,9 @@ class QueueParticipant {
   // to `timeout`; `*next_cursor` is the position after it.
   absl::StatusOr<bool> NextMessage(QueueMessageView* view, uint64_t* next_cursor,
                                    absl::Duration timeout);
-  void Advance(uint64_t new_cursor);
+  // Stores cursor_ (and the read count) in the slot and wakes writers
+  // waiting for space, when it moved.
+  void PublishCursor();
   bool Screened(absl::string_view sender, absl::string_view type) const;
   void PublishFilters();
 
@@ -327,8 +330,12 @@ class QueueParticipant {
   uint32_t generation_ = 0;
   pid_t owner_pid_ = 0;
   bool unlink_on_last_close_ = true;
-  uint64_t cursor_ = 0;
+  uint64_t cursor_ = 0;            // this reader's position (local)
+  uint64_t published_cursor_ = 0;  // the cursor as last stored in the slot
+  uint64_t unpublished_reads_ = 0;
   uint64_t known_tail_ = 0;  // the last tail this reader loaded
+  // Serializes this participant's appends (its slot announces one claim).
+  std::unique_ptr<std::mutex> append_mu_;
   std::set<std::string, std::less<>> screened_senders_;
   std::set<std::string, std::less<>> screened_types_;
   // A reserved frame under the cursor: when it was first seen, to probe its

@@ -332,7 +332,8 @@ TEST_F(CorruptSegmentTest, CorruptFrameIsDataLossNotACrash) {
   EXPECT_THAT(std::string(m.status().message()), HasSubstr("queue '" + name_ + "'"));
   Tamper([&](uint8_t* p) {
     auto* f = reinterpret_cast<queue_internal::FrameHeader*>(p + ring_offset);
-    f->length = 3;
+    // A frame word of this lap (0) whose length runs past the tail.
+    f->word.store(queue_internal::MakeFrameWord(queue_internal::kFrameCommitted, 1u << 20, 0));
   });
   EXPECT_EQ(r->Pop().status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(q->Inspect().status().code(), absl::StatusCode::kDataLoss);
