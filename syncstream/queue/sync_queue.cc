@@ -3,6 +3,7 @@
 #include "syncstream/queue/sync_queue.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 
@@ -37,8 +38,10 @@ using queue_internal::Segment;
 
 namespace {
 
-// Busy-wait iterations before sleeping on the futex (a few microseconds).
+// Busy-wait iterations (a few microseconds), then sched_yield() calls,
+// before sleeping on the futex.
 constexpr int kSpinIterations = 200;
+constexpr int kYieldIterations = 20;
 // A reserved frame under a reader's cursor for this long gets its writer's
 // liveness probed.
 constexpr absl::Duration kStuckProbeAfter = absl::Milliseconds(2);
@@ -759,9 +762,17 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
       SYNCSTREAM_CPU_RELAX();
       continue;
     }
-    PublishCursor();  // never sleep on space writers may need
+    PublishCursor();  // never wait on space writers may need
     const absl::Duration left = TimeLeft(deadline);
     if (left <= absl::ZeroDuration()) return false;
+    if (spins < kSpinIterations + kYieldIterations) {
+      // Then yield a while: a writer sharing this core (2 cores, more
+      // processes) runs, and a stream of single appends does not cost a
+      // futex sleep and wake-up per message.
+      ++spins;
+      sched_yield();
+      continue;
+    }
     const uint32_t epoch = data.Prepare();
     // Look again after announcing ourselves: a claim or commit may have raced.
     if (cursor_ < tail) {
