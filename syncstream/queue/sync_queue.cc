@@ -95,12 +95,30 @@ uint32_t CountActive(const Segment& seg) {
 // returned; otherwise (*tail, *sequence) receive its current value. A full
 // barrier (the reservation's release, and the acquire of what it read).
 bool TailCompareExchange(QueueHeader* h, uint64_t* tail, uint64_t* sequence,
-                                uint64_t new_tail, uint64_t new_sequence) {
-#if !defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_16)
-#error "the queue needs a 16-byte compare-and-swap (x86-64: build with -mcx16)"
-#endif
+                         uint64_t new_tail, uint64_t new_sequence) {
   static_assert(offsetof(QueueHeader, next_sequence) == offsetof(QueueHeader, tail) + 8,
                 "tail pair layout");
+#if defined(__x86_64__)
+  // The instruction itself, not __sync_val_compare_and_swap: sanitizers
+  // (TSan) emulate 16-byte atomics with a lock of their own process, which
+  // other processes do not take.
+  bool swapped;
+  uint64_t lo = *tail;
+  uint64_t hi = *sequence;
+  asm volatile("lock cmpxchg16b %1"
+               : "=@ccz"(swapped), "+m"(*reinterpret_cast<unsigned __int128*>(&h->tail)),
+                 "+a"(lo), "+d"(hi)
+               : "b"(new_tail), "c"(new_sequence)
+               : "memory");
+  if (!swapped) {
+    *tail = lo;
+    *sequence = hi;
+  }
+  return swapped;
+#else
+#if !defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_16)
+#error "the queue needs a 16-byte compare-and-swap"
+#endif
   using Pair = unsigned __int128;
   auto* word = reinterpret_cast<Pair*>(&h->tail);
   const Pair expected = (Pair{*sequence} << 64) | *tail;
@@ -110,6 +128,7 @@ bool TailCompareExchange(QueueHeader* h, uint64_t* tail, uint64_t* sequence,
   *tail = static_cast<uint64_t>(old);
   *sequence = static_cast<uint64_t>(old >> 64);
   return false;
+#endif
 }
 
 std::string SlotName(const ParticipantSlot& s) {
@@ -678,10 +697,18 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
 }
 
 bool QueueParticipant::Screened(absl::string_view sender, absl::string_view type) const {
-  if (!screened_senders_.empty() && screened_senders_.find(sender) != screened_senders_.end()) {
-    return true;
-  }
-  return !screened_types_.empty() && screened_types_.find(type) != screened_types_.end();
+  // Per message: the usual one or two entries are compared by length first
+  // (a tree lookup compares bytes at every node).
+  auto contains = [](const std::set<std::string, std::less<>>& set, absl::string_view key) {
+    if (set.size() > 4) return set.find(key) != set.end();
+    for (const std::string& s : set) {
+      if (s.size() == key.size() && std::memcmp(s.data(), key.data(), key.size()) == 0) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return contains(screened_senders_, sender) || contains(screened_types_, type);
 }
 
 void QueueParticipant::PublishCursor() {
@@ -734,15 +761,20 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
           return true;
         }
         default: {  // reserved or unwritten: its writer is writing, or died
-          const absl::Time now = ::syncstream::Now();
           if (stuck_position_ != cursor_) {
             stuck_position_ = cursor_;
-            stuck_since_ = now;
-          } else if (now - stuck_since_ >= kStuckProbeAfter) {
-            stuck_since_ = now;
-            absl::StatusOr<bool> abandoned = seg.AbandonIfWriterDead(cursor_, tail);
-            if (!abandoned.ok()) return abandoned.status();
-            if (*abandoned) continue;
+            stuck_since_ = absl::InfiniteFuture();  // timed once spinning is over
+          } else if (spins >= kSpinIterations || timeout <= absl::ZeroDuration()) {
+            // (A reader polling with timeout zero must also get to probe.)
+            const absl::Time now = ::syncstream::Now();
+            if (stuck_since_ == absl::InfiniteFuture()) {
+              stuck_since_ = now;
+            } else if (now - stuck_since_ >= kStuckProbeAfter) {
+              stuck_since_ = now;
+              absl::StatusOr<bool> abandoned = seg.AbandonIfWriterDead(cursor_, tail);
+              if (!abandoned.ok()) return abandoned.status();
+              if (*abandoned) continue;
+            }
           }
           stuck = true;
         }
@@ -756,12 +788,13 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
       PublishCursor();  // what was skipped
       return false;
     }
-    if (deadline == absl::InfinitePast()) deadline = DeadlineAfter(timeout);
     if (spins < kSpinIterations) {
+      // A few microseconds: not worth reading the clock for the deadline.
       ++spins;
       SYNCSTREAM_CPU_RELAX();
       continue;
     }
+    if (deadline == absl::InfinitePast()) deadline = DeadlineAfter(timeout);
     PublishCursor();  // never wait on space writers may need
     const absl::Duration left = TimeLeft(deadline);
     if (left <= absl::ZeroDuration()) return false;
