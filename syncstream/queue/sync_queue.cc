@@ -105,10 +105,9 @@ bool TailCompareExchange(QueueHeader* h, uint64_t* tail, uint64_t* sequence,
   bool swapped;
   uint64_t lo = *tail;
   uint64_t hi = *sequence;
-  asm volatile("lock cmpxchg16b %1"
-               : "=@ccz"(swapped), "+m"(*reinterpret_cast<unsigned __int128*>(&h->tail)),
-                 "+a"(lo), "+d"(hi)
-               : "b"(new_tail), "c"(new_sequence)
+  asm volatile("lock cmpxchg16b (%[pair])"
+               : "=@ccz"(swapped), "+a"(lo), "+d"(hi)
+               : [pair] "r"(&h->tail), "b"(new_tail), "c"(new_sequence)
                : "memory");
   if (!swapped) {
     *tail = lo;
