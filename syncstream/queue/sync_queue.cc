@@ -3,10 +3,12 @@
 #include "syncstream/queue/sync_queue.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 
@@ -36,8 +38,10 @@ using queue_internal::Segment;
 
 namespace {
 
-// Busy-wait iterations before sleeping on the futex (a few microseconds).
+// Busy-wait iterations (a few microseconds), then sched_yield() calls,
+// before sleeping on the futex.
 constexpr int kSpinIterations = 200;
+constexpr int kYieldIterations = 20;
 // A reserved frame under a reader's cursor for this long gets its writer's
 // liveness probed.
 constexpr absl::Duration kStuckProbeAfter = absl::Milliseconds(2);
@@ -46,13 +50,21 @@ constexpr absl::Duration kReaderSlice = absl::Milliseconds(200);
 constexpr absl::Duration kStuckSlice = absl::Milliseconds(5);
 constexpr absl::Duration kWriterSlice = absl::Milliseconds(10);
 
-// Test hooks (SYNCSTREAM_QUEUE_TEST_HOOK) that stop a writer with SIGSTOP at
-// a chosen point, so a test can SIGKILL it exactly there.
-enum class TestHook { kNone, kStopAfterReserve, kStopHoldingLock };
+// ForEachAvailable publishes its cursor (freeing space for writers) at least
+// every this many messages.
+constexpr size_t kPublishEvery = 64;
+
+// Test hooks (SYNCSTREAM_QUEUE_TEST_HOOK) that stop a process with SIGSTOP at
+// a chosen point, so a test can SIGKILL it exactly there:
+//   stop-after-claim:   an append claimed its frames, wrote no header yet;
+//   stop-after-reserve: an append wrote its reserved headers, no payload;
+//   stop-holding-lock:  Attach holds the queue lock.
+enum class TestHook { kNone, kStopAfterClaim, kStopAfterReserve, kStopHoldingLock };
 TestHook ActiveTestHook() {
   static const TestHook hook = [] {
     const char* v = std::getenv("SYNCSTREAM_QUEUE_TEST_HOOK");
     if (v == nullptr) return TestHook::kNone;
+    if (std::strcmp(v, "stop-after-claim") == 0) return TestHook::kStopAfterClaim;
     if (std::strcmp(v, "stop-after-reserve") == 0) return TestHook::kStopAfterReserve;
     if (std::strcmp(v, "stop-holding-lock") == 0) return TestHook::kStopHoldingLock;
     return TestHook::kNone;
@@ -78,6 +90,46 @@ uint32_t CountActive(const Segment& seg) {
   return n;
 }
 
+// One compare-and-swap of the (tail, next_sequence) pair: when it equals
+// (*tail, *sequence), it becomes (new_tail, new_sequence) and true is
+// returned; otherwise (*tail, *sequence) receive its current value. A full
+// barrier (the reservation's release, and the acquire of what it read).
+bool TailCompareExchange(QueueHeader* h, uint64_t* tail, uint64_t* sequence,
+                         uint64_t new_tail, uint64_t new_sequence) {
+  static_assert(offsetof(QueueHeader, next_sequence) == offsetof(QueueHeader, tail) + 8,
+                "tail pair layout");
+#if defined(__x86_64__)
+  // The instruction itself, not __sync_val_compare_and_swap: sanitizers
+  // (TSan) emulate 16-byte atomics with a lock of their own process, which
+  // other processes do not take.
+  bool swapped;
+  uint64_t lo = *tail;
+  uint64_t hi = *sequence;
+  asm volatile("lock cmpxchg16b (%[pair])"
+               : "=@ccz"(swapped), "+a"(lo), "+d"(hi)
+               : [pair] "r"(&h->tail), "b"(new_tail), "c"(new_sequence)
+               : "memory");
+  if (!swapped) {
+    *tail = lo;
+    *sequence = hi;
+  }
+  return swapped;
+#else
+#if !defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_16)
+#error "the queue needs a 16-byte compare-and-swap"
+#endif
+  using Pair = unsigned __int128;
+  auto* word = reinterpret_cast<Pair*>(&h->tail);
+  const Pair expected = (Pair{*sequence} << 64) | *tail;
+  const Pair desired = (Pair{new_sequence} << 64) | new_tail;
+  const Pair old = __sync_val_compare_and_swap(word, expected, desired);
+  if (old == expected) return true;
+  *tail = static_cast<uint64_t>(old);
+  *sequence = static_cast<uint64_t>(old >> 64);
+  return false;
+#endif
+}
+
 std::string SlotName(const ParticipantSlot& s) {
   return std::string(s.name, std::min<size_t>(s.name_length, queue_internal::kMaxNameLength));
 }
@@ -98,7 +150,7 @@ absl::StatusOr<QueueSnapshot> Snapshot(const Segment& seg) {
   snap.mode = h.mode;
   snap.created = absl::FromUnixNanos(h.created_ns);
   snap.lock_recoveries = h.lock_recoveries;
-  snap.abandoned_frames = h.abandoned_frames;
+  snap.abandoned_frames = h.abandoned_frames.load(std::memory_order_relaxed);
   snap.released_participants = h.released_participants;
   const uint64_t head = h.head.load(std::memory_order_acquire);
   const uint64_t tail = h.tail.load(std::memory_order_acquire);
@@ -127,6 +179,10 @@ absl::StatusOr<QueueSnapshot> Snapshot(const Segment& seg) {
     FrameView f;
     absl::Status st = seg.DecodeFrame(pos, tail, &f);
     if (!st.ok()) return st;
+    if (f.state == queue_internal::kFrameUnwritten) {
+      snap.pending_frames++;  // a claim without its header: its length is unknown yet
+      break;
+    }
     if (pos < held_from) {
       pos += f.length;  // read by everyone, not yet reclaimed
       continue;
@@ -281,6 +337,7 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
   {
     auto lock = seg.Acquire();
     if (!lock.ok()) return lock.status();
+    if (ActiveTestHook() == TestHook::kStopHoldingLock) ::raise(SIGSTOP);
     QueueHeader& h = *seg.header();
     if (h.unlinked) {
       return seg.Error(absl::StatusCode::kNotFound,
@@ -324,6 +381,7 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
         FrameView f;
         absl::Status decoded = seg.DecodeFrame(pos, tail, &f);
         if (!decoded.ok()) return decoded;
+        if (f.state == queue_internal::kFrameUnwritten) break;  // being claimed
         if (f.state == queue_internal::kFrameCommitted) messages.push_back(pos);
         pos += f.length;
       }
@@ -333,11 +391,14 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
     }
     s.cursor.store(start, std::memory_order_seq_cst);
     s.messages_read.store(0, std::memory_order_relaxed);
+    s.reserving.store(queue_internal::kNoReservation, std::memory_order_relaxed);
     s.state.store(queue_internal::kSlotActive, std::memory_order_release);
     p.slot_ = free_slot;
     p.generation_ = generation;
     p.cursor_ = start;
+    p.published_cursor_ = start;
   }
+  p.append_mu_ = std::make_unique<std::mutex>();
   p.segment_ = segment_;
   p.name_ = std::string(participant_name);
   p.role_ = role;
@@ -365,18 +426,22 @@ absl::StatusOr<RepairReport> SyncQueue::Repair() {
     seg.ReleaseDeadLocked(&report);
     QueueHeader& h = *seg.header();
     const uint64_t tail = h.tail.load(std::memory_order_relaxed);
+    uint64_t resolved_at = UINT64_MAX;
     for (uint64_t pos = h.head.load(std::memory_order_relaxed); pos < tail;) {
       FrameView f;
       absl::Status st = seg.DecodeFrame(pos, tail, &f);
       if (!st.ok()) return st;
-      if (f.state == queue_internal::kFrameReserved && !seg.WriterMayBeAlive(*f.header)) {
-        uint32_t expected = queue_internal::kFrameReserved;
-        if (f.header->state.compare_exchange_strong(expected,
-                                                    queue_internal::kFrameAbandoned)) {
-          h.abandoned_frames++;
-          report.abandoned_frames++;
-        }
+      if ((f.state == queue_internal::kFrameReserved ||
+           f.state == queue_internal::kFrameUnwritten) &&
+          resolved_at != pos) {
+        resolved_at = pos;
+        const uint64_t before = h.abandoned_frames.load(std::memory_order_relaxed);
+        absl::StatusOr<bool> abandoned = seg.AbandonIfWriterDead(pos, tail);
+        if (!abandoned.ok()) return abandoned.status();
+        report.abandoned_frames += h.abandoned_frames.load(std::memory_order_relaxed) - before;
+        if (*abandoned) continue;  // decode it again
       }
+      if (f.state == queue_internal::kFrameUnwritten) break;  // length unknown yet
       pos += f.length;
     }
     auto reclaimed = seg.ReclaimLocked(h.head.load(std::memory_order_relaxed),
@@ -403,7 +468,10 @@ QueueParticipant& QueueParticipant::operator=(QueueParticipant&& other) noexcept
   owner_pid_ = other.owner_pid_;
   unlink_on_last_close_ = other.unlink_on_last_close_;
   cursor_ = other.cursor_;
+  published_cursor_ = other.published_cursor_;
+  unpublished_reads_ = other.unpublished_reads_;
   known_tail_ = other.known_tail_;
+  append_mu_ = std::move(other.append_mu_);
   screened_senders_ = std::move(other.screened_senders_);
   screened_types_ = std::move(other.screened_types_);
   stuck_position_ = other.stuck_position_;
@@ -487,71 +555,63 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
                      absl::StrCat("a batch of ", total, " bytes exceeds half the capacity (",
                                   limit, ")"));
   }
+  // One claim per participant slot at a time: its `reserving` word names it.
+  std::lock_guard<std::mutex> serial(*append_mu_);
   const int64_t now_ns = absl::ToUnixNanos(::syncstream::Now());
+  ParticipantSlot& me = *seg.slot(static_cast<uint32_t>(slot_));
   EventWord space(&h.space_event);
   absl::Time deadline = absl::InfinitePast();
   bool prepared = false;
   uint32_t space_epoch = 0;
-  uint64_t first = 0;
+  uint64_t tail = 0;
+  uint64_t sequence = 0;
+  uint64_t end = 0;
   for (;;) {
+    // head before tail: head never passes a published tail.
+    const uint64_t head = h.head.load(std::memory_order_acquire);
+    tail = h.tail.load(std::memory_order_acquire);
+    sequence = h.next_sequence.load(std::memory_order_relaxed);  // checked by the CAS
+    if (tail < head || tail - head > capacity || tail % queue_internal::kFrameAlign) {
+      // Legitimate if head moved meanwhile (we were descheduled between the
+      // loads); corrupt if it did not.
+      if (h.head.load(std::memory_order_acquire) != head) continue;
+      return seg.Error(absl::StatusCode::kDataLoss,
+                       absl::StrCat("corrupt positions: head ", head, ", tail ", tail));
+    }
+    end = tail;
+    for (size_t i = 0; i < messages.size(); ++i) {
+      const uint64_t room = capacity - (end & mask);
+      if (room < sizes[i]) end += room;
+      end += sizes[i];
+    }
+    if (end - head <= capacity) {
+      // Announce the claim, then make it.
+      me.reserving.store(tail, std::memory_order_release);
+      if (TailCompareExchange(&h, &tail, &sequence, end,
+                                              sequence + messages.size())) {
+        break;
+      }
+      // Lost the race: withdraw the announcement (a reader must not wait
+      // for a claim that is not ours) and look again.
+      me.reserving.store(queue_internal::kNoReservation, std::memory_order_release);
+      continue;
+    }
+    // Short of space: move head under the lock (rarely needed while readers
+    // keep up, since every reclaim frees all they have read).
+    bool fits = false;
     {
       auto lock = seg.Acquire();
       if (!lock.ok()) return lock.status();
-      const uint64_t tail = h.tail.load(std::memory_order_relaxed);
-      const uint64_t head = h.head.load(std::memory_order_relaxed);
-      if (tail < head || tail - head > capacity || tail % queue_internal::kFrameAlign) {
-        return seg.Error(absl::StatusCode::kDataLoss,
-                         absl::StrCat("corrupt positions: head ", head, ", tail ", tail));
-      }
-      uint64_t end = tail;
-      for (size_t i = 0; i < messages.size(); ++i) {
-        const uint64_t room = capacity - (end & mask);
-        if (room < sizes[i]) end += room;
-        end += sizes[i];
-      }
-      bool fits = end - head <= capacity;
-      if (!fits) {
-        auto r = seg.ReclaimLocked(end, /*probe=*/false);
-        if (!r.ok()) return r.status();
-        fits = *r;
-      }
+      auto r = seg.ReclaimLocked(end, /*probe=*/false);
+      if (!r.ok()) return r.status();
+      fits = *r;
       if (!fits && seg.ProbeDueLocked()) {
-        auto r = seg.ReclaimLocked(end, /*probe=*/true);
+        r = seg.ReclaimLocked(end, /*probe=*/true);
         if (!r.ok()) return r.status();
         fits = *r;
-      }
-      if (fits) {
-        // Write padding and reserved headers beyond the tail (invisible to
-        // readers), then publish the new tail.
-        uint64_t pos = tail;
-        for (size_t i = 0; i < messages.size(); ++i) {
-          const uint64_t room = capacity - (pos & mask);
-          if (room < sizes[i]) {
-            auto* pad = reinterpret_cast<FrameHeader*>(seg.ring() + (pos & mask));
-            pad->length = static_cast<uint32_t>(room);
-            pad->state.store(queue_internal::kFramePadding, std::memory_order_relaxed);
-            pos += room;
-          }
-          if (i == 0) first = pos;
-          auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + (pos & mask));
-          f->length = sizes[i];
-          f->sequence = h.next_sequence++;
-          f->timestamp_ns = now_ns;
-          f->body_length = static_cast<uint32_t>(messages[i].body.size());
-          f->type_length = static_cast<uint16_t>(messages[i].type.size());
-          f->sender_length = static_cast<uint8_t>(name_.size());
-          f->flags = 0;
-          f->writer_slot = static_cast<uint16_t>(slot_);
-          f->reserved = 0;
-          f->writer_generation = generation_;
-          f->state.store(queue_internal::kFrameReserved, std::memory_order_relaxed);
-          pos += sizes[i];
-        }
-        if (ActiveTestHook() == TestHook::kStopHoldingLock) ::raise(SIGSTOP);
-        h.tail.store(end, std::memory_order_release);
-        break;
       }
     }
+    if (fits) continue;
     if (!options.block) {
       return seg.Error(absl::StatusCode::kResourceExhausted,
                        absl::StrCat("full: ", total, " bytes do not fit in ", capacity,
@@ -572,41 +632,98 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
     space.Wait(space_epoch, std::min(left, kWriterSlice));
     prepared = false;
   }
+  // The claim's compare-and-swap was a full barrier: a reader that announced
+  // its sleep before it is seen here (and is woken once the frames are
+  // committed); one that announced it after sees the new tail.
+  EventWord data(&h.data_event);
+  const bool sleepers_at_claim = (h.data_event.load(std::memory_order_seq_cst) & 1u) != 0;
+  if (ActiveTestHook() == TestHook::kStopAfterClaim) ::raise(SIGSTOP);
+  // Reserved headers first, any padding word after them (a reader that sees
+  // the padding then sees the frame behind it), then payloads and commits.
+  uint64_t pos = tail;
+  uint64_t padding_at = UINT64_MAX;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const uint64_t room = capacity - (pos & mask);
+    if (room < sizes[i]) {
+      padding_at = pos;
+      pos += room;
+    }
+    FrameHeader* f = seg.FrameAt(pos);
+    f->sequence = sequence + i;
+    f->timestamp_ns = now_ns;
+    f->body_length = static_cast<uint32_t>(messages[i].body.size());
+    f->type_length = static_cast<uint16_t>(messages[i].type.size());
+    f->sender_length = static_cast<uint8_t>(name_.size());
+    f->flags = 0;
+    f->writer_slot = static_cast<uint16_t>(slot_);
+    f->reserved = 0;
+    f->writer_generation = generation_;
+    f->word.store(queue_internal::MakeFrameWord(queue_internal::kFrameReserved, sizes[i],
+                                                seg.LapOf(pos)),
+                  std::memory_order_release);
+    pos += sizes[i];
+  }
+  if (padding_at != UINT64_MAX) {
+    seg.FrameAt(padding_at)
+        ->word.store(queue_internal::MakeFrameWord(queue_internal::kFramePadding,
+                                                   capacity - (padding_at & mask),
+                                                   seg.LapOf(padding_at)),
+                     std::memory_order_release);
+  }
   if (ActiveTestHook() == TestHook::kStopAfterReserve) ::raise(SIGSTOP);
-  // Copy the payloads and commit, frame by frame, in order.
-  uint64_t pos = first;
+  pos = tail;
   for (size_t i = 0; i < messages.size(); ++i) {
     const uint64_t room = capacity - (pos & mask);
     if (room < sizes[i]) pos += room;
-    auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + (pos & mask));
+    FrameHeader* f = seg.FrameAt(pos);
     char* p = reinterpret_cast<char*>(f) + queue_internal::kFrameHeaderSize;
     std::memcpy(p, name_.data(), name_.size());
     p += name_.size();
     if (!messages[i].type.empty()) std::memcpy(p, messages[i].type.data(), messages[i].type.size());
     p += messages[i].type.size();
     if (!messages[i].body.empty()) std::memcpy(p, messages[i].body.data(), messages[i].body.size());
-    f->state.store(queue_internal::kFrameCommitted, std::memory_order_release);
+    f->word.store(queue_internal::MakeFrameWord(queue_internal::kFrameCommitted, sizes[i],
+                                                seg.LapOf(pos)),
+                  std::memory_order_release);
     pos += sizes[i];
   }
-  // Pairs with EventWord::Prepare in sleepers (see core/futex.h).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  EventWord(&h.data_event).Notify();
-  EventWord(&h.space_event).Notify();
+  // Also a reader that went to sleep on one of these frames while they were
+  // being written. No fence here: such a sleeper that announced itself in
+  // the last nanoseconds may be missed, and it sleeps in short slices
+  // (kStuckSlice) for that reason.
+  if (sleepers_at_claim || data.HasSleepers()) data.Notify();
   return absl::OkStatus();
 }
 
 bool QueueParticipant::Screened(absl::string_view sender, absl::string_view type) const {
-  if (!screened_senders_.empty() && screened_senders_.find(sender) != screened_senders_.end()) {
-    return true;
-  }
-  return !screened_types_.empty() && screened_types_.find(type) != screened_types_.end();
+  // Per message: the usual one or two entries are compared by length first
+  // (a tree lookup compares bytes at every node).
+  auto contains = [](const std::set<std::string, std::less<>>& set, absl::string_view key) {
+    if (set.size() > 4) return set.find(key) != set.end();
+    for (const std::string& s : set) {
+      if (s.size() == key.size() && std::memcmp(s.data(), key.data(), key.size()) == 0) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return contains(screened_senders_, sender) || contains(screened_types_, type);
 }
 
-void QueueParticipant::Advance(uint64_t new_cursor) {
-  cursor_ = new_cursor;
-  QueueHeader& h = *segment_->header();
-  segment_->slot(static_cast<uint32_t>(slot_))->cursor.store(new_cursor, std::memory_order_seq_cst);
-  EventWord(&h.space_event).Notify();
+void QueueParticipant::PublishCursor() {
+  if (published_cursor_ == cursor_ && unpublished_reads_ == 0) return;
+  ParticipantSlot& s = *segment_->slot(static_cast<uint32_t>(slot_));
+  if (unpublished_reads_ != 0) {
+    s.messages_read.store(s.messages_read.load(std::memory_order_relaxed) + unpublished_reads_,
+                          std::memory_order_relaxed);
+    unpublished_reads_ = 0;
+  }
+  if (published_cursor_ == cursor_) return;
+  published_cursor_ = cursor_;
+  // seq_cst: pairs with a writer's EventWord::Prepare before it looks at the
+  // cursors again (see core/futex.h).
+  s.cursor.store(cursor_, std::memory_order_seq_cst);
+  EventWord(&segment_->header()->space_event).Notify();
 }
 
 absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint64_t* next_cursor,
@@ -630,29 +747,32 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
       switch (f.state) {
         case queue_internal::kFramePadding:
         case queue_internal::kFrameAbandoned:
-          Advance(cursor_ + f.length);
+          cursor_ += f.length;
           continue;
         case queue_internal::kFrameCommitted: {
           st = seg.DecodePayload(f, view);
           if (!st.ok()) return st;
           if (Screened(view->sender, view->type)) {
-            Advance(cursor_ + f.length);
+            cursor_ += f.length;
             continue;
           }
           *next_cursor = cursor_ + f.length;
           return true;
         }
-        default: {  // reserved: its writer is copying, or died
-          const absl::Time now = ::syncstream::Now();
+        default: {  // reserved or unwritten: its writer is writing, or died
           if (stuck_position_ != cursor_) {
             stuck_position_ = cursor_;
-            stuck_since_ = now;
-          } else if (now - stuck_since_ >= kStuckProbeAfter) {
-            stuck_since_ = now;
-            if (!seg.WriterMayBeAlive(*f.header)) {
-              uint32_t expected = queue_internal::kFrameReserved;
-              f.header->state.compare_exchange_strong(expected, queue_internal::kFrameAbandoned);
-              continue;
+            stuck_since_ = absl::InfiniteFuture();  // timed once spinning is over
+          } else if (spins >= kSpinIterations || timeout <= absl::ZeroDuration()) {
+            // (A reader polling with timeout zero must also get to probe.)
+            const absl::Time now = ::syncstream::Now();
+            if (stuck_since_ == absl::InfiniteFuture()) {
+              stuck_since_ = now;
+            } else if (now - stuck_since_ >= kStuckProbeAfter) {
+              stuck_since_ = now;
+              absl::StatusOr<bool> abandoned = seg.AbandonIfWriterDead(cursor_, tail);
+              if (!abandoned.ok()) return abandoned.status();
+              if (*abandoned) continue;
             }
           }
           stuck = true;
@@ -663,20 +783,37 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
                        absl::StrCat("reader '", name_, "' at ", cursor_,
                                     " is outside the queue (tail ", tail, ")"));
     }
-    if (timeout <= absl::ZeroDuration()) return false;
-    if (deadline == absl::InfinitePast()) deadline = DeadlineAfter(timeout);
+    if (timeout <= absl::ZeroDuration()) {
+      PublishCursor();  // what was skipped
+      return false;
+    }
     if (spins < kSpinIterations) {
+      // A few microseconds: not worth reading the clock for the deadline.
       ++spins;
       SYNCSTREAM_CPU_RELAX();
       continue;
     }
+    if (deadline == absl::InfinitePast()) deadline = DeadlineAfter(timeout);
+    PublishCursor();  // never wait on space writers may need
     const absl::Duration left = TimeLeft(deadline);
     if (left <= absl::ZeroDuration()) return false;
+    if (spins < kSpinIterations + kYieldIterations) {
+      // Then yield a while: a writer sharing this core (2 cores, more
+      // processes) runs, and a stream of single appends does not cost a
+      // futex sleep and wake-up per message.
+      ++spins;
+      sched_yield();
+      continue;
+    }
     const uint32_t epoch = data.Prepare();
-    // Look again after announcing ourselves: a commit may have raced.
+    // Look again after announcing ourselves: a claim or commit may have raced.
     if (cursor_ < tail) {
-      auto* f = reinterpret_cast<FrameHeader*>(seg.ring() + (cursor_ & (seg.capacity() - 1)));
-      if (f->state.load(std::memory_order_seq_cst) != queue_internal::kFrameReserved) continue;
+      const uint64_t word = seg.FrameAt(cursor_)->word.load(std::memory_order_seq_cst);
+      const uint32_t state = queue_internal::FrameWordState(word);
+      if (queue_internal::FrameWordLap(word) == seg.LapOf(cursor_) &&
+          state != queue_internal::kFrameReserved && state != queue_internal::kFrameUnwritten) {
+        continue;
+      }
     } else if (h.tail.load(std::memory_order_seq_cst) != tail) {
       continue;
     }
@@ -704,9 +841,9 @@ absl::StatusOr<bool> QueueParticipant::PopInto(QueueMessage* out, const PopOptio
   out->body.assign(view.body.data(), view.body.size());
   out->sequence = view.sequence;
   out->timestamp = view.timestamp;
-  auto& read = segment_->slot(static_cast<uint32_t>(slot_))->messages_read;
-  read.store(read.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  Advance(next);
+  cursor_ = next;
+  ++unpublished_reads_;
+  PublishCursor();
   return true;
 }
 
@@ -715,21 +852,27 @@ absl::StatusOr<size_t> QueueParticipant::ForEachAvailable(
     size_t max_messages) {
   absl::Status usable = CheckUsable(true, false);
   if (!usable.ok()) return usable;
-  auto& read = segment_->slot(static_cast<uint32_t>(slot_))->messages_read;
   size_t count = 0;
   absl::Duration timeout = options.timeout;
+  // The cursor is published once per run (and every kPublishEvery messages),
+  // not per message: one shared store instead of many.
   while (count < max_messages) {
     QueueMessageView view;
     uint64_t next = 0;
     absl::StatusOr<bool> got = NextMessage(&view, &next, timeout);
-    if (!got.ok()) return got.status();
+    if (!got.ok()) {
+      PublishCursor();
+      return got.status();
+    }
     if (!*got) break;
     fn(view);
     ++count;
-    read.store(read.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    Advance(next);
+    cursor_ = next;
+    ++unpublished_reads_;
+    if (count % kPublishEvery == 0) PublishCursor();
     timeout = absl::ZeroDuration();
   }
+  PublishCursor();
   return count;
 }
 
@@ -744,12 +887,17 @@ absl::StatusOr<size_t> QueueParticipant::MarkAllRead() {
     absl::Status st = seg.DecodeFrame(pos, tail, &f);
     if (!st.ok()) return st;
     if (f.state == queue_internal::kFrameCommitted ||
-        f.state == queue_internal::kFrameReserved) {
+        f.state == queue_internal::kFrameReserved ||
+        f.state == queue_internal::kFrameUnwritten) {
       ++skipped;
     }
+    // A claim without its header yet: its length is unknown, so what follows
+    // it is not counted (it is skipped all the same).
+    if (f.state == queue_internal::kFrameUnwritten) break;
     pos += f.length;
   }
-  Advance(tail);
+  cursor_ = tail;
+  PublishCursor();
   return skipped;
 }
 
@@ -792,6 +940,13 @@ absl::Status QueueParticipant::Close(const CloseOptions& options) {
     return absl::OkStatus();
   }
   Segment& seg = *segment_;
+  // No append of this participant may be in flight when its slot goes.
+  std::lock_guard<std::mutex> serial(*append_mu_);
+  if ((static_cast<uint32_t>(role_) & queue_internal::kRoleReaderBit) != 0) {
+    slot_ = slot;
+    PublishCursor();
+    slot_ = -1;
+  }
   absl::Status result;
   {
     auto lock = seg.Acquire();

@@ -24,21 +24,24 @@
 // - A message's space is freed once every such reader has read it or screened
 //   it out. With no reader attached, messages are dropped at once.
 // - Each message carries its sender (the participant name), type, body
-//   (arbitrary bytes), a queue-wide sequence number and a timestamp.
+//   (arbitrary bytes), a queue-wide sequence number (dense, increasing in the
+//   order readers read) and a timestamp.
 // - A reader screens messages by sender and type; by default it screens its
 //   own messages (AttachOptions::screen_own_messages).
 //
 // Participants that die (SIGKILL at any point) do not wedge the queue:
 // - a dead reader's cursor is released when space is needed (and by Repair);
-// - a frame reserved by a writer that died before committing is skipped once
-//   the writer is seen dead (pid + process start time, so a reused pid is not
-//   the same process);
-// - the queue lock is a robust process-shared mutex: a holder's death is
-//   repaired by the next locker;
+// - a frame claimed by a writer that died before committing (even before it
+//   wrote the frame's header) is skipped once the writer is seen dead (pid +
+//   process start time, so a reused pid is not the same process), never
+//   while it lives;
+// - appends take no lock (a compare-and-swap claims the space); the queue
+//   lock, taken to attach, close and reclaim space, is a robust
+//   process-shared mutex: a holder's death is repaired by the next locker;
 // - a process killed while sleeping leaves no state that blocks others.
 //
-// Waiting spins briefly and then sleeps on a futex; notifiers make a system
-// call only when someone sleeps. Every wait takes a timeout
+// Waiting spins briefly, yields the CPU a few times, then sleeps on a futex;
+// notifiers make a system call only when someone sleeps. Every wait takes a timeout
 // (absl::ZeroDuration() = do not wait, absl::InfiniteDuration() = forever).
 //
 // Everything read from the segment is validated: a foreign, truncated,
@@ -59,6 +62,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -316,7 +320,9 @@ class QueueParticipant {
   // to `timeout`; `*next_cursor` is the position after it.
   absl::StatusOr<bool> NextMessage(QueueMessageView* view, uint64_t* next_cursor,
                                    absl::Duration timeout);
-  void Advance(uint64_t new_cursor);
+  // Stores cursor_ (and the read count) in the slot and wakes writers
+  // waiting for space, when it moved.
+  void PublishCursor();
   bool Screened(absl::string_view sender, absl::string_view type) const;
   void PublishFilters();
 
@@ -327,8 +333,12 @@ class QueueParticipant {
   uint32_t generation_ = 0;
   pid_t owner_pid_ = 0;
   bool unlink_on_last_close_ = true;
-  uint64_t cursor_ = 0;
+  uint64_t cursor_ = 0;            // this reader's position (local)
+  uint64_t published_cursor_ = 0;  // the cursor as last stored in the slot
+  uint64_t unpublished_reads_ = 0;
   uint64_t known_tail_ = 0;  // the last tail this reader loaded
+  // Serializes this participant's appends (its slot announces one claim).
+  std::unique_ptr<std::mutex> append_mu_;
   std::set<std::string, std::less<>> screened_senders_;
   std::set<std::string, std::less<>> screened_types_;
   // A reserved frame under the cursor: when it was first seen, to probe its

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -204,6 +205,139 @@ TEST_F(DeathTest, WriterKilledMidAppendWithNoReaderDoesNotWedgeWriters) {
   EXPECT_EQ(queue_->Inspect()->abandoned_frames, 1u);
 }
 
+// Lock-free appends: a writer killed after claiming its frame with the
+// tail's compare-and-swap but before writing any header leaves a hole whose
+// length only the next frame tells. Readers wait while it lives, then skip it.
+TEST_F(DeathTest, WriterKilledAfterClaimBeforeHeaderIsSkipped) {
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  EXPECT_EQ(queue_->Inspect()->pending_frames, 1u);
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w->Append("t", "behind the hole").ok());
+  // The claimant is alive (stopped): its claim is not skipped, however long
+  // the reader waits (well past the 2 ms after which it probes).
+  auto none = r->Pop(PopOptions{.timeout = absl::Milliseconds(50)});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  KillAndReap(writer);
+  auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->body, "behind the hole");
+  EXPECT_EQ(queue_->Inspect()->abandoned_frames, 1u);
+  // Many laps of the ring over the abandoned hole.
+  for (int i = 0; i < 200; ++i) {
+    const std::string body = "lap " + std::to_string(i);
+    ASSERT_TRUE(w->Append("t", body, AppendOptions{.block = true, .timeout = absl::Seconds(10)})
+                    .ok());
+    auto got = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+    ASSERT_TRUE(got.ok() && got->has_value());
+    EXPECT_EQ((*got)->body, body);
+  }
+}
+
+// The dead writer's claim spans the ring's end (padding + frame), neither
+// written: the hole is closed as padding up to the lap's end, then as an
+// abandoned frame from the lap's start up to the next written frame.
+TEST_F(DeathTest, HoleAcrossTheLapEndIsSkipped) {
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(r.ok() && w.ok());
+  // Frames of 144 bytes (40 + "w" + "t" + 100, rounded to 8): 14 of them
+  // leave 32 bytes before the end of the 2048-byte ring.
+  ASSERT_EQ(queue_->capacity_bytes(), 2048u);
+  for (int i = 0; i < 14; ++i) {
+    ASSERT_TRUE(w->Append("t", std::string(100, 'a')).ok());
+    ASSERT_TRUE(r->Pop().ok());
+  }
+  ASSERT_EQ(queue_->Inspect()->tail, 14u * 144u);
+  // The doomed frame (64 bytes) does not fit in 32: its claim covers both.
+  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  EXPECT_EQ(queue_->Inspect()->tail, 2048u + 64u);
+  ASSERT_TRUE(w->Append("t", "after the lap").ok());
+  KillAndReap(writer);
+  // A reader that only polls (timeout zero) gets past the holes too.
+  std::optional<QueueMessage> got;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto m = r->Pop();
+        if (m.ok() && m->has_value()) got = **m;
+        return !m.ok() || got.has_value();
+      },
+      absl::Seconds(10)));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->body, "after the lap");
+  EXPECT_EQ(queue_->Inspect()->abandoned_frames, 2u);
+}
+
+TEST_F(DeathTest, StoppedWriterAfterClaimIsWaitedForAndDelivered) {
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  pid_t writer = Spawn({helper_path, "append-once", name_, "slow"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  auto none = r->Pop(PopOptions{.timeout = absl::Milliseconds(50)});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_EQ(::kill(writer, SIGCONT), 0);
+  auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->sender, "slow");
+  EXPECT_EQ((*m)->body, "from slow");
+  auto code = WaitForExit(writer, absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(queue_->Inspect()->abandoned_frames, 0u);
+}
+
+TEST_F(DeathTest, WriterKilledAfterClaimWithNoReaderDoesNotWedgeWriters) {
+  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  KillAndReap(writer);
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 100; ++i) {
+    absl::Status st = w->Append("t", std::string(100, 'z'),
+                                AppendOptions{.block = true, .timeout = absl::Seconds(10)});
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  EXPECT_EQ(queue_->Inspect()->abandoned_frames, 1u);
+}
+
+// Real writers (exec'd) stream through a small ring while another writer
+// sits on a claimed, headerless frame and is then killed: every message of
+// the live writers still arrives once and in order.
+TEST_F(DeathTest, WritersStreamPastAWriterKilledAfterClaim) {
+  const std::vector<std::string> writers = {"w0", "w1"};
+  std::vector<std::string> argv = {helper_path, "read", name_, "r", "3000"};
+  argv.insert(argv.end(), writers.begin(), writers.end());
+  pid_t reader = Spawn(argv);
+  ASSERT_TRUE(WaitUntil([&] { return queue_->Inspect()->participants.size() == 1; },
+                        absl::Seconds(20)));
+  pid_t doomed = Spawn({helper_path, "append-once", name_, "doomed"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
+  ASSERT_TRUE(WaitForStop(doomed, absl::Seconds(20)).ok());
+  std::vector<pid_t> pids = {reader};
+  for (const std::string& w : writers) {
+    pids.push_back(Spawn({helper_path, "write", name_, w, "3000"}));
+  }
+  KillAndReap(doomed);
+  for (pid_t pid : pids) {
+    auto code = WaitForExit(pid, absl::Seconds(45));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0) << "child " << pid;
+  }
+  EXPECT_EQ(queue_->Inspect()->abandoned_frames, 1u);
+}
+
 TEST_F(DeathTest, ProcessKilledHoldingTheLockDoesNotDeadlock) {
   auto r = queue_->Attach("r", QueueRole::kReader);
   ASSERT_TRUE(r.ok());
@@ -332,7 +466,8 @@ TEST_F(CorruptSegmentTest, CorruptFrameIsDataLossNotACrash) {
   EXPECT_THAT(std::string(m.status().message()), HasSubstr("queue '" + name_ + "'"));
   Tamper([&](uint8_t* p) {
     auto* f = reinterpret_cast<queue_internal::FrameHeader*>(p + ring_offset);
-    f->length = 3;
+    // A frame word of this lap (0) whose length runs past the tail.
+    f->word.store(queue_internal::MakeFrameWord(queue_internal::kFrameCommitted, 1u << 20, 0));
   });
   EXPECT_EQ(r->Pop().status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(q->Inspect().status().code(), absl::StatusCode::kDataLoss);

@@ -1,14 +1,16 @@
 // Fuzz target: the queue's attach-and-validate path and frame decoding, fed
 // arbitrary segment bytes through real shared memory.
 //
-// The first input byte picks how the rest becomes a segment:
+// The first input byte picks how the rest becomes a segment (layout version 2):
 //   even: the bytes are the whole segment, as is;
 //   odd:  a valid segment (2 slots, a 512-byte ring, a wrapped ring with
 //         committed, reserved and padding frames) patched by (offset:2,
 //         value:1) triples, so random inputs reach the frame decoder.
 // The segment is written to /dev/shm and opened like any participant would
 // (header, sizes, positions), then every frame between head and tail and
-// every participant slot is decoded. No crash, no hang, whatever the bytes.
+// every participant slot is decoded, and frames still being written are
+// resolved as a stuck reader would (abandoning those of dead writers). No
+// crash, no hang, whatever the bytes.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -90,7 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto opened = qi::Segment::Open(name, absl::ZeroDuration());
   if (opened.ok()) {
-    const qi::Segment& seg = **opened;
+    qi::Segment& seg = **opened;
     // What inspect shows: every frame and participant, decoded.
     auto snapshot = qi::Snapshot(seg);
     (void)snapshot;
@@ -101,6 +103,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (int steps = 0; pos < tail && steps < 10000; ++steps) {
         qi::FrameView f;
         if (!seg.DecodeFrame(pos, tail, &f).ok()) break;
+        if (f.state == qi::kFrameUnwritten || f.state == qi::kFrameReserved) {
+          // What a reader stuck there does: abandon it if its writer is gone
+          // (the hole scan for a claim without a header), then look again.
+          auto abandoned = seg.AbandonIfWriterDead(pos, tail);
+          if (!abandoned.ok() || !*abandoned) break;
+          if (!seg.DecodeFrame(pos, tail, &f).ok() || f.state == qi::kFrameUnwritten) break;
+        }
         if (f.header != nullptr) {
           syncstream::QueueMessageView view;
           if (seg.DecodePayload(f, &view).ok()) {

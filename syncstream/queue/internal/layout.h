@@ -1,5 +1,5 @@
 // The bytes of a syncstream queue segment (/dev/shm/syncstream-queue.NAME).
-// Layout version 1. All integers are little-endian host order (the segment
+// Layout version 2. All integers are little-endian host order (the segment
 // never leaves the machine). Everything here is read by other processes and
 // therefore untrusted: see segment.h for the validation rules.
 //
@@ -8,20 +8,36 @@
 //   ring_offset              data ring, `capacity` bytes (a power of two)
 //
 // The ring holds frames at increasing 64-bit byte positions; a position's
-// offset in the ring is `position & (capacity - 1)`. `tail` is the end of the last
-// reserved frame, `head` the start of the oldest frame still held (everything
-// before it has been read by every reader and may be overwritten). Each
-// reader's `cursor` lies in [head, tail].
+// offset in the ring is `position & (capacity - 1)` and its lap is
+// `position / capacity`. `tail` is the end of the last reserved frame, `head`
+// the start of the oldest frame still held (everything before it has been
+// read by every reader and may be overwritten). Each reader's `cursor` lies
+// in [head, tail].
 //
 // A frame is FrameHeader + sender + type + body, padded to 8 bytes; it never
 // wraps: when a frame does not fit before the ring's end, a padding frame
-// fills the rest of the lap. A frame's `state` word is its commit word: a
-// writer writes the header with kFrameReserved under the queue lock, publishes
-// `tail`, releases the lock, copies the payload and finally stores
-// kFrameCommitted (release). Readers never look past `tail`, and never read a
-// payload before they see kFrameCommitted. A reserved frame whose writer is
-// gone (pid + start time, slot generation) becomes kFrameAbandoned and is
-// skipped.
+// fills the rest of the lap.
+//
+// Appending is lock-free (version 1 took the queue lock on every append):
+//  1. the writer stores the position it is about to claim in its slot's
+//     `reserving` word (release), then claims [tail, end) with one 16-byte
+//     compare-and-swap of (tail, next_sequence) -> (end, next_sequence + n);
+//  2. it writes each frame's header with a kFrameReserved frame word, then any
+//     padding frame's word (so a reader that sees the padding sees the frame
+//     after it);
+//  3. it copies each payload and stores the kFrameCommitted frame word
+//     (release).
+// A frame word carries the position's lap: a word left from an earlier lap
+// (whatever the ring held before) never passes for the frame of this lap. A
+// reader at a position below `tail` whose word is not of this lap is looking
+// at a claim whose header is not written yet: it waits while a live writer's
+// `reserving` word names that position. When none does, the claimant died
+// between steps 1 and 2: the hole up to the next written frame word, the next
+// live claim, the tail or the lap's end is marked abandoned (or padding at the
+// lap's end) with a compare-and-swap, so racing readers agree. A reserved
+// frame whose writer is gone (pid + start time, slot generation) becomes
+// kFrameAbandoned the same way. `head` only moves under the queue lock (when a
+// writer runs short of space), and never past a frame still being written.
 #ifndef SYNCSTREAM_QUEUE_INTERNAL_LAYOUT_H_
 #define SYNCSTREAM_QUEUE_INTERNAL_LAYOUT_H_
 
@@ -34,7 +50,7 @@
 namespace syncstream::queue_internal {
 
 inline constexpr uint64_t kMagic = 0x3151'4D52'5453'5353ull;  // "SSSTRMQ1"
-inline constexpr uint32_t kLayoutVersion = 1;
+inline constexpr uint32_t kLayoutVersion = 2;
 inline constexpr const char* kShmPrefix = "syncstream-queue.";
 
 inline constexpr size_t kFrameAlign = 8;
@@ -45,12 +61,27 @@ inline constexpr size_t kMaxNameLength = 63;      // participant names
 inline constexpr size_t kMaxTypeLength = 65535;
 inline constexpr size_t kFilterTextSize = 192;
 
+// A frame's state, the low 3 bits of its frame word.
 enum FrameState : uint32_t {
-  kFrameReserved = 0x52455356,   // being written
-  kFrameCommitted = 0x434F4D54,  // complete
-  kFramePadding = 0x50414444,    // filler up to the end of the lap
-  kFrameAbandoned = 0x41424E44,  // its writer died before committing
+  kFrameUnwritten = 0,  // not stored: the word is of another lap (see above)
+  kFrameReserved = 1,   // being written
+  kFrameCommitted = 2,  // complete
+  kFramePadding = 3,    // filler up to the end of the lap
+  kFrameAbandoned = 4,  // its writer died before committing
 };
+
+// A frame word: lap (32 bits) << 32 | length / 8 (29 bits) << 3 | state.
+inline constexpr uint64_t MakeFrameWord(uint32_t state, uint64_t length, uint32_t lap) {
+  return (uint64_t{lap} << 32) | ((length >> 3) << 3) | state;
+}
+inline constexpr uint32_t FrameWordState(uint64_t word) { return word & 7u; }
+inline constexpr uint64_t FrameWordLength(uint64_t word) { return word & 0xFFFFFFF8u; }
+inline constexpr uint32_t FrameWordLap(uint64_t word) { return static_cast<uint32_t>(word >> 32); }
+// The largest frame a frame word can describe.
+inline constexpr uint64_t kMaxFrameLength = 0xFFFFFFF8u;
+
+// No reservation in progress (ParticipantSlot::reserving).
+inline constexpr uint64_t kNoReservation = ~uint64_t{0};
 
 enum SlotState : uint32_t {
   kSlotFree = 0,
@@ -63,8 +94,7 @@ enum RoleBits : uint32_t {
 };
 
 struct FrameHeader {
-  std::atomic<uint32_t> state;  // FrameState, stored last on commit
-  uint32_t length;              // whole frame in bytes, multiple of 8
+  std::atomic<uint64_t> word;   // frame word; stored last (release) on commit
   uint64_t sequence;
   int64_t timestamp_ns;         // Unix time
   uint32_t body_length;
@@ -78,7 +108,7 @@ struct FrameHeader {
 };
 static_assert(sizeof(FrameHeader) == 40, "frame header layout");
 inline constexpr size_t kFrameHeaderSize = sizeof(FrameHeader);
-// A padding frame only needs its first 8 bytes (state + length).
+// A padding or abandoned frame only needs its frame word.
 inline constexpr size_t kPaddingHeaderSize = 8;
 
 struct alignas(64) ParticipantSlot {
@@ -97,7 +127,10 @@ struct alignas(64) ParticipantSlot {
   // it to find free space.
   std::atomic<uint64_t> cursor;
   std::atomic<uint64_t> messages_read;
-  uint8_t pad1[64 - 16];
+  // Writers: the position this writer claims or last claimed (stored before
+  // its compare-and-swap on the tail), kNoReservation when none is pending.
+  std::atomic<uint64_t> reserving;
+  uint8_t pad1[64 - 24];
   // Screening, as text for `syncstream queue inspect` (the reader screens
   // from its own copy): "sender:NAME\ntype:TYPE\n...", NUL-terminated.
   char filters[kFilterTextSize];
@@ -120,21 +153,24 @@ struct alignas(64) QueueHeader {
   uint32_t pad0;
   uint8_t pad1[128 - 72];
 
-  // The queue lock (robust, process-shared) and what it protects.
+  // The queue lock (robust, process-shared) and what it protects. Appends
+  // do not take it; attach, close, reclaiming space and repair do.
   pthread_mutex_t lock;
   uint8_t pad2[64 - sizeof(pthread_mutex_t) % 64];
-  uint64_t next_sequence;
   uint32_t next_generation;
   uint32_t unlinked;              // set by the close that unlinked the name
   uint64_t lock_recoveries;       // EOWNERDEAD repairs
-  uint64_t abandoned_frames;
+  std::atomic<uint64_t> abandoned_frames;  // counted by whoever abandons
   uint64_t released_participants;
   int64_t last_probe_ns;          // rate limit for liveness probes
   std::atomic<uint64_t> head;     // stored under the lock, read by anyone
-  uint8_t pad3[64 - 56];
+  uint8_t pad3[64 - 48];
 
-  std::atomic<uint64_t> tail;     // stored (release) under the lock
-  uint8_t pad4[64 - 8];
+  // (tail, next_sequence) change together in one 16-byte compare-and-swap
+  // (sync_queue.cc: TailCompareExchange); readers load `tail` alone.
+  alignas(16) std::atomic<uint64_t> tail;
+  std::atomic<uint64_t> next_sequence;
+  uint8_t pad4[64 - 16];
   std::atomic<uint32_t> data_event;   // EventWord: readers wait for frames
   uint8_t pad5[64 - 4];
   std::atomic<uint32_t> space_event;  // EventWord: writers wait for space
@@ -147,8 +183,9 @@ inline constexpr size_t AlignUp(size_t n, size_t a) { return (n + a - 1) / a * a
 
 // The frame size for a message (0 if it cannot be represented).
 inline size_t FrameSize(size_t sender, size_t type, size_t body) {
-  if (sender > 255 || type > kMaxTypeLength || body > 0xFFFFFFF0u) return 0;
-  return AlignUp(kFrameHeaderSize + sender + type + body, kFrameAlign);
+  if (sender > 255 || type > kMaxTypeLength || body > kMaxFrameLength) return 0;
+  const size_t size = AlignUp(kFrameHeaderSize + sender + type + body, kFrameAlign);
+  return size <= kMaxFrameLength ? size : 0;
 }
 
 }  // namespace syncstream::queue_internal

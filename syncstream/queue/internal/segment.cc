@@ -10,6 +10,7 @@
 #include <cstring>
 #include <new>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -38,6 +39,7 @@ const char* FrameStateName(uint32_t state) {
     case kFrameCommitted: return "committed";
     case kFramePadding: return "padding";
     case kFrameAbandoned: return "abandoned";
+    case kFrameUnwritten: return "unwritten";
     default: return "unknown";
   }
 }
@@ -120,6 +122,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
   s->base_ = base;
   s->size_ = total;
   s->capacity_ = capacity;
+  s->capacity_shift_ = static_cast<uint32_t>(__builtin_ctzll(capacity));
   s->max_participants_ = options.max_participants;
   s->header_ = new (base) QueueHeader();  // the file is zero-filled
   s->slots_ = reinterpret_cast<ParticipantSlot*>(static_cast<uint8_t*>(base) + kHeaderSize);
@@ -148,7 +151,10 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
                     absl::StrCat("cannot initialize the lock: ", strerror(rc)));
   }
   h->next_generation = 1;
-  for (uint32_t i = 0; i < options.max_participants; ++i) new (s->slots_ + i) ParticipantSlot();
+  for (uint32_t i = 0; i < options.max_participants; ++i) {
+    ParticipantSlot* slot = new (s->slots_ + i) ParticipantSlot();
+    slot->reserving.store(kNoReservation, std::memory_order_relaxed);
+  }
   h->magic.store(kMagic, std::memory_order_release);
   return s;
 }
@@ -243,6 +249,7 @@ absl::Status Segment::MapAndValidate(int fd, absl::Duration init_wait) {
                               h.total_size));
   }
   capacity_ = h.capacity;
+  capacity_shift_ = static_cast<uint32_t>(__builtin_ctzll(capacity_));
   max_participants_ = h.max_participants;
   slots_ = reinterpret_cast<ParticipantSlot*>(static_cast<uint8_t*>(base_) + kHeaderSize);
   ring_ = static_cast<uint8_t*>(base_) + ring_offset;
@@ -313,41 +320,47 @@ absl::Status Segment::DecodeFrame(uint64_t position, uint64_t tail, FrameView* o
   const uint64_t offset = position & (capacity_ - 1);
   const uint64_t to_lap_end = capacity_ - offset;
   const uint64_t available = std::min(to_lap_end, tail - position);
-  if (available < kPaddingHeaderSize) {
-    return Error(absl::StatusCode::kDataLoss,
-                 absl::StrCat("frame at ", position, " has no room for a header"));
-  }
+  out->position = position;
+  out->state = kFrameUnwritten;
+  out->length = 0;
+  out->header = nullptr;
   auto* header = reinterpret_cast<FrameHeader*>(ring_ + offset);
-  const uint32_t state = header->state.load(std::memory_order_acquire);
-  const uint32_t length = header->length;
-  if (length % kFrameAlign != 0 || length < kPaddingHeaderSize || length > available) {
+  const uint64_t word = header->word.load(std::memory_order_acquire);
+  const uint32_t state = FrameWordState(word);
+  // A word of an earlier lap, or the zeros of a new segment: not written yet.
+  if (FrameWordLap(word) != LapOf(position) || state == kFrameUnwritten) return absl::OkStatus();
+  const uint64_t length = FrameWordLength(word);
+  if (length < kPaddingHeaderSize || length > available) {
     return Error(absl::StatusCode::kDataLoss,
                  absl::StrCat("frame at ", position, " has a bad length ", length,
                               " (room ", available, ")"));
   }
-  out->position = position;
   out->state = state;
-  out->length = length;
-  out->header = nullptr;
-  if (state == kFramePadding) {
-    if (length != to_lap_end) {
+  out->length = static_cast<uint32_t>(length);
+  switch (state) {
+    case kFramePadding:
+      if (length != to_lap_end) {
+        return Error(absl::StatusCode::kDataLoss,
+                     absl::StrCat("padding at ", position, " does not end the lap"));
+      }
+      return absl::OkStatus();
+    case kFrameAbandoned:
+      // An abandoned claim may be shorter than a header: only its word counts.
+      if (length >= kFrameHeaderSize) out->header = header;
+      return absl::OkStatus();
+    case kFrameReserved:
+    case kFrameCommitted:
+      if (length < kFrameHeaderSize) {
+        return Error(absl::StatusCode::kDataLoss,
+                     absl::StrCat(FrameStateName(state), " frame at ", position,
+                                  " shorter than its header"));
+      }
+      out->header = header;
+      return absl::OkStatus();
+    default:
       return Error(absl::StatusCode::kDataLoss,
-                   absl::StrCat("padding at ", position, " does not end the lap"));
-    }
-    return absl::OkStatus();
+                   absl::StrCat("frame at ", position, " has an unknown state ", state));
   }
-  if (state != kFrameReserved && state != kFrameCommitted && state != kFrameAbandoned) {
-    return Error(absl::StatusCode::kDataLoss,
-                 absl::StrCat("frame at ", position, " has an unknown state 0x",
-                              absl::Hex(state)));
-  }
-  if (length < kFrameHeaderSize) {
-    return Error(absl::StatusCode::kDataLoss,
-                 absl::StrCat(FrameStateName(state), " frame at ", position,
-                              " shorter than its header"));
-  }
-  out->header = header;
-  return absl::OkStatus();
 }
 
 absl::Status Segment::DecodePayload(const FrameView& frame, QueueMessageView* out) const {
@@ -394,6 +407,59 @@ bool Segment::WriterMayBeAlive(const FrameHeader& frame) const {
   return SlotProcessAlive(i);
 }
 
+absl::StatusOr<bool> Segment::AbandonIfWriterDead(uint64_t position, uint64_t tail) {
+  FrameView f;
+  absl::Status st = DecodeFrame(position, tail, &f);
+  if (!st.ok()) return st;
+  FrameHeader* frame = FrameAt(position);
+  if (f.state == kFrameReserved) {
+    if (WriterMayBeAlive(*f.header)) return false;
+    uint64_t expected = MakeFrameWord(kFrameReserved, f.length, LapOf(position));
+    if (frame->word.compare_exchange_strong(
+            expected, MakeFrameWord(kFrameAbandoned, f.length, LapOf(position)))) {
+      header_->abandoned_frames.fetch_add(1, std::memory_order_relaxed);
+    }
+    return true;
+  }
+  if (f.state != kFrameUnwritten) return true;  // finished meanwhile
+  // Claimed, no header yet. Its claimant announced `position` in its slot
+  // before claiming and keeps it there until the header is written; the
+  // positions live writers announce are frame boundaries too.
+  const uint64_t stale = frame->word.load(std::memory_order_acquire);
+  std::vector<uint64_t> live_claims;
+  for (uint32_t i = 0; i < max_participants_; ++i) {
+    const ParticipantSlot& s = slots_[i];
+    if (s.state.load(std::memory_order_acquire) != kSlotActive ||
+        (s.role & kRoleWriterBit) == 0) {
+      continue;
+    }
+    const uint64_t claim = s.reserving.load(std::memory_order_acquire);
+    if (claim == kNoReservation || claim < position || claim >= tail) continue;
+    if (SlotProcessAlive(i)) live_claims.push_back(claim);
+  }
+  for (uint64_t claim : live_claims) {
+    if (claim == position) return false;
+  }
+  // The header may have been written (and the claimant moved on) while we
+  // looked at the slots.
+  if (frame->word.load(std::memory_order_acquire) != stale) return true;
+  const uint64_t lap_end = (position | (capacity_ - 1)) + 1;
+  const uint64_t limit = std::min(tail, lap_end);
+  uint64_t end = position + kFrameAlign;
+  for (; end < limit; end += kFrameAlign) {
+    if (std::find(live_claims.begin(), live_claims.end(), end) != live_claims.end()) break;
+    const uint64_t word = FrameAt(end)->word.load(std::memory_order_acquire);
+    if (FrameWordLap(word) == LapOf(end) && FrameWordState(word) != kFrameUnwritten) break;
+  }
+  const uint32_t state = end == lap_end ? kFramePadding : kFrameAbandoned;
+  uint64_t expected = stale;
+  if (frame->word.compare_exchange_strong(
+          expected, MakeFrameWord(state, end - position, LapOf(position)))) {
+    header_->abandoned_frames.fetch_add(1, std::memory_order_relaxed);
+  }
+  return true;
+}
+
 void Segment::ReleaseDeadLocked(RepairReport* report) {
   for (uint32_t i = 0; i < max_participants_; ++i) {
     ParticipantSlot& s = slots_[i];
@@ -431,17 +497,23 @@ absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
       limit = std::min(limit, c);
     }
     const uint64_t old_head = head;
+    uint64_t resolved_at = UINT64_MAX;
     while (head < limit) {
       FrameView f;
       absl::Status st = DecodeFrame(head, tail, &f);
       if (!st.ok()) return st;
-      if (f.state == kFrameReserved) {
-        if (!probe || WriterMayBeAlive(*f.header)) break;
-        uint32_t expected = kFrameReserved;
-        if (f.header->state.compare_exchange_strong(expected, kFrameAbandoned)) {
-          h.abandoned_frames++;
-          if (report != nullptr) report->abandoned_frames++;
+      if (f.state == kFrameReserved || f.state == kFrameUnwritten) {
+        // Still being written, unless its writer is gone.
+        if (!probe || resolved_at == head) break;
+        resolved_at = head;
+        const uint64_t before = h.abandoned_frames.load(std::memory_order_relaxed);
+        absl::StatusOr<bool> abandoned = AbandonIfWriterDead(head, tail);
+        if (!abandoned.ok()) return abandoned.status();
+        if (!*abandoned) break;
+        if (report != nullptr) {
+          report->abandoned_frames += h.abandoned_frames.load(std::memory_order_relaxed) - before;
         }
+        continue;  // decode it again, now abandoned
       }
       head += f.length;
     }

@@ -25,9 +25,9 @@ absl::StatusOr<std::string> ShmNameFor(absl::string_view name);
 // A frame decoded at a position, every field checked against the segment.
 struct FrameView {
   uint64_t position = 0;
-  uint32_t state = 0;
-  uint32_t length = 0;
-  FrameHeader* header = nullptr;  // nullptr for padding
+  uint32_t state = 0;    // FrameState; kFrameUnwritten: claimed, no header yet
+  uint32_t length = 0;   // 0 when unwritten
+  FrameHeader* header = nullptr;  // reserved, committed and abandoned frames
 };
 
 class Segment {
@@ -54,6 +54,13 @@ class Segment {
   QueueHeader* header() const { return header_; }
   ParticipantSlot* slot(uint32_t i) const { return slots_ + i; }
   uint8_t* ring() const { return ring_; }
+  // The lap of a position (what a frame word there must carry).
+  uint32_t LapOf(uint64_t position) const {
+    return static_cast<uint32_t>(position >> capacity_shift_);
+  }
+  FrameHeader* FrameAt(uint64_t position) const {
+    return reinterpret_cast<FrameHeader*>(ring_ + (position & (capacity_ - 1)));
+  }
 
   // "queue 'NAME': MESSAGE" with the given code.
   absl::Status Error(absl::StatusCode code, absl::string_view message) const;
@@ -78,13 +85,23 @@ class Segment {
   absl::StatusOr<Lock> Acquire(absl::Duration timeout = kLockTimeout);
 
   // Decodes the frame at `position` given the published `tail`. DataLoss
-  // naming the problem when anything is out of bounds or unknown.
+  // naming the problem when anything is out of bounds or unknown. A frame
+  // word of another lap is kFrameUnwritten (a claim whose header is not
+  // written yet), not an error.
   absl::Status DecodeFrame(uint64_t position, uint64_t tail, FrameView* out) const;
   // The payload of a committed or reserved frame, checked.
   absl::Status DecodePayload(const FrameView& frame, QueueMessageView* out) const;
 
   // Whether the writer that reserved `frame` may still commit it.
   bool WriterMayBeAlive(const FrameHeader& frame) const;
+
+  // For a reserved or unwritten frame at `position` (< `tail`): when its
+  // writer is gone, marks it abandoned (an unwritten claim: the hole up to
+  // the next frame word of this lap, live claim, tail or lap end) and
+  // returns true; returns false while its writer may still write it. Reads
+  // /proc: call it only for a frame stuck for a while. Safe against racing
+  // resolvers (compare-and-swap on the frame word).
+  absl::StatusOr<bool> AbandonIfWriterDead(uint64_t position, uint64_t tail);
   // Whether the participant in slot `i` is alive (pid + start time).
   bool SlotProcessAlive(uint32_t i) const;
 
@@ -109,6 +126,7 @@ class Segment {
   void* base_ = nullptr;
   uint64_t size_ = 0;
   uint64_t capacity_ = 0;
+  uint32_t capacity_shift_ = 0;  // log2(capacity_)
   uint32_t max_participants_ = 0;
   QueueHeader* header_ = nullptr;
   ParticipantSlot* slots_ = nullptr;
