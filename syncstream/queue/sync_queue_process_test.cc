@@ -189,20 +189,27 @@ TEST_F(DeathTest, WriterKilledBetweenReserveAndCommitIsSkipped) {
   }
 }
 
-TEST_F(DeathTest, WriterKilledMidAppendWithNoReaderDoesNotWedgeWriters) {
-  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-reserve"});
+// A writer stopped by `hook` mid-append is killed while no reader holds the
+// queue: other writers lap over its abandoned frame, which is counted once.
+void ExpectWritersLapPastDeadWriter(SyncQueue& queue, const std::string& name,
+                                    const std::string& hook) {
+  pid_t writer = Spawn({helper_path, "append-once", name, "doomed"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=" + hook});
   ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
   KillAndReap(writer);
-  auto w = queue_->Attach("w", QueueRole::kWriter);
+  auto w = queue.Attach("w", QueueRole::kWriter);
   ASSERT_TRUE(w.ok());
-  // Laps over the abandoned frame: writers must reclaim it.
   for (int i = 0; i < 100; ++i) {
-    absl::Status st = w->Append("t", std::string(100, 'z'),
-                                AppendOptions{.block = true, .timeout = absl::Seconds(10)});
+    absl::Status st = w->Append(
+        "t", std::string(100, 'z'),
+        AppendOptions{.block = true, .timeout = absl::Seconds(10)});
     ASSERT_TRUE(st.ok()) << st;
   }
-  EXPECT_EQ(queue_->Inspect()->abandoned_frames, 1u);
+  EXPECT_EQ(queue.Inspect()->abandoned_frames, 1u);
+}
+
+TEST_F(DeathTest, WriterKilledMidAppendWithNoReaderDoesNotWedgeWriters) {
+  ExpectWritersLapPastDeadWriter(*queue_, name_, "stop-after-reserve");
 }
 
 // Lock-free appends: a writer killed after claiming its frame with the
@@ -298,18 +305,7 @@ TEST_F(DeathTest, StoppedWriterAfterClaimIsWaitedForAndDelivered) {
 }
 
 TEST_F(DeathTest, WriterKilledAfterClaimWithNoReaderDoesNotWedgeWriters) {
-  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
-  KillAndReap(writer);
-  auto w = queue_->Attach("w", QueueRole::kWriter);
-  ASSERT_TRUE(w.ok());
-  for (int i = 0; i < 100; ++i) {
-    absl::Status st = w->Append("t", std::string(100, 'z'),
-                                AppendOptions{.block = true, .timeout = absl::Seconds(10)});
-    ASSERT_TRUE(st.ok()) << st;
-  }
-  EXPECT_EQ(queue_->Inspect()->abandoned_frames, 1u);
+  ExpectWritersLapPastDeadWriter(*queue_, name_, "stop-after-claim");
 }
 
 // Real writers (exec'd) stream through a small ring while another writer
