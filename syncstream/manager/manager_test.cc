@@ -402,6 +402,33 @@ TEST_F(ManagerTest, KilledHolderReleasesTheLock) {
   EXPECT_TRUE(lock.Acquire(kLong).ok());
 }
 
+// Lock::Release is deferred: written with the client's next call. With no
+// next call the client's flusher still delivers it, here to a waiter in
+// another process; and a later call of the same client sees it done.
+TEST_F(ManagerTest, DeferredReleaseArrivesWithoutAnotherCall) {
+  auto holder = MustConnect(address_);
+  Lock lock = *holder->GetOrCreate<Lock>("D");
+  ASSERT_TRUE(lock.Acquire(kLong).ok());
+  ASSERT_TRUE(lock.Release().ok());
+  absl::StatusOr<bool> locked = lock.Locked();  // written after the release
+  ASSERT_TRUE(locked.ok()) << locked.status();
+  EXPECT_FALSE(*locked);
+
+  ASSERT_TRUE(lock.Acquire(kLong).ok());
+  Signal acquired = Signal::Make();
+  ChildProcess child = ForkChild([&]() -> int {
+    auto c = MustConnect(address_);
+    CHILD_CHECK(c->Get<Lock>("D")->Acquire(kLong).ok());
+    acquired.Send();
+    return 0;
+  });
+  auto observer = MustConnect(address_);
+  ASSERT_TRUE(WaitForWaiters(*observer, lock.id(), 1));
+  ASSERT_TRUE(lock.Release().ok());  // and no other call on `holder`
+  EXPECT_TRUE(acquired.Wait());
+  ExpectSuccess(child);
+}
+
 TEST_F(ManagerTest, ClientKilledWhileBlockedLeavesNoPhantomHolder) {
   auto client = MustConnect(address_);
   Lock lock = *client->GetOrCreate<Lock>("L");

@@ -74,6 +74,10 @@ class ParkingTimer {
   std::mutex mu_;
   std::condition_variable cv_;
   TimerEntries entries_;
+  // When the thread wakes up next (InfiniteFuture: only when notified).
+  // Entries removed early leave it as it is: the thread then wakes once for
+  // nothing, which is cheaper than a notification per removal.
+  absl::Time wake_at_ = absl::InfiniteFuture();
   bool stop_ = false;
   std::thread thread_;
 };
