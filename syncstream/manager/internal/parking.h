@@ -44,6 +44,7 @@ struct ParkedCall {
   std::shared_ptr<Session> session;
   proto::Request request;
   absl::Time deadline;
+  absl::Time parked_at;  // when it was first parked
   std::shared_ptr<ReplySink> sink;
   std::weak_ptr<ManagedObject> object;
   // The call's entry in the ParkingTimer (guarded by the timer's mutex).
