@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/str_split.h"
 #include "tools/command.h"
+#include "tools/flag_help.h"
 
 namespace syncstream::tools {
 namespace {
@@ -75,18 +76,6 @@ bool UsageNamesFlag(absl::string_view usage, absl::string_view name) {
   return false;
 }
 
-bool WantsHelp(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--") == 0) return false;
-    if (std::strcmp(argv[i], "--help") == 0 ||
-        std::strcmp(argv[i], "-h") == 0 ||
-        std::strcmp(argv[i], "-help") == 0) {
-      return true;
-    }
-  }
-  return false;
-}
-
 int Main(int argc, char** argv) {
   absl::InitializeSymbolizer(argv[0]);
   int words_used = 0;
@@ -101,22 +90,10 @@ int Main(int argc, char** argv) {
   if (WantsHelp(argc, argv)) {
     std::cout << "usage: " << program << " " << command->usage << "\n\n"
               << command->summary << "\n";
-    std::vector<gflags::CommandLineFlagInfo> flags;
-    gflags::GetAllFlags(&flags);
-    bool any = false;
-    for (const auto& flag : flags) {
-      if (flag.filename != command->flags_file &&
-          !UsageNamesFlag(command->usage, flag.name)) {
-        continue;
-      }
-      if (!any) std::cout << "\nflags:\n";
-      any = true;
-      std::cout << "  --" << flag.name << " (" << flag.description
-                << ")\n      type: " << flag.type
-                << "  default: " << (flag.type == "string" ? "\"" : "")
-                << flag.default_value << (flag.type == "string" ? "\"" : "")
-                << "\n";
-    }
+    PrintFlags(std::cout, [command](const gflags::CommandLineFlagInfo& flag) {
+      return flag.filename == command->flags_file ||
+             UsageNamesFlag(command->usage, flag.name);
+    });
     return 0;
   }
   // Hand gflags the command's own arguments, with the words folded into argv0.

@@ -3,48 +3,19 @@
 #include <signal.h>
 
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/core/testing/recording_writer.h"
 
 namespace syncstream {
 namespace {
 
-// Collects every record published, in order.
-class CollectingSink : public LineWriter {
- public:
-  CollectingSink() : LineWriter(LineWriterOptions{}) {}
-  ~CollectingSink() override { CloseAllWriters().IgnoreError(); }
+using testutil::RecordingWriter;
 
-  std::vector<Record> records() const {
-    std::lock_guard<std::mutex> guard(mutex_);
-    return records_;
-  }
-  // Line texts of one stream, in order.
-  std::vector<std::string> Lines(const std::string& type) const {
-    std::vector<std::string> out;
-    for (const Record& r : records()) {
-      if (r.is_line() && r.type == type) out.push_back(r.text);
-    }
-    return out;
-  }
-
- protected:
-  absl::Status Publish(const Record& record) override {
-    std::lock_guard<std::mutex> guard(mutex_);
-    records_.push_back(record);
-    return absl::OkStatus();
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<Record> records_;
-};
-
-absl::StatusOr<std::unique_ptr<RunningProgram>> Shell(CollectingSink& sink,
+absl::StatusOr<std::unique_ptr<RunningProgram>> Shell(RecordingWriter& sink,
                                                       std::string script) {
   ProgramOptions options;
   options.argv = {"/bin/sh", "-c", std::move(script)};
@@ -52,7 +23,7 @@ absl::StatusOr<std::unique_ptr<RunningProgram>> Shell(CollectingSink& sink,
 }
 
 TEST(RunningProgramTest, LinesOfBothStreamsTaggedAndFinalRecord) {
-  CollectingSink sink;
+  RecordingWriter sink;
   auto program = Shell(sink,
                        "printf 'out 1\\n'; printf 'err 1\\n' >&2; "
                        "printf 'out '; printf 'err ' >&2; sleep 0.05; "
@@ -61,9 +32,9 @@ TEST(RunningProgramTest, LinesOfBothStreamsTaggedAndFinalRecord) {
   auto status = (*program)->Wait(absl::Seconds(30));
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_TRUE(status->success());
-  EXPECT_EQ(sink.Lines("stdout"),
+  EXPECT_EQ(sink.LinesOfType("stdout"),
             (std::vector<std::string>{"out 1", "out 2", "tail"}));
-  EXPECT_EQ(sink.Lines("stderr"),
+  EXPECT_EQ(sink.LinesOfType("stderr"),
             (std::vector<std::string>{"err 1", "err 2"}));
   std::vector<Record> records = sink.records();
   ASSERT_FALSE(records.empty());
@@ -77,7 +48,7 @@ TEST(RunningProgramTest, LinesOfBothStreamsTaggedAndFinalRecord) {
 }
 
 TEST(RunningProgramTest, NonZeroExitIsAnErrorRecordNamingThePid) {
-  CollectingSink sink;
+  RecordingWriter sink;
   auto program = Shell(sink, "exit 3");
   ASSERT_TRUE(program.ok());
   auto status = (*program)->Wait(absl::Seconds(30));
@@ -91,7 +62,7 @@ TEST(RunningProgramTest, NonZeroExitIsAnErrorRecordNamingThePid) {
 }
 
 TEST(RunningProgramTest, KillIsReportedAndPendingLineDelivered) {
-  CollectingSink sink;
+  RecordingWriter sink;
   auto program = Shell(sink, "printf 'half a line'; exec sleep 30");
   ASSERT_TRUE(program.ok());
   // Wait until the partial text has reached the pump (no sleep-and-hope).
@@ -110,13 +81,13 @@ TEST(RunningProgramTest, KillIsReportedAndPendingLineDelivered) {
   auto status = (*program)->Wait(absl::Seconds(30));
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(*status, ExitStatus::Signaled(SIGKILL));
-  EXPECT_EQ(sink.Lines("stdout"), std::vector<std::string>{"half a line"});
+  EXPECT_EQ(sink.LinesOfType("stdout"), std::vector<std::string>{"half a line"});
   EXPECT_NE(sink.records().back().text.find("killed by signal 9"),
             std::string::npos);
 }
 
 TEST(RunningProgramTest, DestructorKillsARunningProgram) {
-  CollectingSink sink;
+  RecordingWriter sink;
   {
     auto program = Shell(sink, "exec sleep 30");
     ASSERT_TRUE(program.ok());
@@ -127,7 +98,7 @@ TEST(RunningProgramTest, DestructorKillsARunningProgram) {
 }
 
 TEST(RunningProgramTest, MissingProgramIsAnErrorAtStart) {
-  CollectingSink sink;
+  RecordingWriter sink;
   ProgramOptions options;
   options.argv = {"/nonexistent/program"};
   auto program = RunningProgram::Start(sink, std::move(options));
@@ -138,7 +109,7 @@ TEST(RunningProgramTest, MissingProgramIsAnErrorAtStart) {
 }
 
 TEST(RunningProgramTest, ManyProgramsLinesNeverGlued) {
-  CollectingSink sink;
+  RecordingWriter sink;
   std::vector<std::unique_ptr<RunningProgram>> programs;
   for (int p = 0; p < 4; ++p) {
     // Each program prints 2000 lines in pieces of uneven size.

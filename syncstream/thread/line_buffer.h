@@ -85,6 +85,8 @@ class LineBuffer : public LineWriter {
     return store_->ReadFrom(from, max_records, next);
   }
   bool WaitForAppend(uint64_t position, absl::Duration timeout) const;
+  // The store behind the methods above, for code generic over stores.
+  const RecordStore& store() const { return *store_; }
 
   // Stores every writer's pending partial line (of every thread and explicit
   // writer) as a final line, so everything written so far is readable.

@@ -25,11 +25,12 @@
 #include "testing/stress/kind.h"
 #include "testing/stress/line_check.h"
 #include "testing/stress/report.h"
+#include "tools/flag_help.h"
 #include "testing/stress/worker.h"
 
 DEFINE_string(kinds, "",
               "Comma-separated sharing kinds to stress (default: every "
-              "registered kind; see the list below).");
+              "registered kind; see the list above).");
 DEFINE_string(modes, "threads,fork,exec",
               "Comma-separated spawn modes: threads (workers are threads of "
               "this process), fork (forked children run the worker function), "
@@ -128,11 +129,12 @@ int Main(int argc, char** argv) {
                     kind->SupportsKill() ? "; kills" : "", "): ",
                     kind->description(), "\n");
   }
-  gflags::SetUsageMessage(absl::StrCat(
-      "stress every syncstream sharing kind and verify that no line is lost, "
-      "duplicated, garbled, glued or reordered.\n\nUsage: stress [flags]\n\n",
-      kinds_help));
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  tools::ParseFlagsOrShowHelp(
+      absl::StrCat("stress every syncstream sharing kind and verify that no "
+                   "line is lost, duplicated, garbled, glued or reordered.\n\n"
+                   "Usage: stress [flags]\n\n",
+                   kinds_help),
+      &argc, &argv);
   if (argc > 1) return Usage(absl::StrCat("unexpected argument '", argv[1], "'"));
 
   std::vector<Kind*> kinds;

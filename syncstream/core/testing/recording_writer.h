@@ -38,6 +38,15 @@ class RecordingWriter : public LineWriter {
     }
     return lines;
   }
+  // The texts of the line records of type `type` (e.g. "stdout"), in order.
+  std::vector<std::string> LinesOfType(const std::string& type) const {
+    std::lock_guard<std::mutex> guard(mutex_);
+    std::vector<std::string> lines;
+    for (const Record& r : records_) {
+      if (r.is_line() && r.type == type) lines.push_back(r.text);
+    }
+    return lines;
+  }
 
  protected:
   absl::Status Publish(const Record& record) override {

@@ -35,7 +35,7 @@
 #include "syncstream/core/status_macros.h"
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/thread/line_buffer.h"
-#include "testing/stress/buffer_collector.h"
+#include "testing/stress/store_collector.h"
 #include "testing/stress/kind.h"
 
 namespace syncstream::stress {
@@ -172,10 +172,10 @@ class FdCaptureSession : public Session {
  private:
   FdCaptureSession(std::unique_ptr<LineBuffer> buffer,
                    const SessionSettings& settings)
-      : buffer_(std::move(buffer)), collector_(buffer_.get(), settings.sink) {}
+      : buffer_(std::move(buffer)), collector_("fdcapture", &buffer_->store(), settings.sink) {}
 
   std::unique_ptr<LineBuffer> buffer_;
-  LineBufferCollector collector_;
+  StoreCollector collector_;
   std::vector<UniqueFd> placeholders_;
   std::vector<ScopedFdCapture> captures_;
 };

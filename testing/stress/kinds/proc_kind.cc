@@ -10,20 +10,17 @@
 // (LineProcMirror::records_sent()). A killed worker's mirror is reported by
 // the buffer as an error record of type "died"; those are expected and not
 // passed on as worker errors (every other error record is).
-#include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/status_macros.h"
 #include "syncstream/proc/line_proc_buffer.h"
-#include "testing/stress/kind.h"
 #include "syncstream/core/deadline.h"
+#include "testing/stress/kind.h"
+#include "testing/stress/store_collector.h"
 
 namespace syncstream::stress {
 namespace {
@@ -68,10 +65,7 @@ class ProcSession : public Session {
         new ProcSession(std::move(buffer), std::move(mirrors), settings.sink));
   }
 
-  ~ProcSession() override {
-    Stop();
-    mirrors_.clear();
-  }
+  ~ProcSession() override { mirrors_.clear(); }
 
   absl::Status PrepareWorker(int worker, WorkerLaunch* launch) override {
     launch->token = mirrors_[worker]->token();
@@ -86,75 +80,25 @@ class ProcSession : public Session {
   }
 
   absl::Status Drain(absl::Duration timeout) override {
-    absl::Time deadline = ::syncstream::Now() + timeout;
+    const absl::Time deadline = DeadlineAfter(timeout);
     // Every mirror closed or seen dead: everything is in the store.
     SYNCSTREAM_RETURN_IF_ERROR(buffer_->Wait(timeout));
-    const uint64_t target = buffer_->store().end_position();
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (next_ < target) {
-      if (caught_up_.wait_until(lock, absl::ToChronoTime(deadline)) ==
-              std::cv_status::timeout &&
-          next_ < target) {
-        return absl::DeadlineExceededError(
-            "proc: the follower did not catch up with the buffer");
-      }
-    }
-    return absl::OkStatus();
+    return collector_.Drain(TimeLeft(deadline));
   }
 
  private:
   ProcSession(std::unique_ptr<LineProcBuffer> buffer,
               std::vector<std::unique_ptr<LineProcMirror>> mirrors,
               LineSink* sink)
-      : buffer_(std::move(buffer)), mirrors_(std::move(mirrors)), sink_(sink) {
-    follower_ = std::thread([this] { Follow(); });
-  }
-
-  // Hands every record of the store to the sink, in order; a record evicted
-  // before it was read is a collector error.
-  void Follow() {
-    const RecordStore& store = buffer_->store();
-    uint64_t from = 0;
-    while (!stop_.load()) {
-      uint64_t next = from;
-      std::vector<Record> batch = store.ReadFrom(from, 4096, &next);
-      uint64_t first = next - batch.size();
-      if (first != from) {
-        sink_->CollectorError(absl::DataLossError(absl::StrCat(
-            "proc: ", first - from, " records evicted before they were read "
-            "(buffer of ", store.capacity(), "; raise --buffer_lines)")));
-      }
-      std::vector<Record> forward;
-      for (Record& r : batch) {
-        if (r.is_error() && r.type == "died") continue;  // a killed worker
-        forward.push_back(std::move(r));
-      }
-      if (!forward.empty()) sink_->Receive(forward);
-      {
-        std::lock_guard<std::mutex> guard(mutex_);
-        next_ = next;
-      }
-      caught_up_.notify_all();
-      from = next;
-      if (batch.empty()) {
-        store.WaitForAppend(from, ::syncstream::Now() + absl::Milliseconds(20));
-      }
-    }
-  }
-
-  void Stop() {
-    stop_.store(true);
-    if (follower_.joinable()) follower_.join();
-  }
+      : buffer_(std::move(buffer)),
+        mirrors_(std::move(mirrors)),
+        collector_("proc", &buffer_->store(), sink, [](const Record& r) {
+          return r.is_error() && r.type == "died";  // a worker the run killed
+        }) {}
 
   std::unique_ptr<LineProcBuffer> buffer_;
   std::vector<std::unique_ptr<LineProcMirror>> mirrors_;
-  LineSink* const sink_;
-  std::mutex mutex_;
-  std::condition_variable caught_up_;
-  uint64_t next_ = 0;  // guarded by mutex_
-  std::atomic<bool> stop_{false};
-  std::thread follower_;
+  StoreCollector collector_;
 };
 
 class ProcKind : public Kind {

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/status_macros.h"
 #include "syncstream/thread/line_buffer.h"
-#include "testing/stress/buffer_collector.h"
+#include "testing/stress/store_collector.h"
 #include "testing/stress/kind.h"
 
 namespace syncstream::stress {
@@ -66,10 +66,10 @@ class ThreadSession : public Session {
 
  private:
   ThreadSession(std::unique_ptr<LineBuffer> buffer, LineSink* sink)
-      : buffer_(std::move(buffer)), collector_(buffer_.get(), sink) {}
+      : buffer_(std::move(buffer)), collector_("thread", &buffer_->store(), sink) {}
 
   std::unique_ptr<LineBuffer> buffer_;
-  LineBufferCollector collector_;
+  StoreCollector collector_;
 };
 
 class ThreadKind : public Kind {

@@ -1,5 +1,7 @@
-#include "testing/stress/buffer_collector.h"
+#include "testing/stress/store_collector.h"
 
+#include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -12,20 +14,24 @@ constexpr size_t kBatch = 4096;
 constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
 }  // namespace
 
-LineBufferCollector::LineBufferCollector(const LineBuffer* buffer,
-                                         LineSink* sink)
-    : buffer_(buffer), sink_(sink), next_(buffer->end_position()) {
+StoreCollector::StoreCollector(std::string name, const RecordStore* store,
+                               LineSink* sink, ExpectedRecord expected)
+    : name_(std::move(name)),
+      store_(store),
+      sink_(sink),
+      expected_(std::move(expected)),
+      next_(store->end_position()) {
   thread_ = std::thread([this] { Follow(); });
 }
 
-LineBufferCollector::~LineBufferCollector() { Stop(); }
+StoreCollector::~StoreCollector() { Stop(); }
 
-void LineBufferCollector::Stop() {
+void StoreCollector::Stop() {
   stop_.store(true, std::memory_order_release);
   if (thread_.joinable()) thread_.join();
 }
 
-void LineBufferCollector::Follow() {
+void StoreCollector::Follow() {
   uint64_t from;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -33,13 +39,17 @@ void LineBufferCollector::Follow() {
   }
   while (!stop_.load(std::memory_order_acquire)) {
     uint64_t next = from;
-    std::vector<Record> batch = buffer_->ReadFrom(from, kBatch, &next);
+    std::vector<Record> batch = store_->ReadFrom(from, kBatch, &next);
     const uint64_t skipped = next - from - batch.size();
     if (skipped > 0) {
       sink_->CollectorError(absl::DataLossError(absl::StrCat(
-          "buffer evicted ", skipped, " records at positions ", from, "..",
-          from + skipped - 1, " before they were checked (buffer of ",
-          buffer_->maxlen(), " lines; raise --buffer_lines)")));
+          name_, ": the buffer evicted ", skipped, " records at positions ",
+          from, "..", from + skipped - 1, " before they were checked (buffer of ",
+          store_->capacity(), " lines; raise --buffer_lines)")));
+    }
+    if (expected_) {
+      batch.erase(std::remove_if(batch.begin(), batch.end(), expected_),
+                  batch.end());
     }
     if (!batch.empty()) sink_->Receive(batch);
     from = next;
@@ -48,12 +58,14 @@ void LineBufferCollector::Follow() {
       next_ = from;
     }
     caught_up_.notify_all();
-    if (batch.empty()) buffer_->WaitForAppend(from, kPollInterval);
+    if (next == from) {
+      store_->WaitForAppend(from, ::syncstream::Now() + kPollInterval);
+    }
   }
 }
 
-absl::Status LineBufferCollector::Drain(absl::Duration timeout) {
-  const uint64_t target = buffer_->end_position();
+absl::Status StoreCollector::Drain(absl::Duration timeout) {
+  const uint64_t target = store_->end_position();
   const absl::Time deadline = DeadlineAfter(timeout);
   {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -64,7 +76,7 @@ absl::Status LineBufferCollector::Drain(absl::Duration timeout) {
         lock.unlock();
         Stop();
         return absl::DeadlineExceededError(absl::StrCat(
-            "buffer collector still ", behind, " records behind after ",
+            name_, ": the collector is still ", behind, " records behind after ",
             absl::FormatDuration(timeout)));
       }
       caught_up_.wait_for(lock, absl::ToChronoMilliseconds(
