@@ -297,6 +297,34 @@ TEST_F(ManagerTest, ConditionWaitForAcrossClients) {
 
 // Seed lesson 1: a semaphore handshake with a child that uses a registered
 // type.
+// A client waiting to acquire a Condition's lock gets it while the holder
+// waits on the Condition (the wait frees the lock), and can notify it.
+TEST_F(ManagerTest, ConditionWaitLetsAWaitingAcquirerIn) {
+  auto a = MustConnect(address_);
+  auto b = MustConnect(address_);
+  Condition ca = *a->Create<Condition>();
+  Condition cb = *b->Attach<Condition>(ca.id());
+  ASSERT_TRUE(ca.Acquire(kLong).ok());
+  auto notifier = std::async(std::launch::async, [&] {
+    absl::Status acquired = cb.Acquire(kLong);
+    if (!acquired.ok()) return acquired;
+    absl::Status notified = cb.Notify();
+    absl::Status released = cb.Release();
+    absl::Status synced = b->Sync();
+    if (!notified.ok()) return notified;
+    if (!released.ok()) return released;
+    return synced;
+  });
+  auto observer = MustConnect(address_);
+  ASSERT_TRUE(WaitForWaiters(*observer, ca.id(), 1));
+  EXPECT_TRUE(ca.Wait(kLong).ok());  // b got the lock and notified
+  ASSERT_EQ(notifier.wait_for(std::chrono::seconds(20)),
+            std::future_status::ready);
+  EXPECT_TRUE(notifier.get().ok());
+  EXPECT_TRUE(ca.Release().ok());
+  EXPECT_TRUE(a->Sync().ok());
+}
+
 TEST_F(ManagerTest, SeedSemaphoreHandshake) {
   auto client = MustConnect(address_);
   Semaphore sem = *client->Create<Semaphore>({Value(0)});
@@ -439,6 +467,7 @@ TEST_F(ManagerTest, ClientKilledWhileBlockedLeavesNoPhantomHolder) {
   ASSERT_TRUE(child.Wait(kLong).ok());
   ASSERT_TRUE(WaitForWaiters(*client, lock.id(), 0));
   ASSERT_TRUE(lock.Release().ok());
+  ASSERT_TRUE(client->Sync().ok());  // the release is done
   auto other = MustConnect(address_);
   EXPECT_TRUE(other->Get<Lock>("L")->Acquire(absl::ZeroDuration()).ok());
   absl::StatusOr<Value> objects = other->ListObjects();

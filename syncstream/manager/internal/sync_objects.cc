@@ -79,17 +79,21 @@ class ReentrantLockObject : public ManagedObject {
   using ManagedObject::ManagedObject;
 
   // Takes the lock for the caller once more (waiting while another owner
-  // holds it).
+  // holds it). A call that is not `parkable` waits on a worker thread.
   absl::StatusOr<Value> AcquireOwned(CallContext& ctx,
-                                     std::unique_lock<std::mutex>& lock) {
+                                     std::unique_lock<std::mutex>& lock,
+                                     bool parkable) {
     const Owner me = ctx.owner();
     if (owner_ == me) {
       ++count_;
       return Value();
     }
+    const CallContext::ParkRequest* const park = ctx.park;
+    if (!parkable) ctx.park = nullptr;
     const bool queue = QueueBehindParked(ctx);
     absl::Status s = Await(ctx, lock, "acquire",
                            [&] { return !owner_.valid() && !queue; });
+    ctx.park = park;
     if (!s.ok()) return s;
     owner_ = me;
     count_ = 1;
@@ -135,7 +139,7 @@ class RLockObject : public ReentrantLockObject {
   absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
                              std::vector<Value>& args) override {
     std::unique_lock<std::mutex> lock(mu_);
-    if (method == "acquire") return AcquireOwned(ctx, lock);
+    if (method == "acquire") return AcquireOwned(ctx, lock, /*parkable=*/true);
     if (method == "release") return ReleaseOwned(ctx);
     return BadMethod(method);
   }
@@ -281,7 +285,9 @@ class ConditionObject : public ReentrantLockObject {
                              std::vector<Value>& args) override {
     std::unique_lock<std::mutex> lock(mu_);
     const Owner me = ctx.owner();
-    if (method == "acquire") return AcquireOwned(ctx, lock);
+    // Not parked: a wait frees the lock on a worker thread, where no parked
+    // call would be retried; a waiting acquire is woken there directly.
+    if (method == "acquire") return AcquireOwned(ctx, lock, /*parkable=*/false);
     if (method == "release") return ReleaseOwned(ctx);
     if (method == "notify" || method == "notify_all") {
       if (owner_ != me) return NotOwner(method, me);
