@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "syncstream/core/internal/spin_lock.h"
+#include "syncstream/core/internal/biased_lock.h"
 
 namespace syncstream {
 namespace {
@@ -46,9 +46,10 @@ struct alignas(64) LineWriter::WriterState {
     scratch.sender = std::move(sender);
     scratch.type = std::move(type);
   }
-  // Taken by the owning writer on every write, and by CloseAllWriters() and
-  // PendingLines(): almost never contended, hence a spin lock.
-  internal::SpinLock lock;
+  // Taken by the owning writer (the thread, or the explicit Writer's user)
+  // on every write, as owner; by CloseAllWriters() and PendingLines() as an
+  // other. See internal/biased_lock.h.
+  internal::BiasedLock lock;
   LineAssembler assembler;
   Record scratch;    // reused for every record: sender and type fixed
   uint64_t next_sequence = 0;
@@ -85,7 +86,7 @@ LineWriter::WriterState* LineWriter::ThreadState() {
 }
 
 absl::Status LineWriter::WriteTo(WriterState& state, absl::string_view text) {
-  std::lock_guard<internal::SpinLock> guard(state.lock);
+  internal::BiasedLock::OwnerGuard guard(state.lock);
   absl::Status admitted = AdmitWrite();
   if (!admitted.ok()) {
     FlushLocked(state).IgnoreError();
@@ -144,13 +145,13 @@ absl::Status LineWriter::Write(absl::string_view text) {
 
 absl::Status LineWriter::Flush() {
   WriterState& state = *ThreadState();
-  std::lock_guard<internal::SpinLock> guard(state.lock);
+  internal::BiasedLock::OwnerGuard guard(state.lock);
   return FlushLocked(state);
 }
 
 absl::Status LineWriter::SendEof() {
   WriterState& state = *ThreadState();
-  std::lock_guard<internal::SpinLock> guard(state.lock);
+  internal::BiasedLock::OwnerGuard guard(state.lock);
   Record record;
   record.kind = RecordKind::kEndOfStream;
   return SendRecordLocked(state, std::move(record));
@@ -162,7 +163,7 @@ absl::Status LineWriter::SendTrace(RecordKind kind, std::string message) {
                       ? MakeErrorRecord(message, /*skip_frames=*/2)
                       : MakeWarningRecord(message, /*skip_frames=*/2);
   WriterState& state = *ThreadState();
-  std::lock_guard<internal::SpinLock> guard(state.lock);
+  internal::BiasedLock::OwnerGuard guard(state.lock);
   return SendRecordLocked(state, std::move(record));
 }
 
@@ -198,7 +199,7 @@ std::vector<std::pair<std::string, std::string>> LineWriter::PendingLines()
   std::vector<std::pair<std::string, std::string>> pending;
   std::lock_guard<std::mutex> guard(mutex_);
   auto add = [&](WriterState& state) {
-    std::lock_guard<internal::SpinLock> state_guard(state.lock);
+    internal::BiasedLock::OtherGuard state_guard(state.lock);
     if (state.assembler.has_pending()) {
       pending.emplace_back(state.scratch.sender,
                            std::string(state.assembler.pending()));
@@ -219,7 +220,7 @@ absl::Status LineWriter::CloseAllWriters(bool send_eof) {
   }
   absl::Status status;
   for (WriterState* state : states) {
-    std::lock_guard<internal::SpinLock> state_guard(state->lock);
+    internal::BiasedLock::OtherGuard state_guard(state->lock);
     absl::Status flushed;
     if (send_eof && state->wrote && !state->ended) {
       Record record;
@@ -235,7 +236,7 @@ absl::Status LineWriter::CloseAllWriters(bool send_eof) {
 
 LineWriter::Writer::~Writer() {
   {
-    std::lock_guard<internal::SpinLock> guard(state_->lock);
+    internal::BiasedLock::OwnerGuard guard(state_->lock);
     owner_->FlushLocked(*state_).IgnoreError();
   }
   std::lock_guard<std::mutex> guard(owner_->mutex_);
@@ -250,7 +251,7 @@ absl::Status LineWriter::Writer::Write(absl::string_view text) {
 }
 
 absl::Status LineWriter::Writer::Flush() {
-  std::lock_guard<internal::SpinLock> guard(state_->lock);
+  internal::BiasedLock::OwnerGuard guard(state_->lock);
   return owner_->FlushLocked(*state_);
 }
 
@@ -261,7 +262,7 @@ absl::Status LineWriter::Writer::SendEof() {
 }
 
 absl::Status LineWriter::Writer::Send(Record record) {
-  std::lock_guard<internal::SpinLock> guard(state_->lock);
+  internal::BiasedLock::OwnerGuard guard(state_->lock);
   return owner_->SendRecordLocked(*state_, std::move(record));
 }
 

@@ -24,6 +24,24 @@ constexpr int kNameCacheSize = 4;
 thread_local NameCacheEntry name_cache[kNameCacheSize];
 thread_local int name_cache_next = 0;
 
+// Whether two names are equal; inline for short names, where a call to
+// memcmp would cost more than the comparison.
+bool SameName(const std::string& a, const std::string& b) {
+  const size_t size = a.size();
+  if (size != b.size()) return false;
+  if (size > 16) return std::memcmp(a.data(), b.data(), size) == 0;
+  for (size_t i = 0; i < size; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+// Append prefetches the slot kPrefetchDistance positions ahead in rings of
+// at least kPrefetchMinSlots slots (1 MiB and more: beyond what stays in a
+// core's cache).
+constexpr size_t kPrefetchDistance = 4;
+constexpr size_t kPrefetchMinSlots = 4096;
+
 const std::string& EmptyName() {
   static const std::string* empty = new std::string;
   return *empty;
@@ -33,12 +51,13 @@ const std::string& EmptyName() {
 
 // One record. Writers never lock a slot for a record whose text fits inline
 // and that has no trace (every ordinary line): the slot is a sequence lock.
-// The writer marks the slot "being written" in `position_plus_one`, stores
-// the fields (all atomics, relaxed), then publishes position + 1 (release).
-// A reader copies the fields and keeps the copy only if `position_plus_one`
-// was the position it wanted before and after. The parts that are not
-// atomics (a long text, a trace) are written and read under `lock`, and are
-// left untouched (stale, unused) by short records.
+// The writer claims the slot by a compare-and-swap of `position_plus_one`
+// to its position + 1 with kWriting set (see Claim), stores the fields (all
+// atomics, relaxed), then publishes position + 1 (release). A reader copies
+// the fields and keeps the copy only if `position_plus_one` was the position
+// it wanted before and after. The parts that are not atomics (a long text, a
+// trace) are written and read under `lock`, and are left untouched (stale,
+// unused) by short records.
 //
 // Laid out so that an append of a short line writes two cache lines (the
 // header and the start of the text); sender and type are pointers to
@@ -68,14 +87,43 @@ struct alignas(64) RecordStore::Slot {
   std::string overflow_text;
   std::vector<std::string> trace;
 
-  // Called by the one writer of `position`, once the slot's previous
-  // occupant is complete.
+  // Makes the writer of `position` the slot's owner: true once it is, false
+  // if a later position already took the slot (this record was evicted
+  // before it was stored). Waits only while an earlier position's writer is
+  // in the middle of Store(); an earlier writer that has not started (it was
+  // preempted between taking its position and claiming) is overtaken: its
+  // record is older than the last `capacity` positions, so it could no
+  // longer be read anyway, and its own Claim() then fails. The position a
+  // slot holds only ever increases, so order is kept.
+  bool Claim(uint64_t position, uint64_t previous_plus_one) {
+    const uint64_t mine = position + 1;
+    uint64_t held = previous_plus_one;  // the usual case: a complete occupant
+    for (internal::Backoff backoff;;) {
+      // Checked on every round, before any exchange: a slot must never go
+      // back from a later position to this one.
+      if ((held & ~kWriting) > mine) return false;  // overtaken: evicted
+      if (held & kWriting) {  // an earlier writer is storing: let it finish
+        backoff.Pause();
+        held = position_plus_one.load(std::memory_order_acquire);
+        continue;
+      }
+      // `held` is complete and earlier (normally position - capacity):
+      // take the slot over from it. A failed exchange leaves the value
+      // found in `held`.
+      if (position_plus_one.compare_exchange_strong(
+              held, mine | kWriting, std::memory_order_acquire,
+              std::memory_order_acquire)) {
+        // The field stores below must not become visible before kWriting.
+        std::atomic_thread_fence(std::memory_order_release);
+        return true;
+      }
+    }
+  }
+
+  // Called by the writer of `position` after Claim() returned true.
   void Store(uint64_t position, const Record& from,
              const std::string* interned_sender,
              const std::string* interned_type) {
-    position_plus_one.store((position + 1) | kWriting,
-                            std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
     const bool long_text = from.text.size() > kInlineText;
     const bool has_trace = !from.trace.empty();
     uint32_t flags = static_cast<uint32_t>(from.kind);
@@ -94,19 +142,41 @@ struct alignas(64) RecordStore::Slot {
       if (has_trace) trace = from.trace;
     }
     if (!long_text) {
-      uint64_t words[kInlineWords];
-      const size_t size = from.text.size();
-      const size_t used = (size + 7) / 8;
-      if (used > 0) {
-        words[used - 1] = 0;
-        std::memcpy(words, from.text.data(), size);
-      }
-      for (size_t i = 0; i < used; ++i) {
-        text_words[i].store(words[i], std::memory_order_relaxed);
-      }
-      text_size.store(static_cast<uint32_t>(size), std::memory_order_relaxed);
+      StoreInlineText(from.text);
     }
     position_plus_one.store(position + 1, std::memory_order_release);
+  }
+
+  // Stores up to kInlineText bytes into text_words, word by word, loading
+  // each word straight from `text` (staging the text in a local array first
+  // made every word load wait for a failed store-to-load forward). Bytes of
+  // the last word beyond the text are zero.
+  void StoreInlineText(const std::string& text) {
+    const char* data = text.data();
+    const size_t size = text.size();
+    const size_t full = size / 8;
+    for (size_t i = 0; i < full; ++i) {
+      uint64_t word;
+      std::memcpy(&word, data + 8 * i, 8);
+      text_words[i].store(word, std::memory_order_relaxed);
+    }
+    if (const size_t rest = size % 8; rest != 0) {
+      uint64_t word = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      if (size >= 8) {
+        // The last 8 bytes of the text, shifted so that the `rest` bytes
+        // after the full words come first: one load instead of a byte loop.
+        std::memcpy(&word, data + size - 8, 8);
+        word >>= 8 * (8 - rest);
+      } else {
+        std::memcpy(&word, data, rest);
+      }
+#else
+      std::memcpy(&word, data + 8 * full, rest);
+#endif
+      text_words[full].store(word, std::memory_order_relaxed);
+    }
+    text_size.store(static_cast<uint32_t>(size), std::memory_order_relaxed);
   }
 
   // Copies the record at `position` into `to`: kCopied, or kEvicted when the
@@ -154,7 +224,9 @@ struct alignas(64) RecordStore::Slot {
 const std::string* RecordStore::Intern(const std::string& name) const {
   if (name.empty()) return &EmptyName();
   for (const NameCacheEntry& entry : name_cache) {
-    if (entry.store_id == id_ && *entry.name == name) return entry.name;
+    if (entry.store_id == id_ && SameName(*entry.name, name)) {
+      return entry.name;
+    }
   }
   const std::string* interned;
   {
@@ -195,26 +267,70 @@ size_t RecordStore::SlotIndex(uint64_t position) const {
 RecordStore::~RecordStore() = default;
 
 uint64_t RecordStore::Append(const Record& record) {
-  const uint64_t position =
-      next_position_.fetch_add(1, std::memory_order_acq_rel);
-  Slot& slot = slots_[SlotIndex(position)];
-  // The slot's previous occupant is position - capacity; its writer claimed
-  // earlier and may still be copying. Wait for it so order is kept.
-  const uint64_t expected =
-      position >= capacity_ ? position - capacity_ + 1 : 0;
+  // Before taking a position, to keep the time between taking it and
+  // claiming its slot short.
   const std::string* sender = Intern(record.sender);
   const std::string* type = Intern(record.type);
-  // Only this writer moves the slot on from `expected`.
-  for (internal::Backoff backoff;
-       slot.position_plus_one.load(std::memory_order_acquire) != expected;
-       backoff.Pause()) {
+  const uint64_t position =
+      next_position_.fetch_add(1, std::memory_order_acq_rel);
+  const size_t index = SlotIndex(position);
+  Slot& slot = slots_[index];
+  if (capacity_ >= kPrefetchMinSlots) {
+    // A ring this large is not in the caches: ask for the header and text
+    // lines of the slot a few appends ahead, so that its writer (often this
+    // thread) finds them there.
+    size_t ahead = index + kPrefetchDistance;
+    if (ahead >= capacity_) ahead -= capacity_;
+    const char* line = reinterpret_cast<const char*>(&slots_[ahead]);
+    __builtin_prefetch(line, 1);
+    __builtin_prefetch(line + 64, 1);
   }
-  slot.Store(position, record, sender, type);
+  // The slot's previous occupant is position - capacity; its writer took
+  // its position earlier and normally stored it long ago (see Slot::Claim
+  // for when it has not).
+  const uint64_t previous_plus_one =
+      position >= capacity_ ? position - capacity_ + 1 : 0;
+  if (slot.Claim(position, previous_plus_one)) {
+    slot.Store(position, record, sender, type);
+  }
   if (waiters_.load(std::memory_order_seq_cst) > 0) {
     std::lock_guard<std::mutex> guard(wait_mutex_);
     wait_cv_.notify_all();
   }
   return position;
+}
+
+uint64_t RecordStore::AppendBatch(absl::Span<const Record> records) {
+  if (records.empty()) return end_position();
+  const uint64_t first =
+      next_position_.fetch_add(records.size(), std::memory_order_acq_rel);
+  const std::string* sender = nullptr;
+  const std::string* type = nullptr;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const Record& record = records[i];
+    if (i == 0 || record.sender != records[i - 1].sender) {
+      sender = Intern(record.sender);
+    }
+    if (i == 0 || record.type != records[i - 1].type) {
+      type = Intern(record.type);
+    }
+    const uint64_t position = first + i;
+    Slot& slot = slots_[SlotIndex(position)];
+    // As in Append: wait for the slot's previous occupant (which may be an
+    // earlier record of this very batch when it exceeds the capacity).
+    const uint64_t expected =
+        position >= capacity_ ? position - capacity_ + 1 : 0;
+    for (internal::Backoff backoff;
+         slot.position_plus_one.load(std::memory_order_acquire) != expected;
+         backoff.Pause()) {
+    }
+    slot.Store(position, record, sender, type);
+  }
+  if (waiters_.load(std::memory_order_seq_cst) > 0) {
+    std::lock_guard<std::mutex> guard(wait_mutex_);
+    wait_cv_.notify_all();
+  }
+  return first;
 }
 
 uint64_t RecordStore::FirstPosition(uint64_t end) const {

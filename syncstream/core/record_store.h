@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "syncstream/core/record.h"
 
 namespace syncstream {
@@ -44,8 +45,19 @@ class RecordStore {
   size_t capacity() const { return capacity_; }
 
   // Appends a copy of `record`, evicting the oldest beyond capacity. Returns
-  // the record's position. Thread-safe.
+  // the record's position. Thread-safe. An append never waits for a writer
+  // that took an earlier position but has not started copying its record
+  // (say it was preempted in between): once that earlier position is older
+  // than the last N, the later writer takes the slot and the late record
+  // counts as evicted, exactly as if it had been copied and then evicted.
+  // It waits only for a writer in the middle of copying into the same slot.
   uint64_t Append(const Record& record);
+  // Appends copies of `records` at consecutive positions, in order, as one
+  // claim (one atomic increment for all, names interned once per run of
+  // equal names): for a single thread delivering batches, such as a
+  // LineProcBuffer's collector. Returns the first record's position
+  // (end_position() if `records` is empty). Thread-safe.
+  uint64_t AppendBatch(absl::Span<const Record> records);
 
   // All records held, oldest first.
   std::vector<Record> Read() const { return Read(capacity_); }

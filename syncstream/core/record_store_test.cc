@@ -140,6 +140,67 @@ TEST(RecordStoreTest, ConcurrentAppendsKeepEveryRecordWholeAndPerWriterOrder) {
   }
 }
 
+// Far more writers than cores over rings of 1 and 3: writers are preempted
+// between taking a position and copying their record (or while waiting for
+// an earlier writer of their slot), and later writers take their slots over.
+// A follower must still see every record whole, each writer's records in
+// order, and the store must end holding exactly its last N (a slot that went
+// back to an earlier position would leave Read() waiting for a record that
+// never comes).
+class OvertakingTest : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(OvertakingTest, OvertakingKeepsOrderAndWholeRecords) {
+  constexpr int kThreads = 8;
+  constexpr uint64_t kPerThread = 20000;
+  const size_t capacity = GetParam();
+  auto store = *RecordStore::Create(capacity);
+  std::atomic<int> writing{kThreads};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      Record r;
+      r.sender = absl::StrCat("w", t);
+      for (uint64_t i = 0; i < kPerThread; ++i) {
+        r.sequence = i;
+        r.text = absl::StrCat(r.sender, " line ", i, " ",
+                              std::string(20 + i % 40, 'a' + t));
+        store->Append(r);
+      }
+      writing.fetch_sub(1);
+    });
+  }
+  std::vector<int64_t> last(kThreads, -1);
+  uint64_t from = 0;
+  size_t seen = 0;
+  auto check = [&](const std::vector<Record>& batch) {
+    for (const Record& r : batch) {
+      const int t = r.sender[1] - '0';
+      ASSERT_EQ(r.text, absl::StrCat(r.sender, " line ", r.sequence, " ",
+                                     std::string(20 + r.sequence % 40,
+                                                 'a' + t)));
+      ASSERT_GT(static_cast<int64_t>(r.sequence), last[t]) << r.sender;
+      last[t] = static_cast<int64_t>(r.sequence);
+      ++seen;
+    }
+  };
+  while (writing.load() > 0) {
+    uint64_t next;
+    check(store->ReadFrom(from, 64, &next));
+    from = next;
+  }
+  for (std::thread& writer : writers) writer.join();
+  uint64_t next;
+  check(store->ReadFrom(from, 64, &next));
+  EXPECT_GT(seen, 0u);
+  EXPECT_EQ(store->end_position(), kThreads * kPerThread);
+  EXPECT_EQ(store->Size(), capacity);
+  std::vector<Record> final_records = store->Read();
+  ASSERT_EQ(final_records.size(), capacity);
+}
+
+INSTANTIATE_TEST_SUITE_P(RecordStoreTest, OvertakingTest,
+                         ::testing::Values(size_t{1}, size_t{3}));
+
 TEST(RecordStoreTest, ReadersDuringWrapAroundSeeOnlyWholeRecordsInOrder) {
   auto store = *RecordStore::Create(8);
   std::atomic<bool> done{false};
@@ -209,6 +270,73 @@ TEST(RecordStoreTest, ReadersSeeWholeRecordsOfEveryShapeDuringWrapAround) {
   }
   for (std::thread& writer : writers) writer.join();
   EXPECT_GT(checked, 0u);
+}
+
+TEST(RecordStoreTest, AppendBatchTakesConsecutivePositionsAndEveryName) {
+  auto store = RecordStore::Create(5);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->AppendBatch({}), 0u);
+  EXPECT_EQ((*store)->Append(Line("first")), 0u);
+  std::vector<Record> batch;
+  for (int i = 0; i < 3; ++i) {
+    Record r = Line(absl::StrCat("b", i));
+    r.sender = i < 2 ? "a" : "b";  // a run of equal names, then a change
+    r.type = i == 1 ? "stderr" : "";
+    r.sequence = i;
+    batch.push_back(r);
+  }
+  EXPECT_EQ((*store)->AppendBatch(batch), 1u);
+  EXPECT_EQ((*store)->end_position(), 4u);
+  std::vector<Record> held = (*store)->Read();
+  ASSERT_EQ(held.size(), 4u);
+  EXPECT_EQ(held[0].text, "first");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(held[i + 1], batch[i]) << i;
+}
+
+TEST(RecordStoreTest, AppendBatchLargerThanTheCapacityKeepsItsLastRecords) {
+  for (size_t capacity : {1u, 3u, 7u}) {
+    auto store = RecordStore::Create(capacity);
+    ASSERT_TRUE(store.ok());
+    std::vector<Record> batch;
+    for (int i = 0; i < 20; ++i) batch.push_back(Line(absl::StrCat(i)));
+    EXPECT_EQ((*store)->AppendBatch(batch), 0u);
+    std::vector<Record> held = (*store)->Read();
+    ASSERT_EQ(held.size(), capacity);
+    for (size_t k = 0; k < capacity; ++k) {
+      EXPECT_EQ(held[k].text, absl::StrCat(20 - capacity + k));
+    }
+  }
+}
+
+TEST(RecordStoreTest, ConcurrentBatchesStayContiguous) {
+  constexpr int kBatches = 2000;
+  constexpr int kBatchSize = 7;
+  auto store = RecordStore::Create(kBatches * kBatchSize * 2);
+  ASSERT_TRUE(store.ok());
+  auto writer = [&](std::string sender) {
+    std::vector<Record> batch(kBatchSize);
+    for (int b = 0; b < kBatches; ++b) {
+      for (int i = 0; i < kBatchSize; ++i) {
+        batch[i].sender = sender;
+        batch[i].sequence = static_cast<uint64_t>(b * kBatchSize + i);
+      }
+      (*store)->AppendBatch(batch);
+    }
+  };
+  std::thread a(writer, "a"), b(writer, "b");
+  a.join();
+  b.join();
+  std::vector<Record> held = (*store)->Read();
+  ASSERT_EQ(held.size(), size_t{2 * kBatches * kBatchSize});
+  uint64_t next[2] = {0, 0};
+  for (size_t k = 0; k < held.size(); k += kBatchSize) {
+    const std::string& sender = held[k].sender;
+    const int w = sender == "a" ? 0 : 1;
+    for (int i = 0; i < kBatchSize; ++i) {
+      ASSERT_EQ(held[k + i].sender, sender) << k + i;
+      ASSERT_EQ(held[k + i].sequence, next[w]++) << k + i;
+    }
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/record_store.h"
 #include "syncstream/core/status_macros.h"
+#include "syncstream/host/internal/batch_codec.h"
 #include "syncstream/host/internal/protocol.h"
 #include "syncstream/host/internal/store_log.h"
 #include "syncstream/net/connection.h"
@@ -94,11 +95,11 @@ class LineHostBuffer::Impl {
                              const proto::HostRequest& request);
   proto::HostInfo Info() const;
 
-  // Stores a mirror's batch (records already validated into `records`).
+  // Stores a mirror's batch (`records`: its validated records).
   // Returns the mirror's acked_through afterwards and whether stopped.
   absl::Status StoreBatch(const std::string& mirror_id,
                           proto::MirrorBatch* batch,
-                          const std::vector<Record>& records,
+                          host::internal::BatchReader* records,
                           uint64_t* acked_through, bool* stopped);
   absl::Status LogLocked(const proto::HostLogEntry& entry);
   absl::Status CompactLocked();
@@ -118,6 +119,9 @@ class LineHostBuffer::Impl {
   std::unordered_map<std::string, MirrorState> mirrors_;
   bool stopped_ = false;
   std::unique_ptr<host::internal::StoreLog> log_;
+  // Reused for every stored batch (their strings keep their storage).
+  proto::HostLogEntry log_entry_;
+  Record record_;
   uint64_t logged_since_compaction_ = 0;
   Stats stats_;
   // Mirror connections, to tell them at once when mirrors are stopped.
@@ -302,6 +306,21 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
         connection.name(), ": protocol error: mirror id of ",
         hello.mirror_id().size(), " bytes (1 to 64 expected)"));
   }
+  if (hello.batch_encoding() != host::internal::kBatchEncodingVersion) {
+    // Tell the mirror why (it reports this as its status), then close.
+    const std::string why = absl::StrCat(
+        "collector: the mirror sends record batch encoding ",
+        hello.batch_encoding(), ", this collector reads ",
+        host::internal::kBatchEncodingVersion,
+        " (upgrade the older side)");
+    proto::HostReply refusal;
+    refusal.mutable_failure()->set_code(
+        static_cast<int>(absl::StatusCode::kFailedPrecondition));
+    refusal.mutable_failure()->set_message(why);
+    connection.SendNow(refusal, options_.io_timeout).IgnoreError();
+    return absl::FailedPreconditionError(
+        absl::StrCat(connection.name(), ": ", why));
+  }
   const std::string id = hello.mirror_id();
   const std::string name =
       absl::StrCat(connection.name(), ", mirror '",
@@ -336,7 +355,6 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
   SYNCSTREAM_RETURN_IF_ERROR(connection.SendNow(reply, options_.io_timeout));
 
   proto::HostRequest request;
-  std::vector<Record> records;
   uint64_t acked_through = reply.welcome().acked_through();
   bool stopped = reply.welcome().stopped();
   bool ack_owed = false;
@@ -375,20 +393,16 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
       return absl::InvalidArgumentError(absl::StrCat(
           name, ": protocol error: batch without a sequence number"));
     }
-    const auto& messages = batch->batch().records();
-    if (records.size() < static_cast<size_t>(messages.size())) {
-      records.resize(messages.size());
-    }
-    for (int i = 0; i < messages.size(); ++i) {
-      absl::Status valid = FromProto(messages[i], &records[i]);
-      if (!valid.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            name, ": batch ", batch->sequence(), ", record ", i, ": ",
-            valid.message()));
-      }
+    // The whole batch is validated before any of it is used.
+    absl::StatusOr<host::internal::BatchReader> reader =
+        host::internal::BatchReader::Open(batch->records());
+    if (!reader.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          name, ": batch ", batch->sequence(), ": ",
+          reader.status().message()));
     }
     SYNCSTREAM_RETURN_IF_ERROR(
-        StoreBatch(id, batch, records, &acked_through, &stopped));
+        StoreBatch(id, batch, &*reader, &acked_through, &stopped));
     ack_owed = true;
     // One acknowledgement for everything already received.
     if (ack_owed && !connection.HasBufferedFrame()) {
@@ -407,9 +421,9 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
 
 absl::Status LineHostBuffer::Impl::StoreBatch(
     const std::string& mirror_id, proto::MirrorBatch* batch,
-    const std::vector<Record>& records, uint64_t* acked_through,
+    host::internal::BatchReader* records, uint64_t* acked_through,
     bool* stopped) {
-  const size_t count = static_cast<size_t>(batch->batch().records_size());
+  const size_t count = records->size();
   std::lock_guard<std::mutex> guard(mutex_);
   MirrorState& state = mirrors_[mirror_id];
   state.last_seen = ::syncstream::Now();
@@ -429,16 +443,19 @@ absl::Status LineHostBuffer::Impl::StoreBatch(
         state.acked_through, " (a gap)"));
   }
   if (log_ != nullptr) {
-    proto::HostLogEntry entry;
-    entry.mutable_batch()->set_mirror_id(mirror_id);
-    entry.mutable_batch()->set_sequence(batch->sequence());
-    entry.mutable_batch()->mutable_batch()->Swap(batch->mutable_batch());
-    absl::Status logged = LogLocked(entry);
-    entry.mutable_batch()->mutable_batch()->Swap(batch->mutable_batch());
+    // The batch's bytes go to the log as they came (moved in and back out:
+    // `records` reads them).
+    log_entry_.mutable_batch()->set_mirror_id(mirror_id);
+    log_entry_.mutable_batch()->set_sequence(batch->sequence());
+    log_entry_.mutable_batch()->mutable_records()->swap(
+        *batch->mutable_records());
+    absl::Status logged = LogLocked(log_entry_);
+    log_entry_.mutable_batch()->mutable_records()->swap(
+        *batch->mutable_records());
     SYNCSTREAM_RETURN_IF_ERROR(logged);
     logged_since_compaction_ += count;
   }
-  for (size_t i = 0; i < count; ++i) store_->Append(records[i]);
+  while (records->Next(&record_)) store_->Append(record_);
   state.acked_through = batch->sequence();
   *acked_through = state.acked_through;
   ++stats_.batches_stored;
@@ -620,9 +637,17 @@ absl::Status LineHostBuffer::Impl::ReplayEntry(
   switch (entry.entry_case()) {
     case proto::HostLogEntry::kBatch: {
       Record record;
+      // Format version 2 logged Record messages; version 3 logs the batch
+      // encoding.
       for (const proto::Record& message : entry.batch().batch().records()) {
         SYNCSTREAM_RETURN_IF_ERROR(FromProto(message, &record));
         store_->Append(record);
+      }
+      if (!entry.batch().records().empty()) {
+        SYNCSTREAM_ASSIGN_OR_RETURN(
+            host::internal::BatchReader reader,
+            host::internal::BatchReader::Open(entry.batch().records()));
+        while (reader.Next(&record)) store_->Append(record);
       }
       if (!entry.batch().mirror_id().empty()) {
         MirrorState& state = mirrors_[entry.batch().mirror_id()];
@@ -677,12 +702,14 @@ absl::Status LineHostBuffer::Impl::CompactLocked() {
     }
     entry.Clear();
     std::vector<Record> records = store_->Read();
+    host::internal::BatchEncoder encoder;
+    encoder.Reset(entry.mutable_batch()->mutable_records());
     for (size_t i = 0; i < records.size(); ++i) {
-      ToProto(records[i], entry.mutable_batch()->mutable_batch()->add_records());
-      if (entry.batch().batch().records_size() == 4096 ||
+      encoder.Add(records[i]);
+      if (encoder.count() == 4096 || encoder.bytes() >= (4 << 20) ||
           i + 1 == records.size()) {
         SYNCSTREAM_RETURN_IF_ERROR(emit(entry));
-        entry.Clear();
+        encoder.Reset(entry.mutable_batch()->mutable_records());
       }
     }
     return absl::OkStatus();

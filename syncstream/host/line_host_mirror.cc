@@ -18,6 +18,7 @@
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/status_macros.h"
 #include "syncstream/core/unique_fd.h"
+#include "syncstream/host/internal/batch_codec.h"
 #include "syncstream/host/internal/protocol.h"
 #include "syncstream/net/connection.h"
 #include "syncstream/net/internal/proof.h"
@@ -37,13 +38,6 @@ bool IsFatal(const absl::Status& status) {
     default:
       return false;
   }
-}
-
-size_t RecordBytes(const Record& record) {
-  size_t bytes = record.text.size() + record.sender.size() +
-                 record.type.size() + 24;
-  for (const std::string& t : record.trace) bytes += t.size() + 2;
-  return bytes;
 }
 
 }  // namespace
@@ -120,20 +114,16 @@ class LineHostMirror::Sender {
         if (!sticky_.ok()) return sticky_;
       }
     }
-    if (queue_.empty() ||
-        queue_.back()->records >= options_.batch_max_records ||
-        queue_.back()->bytes >= options_.batch_max_bytes) {
-      queue_.push_back(NewBatch());
-    }
+    if (queue_.empty() || Full(*queue_.back())) queue_.push_back(NewBatch());
     Batch& batch = *queue_.back();
-    ToProto(record,
-            batch.request.mutable_batch()->mutable_batch()->add_records());
+    batch.encoder.Add(record);
     ++batch.records;
-    batch.bytes += RecordBytes(record);
     ++queued_records_;
     ++stats_.records_accepted;
     ++accepted_;
-    if (sender_waiting_) {
+    // Wake the sender only when it has something to do: one syscall per
+    // batch at most, not one per line.
+    if (sender_waiting_ && CanSendLocked()) {
       sender_waiting_ = false;
       Wake();
     }
@@ -203,29 +193,50 @@ class LineHostMirror::Sender {
 
  private:
   struct Batch {
-    proto::HostRequest request;  // request.batch: sequence and records
+    // request.batch: the sequence number and the encoded records, which
+    // Publish() encodes straight into the frame's message.
+    proto::HostRequest request;
+    host::internal::BatchEncoder encoder;
     size_t records = 0;
-    size_t bytes = 0;
   };
 
   std::unique_ptr<Batch> NewBatch() {
-    if (free_.empty()) return std::make_unique<Batch>();
-    std::unique_ptr<Batch> batch = std::move(free_.back());
-    free_.pop_back();
+    std::unique_ptr<Batch> batch;
+    if (free_.empty()) {
+      batch = std::make_unique<Batch>();
+    } else {
+      batch = std::move(free_.back());
+      free_.pop_back();
+    }
+    batch->encoder.Reset(batch->request.mutable_batch()->mutable_records());
+    batch->records = 0;
     return batch;
+  }
+
+  bool Full(const Batch& batch) const {
+    return batch.records >= options_.batch_max_records ||
+           batch.encoder.bytes() >= options_.batch_max_bytes;
+  }
+
+  // Whether the sender would send a batch now. Like Nagle's algorithm: a
+  // batch still filling leaves only when nothing is in flight (so a lone
+  // line goes at once) or when closing; while acknowledgements are awaited,
+  // only full batches go, so batches grow with the load instead of one
+  // frame, one ack and two wake-ups per few lines.
+  bool CanSendLocked() const {
+    if (queue_.empty() || inflight_.size() >= options_.window) return false;
+    return inflight_.empty() || queue_.size() > 1 || Full(*queue_.front()) ||
+           closing_;
   }
 
   void Recycle(std::unique_ptr<Batch> batch) {
     // Keep as many as can be alive at once (queued and in flight), so that a
-    // steady stream reuses batches, their Record messages and strings
-    // rather than allocating them again.
+    // steady stream reuses batches and their bytes' storage rather than
+    // allocating them again.
     if (free_.size() >= options_.window + 2 + options_.max_queued_records /
                                                   options_.batch_max_records) {
       return;
     }
-    batch->request.mutable_batch()->mutable_batch()->mutable_records()->Clear();
-    batch->records = 0;
-    batch->bytes = 0;
     free_.push_back(std::move(batch));
   }
 
@@ -275,6 +286,8 @@ class LineHostMirror::Sender {
     proto::HostRequest hello;
     hello.mutable_mirror_hello()->set_mirror_id(id_);
     hello.mutable_mirror_hello()->set_name(options_.writer.name);
+    hello.mutable_mirror_hello()->set_batch_encoding(
+        host::internal::kBatchEncodingVersion);
     SYNCSTREAM_RETURN_IF_ERROR(
         connection->SendNow(hello, options_.connect_timeout));
     proto::HostReply reply;
@@ -331,13 +344,14 @@ class LineHostMirror::Sender {
     std::vector<Batch*> taken;
     {
       std::lock_guard<std::mutex> guard(mutex_);
-      while (inflight_.size() < options_.window && !queue_.empty()) {
-        std::unique_ptr<Batch> batch = std::move(queue_.front());
-        queue_.pop_front();
-        queued_records_ -= batch->records;
+      while (CanSendLocked()) {
+        std::unique_ptr<Batch> batch;
         if (dropped_pending_ > 0) {
-          AddDropWarning(*batch);
-          dropped_pending_ = 0;
+          batch = DropWarningBatch();  // before the lines after the drop
+        } else {
+          batch = std::move(queue_.front());
+          queue_.pop_front();
+          queued_records_ -= batch->records;
         }
         if (inflight_.empty()) last_progress_ = ::syncstream::Now();
         batch->request.mutable_batch()->set_sequence(next_sequence_++);
@@ -357,8 +371,8 @@ class LineHostMirror::Sender {
     return absl::OkStatus();
   }
 
-  // A warning record, first in `batch`, for the lines dropped before it.
-  void AddDropWarning(Batch& batch) {
+  // A batch of one warning record for the lines dropped since the last one.
+  std::unique_ptr<Batch> DropWarningBatch() {
     Record warning;
     warning.kind = RecordKind::kWarning;
     warning.sender = options_.writer.name;
@@ -366,12 +380,12 @@ class LineHostMirror::Sender {
     warning.timestamp = ::syncstream::Now();
     warning.text = absl::StrCat(name_, " dropped ", dropped_pending_,
                                 " lines: the send queue was full");
-    auto* records = batch.request.mutable_batch()->mutable_batch()
-                        ->mutable_records();
-    ToProto(warning, records->Add());
-    for (int i = records->size() - 1; i > 0; --i) records->SwapElements(i, i - 1);
-    ++batch.records;
+    dropped_pending_ = 0;
+    std::unique_ptr<Batch> batch = NewBatch();
+    batch->encoder.Add(warning);
+    batch->records = 1;
     ++accepted_;
+    return batch;
   }
 
   absl::Status HandleReply(const proto::HostReply& reply) {
@@ -394,7 +408,7 @@ class LineHostMirror::Sender {
     absl::Duration wait_for;
     {
       std::lock_guard<std::mutex> guard(mutex_);
-      bool can_send = !queue_.empty() && inflight_.size() < options_.window;
+      bool can_send = CanSendLocked();
       bool done = closing_ && queue_.empty() && inflight_.empty();
       wait = !can_send && !done && !abort_ && !connection_->HasBufferedFrame();
       if (inflight_.empty()) {

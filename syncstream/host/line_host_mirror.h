@@ -14,10 +14,14 @@
 // assembled per writer in this process, so partial lines of different
 // clients are never glued together.
 //
-// Sending. Complete records go into a bounded send queue; a sender thread
-// takes them in batches (as many as accumulated while it was busy, up to
-// `batch_max_records`), numbers the batches 1, 2, ... and keeps up to
-// `window` batches in flight unacknowledged: no round trip per line. When
+// Sending. Complete records are encoded into batches (up to
+// `batch_max_records` / `batch_max_bytes`; the compact encoding of
+// host/internal/batch_codec.h) in a bounded send queue; a sender thread
+// numbers the batches 1, 2, ... and keeps up to `window` batches in flight
+// unacknowledged: no round trip per line. A batch still filling is sent at
+// once when nothing is in flight, otherwise when it is full or the
+// acknowledgements are in (like Nagle's algorithm): a lone line is not
+// delayed, and under load batches fill up. When
 // the queue holds `max_queued_records`, a writer blocks up to `block_timeout`
 // (then DeadlineExceeded), or with `drop_oldest` the oldest queued batch is
 // dropped and a warning record "dropped N lines" is sent in its place.

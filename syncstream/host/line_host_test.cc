@@ -5,6 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <fstream>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -17,6 +20,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/child_process.h"
+#include "syncstream/file/segment_format.h"
+#include "syncstream/host/internal/store_log.h"
 #include "syncstream/host/line_host_buffer.h"
 #include "syncstream/host/line_host_mirror.h"
 #include "syncstream/host/line_host_reader.h"
@@ -356,12 +361,12 @@ TEST(LineHostTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
     ASSERT_TRUE(c.ok()) << c.status();
     proto::HostRequest request;
     request.mutable_mirror_hello()->set_mirror_id(std::string(16, 'x'));
+    request.mutable_mirror_hello()->set_batch_encoding(1);
     ASSERT_TRUE((*c)->SendNow(request, kTimeout).ok());
     proto::HostReply welcome;
     ASSERT_TRUE((*c)->Receive(&welcome, kTimeout).ok());
     request.mutable_batch()->set_sequence(1);
-    request.mutable_batch()->mutable_batch()->add_records()->set_text(
-        std::string(200 * 1024, 'y'));
+    request.mutable_batch()->set_records(std::string(200 * 1024, 'y'));
     ASSERT_TRUE((*c)->SendNow(request, kTimeout).ok());
     proto::HostReply reply;
     EXPECT_FALSE((*c)->Receive(&reply, kTimeout).ok());  // closed
@@ -374,6 +379,88 @@ TEST(LineHostTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
   ASSERT_TRUE(mirror->Write("still here\n").ok());
   ASSERT_TRUE(mirror->Sync(kTimeout).ok());
   EXPECT_THAT(Texts(buffer->Read()), ElementsAre("still here"));
+}
+
+TEST(LineHostTest, MirrorsOfAnotherBatchEncodingAreRefusedWithTheReason) {
+  CapturedLog log;
+  auto buffer = StartCollector(10, &log);
+  net::ConnectionOptions options;
+  options.service = "host";
+  auto c = net::Connection::Connect(buffer->address(), options, kTimeout);
+  ASSERT_TRUE(c.ok()) << c.status();
+  proto::HostRequest request;
+  request.mutable_mirror_hello()->set_mirror_id(std::string(16, 'o'));
+  // No batch_encoding: a mirror that sent protobuf RecordBatch messages.
+  ASSERT_TRUE((*c)->SendNow(request, kTimeout).ok());
+  proto::HostReply reply;
+  ASSERT_TRUE((*c)->Receive(&reply, kTimeout).ok());
+  ASSERT_EQ(reply.reply_case(), proto::HostReply::kFailure);
+  EXPECT_EQ(reply.failure().code(),
+            static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(reply.failure().message(),
+              HasSubstr("record batch encoding 0, this collector reads 1"));
+  EXPECT_FALSE((*c)->Receive(&reply, kTimeout).ok());  // closed
+  EXPECT_TRUE(WaitFor([&] { return log.Contains("encoding 0"); }));
+}
+
+TEST(LineHostTest, AMalformedBatchClosesThatConnectionAndStoresNothing) {
+  CapturedLog log;
+  auto buffer = StartCollector(10, &log);
+  net::ConnectionOptions options;
+  options.service = "host";
+  auto c = net::Connection::Connect(buffer->address(), options, kTimeout);
+  ASSERT_TRUE(c.ok()) << c.status();
+  proto::HostRequest request;
+  request.mutable_mirror_hello()->set_mirror_id(std::string(16, 'm'));
+  request.mutable_mirror_hello()->set_batch_encoding(1);
+  ASSERT_TRUE((*c)->SendNow(request, kTimeout).ok());
+  proto::HostReply reply;
+  ASSERT_TRUE((*c)->Receive(&reply, kTimeout).ok());
+  ASSERT_EQ(reply.reply_case(), proto::HostReply::kWelcome);
+  // Version 1, two records claimed; one valid line, then a cut one.
+  request.mutable_batch()->set_sequence(1);
+  request.mutable_batch()->set_records(
+      std::string("\x01\x02\x00\x00\x00\x01\x00\x00\x02ok\x01\x00\x00\x09x", 16));
+  ASSERT_TRUE((*c)->SendNow(request, kTimeout).ok());
+  EXPECT_FALSE((*c)->Receive(&reply, kTimeout).ok());  // closed, no ack
+  EXPECT_TRUE(WaitFor([&] {
+    return log.Contains("batch 1: record batch: record 1 of 2: bad text");
+  })) << log.All();
+  EXPECT_EQ(buffer->Size(), 0u);
+}
+
+TEST(LineHostTest, AStoreOfFormatVersion2IsReadAndRewritten) {
+  const std::string store = absl::StrCat(getenv("TEST_TMPDIR"), "/v2store");
+  ASSERT_EQ(::mkdir(store.c_str(), 0700), 0);
+  std::string bytes = host::internal::StoreLogHeader();
+  bytes[8] = 2;
+  proto::HostLogEntry entry;
+  entry.mutable_batch()->set_mirror_id("old-mirror");
+  entry.mutable_batch()->set_sequence(7);
+  for (const char* text : {"written", "by version 2"}) {
+    proto::Record* record = entry.mutable_batch()->mutable_batch()->add_records();
+    record->set_kind(proto::Record::LINE);
+    record->set_sender("old");
+    record->set_text(text);
+  }
+  ASSERT_TRUE(file::AppendMessageFrame(entry, &bytes).ok());
+  std::ofstream(store + "/host.log", std::ios::binary) << bytes;
+  {
+    auto buffer = StartCollector(10, nullptr, {}, store);
+    ASSERT_NE(buffer, nullptr);
+    EXPECT_THAT(Texts(buffer->Read()), ElementsAre("written", "by version 2"));
+    auto mirror = MustMirror(MirrorOptions(buffer->address(), "new"));
+    ASSERT_TRUE(mirror->Write("and one more\n").ok());
+    ASSERT_TRUE(mirror->Close(kTimeout).ok());
+  }
+  std::ifstream in(store + "/host.log", std::ios::binary);
+  std::string header(16, '\0');
+  in.read(&header[0], 16);
+  EXPECT_EQ(header[8], 3);  // rewritten in the current format
+  auto buffer = StartCollector(10, nullptr, {}, store);
+  ASSERT_NE(buffer, nullptr);
+  EXPECT_THAT(Texts(buffer->Read()),
+              ElementsAre("written", "by version 2", "and one more"));
 }
 
 TEST(LineHostTest, ManyConcurrentClients) {

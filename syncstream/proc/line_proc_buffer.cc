@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 #include <utility>
 
@@ -27,6 +28,8 @@ constexpr absl::string_view kBufferSender = "LineProcBuffer";
 // Messages handled per collector round, so that liveness checks keep their
 // pace under a flood.
 constexpr size_t kMessagesPerRound = 1024;
+// Records decoded before each RecordStore::AppendBatch.
+constexpr size_t kRecordsPerAppend = 64;
 
 std::string UniqueQueueName() {
   std::random_device random;
@@ -293,28 +296,16 @@ void LineProcBuffer::StoreNote(RecordKind kind, std::string sender,
 }
 
 void LineProcBuffer::HandleBatch(const QueueMessageView& message) {
-  // Copy out of shared memory first: a writer must not be able to change the
-  // bytes between validation and use.
-  batch_copy_.assign(message.body.data(), message.body.size());
+  // Parsed in place: ParsedBatch reads every length once, so a writer that
+  // changes the bytes meanwhile cannot make the reader read out of bounds.
   std::lock_guard<std::mutex> delivery(delivery_mutex_);
   const uint32_t generation = current_generation_.load();
-  BatchHeader header;
-  bool wanted = false;
   size_t mirror_count = 0;
   {
     std::lock_guard<std::mutex> guard(mutex_);
     mirror_count = mirrors_.size();
   }
-  absl::Status decoded = proc_internal::DecodeRecordBatch(
-      batch_copy_, &header, [&](const Record& record) {
-        // `header` is filled before the first record.
-        if (header.generation != generation ||
-            header.mirror_id >= mirror_count) {
-          return;
-        }
-        wanted = true;
-        store_->Append(record);
-      });
+  absl::Status decoded = batch_.Parse(message.body);
   if (!decoded.ok()) {
     dropped_batches_.fetch_add(1);
     StoreNote(RecordKind::kWarning, std::string(kBufferSender), "",
@@ -322,8 +313,21 @@ void LineProcBuffer::HandleBatch(const QueueMessageView& message) {
                            message.sender, "': ", decoded.message()));
     return;
   }
-  (void)wanted;
-  if (header.generation != generation) return;  // from before a Reset()
+  // A batch from before a Reset(), or naming a mirror that was never made,
+  // delivers nothing.
+  const BatchHeader& header = batch_.header();
+  if (header.generation != generation || header.mirror_id >= mirror_count) {
+    return;
+  }
+  // In groups: one store claim per group, and the group's records stay in
+  // the cache between decoding and storing.
+  const size_t count = batch_.size();
+  if (decoded_.size() < kRecordsPerAppend) decoded_.resize(kRecordsPerAppend);
+  for (size_t first = 0; first < count; first += kRecordsPerAppend) {
+    const size_t group = std::min(kRecordsPerAppend, count - first);
+    for (size_t i = 0; i < group; ++i) batch_.Decode(first + i, &decoded_[i]);
+    store_->AppendBatch(absl::MakeConstSpan(decoded_.data(), group));
+  }
   bool changed = false;
   {
     std::lock_guard<std::mutex> guard(mutex_);
@@ -355,6 +359,31 @@ absl::StatusOr<size_t> LineProcBuffer::Drain(absl::Duration timeout,
       options, max);
 }
 
+void LineProcBuffer::DrainEverythingQueued(absl::Duration timeout) {
+  // The reader's position is in the queue's snapshot (this buffer is its
+  // only reader); positions only grow.
+  auto reader_position = [](const QueueSnapshot& snapshot) -> uint64_t {
+    for (const ParticipantInfo& p : snapshot.participants) {
+      if (p.role == QueueRole::kReader) return snapshot.tail - p.lag_bytes;
+    }
+    return snapshot.tail;
+  };
+  absl::StatusOr<QueueSnapshot> before = channel_->queue.Inspect();
+  const absl::Time deadline = DeadlineAfter(timeout);
+  for (;;) {
+    absl::StatusOr<size_t> drained = Drain(absl::ZeroDuration(), SIZE_MAX);
+    if (!drained.ok() || !before.ok()) return;
+    if (*drained > 0) continue;
+    absl::StatusOr<QueueSnapshot> now = channel_->queue.Inspect();
+    if (!now.ok() || reader_position(*now) >= before->tail) return;
+    if (TimeLeft(deadline) <= absl::ZeroDuration()) return;
+    // Blocked by a frame in progress: wait for it (a dead writer's frame is
+    // skipped by the queue after a moment).
+    drained = Drain(absl::Milliseconds(1), SIZE_MAX);
+    if (!drained.ok()) return;
+  }
+}
+
 void LineProcBuffer::CheckLiveness() {
   struct Suspect {
     uint32_t id;
@@ -381,11 +410,11 @@ void LineProcBuffer::CheckLiveness() {
   }
   if (dead.empty()) return;
   // Everything a dead process committed is in the queue now: take it in
-  // before declaring the death, so its last lines come first.
-  for (;;) {
-    absl::StatusOr<size_t> drained = Drain(absl::ZeroDuration(), SIZE_MAX);
-    if (!drained.ok() || *drained == 0) break;
-  }
+  // before declaring the death, so its last lines come first, and so a
+  // process that closed its mirror just before it ended is not reported
+  // dead. Its closing batch may lie behind a frame that another writer is
+  // still copying: draining until the queue looks empty would stop there.
+  DrainEverythingQueued(absl::Seconds(1));
   bool changed = false;
   for (const Suspect& suspect : dead) {
     std::string how = DescribeEnd(suspect.process.pid);

@@ -71,6 +71,7 @@
 #include "syncstream/core/process_identity.h"
 #include "syncstream/core/record.h"
 #include "syncstream/core/record_store.h"
+#include "syncstream/proc/internal/record_batch.h"
 #include "syncstream/proc/line_proc_mirror.h"
 #include "syncstream/proc/program.h"
 #include "syncstream/queue/sync_queue.h"
@@ -79,7 +80,6 @@ namespace syncstream {
 
 namespace proc_internal {
 struct Channel;
-struct BatchHeader;
 }  // namespace proc_internal
 
 struct LineProcBufferOptions {
@@ -199,6 +199,9 @@ class LineProcBuffer {
   void CollectorLoop();
   // Drains up to `max` messages, waiting up to `timeout` for the first.
   absl::StatusOr<size_t> Drain(absl::Duration timeout, size_t max);
+  // Handles every message that is in the queue now, waiting up to `timeout`
+  // for frames that other writers are still copying in front of them.
+  void DrainEverythingQueued(absl::Duration timeout);
   void HandleBatch(const QueueMessageView& message);
   void CheckLiveness();
   void StoreNote(RecordKind kind, std::string sender, std::string type,
@@ -211,7 +214,10 @@ class LineProcBuffer {
   const std::unique_ptr<RecordStore> store_;
   const std::shared_ptr<proc_internal::Channel> channel_;
   QueueParticipant reader_;  // used by the collector thread only
-  std::string batch_copy_;   // collector only: a batch copied out of the queue
+  // Collector only: the batch being delivered, parsed in place in the queue,
+  // and its records decoded a group at a time for RecordStore::AppendBatch.
+  proc_internal::ParsedBatch batch_;
+  std::vector<Record> decoded_;
 
   // Held by the collector from reading the generation of a batch to storing
   // its records, and by Reset() from bumping the generation to clearing the

@@ -1,5 +1,6 @@
 #include "syncstream/proc/line_proc_buffer.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -323,6 +324,80 @@ TEST(LineProcBufferTest, ChildKilledMidLineIsReported) {
       EXPECT_EQ(info.state, info.name == "victim" ? MirrorState::kDied
                                                   : MirrorState::kClosed);
     }
+  }
+}
+
+// Whether process `pid` is stopped (state T in /proc/PID/stat).
+bool IsStopped(pid_t pid) {
+  FILE* file = std::fopen(absl::StrCat("/proc/", pid, "/stat").c_str(), "r");
+  if (file == nullptr) return false;
+  char buffer[512] = {};
+  size_t n = std::fread(buffer, 1, sizeof(buffer) - 1, file);
+  std::fclose(file);
+  std::string stat(buffer, n);
+  size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() &&
+         stat[paren + 2] == 'T';
+}
+
+// A child that closes its mirror and ends while its closing batch sits in
+// the queue behind a frame another writer is still copying is closed, not
+// reported dead: the liveness check drains past that frame first.
+TEST(LineProcBufferTest, ChildThatClosedBehindAFrameInProgressIsNotDead) {
+  auto buffer = MakeBuffer(1000);
+  auto slow = MakeMirror(*buffer, "slow");
+  auto quick = MakeMirror(*buffer, "quick");
+  // "quick" announces itself, then waits for a byte on a pipe.
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  LineProcMirror& q = *quick;
+  ChildProcess ended = ForkInMirror(q, [&q, &go] {
+    ::close(go[1]);
+    pollfd wait_for_go = {go[0], POLLIN, 0};
+    if (::poll(&wait_for_go, 1, 60000) != 1) throw std::runtime_error("no go");
+    proc_testing::WriteNumberedLines(q, "quick", 10).IgnoreError();
+  });
+  ::close(go[0]);
+  absl::Time deadline = ::syncstream::Now() + kWait;
+  while (buffer->Mirrors()[1].pid == 0) {
+    ASSERT_LT(::syncstream::Now(), deadline) << "quick never announced";
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  // The exec'd writer stops itself (SIGSTOP) after reserving each frame,
+  // before copying it in.
+  ChildProcess stopped = ExecMirrorChild(
+      {slow->token(), "lines", "5", "slow"},
+      {{"SYNCSTREAM_QUEUE_TEST_HOOK", "stop-after-reserve"}});
+  while (!IsStopped(stopped.pid())) {
+    ASSERT_LT(::syncstream::Now(), deadline) << "the writer never stopped";
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  // Now "quick" writes and closes behind the frame in progress, and ends.
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  ::close(go[1]);
+  ExpectExit(ended, ExitStatus::Exited(0));
+  // Leave the collector several liveness checks (every 20 ms) with "quick"
+  // dead and its end-of-stream stuck behind the stopped frame.
+  absl::SleepFor(absl::Milliseconds(100));
+  for (;;) {
+    ::kill(stopped.pid(), SIGCONT);  // it stops again at each frame
+    absl::StatusOr<ExitStatus> status = stopped.Wait(absl::Milliseconds(5));
+    if (status.ok()) {
+      EXPECT_EQ(*status, ExitStatus::Exited(0)) << status->ToString();
+      break;
+    }
+    ASSERT_LT(::syncstream::Now(), deadline) << status.status();
+  }
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  std::vector<Record> records = buffer->Read();
+  EXPECT_TRUE(OfKind(records, RecordKind::kError).empty());
+  EXPECT_EQ(OfKind(records, RecordKind::kEndOfStream).size(), 2u);
+  std::map<std::string, std::vector<Record>> by_sender;
+  for (const Record& r : records) by_sender[r.sender].push_back(r);
+  ExpectNumberedLines(by_sender["quick"], {"quick"}, 10);
+  ExpectNumberedLines(by_sender["slow"], {"slow"}, 5);
+  for (const MirrorInfo& info : buffer->Mirrors()) {
+    EXPECT_EQ(info.state, MirrorState::kClosed) << info.name;
   }
 }
 

@@ -33,12 +33,11 @@ LineWriterOptions WriterOptions(const MirrorToken& token,
   return options;
 }
 
-size_t EncodedSize(const Record& record) {
-  size_t size = proc_internal::kRecordHeaderSize + record.sender.size() +
-                record.type.size() + record.text.size();
-  for (const std::string& frame : record.trace) size += 4 + frame.size();
-  return size;
-}
+int64_t NowNanos() { return absl::ToUnixNanos(::syncstream::Now()); }
+
+// How soon the timer thread tries again when a writer held the lock or the
+// queue was full.
+constexpr std::chrono::milliseconds kFlusherRetry(1);
 
 }  // namespace
 
@@ -46,11 +45,18 @@ struct LineProcMirror::ProcessState {
   pid_t pid = 0;
   ProcessIdentity identity;
   std::optional<QueueParticipant> participant;
-  std::condition_variable flush_cv;
-  std::thread flusher;
-  bool stop_flusher = false;
-  bool closed = false;  // the stream ended in this process
+  bool closed = false;  // the stream ended in this process (under lock_)
   std::atomic<uint64_t> records_sent{0};
+  // The timer thread. It sleeps on flusher_cv under flusher_mutex; while a
+  // batch is pending it wakes at most once per flush_interval, and with
+  // nothing pending it sleeps until the record that starts the next batch
+  // wakes it (only then, announced by `flusher_idle`: writers do not touch
+  // the mutex otherwise).
+  std::thread flusher;
+  std::mutex flusher_mutex;
+  std::condition_variable flusher_cv;
+  bool stop_flusher = false;               // under flusher_mutex
+  std::atomic<bool> flusher_idle{false};
 };
 
 LineProcMirror::LineProcMirror(std::shared_ptr<Channel> channel,
@@ -61,7 +67,9 @@ LineProcMirror::LineProcMirror(std::shared_ptr<Channel> channel,
       mirror_id_(token.mirror_id),
       token_(proc_internal::FormatMirrorToken(token)),
       max_body_bytes_(channel_->queue.max_body_bytes(kMaxParticipantName,
-                                                     kBatchType.size())) {}
+                                                     kBatchType.size())),
+      batch_bytes_(channel_->control.settings().batch_bytes),
+      batch_records_(channel_->control.settings().batch_records) {}
 
 absl::StatusOr<std::unique_ptr<LineProcMirror>> LineProcMirror::Attach(
     absl::string_view token_text) {
@@ -98,14 +106,19 @@ LineProcMirror::FromEnvironment() {
 
 LineProcMirror::~LineProcMirror() {
   Close().IgnoreError();
-  std::unique_lock<std::mutex> lock(mutex_);
-  ProcessState* state = process_;
+  ProcessState* state;
+  {
+    std::lock_guard<internal::SpinLock> guard(lock_);
+    state = process_;
+  }
   // A parent's state copied by fork is not ours to destroy (its thread
   // handle names a thread of the parent): it is left as it is.
   if (state == nullptr || state->pid != CachedPid()) return;
-  state->stop_flusher = true;
-  state->flush_cv.notify_all();
-  lock.unlock();
+  {
+    std::lock_guard<std::mutex> guard(state->flusher_mutex);
+    state->stop_flusher = true;
+  }
+  state->flusher_cv.notify_all();
   state->flusher.join();
   delete state;  // closes the queue participant
 }
@@ -121,7 +134,7 @@ absl::Status LineProcMirror::EnsureAttachedLocked() {
   // abandoned (see the destructor), with whatever it had batched: the parent
   // sends its own batches.
   process_ = nullptr;
-  batch_pending_ = false;
+  batch_started_ns_.store(0, std::memory_order_relaxed);
   stopped_ = false;
   deferred_error_ = absl::OkStatus();
 
@@ -147,8 +160,7 @@ absl::Status LineProcMirror::EnsureAttachedLocked() {
   header.pid = pid;
   header.start_time = state->identity.start_time;
   encoder_.Reset(header);
-  batch_pending_ = true;
-  batch_started_ = ::syncstream::Now();
+  batch_started_ns_.store(NowNanos(), std::memory_order_relaxed);
   process_ = state.release();
   // Announce this process at once, before anything else can fail (even
   // starting a thread): from now on the buffer can tell if it dies.
@@ -158,15 +170,19 @@ absl::Status LineProcMirror::EnsureAttachedLocked() {
   return announced;
 }
 
-absl::Status LineProcMirror::SendLocked() {
-  if (!batch_pending_) return absl::OkStatus();
+absl::Status LineProcMirror::SendLocked(bool wait_for_space) {
+  if (batch_started_ns_.load(std::memory_order_relaxed) == 0) {
+    return absl::OkStatus();
+  }
   uint32_t records = encoder_.record_count();
-  const proc_internal::MirrorSettings& settings = channel_->control.settings();
   AppendOptions options;
-  options.block = true;
-  options.timeout = settings.send_timeout;
+  options.block = wait_for_space;
+  options.timeout = channel_->control.settings().send_timeout;
   absl::Status sent =
       process_->participant->Append(kBatchType, encoder_.bytes(), options);
+  if (!wait_for_space && absl::IsResourceExhausted(sent)) {
+    return sent;  // the batch stays, for a later try
+  }
   if (sent.ok()) {
     process_->records_sent.fetch_add(records, std::memory_order_release);
   }
@@ -176,7 +192,7 @@ absl::Status LineProcMirror::SendLocked() {
   header.pid = process_->pid;
   header.start_time = process_->identity.start_time;
   encoder_.Reset(header);
-  batch_pending_ = false;
+  batch_started_ns_.store(0, std::memory_order_relaxed);
   if (!sent.ok()) {
     return absl::Status(sent.code(),
                         absl::StrCat(Describe(), ": ", records,
@@ -186,27 +202,57 @@ absl::Status LineProcMirror::SendLocked() {
 }
 
 void LineProcMirror::FlusherLoop(ProcessState* state) {
-  const absl::Duration interval = channel_->control.settings().flush_interval;
-  std::unique_lock<std::mutex> lock(mutex_);
+  const int64_t interval =
+      absl::ToInt64Nanoseconds(channel_->control.settings().flush_interval);
+  std::unique_lock<std::mutex> lock(state->flusher_mutex);
   while (!state->stop_flusher) {
-    if (!batch_pending_) {
-      state->flush_cv.wait(lock);  // woken by the next record or the owner
+    int64_t started = batch_started_ns_.load(std::memory_order_acquire);
+    if (started == 0) {
+      // Announce the sleep, then look again (pairs with Publish: either it
+      // sees the announcement or we see its batch).
+      state->flusher_idle.store(true, std::memory_order_seq_cst);
+      if (batch_started_ns_.load(std::memory_order_seq_cst) == 0) {
+        state->flusher_cv.wait(lock);
+      }
+      state->flusher_idle.store(false, std::memory_order_relaxed);
       continue;
     }
-    absl::Time now = ::syncstream::Now();
-    absl::Time due = batch_started_ + interval;
-    if (now >= due) {
-      absl::Status sent = SendLocked();
-      if (!sent.ok() && deferred_error_.ok()) deferred_error_ = sent;
+    const int64_t now = NowNanos();
+    if (now < started + interval) {
+      state->flusher_cv.wait_for(
+          lock, std::chrono::nanoseconds(started + interval - now));
       continue;
     }
-    state->flush_cv.wait_for(lock, absl::ToChronoNanoseconds(due - now));
+    lock.unlock();
+    // A writer holding the lock is publishing (and sends the batch itself
+    // once it is full): the timer thread does not queue up behind it (a
+    // spinning timer thread takes the CPU from it, and the writer may hold
+    // the lock for long, waiting for queue space); it looks again shortly.
+    // Likewise it does not wait for queue space while holding the lock: with
+    // the queue full it leaves the batch and tries again.
+    bool retry = true;
+    if (lock_.try_lock()) {
+      std::lock_guard<internal::SpinLock> guard(lock_, std::adopt_lock);
+      started = batch_started_ns_.load(std::memory_order_relaxed);
+      retry = false;
+      if (started != 0 && now >= started + interval) {
+        absl::Status sent = SendLocked(/*wait_for_space=*/false);
+        retry = absl::IsResourceExhausted(sent);
+        if (!sent.ok() && !retry && deferred_error_.ok()) {
+          deferred_error_ = sent;
+        }
+      }
+    }
+    lock.lock();
+    if (retry && !state->stop_flusher) {
+      state->flusher_cv.wait_for(lock, kFlusherRetry);
+    }
   }
 }
 
 absl::Status LineProcMirror::AdmitWrite() {
   if (channel_->control.stopped_through() > generation_) {
-    std::lock_guard<std::mutex> guard(mutex_);
+    std::lock_guard<internal::SpinLock> guard(lock_);
     stopped_ = true;
     return absl::FailedPreconditionError(absl::StrCat(
         Describe(), ": stopped by its LineProcBuffer (StopAllMirrors or "
@@ -216,17 +262,17 @@ absl::Status LineProcMirror::AdmitWrite() {
 }
 
 absl::Status LineProcMirror::Publish(const Record& record) {
-  std::lock_guard<std::mutex> guard(mutex_);
-  SYNCSTREAM_RETURN_IF_ERROR(EnsureAttachedLocked());
+  std::lock_guard<internal::SpinLock> guard(lock_);
+  if (process_ == nullptr || process_->pid != CachedPid()) {
+    SYNCSTREAM_RETURN_IF_ERROR(EnsureAttachedLocked());
+  }
   if (process_->closed) {
     return absl::FailedPreconditionError(absl::StrCat(
         Describe(), ": closed (its end-of-stream or error was sent)"));
   }
-  const proc_internal::MirrorSettings& settings = channel_->control.settings();
   const Record* to_add = &record;
-  size_t size = EncodedSize(record);
-  if (encoder_.record_count() > 0 &&
-      encoder_.size() + size > settings.batch_bytes) {
+  size_t size = proc_internal::RecordBatchEncoder::EncodedSize(record);
+  if (encoder_.record_count() > 0 && encoder_.size() + size > batch_bytes_) {
     SYNCSTREAM_RETURN_IF_ERROR(SendLocked());
   }
   Record cut;
@@ -234,23 +280,26 @@ absl::Status LineProcMirror::Publish(const Record& record) {
   if (size > room) {  // only an enormous error message or trace
     cut = record;
     cut.trace.clear();
-    size_t fixed = EncodedSize(cut) - cut.text.size();
+    size_t fixed =
+        proc_internal::RecordBatchEncoder::EncodedSize(cut) - cut.text.size();
     cut.text.resize(room > fixed ? std::min(cut.text.size(), room - fixed) : 0);
     to_add = &cut;
   }
-  if (!batch_pending_) {
-    batch_pending_ = true;
-    batch_started_ = ::syncstream::Now();
-    process_->flush_cv.notify_one();
+  if (batch_started_ns_.load(std::memory_order_relaxed) == 0) {
+    batch_started_ns_.store(NowNanos(), std::memory_order_seq_cst);
+    if (process_->flusher_idle.load(std::memory_order_seq_cst)) {
+      std::lock_guard<std::mutex> flusher(process_->flusher_mutex);
+      process_->flusher_cv.notify_one();
+    }
   }
   encoder_.Add(*to_add);
-  bool ends = record.is_end_of_stream() || record.is_error();
+  const bool ends = record.is_end_of_stream() || record.is_error();
   if (ends) {
     process_->closed = true;
     encoder_.AddFlags(proc_internal::kBatchMirrorClosed);
   }
-  if (ends || record.is_warning() || encoder_.size() >= settings.batch_bytes ||
-      encoder_.record_count() >= settings.batch_records) {
+  if (ends || record.is_warning() || encoder_.size() >= batch_bytes_ ||
+      encoder_.record_count() >= batch_records_) {
     return SendLocked();
   }
   if (!deferred_error_.ok()) {
@@ -260,13 +309,13 @@ absl::Status LineProcMirror::Publish(const Record& record) {
 }
 
 absl::Status LineProcMirror::Open() {
-  std::lock_guard<std::mutex> guard(mutex_);
+  std::lock_guard<internal::SpinLock> guard(lock_);
   SYNCSTREAM_RETURN_IF_ERROR(EnsureAttachedLocked());
   return SendLocked();
 }
 
 absl::Status LineProcMirror::Sync() {
-  std::lock_guard<std::mutex> guard(mutex_);
+  std::lock_guard<internal::SpinLock> guard(lock_);
   if (process_ == nullptr || process_->pid != CachedPid()) {
     return absl::OkStatus();
   }
@@ -274,13 +323,13 @@ absl::Status LineProcMirror::Sync() {
 }
 
 bool LineProcMirror::closed() const {
-  std::lock_guard<std::mutex> guard(mutex_);
+  std::lock_guard<internal::SpinLock> guard(lock_);
   return process_ != nullptr && process_->pid == CachedPid() &&
          process_->closed;
 }
 
 uint64_t LineProcMirror::records_sent() const {
-  std::lock_guard<std::mutex> guard(mutex_);
+  std::lock_guard<internal::SpinLock> guard(lock_);
   if (process_ == nullptr || process_->pid != CachedPid()) return 0;
   return process_->records_sent.load(std::memory_order_acquire);
 }
@@ -288,7 +337,7 @@ uint64_t LineProcMirror::records_sent() const {
 absl::Status LineProcMirror::Close() {
   absl::Status flushed = CloseAllWriters(/*send_eof=*/false);
   {
-    std::lock_guard<std::mutex> guard(mutex_);
+    std::lock_guard<internal::SpinLock> guard(lock_);
     if (process_ == nullptr || process_->pid != CachedPid()) {
       return absl::OkStatus();  // never used in this process
     }

@@ -42,6 +42,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -55,6 +56,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "syncstream/core/internal/spin_lock.h"
 #include "syncstream/core/line_writer.h"
 #include "syncstream/proc/internal/record_batch.h"
 #include "syncstream/queue/sync_queue.h"
@@ -119,7 +121,10 @@ class LineProcMirror final : public LineWriter {
 
   // Attaches this process to the queue if it is not yet.
   absl::Status EnsureAttachedLocked();
-  absl::Status SendLocked();
+  // Sends the pending batch. Without `wait_for_space`, a full queue returns
+  // ResourceExhausted at once and keeps the batch (the timer thread's way);
+  // otherwise it waits up to send_timeout, and a failure drops the batch.
+  absl::Status SendLocked(bool wait_for_space = true);
   void FlusherLoop(ProcessState* state);
   std::string Describe() const;
 
@@ -128,13 +133,19 @@ class LineProcMirror final : public LineWriter {
   const uint32_t mirror_id_;
   const std::string token_;
   const size_t max_body_bytes_;
+  const size_t batch_bytes_;
+  const uint32_t batch_records_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable flush_cv_;
+  // Guards everything below: taken once per record, so a spin lock (one
+  // atomic exchange; std::mutex costs two). The timer thread sleeps on its
+  // own mutex and condition variable (in ProcessState).
+  mutable internal::SpinLock lock_;
   ProcessState* process_ = nullptr;  // this process's, or a parent's copy
   proc_internal::RecordBatchEncoder encoder_;
-  bool batch_pending_ = false;  // records or flags not sent yet
-  absl::Time batch_started_;
+  // Unix ns when the batch being built got its first record or flag; 0 when
+  // nothing is pending. Written under lock_, read by the timer thread
+  // without it.
+  std::atomic<int64_t> batch_started_ns_{0};
   bool stopped_ = false;         // saw StopAllMirrors
   absl::Status deferred_error_;  // a failed timer send, for the next call
 };

@@ -1,12 +1,26 @@
 // //testing/bench:host — lines per second from client processes to one
 // LineHostBuffer collector over loopback TCP, with acknowledgements on,
-// beside a same-run baseline: the same lines as raw framed RecordBatch
-// messages over the same kind of socket to a server that only receives and
-// parses them (no store, no acks): the practical limit of the transport.
+// beside same-run baselines over the same kind of socket (net::Connection)
+// to a server that only receives and decodes (no store, no acks):
+//  - raw encoded batches (the baseline, the practical limit): the same
+//    lines as records in the host protocol's batch encoding, framed;
+//  - raw protobuf RecordBatch frames: the wire form before that encoding,
+//    for comparison.
+// Every run makes its lines the same way (LineMaker) and stamps them with
+// the same coarse clock as LineWriter. Each line prints lines/s and the CPU
+// time per line of the client processes and of the server process: the
+// latter hardly depend on the machine's load.
 //
 //   ./bazelw run -c opt //testing/bench:host -- [--clients 4] [--lines 2000000]
+//       [--mode all|raw|protobuf|host]
 #include <gflags/gflags.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <functional>
+#include <memory>
 
 #include <algorithm>
 #include <atomic>
@@ -22,10 +36,13 @@
 #include "syncstream/core/child_process.h"
 #include "syncstream/core/record.h"
 #include "syncstream/core/unique_fd.h"
+#include "syncstream/host/internal/batch_codec.h"
+#include "syncstream/host/internal/protocol.h"
 #include "syncstream/host/line_host_buffer.h"
 #include "syncstream/host/line_host_mirror.h"
 #include "syncstream/net/connection.h"
 #include "syncstream/net/listener.h"
+#include "syncstream/proto/host.pb.h"
 #include "syncstream/proto/record.pb.h"
 #include "syncstream/core/deadline.h"
 
@@ -33,6 +50,11 @@ DEFINE_int32(clients, 4, "client processes");
 DEFINE_int64(lines, 2000000, "lines per client");
 DEFINE_int32(line_bytes, 40, "bytes per line, without the line break");
 DEFINE_int32(batch, 4096, "records per batch (both sides)");
+DEFINE_int64(maxlen, 1 << 20, "the collector's maxlen (records kept)");
+DEFINE_bool(verbose, false, "print each mirror's batch statistics");
+DEFINE_string(mode, "all",
+              "what to measure: all, raw (the baseline), protobuf (the old "
+              "wire form) or host");
 
 namespace syncstream {
 namespace {
@@ -62,8 +84,12 @@ class LineMaker {
   const size_t digits_at_;
 };
 
-// Children wait on a pipe so that every client starts at the same time.
+// The clients are forked before the server starts (a collector's store
+// forked into them would make the collector pay a copy-on-write fault for
+// every page it then writes), then wait on a pipe for the server's address,
+// so that every client starts at the same time.
 struct StartGate {
+  static constexpr size_t kMessageBytes = 128;  // < PIPE_BUF: atomic
   UniqueFd read_end, write_end;
   StartGate() {
     int fds[2];
@@ -71,25 +97,67 @@ struct StartGate {
     read_end.Reset(fds[0]);
     write_end.Reset(fds[1]);
   }
-  void Wait() {
-    char c;
-    if (::read(read_end.get(), &c, 1) != 1) _exit(9);
+  net::Address Wait() {
+    char message[kMessageBytes];
+    if (::read(read_end.get(), message, sizeof(message)) !=
+        static_cast<ssize_t>(sizeof(message))) {
+      _exit(9);
+    }
+    auto address = net::ParseAddress(message);
+    if (!address.ok()) _exit(10);
+    return *address;
   }
-  void Open(int clients) {
-    std::string bytes(clients, 'g');
-    if (::write(write_end.get(), bytes.data(), bytes.size()) != clients) {
-      std::abort();
+  void Open(int clients, const net::Address& address) {
+    char message[kMessageBytes] = {};
+    const std::string text = address.ToString();
+    if (text.size() >= sizeof(message)) std::abort();
+    std::memcpy(message, text.data(), text.size());
+    for (int c = 0; c < clients; ++c) {
+      if (::write(write_end.get(), message, sizeof(message)) !=
+          static_cast<ssize_t>(sizeof(message))) {
+        std::abort();
+      }
     }
   }
 };
 
-double RunClients(const std::function<int(int)>& client) {
+// The coarse clock LineWriter stamps its records with (see
+// LineWriterOptions::precise_timestamps), for the baselines' records.
+absl::Time CoarseNow() {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  return absl::FromUnixNanos(static_cast<int64_t>(now.tv_sec) * 1000000000 +
+                             now.tv_nsec);
+}
+
+double CpuSeconds(int who) {
+  rusage usage;
+  ::getrusage(who, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         1e-6 * (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
+// CPU time of one run, in nanoseconds per line: the client processes (all
+// their threads) and this process (the server or collector). Unlike lines/s
+// these hardly depend on what else runs on the machine.
+struct Cpu {
+  double clients_ns = 0;
+  double server_ns = 0;
+};
+Cpu last_cpu;
+
+// Forks the clients, calls `start_server` (which returns where the clients
+// connect), runs client(c, address) in each and waits for them all.
+// Then calls `wait_server` (which returns once the server has everything).
+double RunClients(const std::function<net::Address()>& start_server,
+                  const std::function<int(int, const net::Address&)>& client,
+                  const std::function<void()>& wait_server) {
   StartGate gate;
   std::vector<ChildProcess> children;
   for (int c = 0; c < FLAGS_clients; ++c) {
     auto child = ChildProcess::Fork([&, c] {
-      gate.Wait();
-      return client(c);
+      const net::Address address = gate.Wait();
+      return client(c, address);
     });
     if (!child.ok()) {
       std::cerr << child.status() << "\n";
@@ -97,9 +165,11 @@ double RunClients(const std::function<int(int)>& client) {
     }
     children.push_back(std::move(*child));
   }
-  absl::SleepFor(absl::Milliseconds(300));  // let the children connect
+  const net::Address address = start_server();
+  const double children_before = CpuSeconds(RUSAGE_CHILDREN);
+  const double self_before = CpuSeconds(RUSAGE_SELF);
   const absl::Time start = ::syncstream::Now();
-  gate.Open(FLAGS_clients);
+  gate.Open(FLAGS_clients, address);
   for (auto& child : children) {
     auto status = child.Wait(absl::Minutes(10));
     if (!status.ok() || !status->success()) {
@@ -110,96 +180,202 @@ double RunClients(const std::function<int(int)>& client) {
       std::exit(1);
     }
   }
-  return absl::ToDoubleSeconds(::syncstream::Now() - start);
+  wait_server();
+  const double seconds = absl::ToDoubleSeconds(::syncstream::Now() - start);
+  const double lines = static_cast<double>(FLAGS_clients) * FLAGS_lines;
+  last_cpu.clients_ns =
+      1e9 * (CpuSeconds(RUSAGE_CHILDREN) - children_before) / lines;
+  last_cpu.server_ns = 1e9 * (CpuSeconds(RUSAGE_SELF) - self_before) / lines;
+  return seconds;
 }
 
 double MeasureHost() {
-  LineHostBufferOptions options;
-  options.maxlen = 1 << 20;
-  options.log = [](absl::string_view m) { std::cerr << m << "\n"; };
-  auto buffer = LineHostBuffer::Start(std::move(options));
-  if (!buffer.ok()) {
-    std::cerr << buffer.status() << "\n";
-    std::exit(1);
-  }
-  const net::Address address = (*buffer)->address();
-  double seconds = RunClients([&](int c) {
-    LineHostMirrorOptions mirror_options;
-    mirror_options.collector = address;
-    mirror_options.writer.name = absl::StrCat("client", c);
-    mirror_options.batch_max_records = FLAGS_batch;
-    auto mirror = LineHostMirror::Create(mirror_options);
-    if (!mirror.ok()) return 2;
-    LineMaker lines(c);
-    for (int64_t i = 0; i < FLAGS_lines; ++i) {
-      if (!(*mirror)->Write(lines.Line(i)).ok()) return 3;
-    }
-    // Close() returns once the collector acknowledged every line.
-    return (*mirror)->Close(absl::Minutes(5)).ok() ? 0 : 4;
-  });
+  std::unique_ptr<LineHostBuffer> buffer;
+  const double seconds = RunClients(
+      [&] {
+        LineHostBufferOptions options;
+        options.maxlen = FLAGS_maxlen;
+        options.log = [](absl::string_view m) { std::cerr << m << "\n"; };
+        auto started = LineHostBuffer::Start(std::move(options));
+        if (!started.ok()) {
+          std::cerr << started.status() << "\n";
+          std::exit(1);
+        }
+        buffer = std::move(*started);
+        return buffer->address();
+      },
+      [&](int c, const net::Address& address) {
+        LineHostMirrorOptions mirror_options;
+        mirror_options.collector = address;
+        mirror_options.writer.name = absl::StrCat("client", c);
+        mirror_options.batch_max_records = FLAGS_batch;
+        auto mirror = LineHostMirror::Create(mirror_options);
+        if (!mirror.ok()) return 2;
+        LineMaker lines(c);
+        for (int64_t i = 0; i < FLAGS_lines; ++i) {
+          if (!(*mirror)->Write(lines.Line(i)).ok()) return 3;
+        }
+        // Close() returns once the collector acknowledged every line.
+        if (!(*mirror)->Close(absl::Minutes(5)).ok()) return 4;
+        if (FLAGS_verbose) {
+          const LineHostMirror::Stats stats = (*mirror)->stats();
+          std::cerr << absl::StrFormat(
+              "client %d: %d batches, %.0f records per batch\n", c,
+              stats.batches_sent,
+              static_cast<double>(stats.records_acknowledged) /
+                  std::max<uint64_t>(stats.batches_sent, 1));
+        }
+        return 0;
+      },
+      [] {});
   const uint64_t expected =
       static_cast<uint64_t>(FLAGS_clients) * FLAGS_lines;
-  if ((*buffer)->stats().records_stored != expected) {
-    std::cerr << "collector stored " << (*buffer)->stats().records_stored
+  if (buffer->stats().records_stored != expected) {
+    std::cerr << "collector stored " << buffer->stats().records_stored
               << " of " << expected << " lines\n";
     std::exit(1);
   }
   return expected / seconds;
 }
 
-double MeasureRawBatches() {
+// A server that accepts the clients, receives frames and hands each to
+// `parse` (which returns the records it held), with no store and no acks.
+template <typename Message>
+class RawServer {
+ public:
+  explicit RawServer(std::function<size_t(Message&)> parse)
+      : parse_(std::move(parse)) {}
+
+  net::Address Start() {
+    net::ConnectionOptions options;
+    options.service = "bench";
+    net::Address listen;
+    listen.host = "127.0.0.1";
+    auto listener = net::Listener::Listen(listen, options);
+    if (!listener.ok()) std::exit(1);
+    listener_ = std::move(*listener);
+    acceptor_ = std::thread([this] {
+      for (int c = 0; c < FLAGS_clients; ++c) {
+        auto connection = listener_->Accept(absl::Seconds(30));
+        if (!connection.ok()) std::exit(1);
+        servers_.emplace_back([this, conn = std::move(*connection)] {
+          Message message;
+          uint64_t records = 0;
+          while (conn->ReceiveMerging(&message, absl::Seconds(60)).ok()) {
+            records += parse_(message);
+          }
+          received_ += records;
+        });
+      }
+    });
+    return listener_->address();
+  }
+
+  // Returns once every client's stream has ended.
+  void Wait() {
+    acceptor_.join();
+    for (auto& t : servers_) t.join();
+    const uint64_t expected =
+        static_cast<uint64_t>(FLAGS_clients) * FLAGS_lines;
+    if (received_.load() != expected) {
+      std::cerr << "raw server received " << received_.load() << " of "
+                << expected << "\n";
+      std::exit(1);
+    }
+  }
+
+ private:
+  std::function<size_t(Message&)> parse_;
+  std::unique_ptr<net::Listener> listener_;
+  std::thread acceptor_;
+  std::vector<std::thread> servers_;
+  std::atomic<uint64_t> received_{0};
+};
+
+net::ConnectionOptions RawClientOptions() {
   net::ConnectionOptions options;
   options.service = "bench";
-  net::Address listen;
-  listen.host = "127.0.0.1";
-  auto listener = net::Listener::Listen(listen, options);
-  if (!listener.ok()) std::exit(1);
-  std::atomic<uint64_t> received{0};
-  std::vector<std::thread> servers;
-  std::thread acceptor([&] {
-    for (int c = 0; c < FLAGS_clients; ++c) {
-      auto connection = (*listener)->Accept(absl::Seconds(30));
-      if (!connection.ok()) std::exit(1);
-      servers.emplace_back([&, conn = std::move(*connection)] {
-        proto::RecordBatch batch;
-        while (conn->Receive(&batch, absl::Seconds(60)).ok()) {
-          received += batch.records_size();
-        }
-      });
-    }
-  });
-  const net::Address address = (*listener)->address();
-  double seconds = RunClients([&](int c) {
-    auto connection = net::Connection::Connect(address, options,
-                                               absl::Seconds(10));
-    if (!connection.ok()) return 2;
-    proto::RecordBatch batch;
+  return options;
+}
+
+// The same lines as records (sender, sequence, the coarse timestamp, text)
+// in the host protocol's batch encoding: the frames a mirror sends, without
+// the LineWriter, the send queue, acknowledgements, duplicate detection or
+// the store. The server validates and decodes every record.
+double MeasureRawEncoded() {
+  RawServer<proto::HostRequest> server([](proto::HostRequest& request) {
+    auto reader =
+        host::internal::BatchReader::Open(request.batch().records());
+    if (!reader.ok()) std::exit(1);
     Record record;
-    record.sender = absl::StrCat("client", c);
-    LineMaker lines(c);
-    for (int64_t i = 0; i < FLAGS_lines; ++i) {
-      const std::string& line = lines.Line(i);
-      record.text.assign(line.data(), line.size() - 1);
-      record.sequence = i;
-      record.timestamp = ::syncstream::Now();
-      ToProto(record, batch.add_records());
-      if (batch.records_size() == FLAGS_batch || i + 1 == FLAGS_lines) {
-        if (!(*connection)->Send(batch, absl::Seconds(60)).ok()) return 3;
-        batch.mutable_records()->Clear();
-      }
-    }
-    return (*connection)->Flush(absl::Seconds(60)).ok() ? 0 : 4;
+    size_t n = 0;
+    while (reader->Next(&record)) ++n;
+    host::internal::ClearForReuse(&request);
+    return n;
   });
-  acceptor.join();
-  for (auto& t : servers) t.join();
-  const uint64_t expected =
-      static_cast<uint64_t>(FLAGS_clients) * FLAGS_lines;
-  if (received.load() != expected) {
-    std::cerr << "raw server received " << received.load() << " of "
-              << expected << "\n";
-    std::exit(1);
-  }
-  return expected / seconds;
+  const double seconds = RunClients(
+      [&] { return server.Start(); },
+      [&](int c, const net::Address& address) {
+        auto connection = net::Connection::Connect(address, RawClientOptions(),
+                                                   absl::Seconds(10));
+        if (!connection.ok()) return 2;
+        proto::HostRequest request;
+        host::internal::BatchEncoder encoder;
+        encoder.Reset(request.mutable_batch()->mutable_records());
+        Record record;
+        record.sender = absl::StrCat("client", c);
+        LineMaker lines(c);
+        for (int64_t i = 0; i < FLAGS_lines; ++i) {
+          const std::string& line = lines.Line(i);
+          record.text.assign(line.data(), line.size() - 1);
+          record.sequence = i;
+          record.timestamp = CoarseNow();
+          encoder.Add(record);
+          if (encoder.count() == static_cast<uint32_t>(FLAGS_batch) ||
+              i + 1 == FLAGS_lines) {
+            if (!(*connection)->Send(request, absl::Seconds(60)).ok()) return 3;
+            encoder.Reset(request.mutable_batch()->mutable_records());
+          }
+        }
+        return (*connection)->Flush(absl::Seconds(60)).ok() ? 0 : 4;
+      },
+      [&] { server.Wait(); });
+  return static_cast<double>(FLAGS_clients) * FLAGS_lines / seconds;
+}
+
+// The same records as protobuf RecordBatch messages (the wire form before
+// the batch encoding; this benchmark's baseline until then).
+double MeasureRawProtobuf() {
+  RawServer<proto::RecordBatch> server([](proto::RecordBatch& batch) {
+    const size_t n = batch.records_size();
+    batch.mutable_records()->Clear();  // keeps the messages for reuse
+    return n;
+  });
+  const double seconds = RunClients(
+      [&] { return server.Start(); },
+      [&](int c, const net::Address& address) {
+        auto connection = net::Connection::Connect(address, RawClientOptions(),
+                                                   absl::Seconds(10));
+        if (!connection.ok()) return 2;
+        proto::RecordBatch batch;
+        Record record;
+        record.sender = absl::StrCat("client", c);
+        LineMaker lines(c);
+        for (int64_t i = 0; i < FLAGS_lines; ++i) {
+          const std::string& line = lines.Line(i);
+          record.text.assign(line.data(), line.size() - 1);
+          record.sequence = i;
+          record.timestamp = CoarseNow();
+          ToProto(record, batch.add_records());
+          if (batch.records_size() == FLAGS_batch || i + 1 == FLAGS_lines) {
+            if (!(*connection)->Send(batch, absl::Seconds(60)).ok()) return 3;
+            batch.mutable_records()->Clear();
+          }
+        }
+        return (*connection)->Flush(absl::Seconds(60)).ok() ? 0 : 4;
+      },
+      [&] { server.Wait(); });
+  return static_cast<double>(FLAGS_clients) * FLAGS_lines / seconds;
 }
 
 }  // namespace
@@ -207,14 +383,37 @@ double MeasureRawBatches() {
 
 int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&argc, &argv, true);
-  const double raw = syncstream::MeasureRawBatches();
-  const double host = syncstream::MeasureHost();
+  const std::string& mode = FLAGS_mode;
+  if (mode != "all" && mode != "raw" && mode != "protobuf" && mode != "host") {
+    std::cerr << "--mode must be all, raw, protobuf or host\n";
+    return 2;
+  }
   std::cout << absl::StrFormat(
-      "host buffer, %d client processes x %d lines of %d bytes, loopback TCP\n"
-      "  raw framed batches (baseline): %8.2f M lines/s\n"
-      "  LineHostMirror -> LineHostBuffer, acked: %8.2f M lines/s  (%.0f%% of "
-      "raw)\n",
-      FLAGS_clients, FLAGS_lines, FLAGS_line_bytes, raw / 1e6, host / 1e6,
-      100.0 * host / raw);
+      "host buffer, %d client processes x %d lines of %d bytes, loopback "
+      "TCP\n  (CPU: ns per line in the client processes / in the server)\n",
+      FLAGS_clients, FLAGS_lines, FLAGS_line_bytes);
+  auto report = [](const char* what, double lines_per_second) {
+    std::cout << absl::StrFormat("  %-44s %6.2f M lines/s   CPU %4.0f / %4.0f\n",
+                                 what, lines_per_second / 1e6,
+                                 syncstream::last_cpu.clients_ns,
+                                 syncstream::last_cpu.server_ns);
+  };
+  double raw = 0, host = 0;
+  if (mode == "all" || mode == "protobuf") {
+    report("raw protobuf RecordBatch frames (old wire):",
+           syncstream::MeasureRawProtobuf());
+  }
+  if (mode == "all" || mode == "raw") {
+    raw = syncstream::MeasureRawEncoded();
+    report("raw encoded batches (baseline):", raw);
+  }
+  if (mode == "all" || mode == "host") {
+    host = syncstream::MeasureHost();
+    report("LineHostMirror -> LineHostBuffer, acked:", host);
+  }
+  if (raw > 0 && host > 0) {
+    std::cout << absl::StrFormat("  host / baseline: %.0f%%\n",
+                                 100.0 * host / raw);
+  }
   return 0;
 }

@@ -1,7 +1,7 @@
 // Arbitrary bytes as a host collector's store log file (what a damaged disk
 // could hold), decoded by the replay the collector runs at start-up: the
 // segment format's frame walk (syncstream/file/segment_format.h) over
-// HostLogEntry payloads. It never crashes, never reads past the input, its
+// HostLogEntry payloads, and the record batches they hold. It never crashes, never reads past the input, its
 // report stays within the input, and the entries it returned, written again
 // as a fresh log, replay to the same entries with no damage.
 #include <cstddef>
@@ -12,6 +12,7 @@
 
 #include "syncstream/core/record.h"
 #include "syncstream/file/segment_format.h"
+#include "syncstream/host/internal/batch_codec.h"
 #include "syncstream/host/internal/store_log.h"
 
 namespace {
@@ -37,6 +38,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           syncstream::Record record;
           for (const auto& message : entry.batch().batch().records()) {
             (void)syncstream::FromProto(message, &record);
+          }
+          // Version 3 logs hold the records in the batch encoding.
+          auto reader = syncstream::host::internal::BatchReader::Open(
+              entry.batch().records());
+          if (reader.ok()) {
+            while (reader->Next(&record)) (void)record.text.size();
           }
         }
         entries.push_back(entry.SerializeAsString());

@@ -2,7 +2,9 @@
 // record_batch.h), as the buffer's collector reads them from shared memory:
 // decoding must never crash or read out of bounds; a batch that decodes must
 // re-encode to the same bytes (the format has one encoding per batch), and
-// must deliver exactly `record_count` records.
+// must deliver exactly `record_count` records. The collector's ParsedBatch is
+// reused from input to input, as the collector reuses it, and must agree with
+// a fresh one.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -20,11 +22,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<Record> records;
   absl::Status status = DecodeRecordBatch(
       bytes, &header, [&](const Record& r) { records.push_back(r); });
+  // The collector's way: one ParsedBatch and one scratch Record reused from
+  // input to input, failures included.
+  static ParsedBatch* reused = new ParsedBatch;
+  static Record* scratch = new Record;
+  if (reused->Parse(bytes).ok() != status.ok()) std::abort();
   if (!status.ok()) {
     if (!records.empty()) std::abort();  // nothing delivered on error
     return 0;
   }
   if (records.size() != header.record_count) std::abort();
+  size_t index = 0;
+  reused->ForEach(scratch, [&](const Record& r) {
+    if (index >= records.size() || r != records[index]) std::abort();
+    ++index;
+  });
+  if (index != records.size()) std::abort();
   RecordBatchEncoder encoder;
   BatchHeader again = header;
   again.record_count = 0;

@@ -1,6 +1,5 @@
 // SpinLock: a test-and-test-and-set lock for short, rarely contended critical
-// sections on hot paths (one record copy; one writer's line assembly, which
-// only CloseAllWriters()/PendingLines() contend). Unlocking is a plain
+// sections on hot paths (one record copy; BiasedLock's shared side). Unlocking is a plain
 // release store, so an uncontended lock/unlock pair costs one atomic
 // exchange, against two for std::mutex. Waiters follow Backoff below, so a
 // holder that was preempted, or that blocks for long (a mirror's Publish
@@ -49,6 +48,11 @@ class SpinLock {
         return;
       }
     }
+  }
+  // Takes the lock if it is free; never waits.
+  bool try_lock() {
+    return !locked_.load(std::memory_order_relaxed) &&
+           !locked_.exchange(true, std::memory_order_acquire);
   }
   void unlock() { locked_.store(false, std::memory_order_release); }
 

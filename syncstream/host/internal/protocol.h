@@ -17,14 +17,14 @@ inline absl::Status FailureStatus(const proto::Failure& failure) {
 }
 
 // Empties `request` for the next Connection::ReceiveMerging. A batch keeps
-// its cleared records (and their strings' storage) for the next batch to
-// reuse: Clear() would free them all, and the next parse allocate them again.
+// its records string (and its storage) for the next batch to reuse: Clear()
+// would free it, and the next parse allocate it again.
 inline void ClearForReuse(proto::HostRequest* request) {
   if (request->request_case() == proto::HostRequest::kBatch) {
-    // Not MirrorBatch::Clear(): it deletes its RecordBatch submessage.
+    // Not MirrorBatch::Clear(): the string would lose its storage.
     request->clear_request_id();
     request->mutable_batch()->clear_sequence();
-    request->mutable_batch()->mutable_batch()->Clear();
+    request->mutable_batch()->mutable_records()->clear();
   } else {
     request->Clear();
   }

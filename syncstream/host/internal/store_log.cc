@@ -15,8 +15,11 @@ namespace syncstream::host::internal {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'S', 'H', 'O', 'S', 'T', 'L', 'G'};
-// 1: entries of the host's own framing; 2: segment-format frames.
-constexpr unsigned char kFormatVersion = 2;
+// 1: entries of the host's own framing; 2: segment-format frames; 3: batches
+// logged in the batch encoding (LoggedBatch.records). Version 2 logs are
+// still read (the collector rewrites them as version 3 when it opens them).
+constexpr unsigned char kFormatVersion = 3;
+constexpr unsigned char kOldestReadableVersion = 2;
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   return absl::InternalError(
@@ -52,17 +55,21 @@ absl::StatusOr<uint64_t> ReplayStoreLog(absl::string_view bytes,
                                         const ReplayFunction& replay,
                                         ReplayReport* report) {
   *report = ReplayReport();
-  const std::string header = StoreLogHeader();
   if (bytes.size() < kStoreLogHeaderBytes ||
       std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
     return absl::DataLossError(absl::StrCat(
         "store '", path, "': header magic mismatch (not a syncstream host "
         "store?)"));
   }
-  if (std::memcmp(bytes.data() + 8, header.data() + 8, 4) != 0) {
+  uint32_t version = 0;
+  for (int i = 0; i < 4; ++i) {
+    version |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[8 + i]))
+               << (8 * i);
+  }
+  if (version < kOldestReadableVersion || version > kFormatVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "store '", path, "': format version ",
-        static_cast<unsigned char>(bytes[8]), ", expected ",
+        "store '", path, "': format version ", version, ", this collector "
+        "reads versions ", static_cast<int>(kOldestReadableVersion), " to ",
         static_cast<int>(kFormatVersion)));
   }
   absl::Status failed;

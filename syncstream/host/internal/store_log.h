@@ -1,7 +1,8 @@
 // StoreLog: the collector's durable log (LineHostBuffer with --store DIR).
 //
 // DIR/host.log is an append-only file: a 16-byte header ("SSHOSTLG", u32
-// format version 2, 4 reserved bytes) and then frames of the shared-disk
+// format version 3, 4 reserved bytes; version 2 is still read) and then
+// frames of the shared-disk
 // buffer's segment format (syncstream/file/segment_format.h: magic, CRC-32,
 // length, payload; at most file::kMaxFramePayload bytes), each holding one
 // serialized syncstream.proto.HostLogEntry. An entry is appended with one

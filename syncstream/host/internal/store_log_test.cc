@@ -166,7 +166,7 @@ TEST(StoreLogTest, WrongMagicAndASecondOpenerAreRefused) {
   std::ofstream(dir + "/host.log", std::ios::trunc | std::ios::binary) << old;
   Replay(dir, &report, &status);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(status.message(), HasSubstr("format version 1, expected 2"));
+  EXPECT_THAT(status.message(), HasSubstr("format version 1, this collector reads versions 2 to 3"));
 }
 
 TEST(StoreLogTest, RewriteReplacesTheLog) {

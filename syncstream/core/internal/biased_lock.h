@@ -1,0 +1,117 @@
+// BiasedLock: a lock that one party, the owner, takes on a hot path and
+// other threads take rarely: a LineWriter's per-writer state, taken by its
+// writing thread on every Write() and by CloseAllWriters()/PendingLines()
+// from other threads once in a while.
+//
+// The owner takes and releases it with plain stores and loads, no atomic
+// read-modify-write (one of those costs as much as a tenth of a whole
+// LineBuffer write). The others pay instead: an other announces itself, then
+// issues a process-wide memory barrier (membarrier(2),
+// MEMBARRIER_CMD_PRIVATE_EXPEDITED); afterwards either the owner sees the
+// announcement (and waits for the other) or the other sees that the owner is
+// inside (and waits for it to leave). This is the asymmetric form of
+// Dekker's mutual exclusion.
+//
+// Where membarrier is unavailable (an old kernel, a seccomp filter) and
+// under ThreadSanitizer (which cannot see the barrier), both sides take one
+// SpinLock instead. The first other to take any BiasedLock registers the
+// process for the barrier (about 10 ms, once per process and forked child).
+//
+// The owner side may be used by one thread at a time; it may pass from
+// thread to thread with synchronization of its own (a join, a mutex).
+// Others may be any number of threads. Not reentrant.
+#ifndef SYNCSTREAM_CORE_INTERNAL_BIASED_LOCK_H_
+#define SYNCSTREAM_CORE_INTERNAL_BIASED_LOCK_H_
+
+#include <atomic>
+
+#include "syncstream/core/internal/spin_lock.h"
+
+namespace syncstream {
+namespace internal {
+
+class BiasedLock {
+ public:
+  BiasedLock() = default;
+  BiasedLock(const BiasedLock&) = delete;
+  BiasedLock& operator=(const BiasedLock&) = delete;
+
+  void LockAsOwner() {
+    if (!Biased()) {
+      LockAsOwnerSlow();
+      return;
+    }
+    owner_inside_.store(true, std::memory_order_relaxed);
+    // Keeps the compiler from moving the load above the store; the other
+    // side's membarrier supplies the processor's barrier.
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (others_.load(std::memory_order_acquire)) {
+      owner_inside_.store(false, std::memory_order_release);
+      LockAsOwnerSlow();
+    }
+  }
+  void UnlockAsOwner() {
+    if (owner_has_spin_lock_) {
+      owner_has_spin_lock_ = false;
+      spin_lock_.unlock();
+    } else {
+      owner_inside_.store(false, std::memory_order_release);
+    }
+  }
+
+  void LockAsOther();
+  void UnlockAsOther();
+
+  // Whether owners take the lock without a read-modify-write in this
+  // process (false: everyone takes the spin lock). Decided once.
+  static bool Biased() {
+    static const bool biased = DetectBiased();
+    return biased;
+  }
+
+  // std::lock_guard-style holders of each side.
+  class OwnerGuard {
+   public:
+    explicit OwnerGuard(BiasedLock& lock) : lock_(lock) { lock_.LockAsOwner(); }
+    ~OwnerGuard() { lock_.UnlockAsOwner(); }
+    OwnerGuard(const OwnerGuard&) = delete;
+    OwnerGuard& operator=(const OwnerGuard&) = delete;
+
+   private:
+    BiasedLock& lock_;
+  };
+  class OtherGuard {
+   public:
+    explicit OtherGuard(BiasedLock& lock) : lock_(lock) { lock_.LockAsOther(); }
+    ~OtherGuard() { lock_.UnlockAsOther(); }
+    OtherGuard(const OtherGuard&) = delete;
+    OtherGuard& operator=(const OtherGuard&) = delete;
+
+   private:
+    BiasedLock& lock_;
+  };
+
+ private:
+  static bool DetectBiased();
+  void LockAsOwnerSlow() {
+    spin_lock_.lock();
+    owner_has_spin_lock_ = true;
+  }
+
+  // Held by an other for its whole critical section (and so serializing
+  // the others), and by the owner when an other was there first.
+  SpinLock spin_lock_;
+  // Set by an other holding spin_lock_ while it waits for or is in its
+  // critical section.
+  std::atomic<bool> others_{false};
+  // Set by the owner while in its critical section on the biased path.
+  std::atomic<bool> owner_inside_{false};
+  // The owner's own note that it took spin_lock_ (touched by the owner
+  // only).
+  bool owner_has_spin_lock_ = false;
+};
+
+}  // namespace internal
+}  // namespace syncstream
+
+#endif  // SYNCSTREAM_CORE_INTERNAL_BIASED_LOCK_H_
