@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/manager/internal/dispatcher.h"
+#include "syncstream/manager/internal/wait_readable.h"
 #include "syncstream/manager/manager.h"
 #include "syncstream/manager/proxies.h"
 
@@ -73,19 +74,80 @@ ManagerClient::ManagerClient(std::unique_ptr<net::Connection> connection,
       address_(std::move(address)),
       options_(std::move(options)) {}
 
-ManagerClient::~ManagerClient() { connection_->Shutdown(); }
+ManagerClient::~ManagerClient() {
+  StopFlusher();
+  connection_->Shutdown();
+}
 
-void ManagerClient::Close() { connection_->Shutdown(); }
+void ManagerClient::Close() {
+  // Unwritten releases need no write: the manager releases what a closed
+  // connection held.
+  connection_->Shutdown();
+}
 
-absl::Status ManagerClient::Post(proto::Request& request) {
+absl::Status ManagerClient::Post(proto::Request& request, bool defer) {
   request.set_posted(true);
-  absl::Status sent = connection_->SendNow(request, options_.reply_timeout);
+  defer = defer && options_.release_delay > absl::ZeroDuration();
+  // Send() writes only once its buffer is full; anything sent later with
+  // SendNow() (every other call) writes the deferred release first.
+  absl::Status sent =
+      defer ? connection_->Send(request, options_.reply_timeout)
+            : connection_->SendNow(request, options_.reply_timeout);
   if (!sent.ok()) {
     return absl::UnavailableError(absl::StrCat(
         "manager at ", address_, ": ", request.method(), ": ",
         sent.message()));
   }
+  if (defer) {
+    std::call_once(flusher_started_,
+                   [this] { flusher_ = std::thread([this] { FlushDeferred(); }); });
+    deferred_since_check_.store(true);
+    // The flusher checks for buffered bytes after saying it sleeps, and we
+    // check whether it sleeps after buffering: one of us sees the other.
+    if (flusher_asleep_.load()) {
+      std::lock_guard<std::mutex> lock(flusher_mu_);
+      flusher_cv_.notify_one();
+    }
+  }
   return absl::OkStatus();
+}
+
+void ManagerClient::FlushDeferred() {
+  const auto period = absl::ToChronoMicroseconds(options_.release_delay);
+  std::unique_lock<std::mutex> lock(flusher_mu_);
+  int idle_periods = 0;
+  while (!flusher_stop_) {
+    if (idle_periods >= 2) {
+      flusher_asleep_.store(true);
+      if (connection_->pending_send_bytes() == 0 &&
+          !deferred_since_check_.load()) {
+        flusher_cv_.wait(lock);
+      }
+      flusher_asleep_.store(false);
+      idle_periods = 0;
+      continue;
+    }
+    flusher_cv_.wait_for(lock, period);
+    if (flusher_stop_) break;
+    const bool deferred = deferred_since_check_.exchange(false);
+    if (connection_->pending_send_bytes() > 0) {
+      lock.unlock();
+      // A failure breaks the connection's sending side: the next call
+      // reports it.
+      (void)connection_->Flush(options_.reply_timeout);
+      lock.lock();
+    }
+    idle_periods = deferred ? 0 : idle_periods + 1;
+  }
+}
+
+void ManagerClient::StopFlusher() {
+  {
+    std::lock_guard<std::mutex> lock(flusher_mu_);
+    flusher_stop_ = true;
+  }
+  flusher_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
 }
 
 void ManagerClient::PostRelease(uint64_t object_id) {
@@ -159,12 +221,12 @@ absl::StatusOr<Value> ManagerClient::Call(uint64_t object_id,
   request.set_thread_id(CurrentThreadId());
   request.set_timeout_us(TimeoutMicros(timeout));
 
-  if (mode == CallMode::kPosted) {
+  if (mode != CallMode::kReply) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!broken_.ok()) return broken_;
     }
-    absl::Status posted = Post(request);
+    absl::Status posted = Post(request, mode == CallMode::kDeferred);
     if (!posted.ok()) return posted;
     return Value();
   }
@@ -232,6 +294,7 @@ absl::StatusOr<Value> ManagerClient::Call(uint64_t object_id,
     // This caller receives for everyone until its own reply arrives.
     reading_ = true;
     lock.unlock();
+    internal::WaitUntilReadable(*connection_, deadline);
     absl::Status got = connection_->Receive(&received, TimeLeft(deadline));
     lock.lock();
     reading_ = false;

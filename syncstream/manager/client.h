@@ -28,6 +28,15 @@
 // error is returned by Sync() (which waits for every earlier call), or else
 // by a later call on the same object once the error reply has arrived.
 //
+// Deferred releases: Lock::Release, RLock::Release and Condition::Release
+// are posted calls that do not even get a write of their own: they travel
+// with the client's next call (one write, one wake-up of the manager for
+// both, so `release(); acquire();` costs one round trip), or, if the client
+// makes no call, are written by the client's flusher thread after at most
+// `release_delay`. Order is kept: every call is written after the releases
+// before it. A client that dies with a release still unwritten loses
+// nothing: the manager releases whatever a dead client held.
+//
 // Failures: when the manager dies or the connection breaks, every call in
 // progress and every later call returns Unavailable at once. Calls that do
 // not wait give up after `reply_timeout` (a hung manager), calls that wait
@@ -45,6 +54,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -67,12 +77,18 @@ struct ClientOptions {
   // See "Failures" above.
   absl::Duration reply_timeout = absl::Seconds(30);
   size_t max_frame_bytes = 16 << 20;
+  // See "Deferred releases" above; ZeroDuration() writes releases at once.
+  absl::Duration release_delay = absl::Microseconds(200);
 };
 
 // How a call waits for its reply.
 enum class CallMode {
   kReply,   // a reply is awaited (reply_timeout, or timeout + reply_timeout)
   kPosted,  // sent without waiting; see "Posted calls"
+  // Posted, and written with the next call or within release_delay; see
+  // "Deferred releases". Only for calls whose loss with a dying client is
+  // harmless (releases of what the manager gives back anyway).
+  kDeferred,
 };
 
 class ManagerClient : public std::enable_shared_from_this<ManagerClient> {
@@ -146,7 +162,13 @@ class ManagerClient : public std::enable_shared_from_this<ManagerClient> {
   // With mu_ held: a reply arrived.
   void DeliverLocked(proto::Response& response);
   void PostRelease(uint64_t object_id);
-  absl::Status Post(proto::Request& request);
+  // Writes a posted call now, or buffers it (`defer`) for the flusher.
+  absl::Status Post(proto::Request& request, bool defer = false);
+  // The flusher thread: while the client defers releases, it wakes every
+  // release_delay and writes what no call took along; after two idle
+  // periods it sleeps until the next deferred release.
+  void FlushDeferred();
+  void StopFlusher();
   friend class ClientHandle;
 
   const std::unique_ptr<net::Connection> connection_;
@@ -166,6 +188,15 @@ class ManagerClient : public std::enable_shared_from_this<ManagerClient> {
   };
   std::unordered_map<uint64_t, Abandoned> abandoned_;
   std::unordered_map<uint64_t, absl::Status> deferred_errors_;  // by object
+
+  // The flusher (started by the first deferred release).
+  std::once_flag flusher_started_;
+  std::thread flusher_;
+  std::mutex flusher_mu_;
+  std::condition_variable flusher_cv_;
+  bool flusher_stop_ = false;                    // guarded by flusher_mu_
+  std::atomic<bool> flusher_asleep_{false};      // waits for a notify
+  std::atomic<bool> deferred_since_check_{false};
 };
 
 }  // namespace syncstream::manager

@@ -20,8 +20,8 @@
 // and answers. A call that has to wait and can be retried (a contended
 // acquire, a get from an empty queue) is parked on its object and answered
 // by the thread that changes the object's state (internal/parking.h); other
-// waiting calls (Condition::Wait, Barrier::Wait) move to a worker thread of
-// that connection. Either way the client's other threads keep going.
+// waiting calls (Condition::Wait, Barrier::Wait, a contended
+// Condition::Acquire) move to a worker thread of that connection. Either way the client's other threads keep going.
 //
 // Clients that die: when a connection ends (crash, SIGKILL, network loss)
 // its waiting calls are cancelled and everything it held is given back:

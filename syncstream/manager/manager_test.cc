@@ -297,6 +297,34 @@ TEST_F(ManagerTest, ConditionWaitForAcrossClients) {
 
 // Seed lesson 1: a semaphore handshake with a child that uses a registered
 // type.
+// A client waiting to acquire a Condition's lock gets it while the holder
+// waits on the Condition (the wait frees the lock), and can notify it.
+TEST_F(ManagerTest, ConditionWaitLetsAWaitingAcquirerIn) {
+  auto a = MustConnect(address_);
+  auto b = MustConnect(address_);
+  Condition ca = *a->Create<Condition>();
+  Condition cb = *b->Attach<Condition>(ca.id());
+  ASSERT_TRUE(ca.Acquire(kLong).ok());
+  auto notifier = std::async(std::launch::async, [&] {
+    absl::Status acquired = cb.Acquire(kLong);
+    if (!acquired.ok()) return acquired;
+    absl::Status notified = cb.Notify();
+    absl::Status released = cb.Release();
+    absl::Status synced = b->Sync();
+    if (!notified.ok()) return notified;
+    if (!released.ok()) return released;
+    return synced;
+  });
+  auto observer = MustConnect(address_);
+  ASSERT_TRUE(WaitForWaiters(*observer, ca.id(), 1));
+  EXPECT_TRUE(ca.Wait(kLong).ok());  // b got the lock and notified
+  ASSERT_EQ(notifier.wait_for(std::chrono::seconds(20)),
+            std::future_status::ready);
+  EXPECT_TRUE(notifier.get().ok());
+  EXPECT_TRUE(ca.Release().ok());
+  EXPECT_TRUE(a->Sync().ok());
+}
+
 TEST_F(ManagerTest, SeedSemaphoreHandshake) {
   auto client = MustConnect(address_);
   Semaphore sem = *client->Create<Semaphore>({Value(0)});
@@ -402,6 +430,33 @@ TEST_F(ManagerTest, KilledHolderReleasesTheLock) {
   EXPECT_TRUE(lock.Acquire(kLong).ok());
 }
 
+// Lock::Release is deferred: written with the client's next call. With no
+// next call the client's flusher still delivers it, here to a waiter in
+// another process; and a later call of the same client sees it done.
+TEST_F(ManagerTest, DeferredReleaseArrivesWithoutAnotherCall) {
+  auto holder = MustConnect(address_);
+  Lock lock = *holder->GetOrCreate<Lock>("D");
+  ASSERT_TRUE(lock.Acquire(kLong).ok());
+  ASSERT_TRUE(lock.Release().ok());
+  absl::StatusOr<bool> locked = lock.Locked();  // written after the release
+  ASSERT_TRUE(locked.ok()) << locked.status();
+  EXPECT_FALSE(*locked);
+
+  ASSERT_TRUE(lock.Acquire(kLong).ok());
+  Signal acquired = Signal::Make();
+  ChildProcess child = ForkChild([&]() -> int {
+    auto c = MustConnect(address_);
+    CHILD_CHECK(c->Get<Lock>("D")->Acquire(kLong).ok());
+    acquired.Send();
+    return 0;
+  });
+  auto observer = MustConnect(address_);
+  ASSERT_TRUE(WaitForWaiters(*observer, lock.id(), 1));
+  ASSERT_TRUE(lock.Release().ok());  // and no other call on `holder`
+  EXPECT_TRUE(acquired.Wait());
+  ExpectSuccess(child);
+}
+
 TEST_F(ManagerTest, ClientKilledWhileBlockedLeavesNoPhantomHolder) {
   auto client = MustConnect(address_);
   Lock lock = *client->GetOrCreate<Lock>("L");
@@ -412,6 +467,7 @@ TEST_F(ManagerTest, ClientKilledWhileBlockedLeavesNoPhantomHolder) {
   ASSERT_TRUE(child.Wait(kLong).ok());
   ASSERT_TRUE(WaitForWaiters(*client, lock.id(), 0));
   ASSERT_TRUE(lock.Release().ok());
+  ASSERT_TRUE(client->Sync().ok());  // the release is done
   auto other = MustConnect(address_);
   EXPECT_TRUE(other->Get<Lock>("L")->Acquire(absl::ZeroDuration()).ok());
   absl::StatusOr<Value> objects = other->ListObjects();
@@ -507,9 +563,16 @@ TEST_F(ManagerTest, FourProcessesContendOnLockAndSemaphore) {
   (void)*client->GetOrCreate<Semaphore>("sem", {Value(2)});
   std::vector<ChildProcess> children;
   for (int i = 0; i < 2; ++i) {
+#if defined(__SANITIZE_THREAD__)
+    // A contending client releases Locks, which starts its flusher thread
+    // (deferred releases, client.h): TSan cannot run threads in a child
+    // forked from this multi-threaded process, so all four are exec'd.
+    children.push_back(ExecChild("contend", ""));
+#else
     children.push_back(ForkChild([&]() -> int {
       return ContendRole(address_, TestKey());
     }));
+#endif
     children.push_back(ExecChild("contend", ""));
   }
   for (ChildProcess& child : children) ExpectSuccess(child);

@@ -1,6 +1,7 @@
 // Typed proxies for the objects a Manager hosts. Each method is one call on
 // the client's connection (client.h); methods marked "posted" do not wait for
-// a reply (see "Posted calls" in client.h). Methods that may wait take a
+// a reply (see "Posted calls" in client.h), those marked "deferred" do not
+// even write at once (see "Deferred releases" there). Methods that may wait take a
 // timeout (absl::InfiniteDuration() = forever, ZeroDuration() = do not wait)
 // and return DeadlineExceeded when it passes. Semantics follow Python's
 // threading, queue, list and dict types; errors are absl::Status codes:
@@ -58,6 +59,12 @@ class ObjectProxy {
                          CallMode::kPosted)
         .status();
   }
+  // A posted release written with the client's next call ("Deferred
+  // releases" in client.h).
+  absl::Status PostRelease() const {
+    return client_->Call(ref_.object_id, "release", {}, CallMode::kDeferred)
+        .status();
+  }
   absl::StatusOr<int64_t> CallInt(absl::string_view method,
                                   std::vector<Value> args = {}) const;
   absl::StatusOr<bool> CallBool(absl::string_view method) const;
@@ -74,7 +81,7 @@ class Lock : public ObjectProxy {
   absl::Status Acquire(absl::Duration timeout) const {
     return CallStatus("acquire", {}, timeout);
   }
-  absl::Status Release() const { return Post("release"); }  // posted
+  absl::Status Release() const { return PostRelease(); }  // deferred
   absl::StatusOr<bool> Locked() const { return CallBool("locked"); }
 };
 
@@ -86,7 +93,7 @@ class RLock : public ObjectProxy {
   absl::Status Acquire(absl::Duration timeout) const {
     return CallStatus("acquire", {}, timeout);
   }
-  absl::Status Release() const { return Post("release"); }  // posted
+  absl::Status Release() const { return PostRelease(); }  // deferred
 };
 
 // Create with {Value(initial)} (default 1).
@@ -132,7 +139,7 @@ class Condition : public ObjectProxy {
   absl::Status Acquire(absl::Duration timeout) const {
     return CallStatus("acquire", {}, timeout);
   }
-  absl::Status Release() const { return Post("release"); }  // posted
+  absl::Status Release() const { return PostRelease(); }  // deferred
   // With the lock held: releases it, waits for a notify, retakes it (also
   // after a timeout, which returns DeadlineExceeded).
   absl::Status Wait(absl::Duration timeout) const {

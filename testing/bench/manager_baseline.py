@@ -99,15 +99,23 @@ def ping_pong(manager, seconds):
 
 def main():
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
+    # An optional comma-separated subset of the workloads (default: all).
+    wanted = [w for w in (sys.argv[2] if len(sys.argv) > 2 else "").split(",")
+              if w]
+    workloads = [
+        ("lock_pairs_1", lambda m: lock_pairs(m, 1, seconds)),
+        ("lock_pairs_4", lambda m: lock_pairs(m, 4, seconds)),
+        ("dict_set_get", lambda m: dict_pairs(m, seconds)),
+        ("list_append", lambda m: list_appends(m, seconds)),
+        ("semaphore_ping_pong", lambda m: ping_pong(m, seconds)),
+    ]
     mp.set_start_method("fork")
     manager = SyncManager()
     manager.start()
     try:
-        print("lock_pairs_1", lock_pairs(manager, 1, seconds), flush=True)
-        print("lock_pairs_4", lock_pairs(manager, 4, seconds), flush=True)
-        print("dict_set_get", dict_pairs(manager, seconds), flush=True)
-        print("list_append", list_appends(manager, seconds), flush=True)
-        print("semaphore_ping_pong", ping_pong(manager, seconds), flush=True)
+        for name, run in workloads:
+            if not wanted or name in wanted:
+                print(name, run(manager), flush=True)
     finally:
         manager.shutdown()
 

@@ -14,7 +14,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <cstdlib>
 #include <map>
 #include <string>
@@ -39,6 +41,9 @@ DEFINE_string(python, "python3", "the Python interpreter for the baseline");
 DEFINE_string(python_script, "testing/bench/manager_baseline.py",
               "the baseline script (Python's SyncManager)");
 DEFINE_bool(skip_python, false, "measure syncstream only");
+DEFINE_string(workloads, "",
+              "comma-separated subset of lock_pairs_1, lock_pairs_4, "
+              "dict_set_get, list_append, semaphore_ping_pong (default: all)");
 
 namespace syncstream::manager {
 namespace {
@@ -208,7 +213,7 @@ std::map<std::string, double> RunPython() {
   UniqueFd read_end(fds[0]), write_end(fds[1]);
   SpawnOptions options;
   options.argv = {FLAGS_python, FLAGS_python_script,
-                  absl::StrCat(FLAGS_seconds)};
+                  absl::StrCat(FLAGS_seconds), FLAGS_workloads};
   options.stdout_to = FdRedirect::To(write_end.get());
   ChildProcess python = Must(ChildProcess::Spawn(options), "python3");
   write_end.Reset();
@@ -244,18 +249,37 @@ int Main() {
   ready.Get();
   const std::string a = address.ToString();
 
+  struct Workload {
+    const char* key;
+    const char* label;
+    std::function<double()> run;
+  };
+  const std::vector<Workload> workloads = {
+      {"lock_pairs_1", "lock acquire+release pairs/s, 1 client",
+       [&] { return LockPairs(a, 1); }},
+      {"lock_pairs_4", "lock acquire+release pairs/s, 4 clients",
+       [&] { return LockPairs(a, 4); }},
+      {"dict_set_get", "dict set+get pairs/s", [&] { return DictPairs(a); }},
+      {"list_append", "list append/s", [&] { return ListAppends(a); }},
+      {"semaphore_ping_pong", "semaphore ping-pong round trips/s",
+       [&] { return PingPong(a); }},
+  };
+  const std::vector<std::string> wanted =
+      absl::StrSplit(FLAGS_workloads, ',', absl::SkipEmpty());
   struct Figure {
     const char* key;
     const char* label;
     double ours;
   };
-  std::vector<Figure> figures = {
-      {"lock_pairs_1", "lock acquire+release pairs/s, 1 client", LockPairs(a, 1)},
-      {"lock_pairs_4", "lock acquire+release pairs/s, 4 clients", LockPairs(a, 4)},
-      {"dict_set_get", "dict set+get pairs/s", DictPairs(a)},
-      {"list_append", "list append/s", ListAppends(a)},
-      {"semaphore_ping_pong", "semaphore ping-pong round trips/s", PingPong(a)},
-  };
+  std::vector<Figure> figures;
+  for (const Workload& w : workloads) {
+    if (!wanted.empty() &&
+        std::find(wanted.begin(), wanted.end(), w.key) == wanted.end()) {
+      continue;
+    }
+    figures.push_back({w.key, w.label, w.run()});
+  }
+  if (figures.empty()) Die(absl::StrCat("no workload in --workloads=", FLAGS_workloads));
   (void)server.Kill(SIGKILL);
   (void)server.Wait(kLong);
   ::unlink(path.c_str());

@@ -37,6 +37,50 @@ absl::StatusOr<size_t> ResolveIndex(const ManagedObject& object,
   return static_cast<size_t>(resolved);
 }
 
+// List and Dict: containers whose methods run under the object's mutex and
+// never wait. Methods that store their arguments (Stores) take the
+// arguments' references first and give them back if the method fails.
+class ContainerObject : public ManagedObject {
+ public:
+  using ManagedObject::ManagedObject;
+
+  absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
+                             std::vector<Value>& args) final {
+    Dropped dropped(ctx);
+    const bool stores = Stores(method);
+    if (stores) {
+      for (size_t i = 0; i < args.size(); ++i) {
+        if (absl::Status s = ctx.references->RefAll(args[i]); !s.ok()) {
+          for (size_t j = 0; j < i; ++j) dropped.Add(args[j]);
+          return s;
+        }
+      }
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    absl::StatusOr<Value> result = Run(method, args, dropped);
+    if (!result.ok() && stores) {
+      for (Value& v : args) dropped.Add(std::move(v));
+    }
+    return result;
+  }
+
+  ObjectInfo Describe() final {
+    std::lock_guard<std::mutex> lock(mu_);
+    ObjectInfo info;
+    info.state = absl::StrCat("len=", SizeLocked());
+    return info;
+  }
+
+ protected:
+  virtual size_t SizeLocked() const = 0;
+  virtual bool Stores(absl::string_view method) const = 0;
+  // With mu_ held. On success the stored arguments were moved out of `args`
+  // (or replaced by values that hold no reference).
+  virtual absl::StatusOr<Value> Run(absl::string_view method,
+                                    std::vector<Value>& args,
+                                    Dropped& dropped) = 0;
+};
+
 class QueueObject : public ManagedObject {
  public:
   explicit QueueObject(int64_t maxsize)
@@ -119,53 +163,26 @@ class QueueObject : public ManagedObject {
   int64_t unfinished_ = 0;
 };
 
-class ListObject : public ManagedObject {
+class ListObject : public ContainerObject {
  public:
   explicit ListObject(ValueList items)
-      : ManagedObject("list"), items_(std::move(items)) {}
-
-  absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
-                             std::vector<Value>& args) override {
-    Dropped dropped(ctx);
-    // Methods that store values take their references first.
-    bool stores = method == "append" || method == "extend" ||
-                  method == "insert" || method == "set" ||
-                  method == "set_all";
-    if (stores) {
-      for (const Value& v : args) {
-        if (absl::Status s = ctx.references->RefAll(v); !s.ok()) {
-          for (const Value& taken : args) {
-            if (&taken == &v) break;
-            dropped.Add(taken);
-          }
-          return s;
-        }
-      }
-    }
-    std::unique_lock<std::mutex> lock(mu_);
-    absl::StatusOr<Value> result = Run(method, args, dropped);
-    if (!result.ok() && stores) {
-      for (Value& v : args) dropped.Add(std::move(v));
-    }
-    return result;
-  }
+      : ContainerObject("list"), items_(std::move(items)) {}
 
   std::vector<Value> TakeContents() override {
     std::lock_guard<std::mutex> lock(mu_);
     return std::exchange(items_, {});
   }
 
-  ObjectInfo Describe() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    ObjectInfo info;
-    info.state = absl::StrCat("len=", items_.size());
-    return info;
-  }
 
  private:
-  // With mu_ held. On success the stored arguments were moved out of `args`.
+  size_t SizeLocked() const override { return items_.size(); }
+  bool Stores(absl::string_view method) const override {
+    return method == "append" || method == "extend" || method == "insert" ||
+           method == "set" || method == "set_all";
+  }
+
   absl::StatusOr<Value> Run(absl::string_view method, std::vector<Value>& args,
-                            Dropped& dropped) {
+                            Dropped& dropped) override {
     if (method == "append") {
       if (auto s = CheckArgs(*this, method, args, 1, 1); !s.ok()) return s;
       items_.push_back(std::move(args[0]));
@@ -270,31 +287,10 @@ class ListObject : public ManagedObject {
 };
 
 // Dict and Namespace: a map from string keys to values.
-class DictObject : public ManagedObject {
+class DictObject : public ContainerObject {
  public:
   DictObject(std::string type, ValueDict items)
-      : ManagedObject(std::move(type)), items_(std::move(items)) {}
-
-  absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
-                             std::vector<Value>& args) override {
-    Dropped dropped(ctx);
-    bool stores = method == "set" || method == "update" ||
-                  method == "setdefault" || method == "set_all";
-    if (stores) {
-      for (size_t i = 0; i < args.size(); ++i) {
-        if (absl::Status s = ctx.references->RefAll(args[i]); !s.ok()) {
-          for (size_t j = 0; j < i; ++j) dropped.Add(args[j]);
-          return s;
-        }
-      }
-    }
-    std::unique_lock<std::mutex> lock(mu_);
-    absl::StatusOr<Value> result = Run(method, args, dropped);
-    if (!result.ok() && stores) {
-      for (Value& v : args) dropped.Add(std::move(v));
-    }
-    return result;
-  }
+      : ContainerObject(std::move(type)), items_(std::move(items)) {}
 
   std::vector<Value> TakeContents() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -304,12 +300,6 @@ class DictObject : public ManagedObject {
     return out;
   }
 
-  ObjectInfo Describe() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    ObjectInfo info;
-    info.state = absl::StrCat("len=", items_.size());
-    return info;
-  }
 
  private:
   absl::StatusOr<std::string> Key(const Value& v) const {
@@ -321,8 +311,14 @@ class DictObject : public ManagedObject {
         absl::StrCat(label(), ": no key '", absl::CEscape(key), "'"));
   }
 
+  size_t SizeLocked() const override { return items_.size(); }
+  bool Stores(absl::string_view method) const override {
+    return method == "set" || method == "update" || method == "setdefault" ||
+           method == "set_all";
+  }
+
   absl::StatusOr<Value> Run(absl::string_view method, std::vector<Value>& args,
-                            Dropped& dropped) {
+                            Dropped& dropped) override {
     if (method == "set" || method == "setdefault") {
       if (auto s = CheckArgs(*this, method, args, 2, 2); !s.ok()) return s;
       absl::StatusOr<std::string> key = Key(args[0]);

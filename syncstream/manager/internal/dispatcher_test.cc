@@ -515,6 +515,49 @@ TEST_F(DispatcherTest, ParkedAcquireIsAnsweredByTheRelease) {
   EXPECT_TRUE(Call(a, lock, "acquire").ok());
 }
 
+// A client that releases and at once re-acquires (one batch of requests, as
+// a connection runs them) does not take the lock again from a waiter that
+// has been parked longer than the starvation limit: it queues behind it.
+TEST_F(DispatcherTest, LongParkedWaiterIsServedBeforeAReacquire) {
+  auto a = dispatcher_.OpenSession("a");
+  auto b = dispatcher_.OpenSession("b");
+  uint64_t lock = Create(a, "lock");
+  ASSERT_TRUE(Call(a, lock, "acquire").ok());
+  auto sink_a = std::make_shared<RecordingSink>();
+  auto sink_b = std::make_shared<RecordingSink>();
+  proto::Request b_acquire = MakeRequest(lock, "acquire", {}, kForever, 1);
+  b_acquire.set_request_id(77);
+  proto::Response response;
+  ASSERT_EQ(dispatcher_.Execute(b, b_acquire, false, &response, sink_b),
+            Dispatcher::Outcome::kParked);
+  // Past the limit (a lower bound: waiting longer changes nothing).
+  const absl::Time parked = ::syncstream::Now();
+  while (::syncstream::Now() - parked <= 2 * kStarvationLimit) {
+    absl::SleepFor(kStarvationLimit);
+  }
+  std::vector<std::shared_ptr<ManagedObject>> kicks;
+  proto::Request release = MakeRequest(lock, "release", {}, kForever, 1);
+  proto::Request reacquire = MakeRequest(lock, "acquire", {}, kForever, 1);
+  reacquire.set_request_id(78);
+  ASSERT_EQ(dispatcher_.Execute(a, release, false, &response, sink_a, &kicks),
+            Dispatcher::Outcome::kDone);
+  EXPECT_TRUE(StatusOf(response).ok());
+  EXPECT_EQ(
+      dispatcher_.Execute(a, reacquire, false, &response, sink_a, &kicks),
+      Dispatcher::Outcome::kParked);
+  dispatcher_.Kick(&kicks);  // the end of a's batch
+  std::optional<proto::Response> reply = sink_b->WaitFor(1);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->request_id(), 77u);
+  EXPECT_TRUE(StatusOf(*reply).ok());
+  EXPECT_EQ(sink_a->size(), 0u);  // a waits for b now
+  End(b);                         // b's lock goes to a's parked acquire
+  reply = sink_a->WaitFor(1);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->request_id(), 78u);
+  EXPECT_TRUE(StatusOf(*reply).ok());
+}
+
 TEST_F(DispatcherTest, ParkedCallTimesOutAndDeadClientsParkedCallsGo) {
   auto a = dispatcher_.OpenSession("a");
   auto b = dispatcher_.OpenSession("b");

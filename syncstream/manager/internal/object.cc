@@ -26,6 +26,7 @@ void ManagedObject::Park(CallContext& ctx) {
     call->session = *ctx.park->session;
     call->request = *ctx.park->request;
     call->deadline = ctx.deadline;
+    call->parked_at = ::syncstream::Now();
     call->sink = *ctx.park->sink;
     call->object = weak_from_this();
   }

@@ -85,6 +85,13 @@ struct ObjectInfo {
   std::string state;  // "locked", "value=2", "len=5", ...
 };
 
+// Fairness of locks and semaphores: a free object goes to whoever asks
+// first (a client releasing and re-acquiring keeps it without a hand-off, as
+// with Python's locks) until the oldest parked call has waited this long;
+// then new calls queue behind the parked ones, which are served in order, so
+// that no waiter starves.
+constexpr absl::Duration kStarvationLimit = absl::Milliseconds(1);
+
 class ManagedObject : public std::enable_shared_from_this<ManagedObject> {
  public:
   explicit ManagedObject(std::string type) : type_(std::move(type)) {}
@@ -171,6 +178,14 @@ class ManagedObject : public std::enable_shared_from_this<ManagedObject> {
   absl::Status Await(CallContext& ctx, std::unique_lock<std::mutex>& lock,
                      absl::string_view what, Ready ready) {
     return Await(ctx, lock, ctx.deadline, what, ready);
+  }
+
+  // Whether a new call arriving on a connection must queue behind the calls
+  // parked here (with mu_ held); see kStarvationLimit.
+  bool QueueBehindParked(const CallContext& ctx) const {
+    return ctx.park != nullptr && ctx.park->existing == nullptr &&
+           !parked_.empty() &&
+           ::syncstream::Now() - parked_.front()->parked_at > kStarvationLimit;
   }
 
   absl::Status BadMethod(absl::string_view method) const {

@@ -24,11 +24,15 @@ void ParkingTimer::Add(const std::shared_ptr<ParkedCall>& call) {
   if (call->deadline == absl::InfiniteFuture()) return;
   std::lock_guard<std::mutex> lock(mu_);
   if (call->timed) return;
-  const bool earliest =
-      entries_.empty() || call->deadline < entries_.begin()->first;
   call->timer_entry = entries_.emplace(call->deadline, call);
   call->timed = true;
-  if (earliest) cv_.notify_all();
+  // The thread is woken only when it would sleep past this deadline: most
+  // calls are answered long before theirs, so a steady stream of parked
+  // calls costs the timer no wake-up (it wakes at worst once per deadline).
+  if (call->deadline < wake_at_) {
+    wake_at_ = call->deadline;
+    cv_.notify_all();
+  }
 }
 
 void ParkingTimer::Remove(ParkedCall* call) {
@@ -42,11 +46,13 @@ void ParkingTimer::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     if (entries_.empty()) {
+      wake_at_ = absl::InfiniteFuture();
       cv_.wait(lock);
       continue;
     }
     const absl::Time next = entries_.begin()->first;
     if (::syncstream::Now() < next) {
+      wake_at_ = next;
       cv_.wait_until(lock, absl::ToChronoTime(next));
       continue;
     }

@@ -44,6 +44,7 @@ struct ParkedCall {
   std::shared_ptr<Session> session;
   proto::Request request;
   absl::Time deadline;
+  absl::Time parked_at;  // when it was first parked
   std::shared_ptr<ReplySink> sink;
   std::weak_ptr<ManagedObject> object;
   // The call's entry in the ParkingTimer (guarded by the timer's mutex).
@@ -74,6 +75,10 @@ class ParkingTimer {
   std::mutex mu_;
   std::condition_variable cv_;
   TimerEntries entries_;
+  // When the thread wakes up next (InfiniteFuture: only when notified).
+  // Entries removed early leave it as it is: the thread then wakes once for
+  // nothing, which is cheaper than a notification per removal.
+  absl::Time wake_at_ = absl::InfiniteFuture();
   bool stop_ = false;
   std::thread thread_;
 };

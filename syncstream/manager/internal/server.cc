@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/manager/internal/wait_readable.h"
 
 namespace syncstream::manager::internal {
 
@@ -104,6 +105,7 @@ void ClientConnection::Serve() {
     if (!kicks.empty() && !connection_->HasBufferedFrame()) {
       dispatcher_->Kick(&kicks);  // every buffered request has run
     }
+    WaitUntilReadable(*connection_, absl::InfiniteFuture());
     absl::Status received =
         connection_->Receive(&request, absl::InfiniteDuration());
     if (!received.ok()) {

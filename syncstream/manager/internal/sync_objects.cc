@@ -20,8 +20,9 @@ class LockObject : public ManagedObject {
                              std::vector<Value>& args) override {
     std::unique_lock<std::mutex> lock(mu_);
     if (method == "acquire") {
+      const bool queue = QueueBehindParked(ctx);
       absl::Status s = Await(ctx, lock, "acquire",
-                             [&] { return !holder_.valid(); });
+                             [&] { return !holder_.valid() && !queue; });
       if (!s.ok()) return s;
       holder_ = ctx.owner();
       return Value();
@@ -58,49 +59,10 @@ class LockObject : public ManagedObject {
   Owner holder_;
 };
 
-class RLockObject : public ManagedObject {
+// An RLock's state, also the lock of a Condition: the owner (client and
+// thread) and its recursion count. The helpers run with mu_ held.
+class ReentrantLockObject : public ManagedObject {
  public:
-  RLockObject() : ManagedObject("rlock") {}
-
-  absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
-                             std::vector<Value>& args) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    const Owner me = ctx.owner();
-    if (method == "acquire") {
-      if (owner_ == me) {
-        ++count_;
-        return Value();
-      }
-      absl::Status s =
-          Await(ctx, lock, "acquire", [&] { return !owner_.valid(); });
-      if (!s.ok()) return s;
-      owner_ = me;
-      count_ = 1;
-      return Value();
-    }
-    if (method == "release") {
-      if (owner_ != me) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            label(), ": release by ", OwnerName(me), ", which does not own it"));
-      }
-      if (--count_ == 0) {
-        owner_ = Owner();
-        if (waiting_ > 0) cv_.notify_all();
-      }
-      return Value();
-    }
-    return BadMethod(method);
-  }
-
-  void ReleaseSession(uint64_t session) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (owner_.session == session) {
-      owner_ = Owner();
-      count_ = 0;
-    }
-    cv_.notify_all();
-  }
-
   ObjectInfo Describe() override {
     std::lock_guard<std::mutex> lock(mu_);
     ObjectInfo info;
@@ -109,12 +71,84 @@ class RLockObject : public ManagedObject {
     }
     info.waiters = waiters();
     info.state = owner_.valid() ? "locked" : "unlocked";
+    DescribeMore(info);
     return info;
   }
 
- private:
+ protected:
+  using ManagedObject::ManagedObject;
+
+  // Takes the lock for the caller once more (waiting while another owner
+  // holds it). A call that is not `parkable` waits on a worker thread.
+  absl::StatusOr<Value> AcquireOwned(CallContext& ctx,
+                                     std::unique_lock<std::mutex>& lock,
+                                     bool parkable) {
+    const Owner me = ctx.owner();
+    if (owner_ == me) {
+      ++count_;
+      return Value();
+    }
+    const CallContext::ParkRequest* const park = ctx.park;
+    if (!parkable) ctx.park = nullptr;
+    const bool queue = QueueBehindParked(ctx);
+    absl::Status s = Await(ctx, lock, "acquire",
+                           [&] { return !owner_.valid() && !queue; });
+    ctx.park = park;
+    if (!s.ok()) return s;
+    owner_ = me;
+    count_ = 1;
+    return Value();
+  }
+
+  // Gives one level back; the last one frees the lock.
+  absl::StatusOr<Value> ReleaseOwned(const CallContext& ctx) {
+    const Owner me = ctx.owner();
+    if (owner_ != me) return NotOwner("release", me);
+    if (--count_ == 0) {
+      owner_ = Owner();
+      if (waiting_ > 0) cv_.notify_all();
+    }
+    return Value();
+  }
+
+  // The lock is no longer held by `session` (gone).
+  void DropOwner(uint64_t session) {
+    if (owner_.session == session) {
+      owner_ = Owner();
+      count_ = 0;
+    }
+  }
+
+  absl::Status NotOwner(absl::string_view method, const Owner& me) const {
+    return absl::FailedPreconditionError(
+        absl::StrCat(label(), ": ", method, " by ", OwnerName(me),
+                     ", which does not hold the lock"));
+  }
+
+  // Adds to what Describe shows (with mu_ held).
+  virtual void DescribeMore(ObjectInfo& info) {}
+
   Owner owner_;
   int64_t count_ = 0;
+};
+
+class RLockObject : public ReentrantLockObject {
+ public:
+  RLockObject() : ReentrantLockObject("rlock") {}
+
+  absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
+                             std::vector<Value>& args) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (method == "acquire") return AcquireOwned(ctx, lock, /*parkable=*/true);
+    if (method == "release") return ReleaseOwned(ctx);
+    return BadMethod(method);
+  }
+
+  void ReleaseSession(uint64_t session) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    DropOwner(session);
+    cv_.notify_all();
+  }
 };
 
 class SemaphoreObject : public ManagedObject {
@@ -129,7 +163,9 @@ class SemaphoreObject : public ManagedObject {
                              std::vector<Value>& args) override {
     std::unique_lock<std::mutex> lock(mu_);
     if (method == "acquire") {
-      absl::Status s = Await(ctx, lock, "acquire", [&] { return value_ > 0; });
+      const bool queue = QueueBehindParked(ctx);
+      absl::Status s = Await(ctx, lock, "acquire",
+                             [&] { return value_ > 0 && !queue; });
       if (!s.ok()) return s;
       --value_;
       ++held_[ctx.session->id()];
@@ -240,34 +276,19 @@ class EventObject : public ManagedObject {
   bool flag_ = false;
 };
 
-class ConditionObject : public ManagedObject {
+// A Condition: a reentrant lock plus wait and notify.
+class ConditionObject : public ReentrantLockObject {
  public:
-  ConditionObject() : ManagedObject("condition") {}
+  ConditionObject() : ReentrantLockObject("condition") {}
 
   absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
                              std::vector<Value>& args) override {
     std::unique_lock<std::mutex> lock(mu_);
     const Owner me = ctx.owner();
-    if (method == "acquire") {
-      if (owner_ == me) {
-        ++count_;
-        return Value();
-      }
-      absl::Status s = Await(ctx, lock, "acquire",
-                             [&] { return !owner_.valid(); });
-      if (!s.ok()) return s;
-      owner_ = me;
-      count_ = 1;
-      return Value();
-    }
-    if (method == "release") {
-      if (owner_ != me) return NotOwner("release", me);
-      if (--count_ == 0) {
-        owner_ = Owner();
-        cv_.notify_all();
-      }
-      return Value();
-    }
+    // Not parked: a wait frees the lock on a worker thread, where no parked
+    // call would be retried; a waiting acquire is woken there directly.
+    if (method == "acquire") return AcquireOwned(ctx, lock, /*parkable=*/false);
+    if (method == "release") return ReleaseOwned(ctx);
     if (method == "notify" || method == "notify_all") {
       if (owner_ != me) return NotOwner(method, me);
       int64_t n = 1;
@@ -298,25 +319,15 @@ class ConditionObject : public ManagedObject {
 
   void ReleaseSession(uint64_t session) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (owner_.session == session) {
-      owner_ = Owner();
-      count_ = 0;
-    }
+    DropOwner(session);
     waiters_.remove_if(
         [session](const Waiter* w) { return w->owner.session == session; });
     cv_.notify_all();
   }
 
-  ObjectInfo Describe() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    ObjectInfo info;
-    if (owner_.valid()) {
-      info.holders.push_back(absl::StrCat(OwnerName(owner_), " x", count_));
-    }
-    info.waiters = waiters();
-    info.state = absl::StrCat(owner_.valid() ? "locked" : "unlocked", ", ",
-                              waiters_.size(), " waiting for notify");
-    return info;
+ protected:
+  void DescribeMore(ObjectInfo& info) override {
+    absl::StrAppend(&info.state, ", ", waiters_.size(), " waiting for notify");
   }
 
  private:
@@ -350,14 +361,6 @@ class ConditionObject : public ManagedObject {
     return Value(true);
   }
 
-  absl::Status NotOwner(absl::string_view method, const Owner& me) const {
-    return absl::FailedPreconditionError(
-        absl::StrCat(label(), ": ", method, " by ", OwnerName(me),
-                     ", which does not hold the lock"));
-  }
-
-  Owner owner_;
-  int64_t count_ = 0;
   std::list<Waiter*> waiters_;  // waiting for a notify, oldest first
 };
 
