@@ -27,6 +27,7 @@
 #include "syncstream/file/line_file_buffer.h"
 #include "testing/nfs_fixture.h"
 #include "syncstream/core/deadline.h"
+#include "tools/flag_help.h"
 
 DEFINE_int32(writers, 4, "writer processes");
 DEFINE_int32(lines_per_writer, 250000, "lines each writer writes");
@@ -165,6 +166,8 @@ int Main() {
 }  // namespace syncstream::bench
 
 int main(int argc, char** argv) {
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  syncstream::tools::ParseFlagsOrShowHelp(
+      "file: LineFileBuffer throughput with 4 writer processes (local directory, then two bindfs views: coherent and misbehaving), beside a same-run baseline of one fcntl-locked O_APPEND write per line.\n\nusage: file [flags]",
+      &argc, &argv);
   return syncstream::bench::Main();
 }

@@ -45,6 +45,7 @@
 #include "syncstream/proto/host.pb.h"
 #include "syncstream/proto/record.pb.h"
 #include "syncstream/core/deadline.h"
+#include "tools/flag_help.h"
 
 DEFINE_int32(clients, 4, "client processes");
 DEFINE_int64(lines, 2000000, "lines per client");
@@ -382,7 +383,9 @@ double MeasureRawProtobuf() {
 }  // namespace syncstream
 
 int main(int argc, char** argv) {
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  syncstream::tools::ParseFlagsOrShowHelp(
+      "host: lines/s from client processes to one LineHostBuffer collector over loopback TCP with acknowledgements, beside same-run baselines of raw encoded batches (the practical limit) and raw protobuf frames over the same kind of socket; with CPU ns per line of clients and server.\n\nusage: host [flags]",
+      &argc, &argv);
   const std::string& mode = FLAGS_mode;
   if (mode != "all" && mode != "raw" && mode != "protobuf" && mode != "host") {
     std::cerr << "--mode must be all, raw, protobuf or host\n";

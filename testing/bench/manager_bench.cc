@@ -35,6 +35,7 @@
 #include "syncstream/manager/manager.h"
 #include "syncstream/manager/proxies.h"
 #include "syncstream/core/deadline.h"
+#include "tools/flag_help.h"
 
 DEFINE_double(seconds, 1.0, "duration of each measurement");
 DEFINE_string(python, "python3", "the Python interpreter for the baseline");
@@ -304,7 +305,10 @@ int Main() {
 }  // namespace syncstream::manager
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage("Manager vs Python SyncManager benchmark");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  syncstream::tools::ParseFlagsOrShowHelp(
+      "manager: the Manager against Python's SyncManager in the same run (lock "
+      "pairs from 1 and 4 clients, dict set+get, list append, semaphore "
+      "ping-pong between two processes), with ratios.\n\nusage: manager [flags]",
+      &argc, &argv);
   return syncstream::manager::Main();
 }

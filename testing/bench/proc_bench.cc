@@ -45,6 +45,7 @@
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/proc/line_proc_buffer.h"
 #include "syncstream/core/deadline.h"
+#include "tools/flag_help.h"
 
 DEFINE_int32(children, 4, "Child processes.");
 DEFINE_int64(lines, 1000000, "Lines per child.");
@@ -292,6 +293,8 @@ int Main() {
 }  // namespace syncstream
 
 int main(int argc, char** argv) {
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  syncstream::tools::ParseFlagsOrShowHelp(
+      "proc: lines/s collected by a LineProcBuffer from child processes, beside same-run baselines of the same children writing their lines to pipes (one write per line, and 64 KiB writes); with the CPU split per line.\n\nusage: proc [flags]",
+      &argc, &argv);
   return syncstream::Main();
 }
