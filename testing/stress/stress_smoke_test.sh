@@ -29,10 +29,19 @@ if [[ -n "${TSAN_OPTIONS:-}${ASAN_OPTIONS:-}" ]]; then LINES=500; fi
 # fork-safe, so this is no hazard of the library. Under a sanitizer the
 # workers are exec'd instead; the plain run covers fork mode.
 if [[ -n "${TSAN_OPTIONS:-}${ASAN_OPTIONS:-}" ]]; then MODES="threads exec"; fi
+# host_restart forks its collector from the harness's restarter thread (so
+# the parent always has threads) and the collector starts threads of its own:
+# TSan kills such a child at once ("starting new threads after multi-threaded
+# fork is not supported"), so under TSan that kind is left to the plain and
+# ASan runs.
+KINDS=""
+if [[ -n "${TSAN_OPTIONS:-}" ]]; then
+  KINDS="--kinds=fdcapture,file,host,manager,proc,queue,thread"
+fi
 
 # 1. A clean run over every kind and mode, with kills.
 "$STRESS" --workers=3 --lines_per_worker=$LINES --line_length=120 \
-    --modes="${MODES// /,}" \
+    --modes="${MODES// /,}" $KINDS \
     --kill_rate=0.5 --seed=7 --progress=never --timeout=30s \
     --json="$OUT/clean.json" > "$OUT/clean.txt" 2>&1
 rc=$?

@@ -11,7 +11,9 @@
 // the end every record is read back from the last collector.
 //
 // Commit point (kills of workers): the collector acknowledged the line.
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -246,9 +248,20 @@ class RestartSession : public Session {
           for (;;) ::pause();  // until SIGKILLed
         }));
     ready_write.Reset();
+    // The child says 'r' once it listens, or dies (EOF); a child stuck
+    // before either is given up on after a deadline, never waited for
+    // forever.
+    struct pollfd ready = {ready_read.get(), POLLIN, 0};
+    int polled;
+    do {
+      polled = ::poll(&ready, 1, /*timeout_ms=*/20000);
+    } while (polled < 0 && errno == EINTR);
     char c;
-    if (::read(ready_read.get(), &c, 1) != 1) {
-      return absl::InternalError("host_restart: the collector did not start");
+    if (polled <= 0 || ::read(ready_read.get(), &c, 1) != 1) {
+      collector_.Kill(SIGKILL).IgnoreError();
+      return absl::InternalError(absl::StrCat(
+          "host_restart: the collector did not start",
+          polled == 0 ? " within 20 s" : ""));
     }
     return absl::OkStatus();
   }
