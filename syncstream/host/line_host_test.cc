@@ -29,6 +29,7 @@
 #include "syncstream/net/connection.h"
 #include "syncstream/proto/host.pb.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/core/status_macros.h"
 
 namespace syncstream {
 namespace {
@@ -326,6 +327,26 @@ TEST(LineHostTest, WrongKeyAndNoKeyAreRefusedOnBothSides) {
   EXPECT_THAT(Texts(buffer->Read()), ElementsAre("kept"));
 }
 
+// A hand-made mirror connection to `address` that has sent its hello with
+// `mirror_id` and, unless negative, `batch_encoding` (the reply is the
+// caller's to read).
+absl::StatusOr<std::unique_ptr<net::Connection>> SendMirrorHello(
+    const net::Address& address, const std::string& mirror_id,
+    int batch_encoding) {
+  net::ConnectionOptions options;
+  options.service = "host";
+  SYNCSTREAM_ASSIGN_OR_RETURN(
+      std::unique_ptr<net::Connection> connection,
+      net::Connection::Connect(address, options, kTimeout));
+  proto::HostRequest request;
+  request.mutable_mirror_hello()->set_mirror_id(mirror_id);
+  if (batch_encoding >= 0) {
+    request.mutable_mirror_hello()->set_batch_encoding(batch_encoding);
+  }
+  SYNCSTREAM_RETURN_IF_ERROR(connection->SendNow(request, kTimeout));
+  return connection;
+}
+
 UniqueFd RawConnect(const net::Address& address) {
   auto targets = net::Resolve(address);
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -355,14 +376,9 @@ TEST(LineHostTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
   }
   {
     // A real client that sends a frame over the collector's limit.
-    net::ConnectionOptions big;
-    big.service = "host";
-    auto c = net::Connection::Connect(buffer->address(), big, kTimeout);
+    auto c = SendMirrorHello(buffer->address(), std::string(16, 'x'), 1);
     ASSERT_TRUE(c.ok()) << c.status();
     proto::HostRequest request;
-    request.mutable_mirror_hello()->set_mirror_id(std::string(16, 'x'));
-    request.mutable_mirror_hello()->set_batch_encoding(1);
-    ASSERT_TRUE((*c)->SendNow(request, kTimeout).ok());
     proto::HostReply welcome;
     ASSERT_TRUE((*c)->Receive(&welcome, kTimeout).ok());
     request.mutable_batch()->set_sequence(1);
@@ -384,14 +400,9 @@ TEST(LineHostTest, GarbageAndOversizedFramesCloseOnlyThatConnection) {
 TEST(LineHostTest, MirrorsOfAnotherBatchEncodingAreRefusedWithTheReason) {
   CapturedLog log;
   auto buffer = StartCollector(10, &log);
-  net::ConnectionOptions options;
-  options.service = "host";
-  auto c = net::Connection::Connect(buffer->address(), options, kTimeout);
-  ASSERT_TRUE(c.ok()) << c.status();
-  proto::HostRequest request;
-  request.mutable_mirror_hello()->set_mirror_id(std::string(16, 'o'));
   // No batch_encoding: a mirror that sent protobuf RecordBatch messages.
-  ASSERT_TRUE((*c)->SendNow(request, kTimeout).ok());
+  auto c = SendMirrorHello(buffer->address(), std::string(16, 'o'), -1);
+  ASSERT_TRUE(c.ok()) << c.status();
   proto::HostReply reply;
   ASSERT_TRUE((*c)->Receive(&reply, kTimeout).ok());
   ASSERT_EQ(reply.reply_case(), proto::HostReply::kFailure);
@@ -406,14 +417,9 @@ TEST(LineHostTest, MirrorsOfAnotherBatchEncodingAreRefusedWithTheReason) {
 TEST(LineHostTest, AMalformedBatchClosesThatConnectionAndStoresNothing) {
   CapturedLog log;
   auto buffer = StartCollector(10, &log);
-  net::ConnectionOptions options;
-  options.service = "host";
-  auto c = net::Connection::Connect(buffer->address(), options, kTimeout);
+  auto c = SendMirrorHello(buffer->address(), std::string(16, 'm'), 1);
   ASSERT_TRUE(c.ok()) << c.status();
   proto::HostRequest request;
-  request.mutable_mirror_hello()->set_mirror_id(std::string(16, 'm'));
-  request.mutable_mirror_hello()->set_batch_encoding(1);
-  ASSERT_TRUE((*c)->SendNow(request, kTimeout).ok());
   proto::HostReply reply;
   ASSERT_TRUE((*c)->Receive(&reply, kTimeout).ok());
   ASSERT_EQ(reply.reply_case(), proto::HostReply::kWelcome);
