@@ -261,8 +261,7 @@ absl::Status LineProcMirror::AdmitWrite() {
   return absl::OkStatus();
 }
 
-absl::Status LineProcMirror::Publish(const Record& record) {
-  std::lock_guard<internal::SpinLock> guard(lock_);
+absl::Status LineProcMirror::PrepareToAddLocked(size_t size) {
   if (process_ == nullptr || process_->pid != CachedPid()) {
     SYNCSTREAM_RETURN_IF_ERROR(EnsureAttachedLocked());
   }
@@ -270,20 +269,8 @@ absl::Status LineProcMirror::Publish(const Record& record) {
     return absl::FailedPreconditionError(absl::StrCat(
         Describe(), ": closed (its end-of-stream or error was sent)"));
   }
-  const Record* to_add = &record;
-  size_t size = proc_internal::RecordBatchEncoder::EncodedSize(record);
   if (encoder_.record_count() > 0 && encoder_.size() + size > batch_bytes_) {
     SYNCSTREAM_RETURN_IF_ERROR(SendLocked());
-  }
-  Record cut;
-  size_t room = max_body_bytes_ - proc_internal::kBatchHeaderSize;
-  if (size > room) {  // only an enormous error message or trace
-    cut = record;
-    cut.trace.clear();
-    size_t fixed =
-        proc_internal::RecordBatchEncoder::EncodedSize(cut) - cut.text.size();
-    cut.text.resize(room > fixed ? std::min(cut.text.size(), room - fixed) : 0);
-    to_add = &cut;
   }
   if (batch_started_ns_.load(std::memory_order_relaxed) == 0) {
     batch_started_ns_.store(NowNanos(), std::memory_order_seq_cst);
@@ -292,13 +279,11 @@ absl::Status LineProcMirror::Publish(const Record& record) {
       process_->flusher_cv.notify_one();
     }
   }
-  encoder_.Add(*to_add);
-  const bool ends = record.is_end_of_stream() || record.is_error();
-  if (ends) {
-    process_->closed = true;
-    encoder_.AddFlags(proc_internal::kBatchMirrorClosed);
-  }
-  if (ends || record.is_warning() || encoder_.size() >= batch_bytes_ ||
+  return absl::OkStatus();
+}
+
+absl::Status LineProcMirror::FinishLineLocked() {
+  if (encoder_.size() >= batch_bytes_ ||
       encoder_.record_count() >= batch_records_) {
     return SendLocked();
   }
@@ -306,6 +291,50 @@ absl::Status LineProcMirror::Publish(const Record& record) {
     return std::exchange(deferred_error_, absl::OkStatus());
   }
   return absl::OkStatus();
+}
+
+absl::Status LineProcMirror::PublishLine(const LineView& line) {
+  const size_t size = proc_internal::RecordBatchEncoder::PlainLineSize(
+      line.sender().size(), line.type().size(), line.text().size());
+  std::lock_guard<internal::SpinLock> guard(lock_);
+  if (size == 0 || size > max_body_bytes_ - proc_internal::kBatchHeaderSize) {
+    return PublishLocked(line.record());  // cut to fit
+  }
+  // The path of every line: encoded from the writer's bytes in place.
+  SYNCSTREAM_RETURN_IF_ERROR(PrepareToAddLocked(size));
+  encoder_.AddLine(line.sender(), line.type(), line.sequence(),
+                   line.unix_nanos(), line.text(), line.continued());
+  return FinishLineLocked();
+}
+
+absl::Status LineProcMirror::Publish(const Record& record) {
+  std::lock_guard<internal::SpinLock> guard(lock_);
+  return PublishLocked(record);
+}
+
+absl::Status LineProcMirror::PublishLocked(const Record& record) {
+  const Record* to_add = &record;
+  size_t size = proc_internal::RecordBatchEncoder::EncodedSize(record);
+  Record cut;
+  size_t room = max_body_bytes_ - proc_internal::kBatchHeaderSize;
+  if (size > room) {  // an enormous error message or trace, or a huge line
+    cut = record;
+    cut.trace.clear();
+    size_t fixed =
+        proc_internal::RecordBatchEncoder::EncodedSize(cut) - cut.text.size();
+    cut.text.resize(room > fixed ? std::min(cut.text.size(), room - fixed) : 0);
+    to_add = &cut;
+    size = proc_internal::RecordBatchEncoder::EncodedSize(cut);
+  }
+  SYNCSTREAM_RETURN_IF_ERROR(PrepareToAddLocked(size));
+  encoder_.Add(*to_add);
+  const bool ends = record.is_end_of_stream() || record.is_error();
+  if (ends) {
+    process_->closed = true;
+    encoder_.AddFlags(proc_internal::kBatchMirrorClosed);
+  }
+  if (ends || record.is_warning()) return SendLocked();
+  return FinishLineLocked();
 }
 
 absl::Status LineProcMirror::Open() {

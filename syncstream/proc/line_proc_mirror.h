@@ -109,6 +109,7 @@ class LineProcMirror final : public LineWriter {
  protected:
   absl::Status AdmitWrite() override;
   absl::Status Publish(const Record& record) override;
+  absl::Status PublishLine(const LineView& line) override;
 
  private:
   friend class LineProcBuffer;
@@ -121,6 +122,15 @@ class LineProcMirror final : public LineWriter {
 
   // Attaches this process to the queue if it is not yet.
   absl::Status EnsureAttachedLocked();
+  // Publish with lock_ held.
+  absl::Status PublishLocked(const Record& record);
+  // Before a record of `size` encoded bytes is added: attaches, refuses a
+  // closed stream, sends the batch if the record would overfill it, and
+  // starts the batch's clock (waking the timer thread) if it is empty.
+  absl::Status PrepareToAddLocked(size_t size);
+  // After a line was added: sends a full batch, or reports a deferred
+  // error of the timer thread.
+  absl::Status FinishLineLocked();
   // Sends the pending batch. Without `wait_for_space`, a full queue returns
   // ResourceExhausted at once and keeps the batch (the timer thread's way);
   // otherwise it waits up to send_timeout, and a failure drops the batch.
