@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "syncstream/core/internal/biased_lock.h"
+#include "syncstream/core/internal/thread_token.h"
 
 namespace syncstream {
 namespace {
@@ -34,9 +35,6 @@ absl::Time RecordTime(bool precise) {
   return absl::FromUnixNanos(RecordNanos(precise));
 }
 
-std::atomic<uint64_t> next_thread_token{1};
-thread_local const uint64_t this_thread_token =
-    next_thread_token.fetch_add(1, std::memory_order_relaxed);
 
 }  // namespace
 
@@ -87,7 +85,7 @@ LineWriter::WriterState* LineWriter::ThreadState() {
     return static_cast<WriterState*>(thread_cache.state);
   }
   std::lock_guard<std::mutex> guard(mutex_);
-  auto& slot = threads_[this_thread_token];
+  auto& slot = threads_[internal::ThisThreadToken()];
   if (!slot) {
     size_t ordinal = threads_.size() - 1;
     std::string sender = ordinal == 0

@@ -11,6 +11,7 @@
 #include "syncstream/core/status_macros.h"
 #include "syncstream/proc/internal/channel.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/core/internal/thread_token.h"
 
 namespace syncstream {
 
@@ -41,6 +42,33 @@ constexpr std::chrono::milliseconds kFlusherRetry(1);
 
 }  // namespace
 
+class LineProcMirror::LockGuard {
+ public:
+  explicit LockGuard(const LineProcMirror& mirror)
+      : lock_(mirror.lock_),
+        owner_(mirror.owner_thread_.load(std::memory_order_relaxed) ==
+               internal::ThisThreadToken()) {
+    if (owner_) {
+      lock_.LockAsOwner();
+    } else {
+      lock_.LockAsOther();
+    }
+  }
+  ~LockGuard() {
+    if (owner_) {
+      lock_.UnlockAsOwner();
+    } else {
+      lock_.UnlockAsOther();
+    }
+  }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  internal::BiasedLock& lock_;
+  const bool owner_;
+};
+
 struct LineProcMirror::ProcessState {
   pid_t pid = 0;
   ProcessIdentity identity;
@@ -69,7 +97,8 @@ LineProcMirror::LineProcMirror(std::shared_ptr<Channel> channel,
       max_body_bytes_(channel_->queue.max_body_bytes(kMaxParticipantName,
                                                      kBatchType.size())),
       batch_bytes_(channel_->control.settings().batch_bytes),
-      batch_records_(channel_->control.settings().batch_records) {}
+      batch_records_(channel_->control.settings().batch_records),
+      stopped_through_(channel_->control.stopped_through_word()) {}
 
 absl::StatusOr<std::unique_ptr<LineProcMirror>> LineProcMirror::Attach(
     absl::string_view token_text) {
@@ -108,7 +137,7 @@ LineProcMirror::~LineProcMirror() {
   Close().IgnoreError();
   ProcessState* state;
   {
-    std::lock_guard<internal::SpinLock> guard(lock_);
+    LockGuard guard(*this);
     state = process_;
   }
   // A parent's state copied by fork is not ours to destroy (its thread
@@ -134,6 +163,11 @@ absl::Status LineProcMirror::EnsureAttachedLocked() {
   // abandoned (see the destructor), with whatever it had batched: the parent
   // sends its own batches.
   process_ = nullptr;
+  // The thread that attaches (Open, or the first write) owns lock_ in this
+  // process from its next entry on. A forked child's thread may hold lock_
+  // as owner now (it kept the token of the parent's thread that forked);
+  // either way it is the only thread of the child yet.
+  owner_thread_.store(internal::ThisThreadToken(), std::memory_order_relaxed);
   batch_started_ns_.store(0, std::memory_order_relaxed);
   stopped_ = false;
   deferred_error_ = absl::OkStatus();
@@ -231,8 +265,11 @@ void LineProcMirror::FlusherLoop(ProcessState* state) {
     // Likewise it does not wait for queue space while holding the lock: with
     // the queue full it leaves the batch and tries again.
     bool retry = true;
-    if (lock_.try_lock()) {
-      std::lock_guard<internal::SpinLock> guard(lock_, std::adopt_lock);
+    if (lock_.TryLockAsOther()) {
+      struct Unlock {
+        internal::BiasedLock& lock;
+        ~Unlock() { lock.UnlockAsOther(); }
+      } unlock{lock_};
       started = batch_started_ns_.load(std::memory_order_relaxed);
       retry = false;
       if (started != 0 && now >= started + interval) {
@@ -251,8 +288,8 @@ void LineProcMirror::FlusherLoop(ProcessState* state) {
 }
 
 absl::Status LineProcMirror::AdmitWrite() {
-  if (channel_->control.stopped_through() > generation_) {
-    std::lock_guard<internal::SpinLock> guard(lock_);
+  if (stopped_through_.load(std::memory_order_acquire) > generation_) {
+    LockGuard guard(*this);
     stopped_ = true;
     return absl::FailedPreconditionError(absl::StrCat(
         Describe(), ": stopped by its LineProcBuffer (StopAllMirrors or "
@@ -296,19 +333,20 @@ absl::Status LineProcMirror::FinishLineLocked() {
 absl::Status LineProcMirror::PublishLine(const LineView& line) {
   const size_t size = proc_internal::RecordBatchEncoder::PlainLineSize(
       line.sender().size(), line.type().size(), line.text().size());
-  std::lock_guard<internal::SpinLock> guard(lock_);
+  LockGuard guard(*this);
   if (size == 0 || size > max_body_bytes_ - proc_internal::kBatchHeaderSize) {
     return PublishLocked(line.record());  // cut to fit
   }
   // The path of every line: encoded from the writer's bytes in place.
   SYNCSTREAM_RETURN_IF_ERROR(PrepareToAddLocked(size));
+
   encoder_.AddLine(line.sender(), line.type(), line.sequence(),
                    line.unix_nanos(), line.text(), line.continued());
   return FinishLineLocked();
 }
 
 absl::Status LineProcMirror::Publish(const Record& record) {
-  std::lock_guard<internal::SpinLock> guard(lock_);
+  LockGuard guard(*this);
   return PublishLocked(record);
 }
 
@@ -338,13 +376,13 @@ absl::Status LineProcMirror::PublishLocked(const Record& record) {
 }
 
 absl::Status LineProcMirror::Open() {
-  std::lock_guard<internal::SpinLock> guard(lock_);
+  LockGuard guard(*this);
   SYNCSTREAM_RETURN_IF_ERROR(EnsureAttachedLocked());
   return SendLocked();
 }
 
 absl::Status LineProcMirror::Sync() {
-  std::lock_guard<internal::SpinLock> guard(lock_);
+  LockGuard guard(*this);
   if (process_ == nullptr || process_->pid != CachedPid()) {
     return absl::OkStatus();
   }
@@ -352,13 +390,13 @@ absl::Status LineProcMirror::Sync() {
 }
 
 bool LineProcMirror::closed() const {
-  std::lock_guard<internal::SpinLock> guard(lock_);
+  LockGuard guard(*this);
   return process_ != nullptr && process_->pid == CachedPid() &&
          process_->closed;
 }
 
 uint64_t LineProcMirror::records_sent() const {
-  std::lock_guard<internal::SpinLock> guard(lock_);
+  LockGuard guard(*this);
   if (process_ == nullptr || process_->pid != CachedPid()) return 0;
   return process_->records_sent.load(std::memory_order_acquire);
 }
@@ -366,7 +404,7 @@ uint64_t LineProcMirror::records_sent() const {
 absl::Status LineProcMirror::Close() {
   absl::Status flushed = CloseAllWriters(/*send_eof=*/false);
   {
-    std::lock_guard<internal::SpinLock> guard(lock_);
+    LockGuard guard(*this);
     if (process_ == nullptr || process_->pid != CachedPid()) {
       return absl::OkStatus();  // never used in this process
     }

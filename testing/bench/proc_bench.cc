@@ -53,6 +53,8 @@ DEFINE_int32(line_bytes, 64, "Bytes per line, '\\n' included (>= 16).");
 DEFINE_int32(repeat, 3, "Runs per mode; the best is reported.");
 DEFINE_int64(batch_bytes, syncstream::LineProcBufferOptions().batch_bytes,
              "proc: LineProcBufferOptions::batch_bytes.");
+DEFINE_int64(queue_bytes, syncstream::LineProcBufferOptions().queue_bytes,
+             "proc: LineProcBufferOptions::queue_bytes.");
 DEFINE_string(modes, "proc,pipe-line,pipe-buffered",
               "Modes to run (comma-separated); ratios need all three.");
 
@@ -120,6 +122,7 @@ void ReapAll(std::vector<ChildProcess>& children) {
 double RunProc() {
   LineProcBufferOptions options;
   options.batch_bytes = static_cast<size_t>(FLAGS_batch_bytes);
+  options.queue_bytes = static_cast<size_t>(FLAGS_queue_bytes);
   auto buffer = LineProcBuffer::Create(kStoreRecords, options);
   if (!buffer.ok()) Die(buffer.status());
   std::vector<std::unique_ptr<LineProcMirror>> mirrors;
