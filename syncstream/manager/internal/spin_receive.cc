@@ -1,7 +1,9 @@
 #include "syncstream/manager/internal/spin_receive.h"
 
 #include <fcntl.h>
+#include <errno.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,6 +61,14 @@ int RunnableThreads() {
   const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
   if (n <= 0) return -1;
   return ParseRunnableThreads(absl::string_view(buf, static_cast<size_t>(n)));
+}
+
+// Whether a read would not block (data, end of stream or an error to
+// report), without consuming anything: one syscall, no clock read.
+bool SocketReadable(int fd) {
+  char byte;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 }  // namespace
@@ -128,16 +138,20 @@ absl::Status SpinThenReceive(net::Connection& connection,
   }
   if (spin > absl::ZeroDuration()) {
     const Clock::time_point spin_end = start + absl::ToChronoNanoseconds(spin);
-    for (;;) {
-      // A zero timeout reads what the socket has and never sleeps.
-      got = connection.Receive(message, absl::ZeroDuration());
-      if (!absl::IsDeadlineExceeded(got)) {
-        done = true;
-        break;
+    for (int round = 1;; ++round) {
+      if (connection.HasBufferedFrame() || SocketReadable(connection.fd())) {
+        // A zero timeout reads what the socket has and never sleeps.
+        got = connection.Receive(message, absl::ZeroDuration());
+        if (!absl::IsDeadlineExceeded(got)) {  // a frame, or an error
+          done = true;
+          break;
+        }
       }
+      if (round % 4 != 0) continue;  // the clock costs more than a peek
       if (Clock::now() >= spin_end || ::syncstream::Now() >= deadline) break;
-      // Let a thread waiting for this core (perhaps the peer) go first.
-      sched_yield();
+      // Now and then, let a thread waiting for this core (perhaps the peer)
+      // go first.
+      if (round % 16 == 0) sched_yield();
     }
     if (gate != nullptr) gate->Leave();
   }
