@@ -56,6 +56,9 @@ absl::StatusOr<std::shared_ptr<ManagerClient>> ManagerClient::Connect(
       net::Connection::Connect(address, std::move(connection_options),
                                options.connect_timeout);
   if (!connection.ok()) return connection.status();
+  absl::Status blocking =
+      (*connection)->EnableBlockingReceives(internal::kBlockingReceiveSlice);
+  if (!blocking.ok()) return blocking;
   return std::shared_ptr<ManagerClient>(new ManagerClient(
       *std::move(connection), address.ToString(), std::move(options)));
 }

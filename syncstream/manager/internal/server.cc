@@ -69,6 +69,11 @@ void ClientConnection::Run(net::Listener::AcceptedSocket socket) {
   std::string peer = socket.peer;
   absl::StatusOr<std::unique_ptr<net::Connection>> accepted =
       net::Connection::Accept(std::move(socket.fd), peer, connection_options_);
+  if (accepted.ok()) {
+    absl::Status blocking =
+        (*accepted)->EnableBlockingReceives(kBlockingReceiveSlice);
+    if (!blocking.ok()) accepted = blocking;
+  }
   if (!accepted.ok()) {
     std::fprintf(stderr, "syncstream manager: %s\n",
                  accepted.status().ToString().c_str());

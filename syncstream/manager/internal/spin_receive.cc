@@ -156,7 +156,9 @@ absl::Status SpinThenReceive(net::Connection& connection,
     if (gate != nullptr) gate->Leave();
   }
   if (!done) {
-    WaitUntilReadable(connection, deadline);
+    // A blocking receive waits in recv() itself; otherwise poll first, so
+    // that the read does not find nothing.
+    if (!connection.blocking_receives()) WaitUntilReadable(connection, deadline);
     got = connection.Receive(message, TimeLeft(deadline));
   }
   if (policy != nullptr) {

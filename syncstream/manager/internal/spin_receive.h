@@ -37,6 +37,10 @@
 
 namespace syncstream::manager::internal {
 
+// How long a blocking receive sleeps in recv() at a time (connections of
+// the manager and its clients use Connection::EnableBlockingReceives).
+inline constexpr absl::Duration kBlockingReceiveSlice = absl::Seconds(1);
+
 // Not thread-safe: one per waiting thread (or guarded by the caller).
 class SpinPolicy {
  public:
@@ -88,8 +92,9 @@ bool MachineHasIdleCores();
 int ParseRunnableThreads(absl::string_view loadavg);
 
 // Receives the next frame into `message` (as Connection::Receive): first
-// with non-blocking reads for up to `spin`, then by sleeping until the
-// socket is readable, until `deadline`. Returns Receive's status
+// with non-blocking reads for up to `spin`, then by sleeping in the receive
+// (Connection::EnableBlockingReceives) or until the socket is readable,
+// until `deadline`. Returns Receive's status
 // (DeadlineExceeded at `deadline`). With a `policy`, the spin is what it
 // allows and the wait is recorded in it. With a `gate`, it spins only if
 // the gate lets it.
