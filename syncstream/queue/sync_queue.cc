@@ -39,10 +39,17 @@ using queue_internal::Segment;
 
 namespace {
 
-// Busy-wait iterations (a few microseconds), then sched_yield() calls,
-// before sleeping on the futex.
+// Busy-wait iterations (a few microseconds), then one nap, before sleeping
+// on the futex.
 constexpr int kSpinIterations = 200;
-constexpr int kYieldIterations = 20;
+// A reader that found nothing after spinning naps this long (plus the
+// kernel's timer slack) without announcing itself, before it sleeps until
+// woken. During a stream of appends the nap ends with a run of messages to
+// consume: the reader leaves the CPU to the writers (on a machine with
+// fewer cores than processes, a reader spinning or yielding stays runnable
+// and takes its share of a core from them), and the writers make no wake-up
+// system call, since nobody announced a sleep.
+constexpr absl::Duration kReaderNap = absl::Microseconds(20);
 // A reserved frame under a reader's cursor for this long gets its writer's
 // liveness probed.
 constexpr absl::Duration kStuckProbeAfter = absl::Milliseconds(2);
@@ -739,6 +746,7 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
   EventWord data(&h.data_event);
   absl::Time deadline = absl::InfinitePast();
   int spins = 0;
+  bool napped = false;
   for (;;) {
     // Frames below a tail once seen stay valid until this reader passes
     // them: reload the shared tail (a contended cache line) only when the
@@ -812,12 +820,12 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
     PublishCursor();  // never wait on space writers may need
     const absl::Duration left = TimeLeft(deadline);
     if (left <= absl::ZeroDuration()) return false;
-    if (spins < kSpinIterations + kYieldIterations) {
-      // Then yield a while: a writer sharing this core (2 cores, more
-      // processes) runs, and a stream of single appends does not cost a
-      // futex sleep and wake-up per message.
-      ++spins;
-      sched_yield();
+    if (!napped) {
+      // Then nap once: a stream of appends continues meanwhile (see
+      // kReaderNap); when nothing came, the stream is idle and we sleep.
+      napped = true;
+      FutexWait(&h.data_event, h.data_event.load(std::memory_order_relaxed),
+                std::min(left, kReaderNap));
       continue;
     }
     const uint32_t epoch = data.Prepare();
