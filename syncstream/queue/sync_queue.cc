@@ -19,6 +19,7 @@
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/futex.h"
 #include "syncstream/core/process_identity.h"
+#include "syncstream/queue/internal/append_clock.h"
 #include "syncstream/queue/internal/layout.h"
 #include "syncstream/queue/internal/segment.h"
 
@@ -41,7 +42,7 @@ namespace {
 
 // Busy-wait iterations (a few microseconds), then one nap, before sleeping
 // on the futex.
-constexpr int kSpinIterations = 200;
+constexpr int kSpinIterations = 50;
 // A reader that found nothing after spinning naps this long (plus the
 // kernel's timer slack) without announcing itself, before it sleeps until
 // woken. During a stream of appends the nap ends with a run of messages to
@@ -407,6 +408,7 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
     p.published_cursor_ = start;
   }
   p.append_mu_ = std::make_unique<std::mutex>();
+  p.append_clock_ = std::make_unique<queue_internal::AppendClock>();
   p.segment_ = segment_;
   p.name_ = std::string(participant_name);
   p.role_ = role;
@@ -480,6 +482,7 @@ QueueParticipant& QueueParticipant::operator=(QueueParticipant&& other) noexcept
   unpublished_reads_ = other.unpublished_reads_;
   known_tail_ = other.known_tail_;
   append_mu_ = std::move(other.append_mu_);
+  append_clock_ = std::move(other.append_clock_);
   screened_senders_ = std::move(other.screened_senders_);
   screened_types_ = std::move(other.screened_types_);
   stuck_position_ = other.stuck_position_;
@@ -565,9 +568,7 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
   }
   // One claim per participant slot at a time: its `reserving` word names it.
   std::lock_guard<std::mutex> serial(*append_mu_);
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);  // as ::syncstream::Now(), without conversions
-  const int64_t now_ns = int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+  const int64_t now_ns = append_clock_->NowNs();
   ParticipantSlot& me = *seg.slot(static_cast<uint32_t>(slot_));
   EventWord space(&h.space_event);
   absl::Time deadline = absl::InfinitePast();

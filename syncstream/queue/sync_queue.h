@@ -78,6 +78,7 @@
 namespace syncstream {
 
 namespace queue_internal {
+class AppendClock;
 class Segment;
 }  // namespace queue_internal
 
@@ -339,6 +340,8 @@ class QueueParticipant {
   uint64_t known_tail_ = 0;  // the last tail this reader loaded
   // Serializes this participant's appends (its slot announces one claim).
   std::unique_ptr<std::mutex> append_mu_;
+  // The timestamps of its appends (used under append_mu_).
+  std::unique_ptr<queue_internal::AppendClock> append_clock_;
   std::set<std::string, std::less<>> screened_senders_;
   std::set<std::string, std::less<>> screened_types_;
   // A reserved frame under the cursor: when it was first seen, to probe its
