@@ -40,7 +40,8 @@
 //   process-shared mutex: a holder's death is repaired by the next locker;
 // - a process killed while sleeping leaves no state that blocks others.
 //
-// Waiting spins briefly, yields the CPU a few times, then sleeps on a futex;
+// Waiting spins briefly, naps once (about 20 us, without announcing itself,
+// so that writers make no system call for it), then sleeps on a futex;
 // notifiers make a system call only when someone sleeps. Every wait takes a timeout
 // (absl::ZeroDuration() = do not wait, absl::InfiniteDuration() = forever).
 //
