@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -18,6 +19,7 @@
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/futex.h"
 #include "syncstream/core/process_identity.h"
+#include "syncstream/queue/internal/append_clock.h"
 #include "syncstream/queue/internal/layout.h"
 #include "syncstream/queue/internal/segment.h"
 
@@ -38,10 +40,17 @@ using queue_internal::Segment;
 
 namespace {
 
-// Busy-wait iterations (a few microseconds), then sched_yield() calls,
-// before sleeping on the futex.
-constexpr int kSpinIterations = 200;
-constexpr int kYieldIterations = 20;
+// Busy-wait iterations (a few microseconds), then one nap, before sleeping
+// on the futex.
+constexpr int kSpinIterations = 50;
+// A reader that found nothing after spinning naps this long (plus the
+// kernel's timer slack) without announcing itself, before it sleeps until
+// woken. During a stream of appends the nap ends with a run of messages to
+// consume: the reader leaves the CPU to the writers (on a machine with
+// fewer cores than processes, a reader spinning or yielding stays runnable
+// and takes its share of a core from them), and the writers make no wake-up
+// system call, since nobody announced a sleep.
+constexpr absl::Duration kReaderNap = absl::Microseconds(20);
 // A reserved frame under a reader's cursor for this long gets its writer's
 // liveness probed.
 constexpr absl::Duration kStuckProbeAfter = absl::Milliseconds(2);
@@ -399,6 +408,7 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
     p.published_cursor_ = start;
   }
   p.append_mu_ = std::make_unique<std::mutex>();
+  p.append_clock_ = std::make_unique<queue_internal::AppendClock>();
   p.segment_ = segment_;
   p.name_ = std::string(participant_name);
   p.role_ = role;
@@ -472,6 +482,7 @@ QueueParticipant& QueueParticipant::operator=(QueueParticipant&& other) noexcept
   unpublished_reads_ = other.unpublished_reads_;
   known_tail_ = other.known_tail_;
   append_mu_ = std::move(other.append_mu_);
+  append_clock_ = std::move(other.append_clock_);
   screened_senders_ = std::move(other.screened_senders_);
   screened_types_ = std::move(other.screened_types_);
   stuck_position_ = other.stuck_position_;
@@ -557,7 +568,7 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
   }
   // One claim per participant slot at a time: its `reserving` word names it.
   std::lock_guard<std::mutex> serial(*append_mu_);
-  const int64_t now_ns = absl::ToUnixNanos(::syncstream::Now());
+  const int64_t now_ns = append_clock_->NowNs();
   ParticipantSlot& me = *seg.slot(static_cast<uint32_t>(slot_));
   EventWord space(&h.space_event);
   absl::Time deadline = absl::InfinitePast();
@@ -701,13 +712,16 @@ bool QueueParticipant::Screened(absl::string_view sender, absl::string_view type
   auto contains = [](const std::set<std::string, std::less<>>& set, absl::string_view key) {
     if (set.size() > 4) return set.find(key) != set.end();
     for (const std::string& s : set) {
-      if (s.size() == key.size() && std::memcmp(s.data(), key.data(), key.size()) == 0) {
+      // Length, then the first byte, inline: most names differ there.
+      if (s.size() == key.size() && (key.empty() || s[0] == key[0]) &&
+          std::memcmp(s.data(), key.data(), key.size()) == 0) {
         return true;
       }
     }
     return false;
   };
-  return contains(screened_senders_, sender) || contains(screened_types_, type);
+  return (!screened_senders_.empty() && contains(screened_senders_, sender)) ||
+         (!screened_types_.empty() && contains(screened_types_, type));
 }
 
 void QueueParticipant::PublishCursor() {
@@ -733,6 +747,7 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
   EventWord data(&h.data_event);
   absl::Time deadline = absl::InfinitePast();
   int spins = 0;
+  bool napped = false;
   for (;;) {
     // Frames below a tail once seen stay valid until this reader passes
     // them: reload the shared tail (a contended cache line) only when the
@@ -741,6 +756,15 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
     const uint64_t tail = known_tail_;
     bool stuck = false;
     if (cursor_ < tail) {
+      uint32_t length = 0;
+      if (seg.DecodeCommitted(cursor_, tail, view, &length)) {
+        if (Screened(view->sender, view->type)) {
+          cursor_ += length;
+          continue;
+        }
+        *next_cursor = cursor_ + length;
+        return true;
+      }
       FrameView f;
       absl::Status st = seg.DecodeFrame(cursor_, tail, &f);
       if (!st.ok()) return st;
@@ -797,12 +821,12 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
     PublishCursor();  // never wait on space writers may need
     const absl::Duration left = TimeLeft(deadline);
     if (left <= absl::ZeroDuration()) return false;
-    if (spins < kSpinIterations + kYieldIterations) {
-      // Then yield a while: a writer sharing this core (2 cores, more
-      // processes) runs, and a stream of single appends does not cost a
-      // futex sleep and wake-up per message.
-      ++spins;
-      sched_yield();
+    if (!napped) {
+      // Then nap once: a stream of appends continues meanwhile (see
+      // kReaderNap); when nothing came, the stream is idle and we sleep.
+      napped = true;
+      FutexWait(&h.data_event, h.data_event.load(std::memory_order_relaxed),
+                std::min(left, kReaderNap));
       continue;
     }
     const uint32_t epoch = data.Prepare();
@@ -856,8 +880,27 @@ absl::StatusOr<size_t> QueueParticipant::ForEachAvailable(
   absl::Duration timeout = options.timeout;
   // The cursor is published once per run (and every kPublishEvery messages),
   // not per message: one shared store instead of many.
+  const Segment& seg = *segment_;
+  size_t passed = 0;  // frames passed since the cursor was last published
   while (count < max_messages) {
     QueueMessageView view;
+    // A run of committed frames below the tail this reader last loaded:
+    // decoded (and checked) in place, no tail load, no waiting machinery.
+    uint32_t length = 0;
+    if (cursor_ < known_tail_ && seg.DecodeCommitted(cursor_, known_tail_, &view, &length)) {
+      cursor_ += length;
+      if (!Screened(view.sender, view.type)) {
+        fn(view);
+        ++count;
+        ++unpublished_reads_;
+      }
+      if (++passed == kPublishEvery) {
+        passed = 0;
+        PublishCursor();
+      }
+      timeout = absl::ZeroDuration();
+      continue;
+    }
     uint64_t next = 0;
     absl::StatusOr<bool> got = NextMessage(&view, &next, timeout);
     if (!got.ok()) {
@@ -869,7 +912,10 @@ absl::StatusOr<size_t> QueueParticipant::ForEachAvailable(
     ++count;
     cursor_ = next;
     ++unpublished_reads_;
-    if (count % kPublishEvery == 0) PublishCursor();
+    if (++passed >= kPublishEvery) {
+      passed = 0;
+      PublishCursor();
+    }
     timeout = absl::ZeroDuration();
   }
   PublishCursor();

@@ -40,7 +40,8 @@
 //   process-shared mutex: a holder's death is repaired by the next locker;
 // - a process killed while sleeping leaves no state that blocks others.
 //
-// Waiting spins briefly, yields the CPU a few times, then sleeps on a futex;
+// Waiting spins briefly, naps once (about 20 us, without announcing itself,
+// so that writers make no system call for it), then sleeps on a futex;
 // notifiers make a system call only when someone sleeps. Every wait takes a timeout
 // (absl::ZeroDuration() = do not wait, absl::InfiniteDuration() = forever).
 //
@@ -78,6 +79,7 @@
 namespace syncstream {
 
 namespace queue_internal {
+class AppendClock;
 class Segment;
 }  // namespace queue_internal
 
@@ -339,6 +341,8 @@ class QueueParticipant {
   uint64_t known_tail_ = 0;  // the last tail this reader loaded
   // Serializes this participant's appends (its slot announces one claim).
   std::unique_ptr<std::mutex> append_mu_;
+  // The timestamps of its appends (used under append_mu_).
+  std::unique_ptr<queue_internal::AppendClock> append_clock_;
   std::set<std::string, std::less<>> screened_senders_;
   std::set<std::string, std::less<>> screened_types_;
   // A reserved frame under the cursor: when it was first seen, to probe its

@@ -101,8 +101,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (uint32_t i = 0; i < seg.max_participants(); ++i) {
       uint64_t pos = seg.slot(i)->cursor.load();
       for (int steps = 0; pos < tail && steps < 10000; ++steps) {
+        // The readers' inline decoder must accept exactly the committed
+        // frames the full decoder accepts, with the same view.
+        syncstream::QueueMessageView fast;
+        uint32_t fast_length = 0;
+        const bool fast_ok = seg.DecodeCommitted(pos, tail, &fast, &fast_length);
+        if (fast_ok) {
+          size_t sum = 0;
+          for (char c : fast.body) sum += static_cast<unsigned char>(c);
+          volatile size_t sink = sum + fast.sender.size() + fast.type.size();
+          (void)sink;
+        }
         qi::FrameView f;
-        if (!seg.DecodeFrame(pos, tail, &f).ok()) break;
+        if (!seg.DecodeFrame(pos, tail, &f).ok()) {
+          if (fast_ok) __builtin_trap();
+          break;
+        }
+        if (f.state == qi::kFrameCommitted) {
+          syncstream::QueueMessageView full;
+          const bool full_ok = seg.DecodePayload(f, &full).ok();
+          if (full_ok != fast_ok ||
+              (fast_ok && (fast_length != f.length || fast.body.data() != full.body.data() ||
+                           fast.body.size() != full.body.size() ||
+                           fast.sender.size() != full.sender.size() ||
+                           fast.type.size() != full.type.size()))) {
+            __builtin_trap();
+          }
+        } else if (fast_ok) {
+          __builtin_trap();
+        }
         if (f.state == qi::kFrameUnwritten || f.state == qi::kFrameReserved) {
           // What a reader stuck there does: abandon it if its writer is gone
           // (the hole scan for a claim without a header), then look again.

@@ -499,6 +499,23 @@ absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
     const uint64_t old_head = head;
     uint64_t resolved_at = UINT64_MAX;
     while (head < limit) {
+      // The usual frame, from its word alone: committed (or padding to the
+      // lap's end) in this lap, of a plausible length. Anything else takes
+      // the full decode below.
+      {
+        const uint64_t offset = head & (capacity_ - 1);
+        const uint64_t word =
+            reinterpret_cast<const FrameHeader*>(ring_ + offset)->word.load(std::memory_order_acquire);
+        const uint64_t length = FrameWordLength(word);
+        const uint32_t state = FrameWordState(word);
+        if (FrameWordLap(word) == LapOf(head) && length <= tail - head &&
+            ((state == kFrameCommitted && length >= kFrameHeaderSize &&
+              length <= capacity_ - offset) ||
+             (state == kFramePadding && length == capacity_ - offset))) {
+          head += length;
+          continue;
+        }
+      }
       FrameView f;
       absl::Status st = DecodeFrame(head, tail, &f);
       if (!st.ok()) return st;

@@ -91,6 +91,39 @@ class Segment {
   absl::Status DecodeFrame(uint64_t position, uint64_t tail, FrameView* out) const;
   // The payload of a committed or reserved frame, checked.
   absl::Status DecodePayload(const FrameView& frame, QueueMessageView* out) const;
+  // The readers' common case of DecodeFrame + DecodePayload, inline: a
+  // committed frame of this lap at `position` (< `tail`) whose length and
+  // payload lengths pass the same checks. Fills `*out` and `*length` and
+  // returns true; returns false for anything else (padding, abandoned,
+  // reserved, unwritten, or invalid), and the caller then takes the full
+  // path, which reports what is wrong.
+  bool DecodeCommitted(uint64_t position, uint64_t tail, QueueMessageView* out,
+                       uint32_t* length) const {
+    if (position >= tail || tail - position > capacity_ || position % kFrameAlign) return false;
+    const uint64_t offset = position & (capacity_ - 1);
+    const auto* header = reinterpret_cast<const FrameHeader*>(ring_ + offset);
+    const uint64_t word = header->word.load(std::memory_order_acquire);
+    if (FrameWordState(word) != kFrameCommitted || FrameWordLap(word) != LapOf(position)) {
+      return false;
+    }
+    const uint64_t frame_length = FrameWordLength(word);
+    const uint64_t to_lap_end = capacity_ - offset;
+    const uint64_t available = tail - position < to_lap_end ? tail - position : to_lap_end;
+    if (frame_length < kFrameHeaderSize || frame_length > available) return false;
+    // Each length is read once: the bytes are another process's.
+    const uint64_t body = header->body_length;
+    const uint64_t type = header->type_length;
+    const uint64_t sender = header->sender_length;
+    if (kFrameHeaderSize + sender + type + body > frame_length) return false;
+    const char* p = reinterpret_cast<const char*>(header) + kFrameHeaderSize;
+    out->sender = absl::string_view(p, sender);
+    out->type = absl::string_view(p + sender, type);
+    out->body = absl::string_view(p + sender + type, body);
+    out->sequence = header->sequence;
+    out->timestamp = absl::FromUnixNanos(header->timestamp_ns);
+    *length = static_cast<uint32_t>(frame_length);
+    return true;
+  }
 
   // Whether the writer that reserved `frame` may still commit it.
   bool WriterMayBeAlive(const FrameHeader& frame) const;
