@@ -1,10 +1,12 @@
 #include "syncstream/core/sharded_record_store.h"
 
 #include <algorithm>
+#include <cstring>
 #include <queue>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/internal/asymmetric_fence.h"
 #include "syncstream/core/internal/order_clock.h"
 #include "syncstream/core/internal/record_slot.h"
 #include "syncstream/core/internal/spin_lock.h"
@@ -24,6 +26,28 @@ constexpr size_t kChunkSlots = 64;
 // many as the last pass kept) are waiting.
 constexpr size_t kMinExitedForPass = 8;
 constexpr size_t kMaxTombstones = 1024;
+
+// Whether two names are equal; inline 8-byte compares for short names,
+// where a call to memcmp would cost more than the comparison.
+inline bool SameName(const std::string& a, const std::string& b) {
+  const size_t size = a.size();
+  if (size != b.size()) return false;
+  if (size > 16) return std::memcmp(a.data(), b.data(), size) == 0;
+  const char* x = a.data();
+  const char* y = b.data();
+  if (size >= 8) {
+    uint64_t u, v, s, t;
+    std::memcpy(&u, x, 8);
+    std::memcpy(&v, y, 8);
+    std::memcpy(&s, x + size - 8, 8);
+    std::memcpy(&t, y + size - 8, 8);
+    return u == v && s == t;
+  }
+  for (size_t i = 0; i < size; ++i) {
+    if (x[i] != y[i]) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -62,10 +86,7 @@ struct ShardedRecordStore::Shard {
   RecordSlot& NextSlot() {
     RecordSlot* chunk =
         chunks[write_chunk].load(std::memory_order_relaxed);
-    if (chunk == nullptr) {
-      chunk = new RecordSlot[chunk_slots];
-      chunks[write_chunk].store(chunk, std::memory_order_release);
-    }
+    if (__builtin_expect(chunk == nullptr, 0)) chunk = AllocateChunk();
     RecordSlot& slot = chunk[write_offset];
     if (++write_offset == chunk_slots ||
         write_chunk * chunk_slots + write_offset == capacity) {
@@ -73,6 +94,23 @@ struct ShardedRecordStore::Shard {
       if (++write_chunk == chunk_count) write_chunk = 0;
     }
     return slot;
+  }
+
+  __attribute__((noinline)) RecordSlot* AllocateChunk() {
+    RecordSlot* chunk = new RecordSlot[chunk_slots];
+    chunks[write_chunk].store(chunk, std::memory_order_release);
+    return chunk;
+  }
+
+  // The writer's interned copy of `name`: one comparison with the last name
+  // it used in `cache` (a writer's sender and type rarely change).
+  const std::string* Intern(const internal::NameTable& names,
+                            const std::string& name,
+                            const std::string** cache) {
+    if (name.empty()) return &internal::EmptyName();
+    if (*cache != nullptr && SameName(**cache, name)) return *cache;
+    *cache = names.Intern(name);
+    return *cache;
   }
 
   // The key of the record at `position`, if it is still held.
@@ -96,10 +134,12 @@ struct ShardedRecordStore::Shard {
   // Set when the store is destroyed; the owning thread then drops it.
   std::atomic<bool> store_gone{false};
 
-  // The writer's own line: the number of records appended (stored with
-  // seq_cst, see Append) and the writer's private state.
+  // The writer's own line: the number of records appended (release) and
+  // the writer's private state.
   alignas(64) std::atomic<uint64_t> published{0};
   uint64_t last_key = 0;
+  const std::string* last_sender = nullptr;
+  const std::string* last_type = nullptr;
   size_t write_chunk = 0;
   size_t write_offset = 0;
 
@@ -257,8 +297,9 @@ void ShardedRecordStore::Append(const Record& record) {
 }
 
 void ShardedRecordStore::AppendTo(Shard& shard, const Record& record) {
-  const std::string* sender = names_.Intern(record.sender);
-  const std::string* type = names_.Intern(record.type);
+  const std::string* sender =
+      shard.Intern(names_, record.sender, &shard.last_sender);
+  const std::string* type = shard.Intern(names_, record.type, &shard.last_type);
   // Keys of one shard strictly increase (the clock may repeat a value).
   uint64_t key = internal::OrderKeyNow();
   if (key <= shard.last_key) key = shard.last_key + 1;
@@ -268,15 +309,15 @@ void ShardedRecordStore::AppendTo(Shard& shard, const Record& record) {
   slot.BeginOwned(position);
   slot.key.store(key, std::memory_order_relaxed);
   slot.Store(position, record, sender, type);
-  // Sequentially consistent: visible to every thread before Append returns
-  // (the causal order of reads relies on it, see order_clock.h), and
-  // ordered before the load of wake_wanted_ (see WaitForAppend).
-  shard.published.store(position + 1, std::memory_order_seq_cst);
+  shard.published.store(position + 1, std::memory_order_release);
+  // Orders the store above before the load of wake_wanted_ in
+  // NotifyWaiters, with WaitForAppend's HeavyFence (asymmetric_fence.h).
+  internal::LightFence();
   NotifyWaiters();
 }
 
 void ShardedRecordStore::NotifyWaiters() {
-  if (wake_wanted_.load(std::memory_order_seq_cst) &&
+  if (wake_wanted_.load(std::memory_order_relaxed) &&
       wake_wanted_.exchange(false, std::memory_order_seq_cst)) {
     std::lock_guard<std::mutex> guard(wait_mutex_);
     wait_cv_.notify_all();
@@ -527,7 +568,7 @@ std::vector<Record> ShardedRecordStore::ReadFrom(const Cursor& from,
 bool ShardedRecordStore::HasRecordAhead(const Cursor& from) const {
   std::lock_guard<std::mutex> guard(shards_mutex_);
   for (const std::shared_ptr<Shard>& shard : shards_) {
-    if (shard->published.load(std::memory_order_seq_cst) >
+    if (shard->published.load(std::memory_order_acquire) >
         from.Next(shard->id)) {
       return true;
     }
@@ -541,7 +582,8 @@ bool ShardedRecordStore::WaitForAppend(const Cursor& from,
   std::unique_lock<std::mutex> lock(wait_mutex_);
   for (;;) {
     // Set before looking: an append that the look misses sees the flag.
-    wake_wanted_.store(true, std::memory_order_seq_cst);
+    wake_wanted_.store(true, std::memory_order_relaxed);
+    internal::HeavyFence();
     if (HasRecordAhead(from)) return true;
     if (deadline == absl::InfiniteFuture()) {
       wait_cv_.wait(lock);

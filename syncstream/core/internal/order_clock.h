@@ -1,11 +1,14 @@
 // Order keys: a clock that orders events of different threads in real time,
 // for ShardedRecordStore. Not a public API.
 //
-// If a write took its key with OrderKeyNow() and then published its record
-// with a sequentially consistent store, and a reader took OrderHorizonNow()
-// before loading that record's publication and did not see it, then every
-// write that began after the first write's publication was visible takes a
-// key above that horizon. On x86-64 with an invariant TSC that the kernel
+// A write takes its key with OrderKeyNow() before it publishes its record
+// (a release store). A write that begins after it saw another's publication
+// (any communication between the threads, such as a join, a mutex, or a
+// flag set after the first write returned, makes it so) takes a larger key.
+// And if a reader took OrderHorizonNow() and then did not see a record's
+// publication, every write that begins after seeing that publication takes
+// a key above the reader's horizon: readers that leave out records keyed at
+// or above their horizon return causally closed sets. On x86-64 with an invariant TSC that the kernel
 // uses as its clocksource (it checked that the CPUs' counters agree) the
 // keys are TSC ticks read in order with the surrounding memory accesses
 // (lfence); elsewhere they are CLOCK_MONOTONIC nanoseconds (the kernel
