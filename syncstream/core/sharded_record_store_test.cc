@@ -336,6 +336,28 @@ TEST(ShardedRecordStoreTest, ExitedThreadsAreReadableThenFreed) {
   EXPECT_THAT(store->Read(), IsEmpty());
 }
 
+// Appends from a thread_local destructor that runs after the store's own
+// thread-local state is gone still land, after the thread's earlier ones.
+struct AppendAtThreadExit {
+  ShardedRecordStore* store = nullptr;
+  ~AppendAtThreadExit() {
+    if (store != nullptr) store->Append(Line("late", 0, "at exit"));
+  }
+};
+thread_local AppendAtThreadExit append_at_thread_exit;
+
+TEST(ShardedRecordStoreTest, AppendFromThreadExitIsKept) {
+  auto store = MakeStore(8);
+  std::thread([&] {
+    // Constructed before the store's thread-local state (first Append), so
+    // destroyed after it.
+    append_at_thread_exit.store = store.get();
+    store->Append(Line("t", 0, "first"));
+  }).join();
+  EXPECT_THAT(Texts(store->Read()), ElementsAre("first", "at exit"));
+  EXPECT_EQ(store->Size(), 2u);
+}
+
 TEST(ShardedRecordStoreTest, DestroyedStoreDoesNotConfuseLaterStores) {
   for (int round = 0; round < 3; ++round) {
     auto store = MakeStore(2);
