@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/manager/internal/dispatcher.h"
-#include "syncstream/manager/internal/wait_readable.h"
 #include "syncstream/manager/manager.h"
 #include "syncstream/manager/proxies.h"
 
@@ -57,6 +56,9 @@ absl::StatusOr<std::shared_ptr<ManagerClient>> ManagerClient::Connect(
       net::Connection::Connect(address, std::move(connection_options),
                                options.connect_timeout);
   if (!connection.ok()) return connection.status();
+  absl::Status blocking =
+      (*connection)->EnableBlockingReceives(internal::kBlockingReceiveSlice);
+  if (!blocking.ok()) return blocking;
   return std::shared_ptr<ManagerClient>(new ManagerClient(
       *std::move(connection), address.ToString(), std::move(options)));
 }
@@ -72,7 +74,8 @@ ManagerClient::ManagerClient(std::unique_ptr<net::Connection> connection,
                              std::string address, ClientOptions options)
     : connection_(std::move(connection)),
       address_(std::move(address)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      spin_(options_.spin_limit) {}
 
 ManagerClient::~ManagerClient() {
   StopFlusher();
@@ -294,8 +297,9 @@ absl::StatusOr<Value> ManagerClient::Call(uint64_t object_id,
     // This caller receives for everyone until its own reply arrives.
     reading_ = true;
     lock.unlock();
-    internal::WaitUntilReadable(*connection_, deadline);
-    absl::Status got = connection_->Receive(&received, TimeLeft(deadline));
+    absl::Status got =
+        internal::SpinThenReceive(*connection_, &received, &spin_, deadline,
+                                  &internal::SpinGate::ForClients());
     lock.lock();
     reading_ = false;
     if (got.ok()) {

@@ -62,6 +62,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "syncstream/manager/internal/spin_receive.h"
 #include "syncstream/manager/manager.pb.h"
 #include "syncstream/manager/value.h"
 #include "syncstream/net/address.h"
@@ -79,6 +80,10 @@ struct ClientOptions {
   size_t max_frame_bytes = 16 << 20;
   // See "Deferred releases" above; ZeroDuration() writes releases at once.
   absl::Duration release_delay = absl::Microseconds(200);
+  // How long a call busy-polls for its reply before it sleeps, while this
+  // client's replies recently came within this time (see
+  // internal/spin_receive.h). ZeroDuration() never spins.
+  absl::Duration spin_limit = absl::Microseconds(50);
 };
 
 // How a call waits for its reply.
@@ -179,6 +184,8 @@ class ManagerClient : public std::enable_shared_from_this<ManagerClient> {
   std::mutex mu_;
   std::condition_variable cv_;
   bool reading_ = false;  // a caller is receiving for everyone
+  // Used by the caller that is reading (reading_ hands it over under mu_).
+  internal::SpinPolicy spin_;
   absl::Status broken_;   // set once the connection failed
   std::unordered_map<uint64_t, PendingCall*> pending_;
   // Acquire calls given up on: a late success is released again.

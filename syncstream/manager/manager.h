@@ -36,6 +36,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "syncstream/manager/user_type.h"
 #include "syncstream/net/address.h"
 #include "syncstream/net/auth_key.h"
@@ -51,6 +52,11 @@ struct ManagerOptions {
   size_t max_frame_bytes = 16 << 20;
   // Calls one client may have waiting at the same time.
   int max_waiting_calls_per_client = 1024;
+  // How long a connection's thread busy-polls for the client's next request
+  // after answering one, before it sleeps (internal/spin_receive.h): only
+  // while that client's requests recently came within this time, and on at
+  // most half the cores at once. ZeroDuration() never spins.
+  absl::Duration spin_limit = absl::Microseconds(50);
 };
 
 namespace internal {

@@ -465,8 +465,14 @@ absl::Status Connection::FillLocked(absl::Time deadline) {
     if (shut_down_.load(std::memory_order_acquire)) {
       return Error(absl::StatusCode::kUnavailable, "shut down");
     }
+    // Waits in recv() (at most blocking_slice_) when the deadline allows.
+    const bool block =
+        blocking_slice_ > absl::ZeroDuration() &&
+        (deadline == absl::InfiniteFuture() ||
+         deadline - ::syncstream::Now() >= blocking_slice_);
     ssize_t n = ::recv(socket_.get(), &receive_buffer_[receive_end_],
-                       receive_buffer_.size() - receive_end_, MSG_DONTWAIT);
+                       receive_buffer_.size() - receive_end_,
+                       block ? 0 : MSG_DONTWAIT);
     if (n > 0) {
       receive_end_ += static_cast<size_t>(n);
       return absl::OkStatus();
@@ -492,10 +498,30 @@ absl::Status Connection::FillLocked(absl::Time deadline) {
       return Error(absl::StatusCode::kDeadlineExceeded,
                    "receive timed out");
     }
+    if (block) continue;  // a slice passed: recv() again (or poll near the end)
     SYNCSTREAM_ASSIGN_OR_RETURN(short ready,
                                 PollUntil(socket_.get(), POLLIN, deadline));
     (void)ready;
   }
+}
+
+absl::Status Connection::EnableBlockingReceives(absl::Duration slice) {
+  if (slice < absl::Milliseconds(1)) slice = absl::Milliseconds(1);
+  const struct timeval tv = absl::ToTimeval(slice);
+  const int flags = ::fcntl(socket_.get(), F_GETFL);
+  // recv() and send() pass MSG_DONTWAIT wherever they must not block, so
+  // only receives that ask to block do.
+  if (flags < 0 ||
+      ::setsockopt(socket_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) !=
+          0 ||
+      ::fcntl(socket_.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    return Error(absl::StatusCode::kInternal,
+                 absl::StrCat("cannot make receives blocking: ",
+                              std::strerror(errno)));
+  }
+  std::lock_guard<std::mutex> guard(receive_mutex_);
+  blocking_slice_ = slice;
+  return absl::OkStatus();
 }
 
 void Connection::Shutdown() {

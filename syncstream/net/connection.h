@@ -118,6 +118,19 @@ class Connection {
   // Whether a complete frame is already buffered (Receive would not block).
   bool HasBufferedFrame() const;
 
+  // Blocking receives, for request/response protocols whose next frame is
+  // rarely buffered yet (the manager): a Receive that has to wait first
+  // reads, finds nothing, polls and reads again (three syscalls). After
+  // this, a Receive whose deadline is at least `slice` away (or infinite)
+  // waits inside recv() itself, `slice` at a time (SO_RCVTIMEO), so one
+  // syscall receives the frame; nearer deadlines wait as before. Sends stay
+  // non-blocking; Shutdown() still wakes a waiting Receive. Call it before
+  // any Receive that may run concurrently.
+  absl::Status EnableBlockingReceives(absl::Duration slice);
+  bool blocking_receives() const {
+    return blocking_slice_ > absl::ZeroDuration();
+  }
+
   // Shuts the socket down in both directions: blocked and later calls fail
   // (Unavailable). Thread-safe, idempotent.
   void Shutdown();
@@ -161,6 +174,8 @@ class Connection {
   size_t receive_begin_ = 0;  // first unconsumed byte
   size_t receive_end_ = 0;    // end of valid bytes
   absl::Status receive_broken_;
+  // Set once by EnableBlockingReceives, before concurrent use.
+  absl::Duration blocking_slice_ = absl::ZeroDuration();
 };
 
 }  // namespace syncstream::net

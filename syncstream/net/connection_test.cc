@@ -94,6 +94,52 @@ TEST(ConnectionTest, RoundTripOverUnixSocket) {
   RoundTrip(UniqueUnixAddress());
 }
 
+TEST(ConnectionTest, BlockingReceivesKeepDeadlinesAndWakeOnShutdown) {
+  ServerThread server(MustListen(UniqueUnixAddress()), [](Listener& l) {
+    absl::StatusOr<std::unique_ptr<Connection>> c = l.Accept(kTimeout);
+    ASSERT_TRUE(c.ok()) << c.status();
+    ASSERT_TRUE((*c)->EnableBlockingReceives(absl::Milliseconds(50)).ok());
+    EXPECT_TRUE((*c)->blocking_receives());
+    // Frames arrive through blocking reads; sends stay non-blocking.
+    for (int i = 0; i < 100; ++i) {
+      proto::Record r;
+      absl::Status received = (*c)->Receive(&r, absl::InfiniteDuration());
+      ASSERT_TRUE(received.ok()) << received;
+      ASSERT_TRUE((*c)->SendNow(r, kTimeout).ok());
+    }
+    // The client's shutdown ends the stream: the blocked read sees it.
+    proto::Record r;
+    EXPECT_EQ((*c)->Receive(&r, absl::InfiniteDuration()).code(),
+              absl::StatusCode::kUnavailable);
+  });
+  auto c = Connection::Connect(server.address(), TestOptions(), kTimeout);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE((*c)->EnableBlockingReceives(absl::Milliseconds(50)).ok());
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE((*c)->SendNow(Line(i), kTimeout).ok());
+    proto::Record r;
+    absl::Status received = (*c)->Receive(&r, kTimeout);
+    ASSERT_TRUE(received.ok()) << received;
+    EXPECT_EQ(r.sequence(), static_cast<uint64_t>(i));
+  }
+  // A deadline far beyond the slice, and one shorter than it, both end.
+  proto::Record r;
+  EXPECT_EQ((*c)->Receive(&r, absl::Milliseconds(130)).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ((*c)->Receive(&r, absl::Milliseconds(10)).code(),
+            absl::StatusCode::kDeadlineExceeded);
+  // Shutdown wakes a receive blocked without a deadline.
+  std::thread closer([&] {
+    absl::SleepFor(absl::Milliseconds(20));
+    (*c)->Shutdown();
+  });
+  EXPECT_EQ((*c)->Receive(&r, absl::InfiniteDuration()).code(),
+            absl::StatusCode::kUnavailable);
+  closer.join();
+  c->reset();
+  server.Join();
+}
+
 TEST(ConnectionTest, BareHostPortAndReportedEphemeralPort) {
   std::unique_ptr<Listener> listener = MustListen(*ParseAddress("127.0.0.1:0"));
   ASSERT_NE(listener, nullptr);

@@ -42,6 +42,10 @@ DEFINE_string(python, "python3", "the Python interpreter for the baseline");
 DEFINE_string(python_script, "testing/bench/manager_baseline.py",
               "the baseline script (Python's SyncManager)");
 DEFINE_bool(skip_python, false, "measure syncstream only");
+DEFINE_int32(spin_us, -1,
+             "busy-poll limit of the manager and clients in microseconds "
+             "(ManagerOptions/ClientOptions::spin_limit; -1: their default, "
+             "0: never spin)");
 DEFINE_string(workloads, "",
               "comma-separated subset of lock_pairs_1, lock_pairs_4, "
               "dict_set_get, list_append, semaphore_ping_pong (default: all)");
@@ -93,7 +97,10 @@ void Join(ChildProcess& child) {
 }
 
 std::shared_ptr<ManagerClient> Connect(const std::string& address) {
-  return Must(ManagerClient::Connect(address, net::AuthKey()), "connect");
+  ClientOptions options;
+  if (FLAGS_spin_us >= 0) options.spin_limit = absl::Microseconds(FLAGS_spin_us);
+  return Must(ManagerClient::Connect(address, net::AuthKey(), options),
+              "connect");
 }
 
 // Runs `step` (returning operations done) for FLAGS_seconds; ops/s.
@@ -242,7 +249,9 @@ int Main() {
   ResultPipe ready;
   // The manager gets a process of its own, like Python's.
   ChildProcess server = Fork([&]() -> int {
-    auto manager = Must(Manager::Start(address, ManagerOptions()), "start");
+    ManagerOptions options;
+    if (FLAGS_spin_us >= 0) options.spin_limit = absl::Microseconds(FLAGS_spin_us);
+    auto manager = Must(Manager::Start(address, options), "start");
     ready.Put(1);
     ::pause();
     return 0;

@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "syncstream/manager/internal/wait_readable.h"
+#include "syncstream/manager/internal/spin_receive.h"
 
 namespace syncstream::manager::internal {
 
@@ -45,9 +45,10 @@ class ConnectionSink : public ReplySink {
 ClientConnection::ClientConnection(
     Dispatcher* dispatcher, net::Listener::AcceptedSocket socket,
     const ManagerOptions& options,
-    const net::ConnectionOptions& connection_options)
+    const net::ConnectionOptions& connection_options, SpinGate* spin_gate)
     : dispatcher_(dispatcher),
       options_(options),
+      spin_gate_(spin_gate),
       connection_options_(connection_options) {
   reader_ = std::thread(
       [this, socket = std::move(socket)]() mutable { Run(std::move(socket)); });
@@ -68,6 +69,11 @@ void ClientConnection::Run(net::Listener::AcceptedSocket socket) {
   std::string peer = socket.peer;
   absl::StatusOr<std::unique_ptr<net::Connection>> accepted =
       net::Connection::Accept(std::move(socket.fd), peer, connection_options_);
+  if (accepted.ok()) {
+    absl::Status blocking =
+        (*accepted)->EnableBlockingReceives(kBlockingReceiveSlice);
+    if (!blocking.ok()) accepted = blocking;
+  }
   if (!accepted.ok()) {
     std::fprintf(stderr, "syncstream manager: %s\n",
                  accepted.status().ToString().c_str());
@@ -101,13 +107,17 @@ void ClientConnection::Serve() {
   proto::Request request;
   proto::Response response;
   std::vector<std::shared_ptr<ManagedObject>> kicks;
+  SpinPolicy spin(options_.spin_limit);
+  // Whether the client has its answers (so its next request should come
+  // soon): not while a call of it is parked or on a worker.
+  bool answered = false;
   for (;;) {
     if (!kicks.empty() && !connection_->HasBufferedFrame()) {
       dispatcher_->Kick(&kicks);  // every buffered request has run
     }
-    WaitUntilReadable(*connection_, absl::InfiniteFuture());
     absl::Status received =
-        connection_->Receive(&request, absl::InfiniteDuration());
+        SpinThenReceive(*connection_, &request, answered ? &spin : nullptr,
+                        absl::InfiniteFuture(), spin_gate_);
     if (!received.ok()) {
       dispatcher_->Kick(&kicks);
       if (!absl::IsUnavailable(received)) {  // a malformed or oversized frame
@@ -118,6 +128,7 @@ void ClientConnection::Serve() {
     }
     Dispatcher::Outcome outcome = dispatcher_->Execute(
         session_, request, /*may_block=*/false, &response, sink_, &kicks);
+    answered = outcome == Dispatcher::Outcome::kDone;
     if (outcome == Dispatcher::Outcome::kDone) {
       Reply(request, response, /*flush=*/!connection_->HasBufferedFrame());
     } else if (outcome == Dispatcher::Outcome::kParked) {
@@ -207,7 +218,8 @@ void ManagerServer::AcceptLoop() {
       stop = stopped_ || absl::IsCancelled(socket.status());
       if (!stop && socket.ok()) {
         connections_.push_back(std::make_unique<ClientConnection>(
-            &dispatcher_, *std::move(socket), options_, listener_->options()));
+            &dispatcher_, *std::move(socket), options_, listener_->options(),
+            &spin_gate_));
       }
     }
     finished.clear();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "syncstream/manager/internal/dispatcher.h"
+#include "syncstream/manager/internal/spin_receive.h"
 #include "syncstream/manager/manager.h"
 #include "syncstream/net/connection.h"
 #include "syncstream/net/listener.h"
@@ -24,7 +25,8 @@ class ClientConnection {
  public:
   ClientConnection(Dispatcher* dispatcher, net::Listener::AcceptedSocket socket,
                    const ManagerOptions& options,
-                   const net::ConnectionOptions& connection_options);
+                   const net::ConnectionOptions& connection_options,
+                   SpinGate* spin_gate);
   // Shuts down and joins.
   ~ClientConnection();
 
@@ -43,6 +45,7 @@ class ClientConnection {
 
   Dispatcher* const dispatcher_;
   const ManagerOptions& options_;
+  SpinGate* const spin_gate_;
   const net::ConnectionOptions connection_options_;
 
   std::mutex connection_mu_;  // guards connection_ being set and shut down
@@ -80,6 +83,7 @@ class ManagerServer {
 
   Dispatcher dispatcher_;
   const ManagerOptions options_;
+  SpinGate spin_gate_{SpinGate::DefaultMax()};
   std::unique_ptr<net::Listener> listener_;
   std::mutex mu_;
   std::list<std::unique_ptr<ClientConnection>> connections_;
