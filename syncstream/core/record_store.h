@@ -23,15 +23,18 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "syncstream/core/internal/name_table.h"
 #include "syncstream/core/record.h"
 
 namespace syncstream {
+namespace internal {
+struct RecordSlot;
+}  // namespace internal
 
 class RecordStore {
  public:
@@ -82,7 +85,6 @@ class RecordStore {
   bool WaitForAppend(uint64_t position, absl::Time deadline) const;
 
  private:
-  struct Slot;
   explicit RecordStore(size_t capacity);
 
   // The oldest position still readable.
@@ -91,33 +93,28 @@ class RecordStore {
   // false if it was overwritten (evicted) meanwhile.
   bool CopyAt(uint64_t position, Record* out) const;
   // Copies `record` into the slot of `position`, which this writer took
-  // (unless a later position overtook it, see Slot::Claim).
+  // (unless a later position overtook it, see internal::RecordSlot::Claim).
   void StoreAt(uint64_t position, const Record& record,
                const std::string* sender, const std::string* type);
   // Wakes followers sleeping in WaitForAppend, if any.
   void NotifyWaiters();
-
-  // The interned copy of a sender or type name, kept until the store is
-  // destroyed (one per distinct name ever appended).
-  const std::string* Intern(const std::string& name) const;
 
   // The slot of `position`: position % capacity_, computed with a
   // multiplication by `slot_magic_` instead of a 64-bit division (which
   // costs 40-90 cycles on every append).
   size_t SlotIndex(uint64_t position) const;
 
-  const uint64_t id_;  // process-unique, never reused
   const size_t capacity_;
   const uint64_t slot_magic_;  // UINT64_MAX / capacity_
-  std::unique_ptr<Slot[]> slots_;
+  std::unique_ptr<internal::RecordSlot[]> slots_;
   alignas(64) std::atomic<uint64_t> next_position_{0};
   alignas(64) std::atomic<uint64_t> cleared_before_{0};
   // Followers sleeping in WaitForAppend; writers notify only when non-zero.
   mutable std::atomic<int> waiters_{0};
   mutable std::mutex wait_mutex_;
   mutable std::condition_variable wait_cv_;
-  mutable std::mutex names_mutex_;
-  mutable std::unordered_set<std::string> names_;  // node-based: stable
+  // Sender and type names, interned once per store.
+  internal::NameTable names_;
 };
 
 }  // namespace syncstream

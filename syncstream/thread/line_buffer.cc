@@ -15,8 +15,8 @@ absl::StatusOr<std::unique_ptr<LineBuffer>> LineBuffer::Create(
         "': maxlen (the number of lines kept) must be at least 1, got ",
         maxlen));
   }
-  absl::StatusOr<std::unique_ptr<RecordStore>> store =
-      RecordStore::Create(maxlen);
+  absl::StatusOr<std::unique_ptr<ShardedRecordStore>> store =
+      ShardedRecordStore::Create(maxlen);
   if (!store.ok()) return store.status();
   LineWriterOptions writer_options;
   writer_options.name = std::move(options.name);
@@ -27,7 +27,7 @@ absl::StatusOr<std::unique_ptr<LineBuffer>> LineBuffer::Create(
       new LineBuffer(*std::move(store), std::move(writer_options)));
 }
 
-LineBuffer::LineBuffer(std::unique_ptr<RecordStore> store,
+LineBuffer::LineBuffer(std::unique_ptr<ShardedRecordStore> store,
                        LineWriterOptions options)
     : LineWriter(std::move(options)), store_(std::move(store)) {}
 
@@ -35,9 +35,9 @@ LineBuffer::~LineBuffer() { Close().IgnoreError(); }
 
 absl::Status LineBuffer::Close() { return CloseAllWriters(); }
 
-bool LineBuffer::WaitForAppend(uint64_t position,
+bool LineBuffer::WaitForAppend(const Cursor& from,
                                absl::Duration timeout) const {
-  return store_->WaitForAppend(position, DeadlineAfter(timeout));
+  return store_->WaitForAppend(from, DeadlineAfter(timeout));
 }
 
 absl::Status LineBuffer::Publish(const Record& record) {

@@ -18,6 +18,14 @@
 // It is the C++ counterpart of sync-stream's LineBuffer, with an exact
 // Size() and partial lines that are never glued across threads.
 //
+// Records live in a ShardedRecordStore (syncstream/core/sharded_record_store.h):
+// each writing thread appends to a ring of its own, so threads on different
+// cores do not slow each other down, and reads merge the rings in an order
+// consistent with causality (a line whose Write returned before another
+// Write began comes first; each writer's lines keep their order). Memory:
+// up to maxlen records per writing thread, allocated as it writes; the ring
+// of a thread that exited is freed once its lines have left the last maxlen.
+//
 // Thread safety: every method may be called from any thread. Records read
 // are copies.
 #ifndef SYNCSTREAM_THREAD_LINE_BUFFER_H_
@@ -35,7 +43,7 @@
 #include "syncstream/core/line_assembler.h"
 #include "syncstream/core/line_writer.h"
 #include "syncstream/core/record.h"
-#include "syncstream/core/record_store.h"
+#include "syncstream/core/sharded_record_store.h"
 
 namespace syncstream {
 
@@ -76,17 +84,24 @@ class LineBuffer : public LineWriter {
   // Forgets every record held. Pending partial lines stay pending.
   void Clear() { store_->Clear(); }
 
-  // Followers (tail -f style), see record_store.h: the position the next
-  // record will get, the records from a position on, and a wait for a record
-  // at `position` (true) or the timeout (false).
-  uint64_t end_position() const { return store_->end_position(); }
-  std::vector<Record> ReadFrom(uint64_t from, size_t max_records,
-                               uint64_t* next) const {
-    return store_->ReadFrom(from, max_records, next);
+  // Followers (tail -f style), see sharded_record_store.h. A cursor marks
+  // what a follower has read; end_cursor() is past every record stored so
+  // far, a default Cursor() before every record held. ReadFrom returns up to
+  // `max_records` records after `from` and sets `*next` to continue from;
+  // a follower that keeps up gets every record once. A record is lost to a
+  // follower only if its writer stored maxlen more records (or Clear() ran)
+  // before the follower read it; `*skipped` (if given) counts those.
+  // WaitForAppend waits for a record after `from` (true) or the timeout
+  // (false).
+  using Cursor = ShardedRecordStore::Cursor;
+  Cursor end_cursor() const { return store_->End(); }
+  std::vector<Record> ReadFrom(const Cursor& from, size_t max_records,
+                               Cursor* next, uint64_t* skipped = nullptr) const {
+    return store_->ReadFrom(from, max_records, next, skipped);
   }
-  bool WaitForAppend(uint64_t position, absl::Duration timeout) const;
+  bool WaitForAppend(const Cursor& from, absl::Duration timeout) const;
   // The store behind the methods above, for code generic over stores.
-  const RecordStore& store() const { return *store_; }
+  const ShardedRecordStore& store() const { return *store_; }
 
   // Stores every writer's pending partial line (of every thread and explicit
   // writer) as a final line, so everything written so far is readable.
@@ -99,9 +114,10 @@ class LineBuffer : public LineWriter {
   absl::Status Publish(const Record& record) override;
 
  private:
-  LineBuffer(std::unique_ptr<RecordStore> store, LineWriterOptions options);
+  LineBuffer(std::unique_ptr<ShardedRecordStore> store,
+             LineWriterOptions options);
 
-  const std::unique_ptr<RecordStore> store_;
+  const std::unique_ptr<ShardedRecordStore> store_;
 };
 
 }  // namespace syncstream

@@ -14,13 +14,106 @@ constexpr size_t kBatch = 4096;
 constexpr absl::Duration kPollInterval = absl::Milliseconds(20);
 }  // namespace
 
+// Where the follower is in its store, and the target of a Drain. Read()
+// and Wait() are called by the follower thread only; the target methods by
+// any thread (guarded by the collector's mutex, which the follower holds
+// while it moves on in Read()).
+class StoreCollector::Follower {
+ public:
+  virtual ~Follower() = default;
+  // The next batch; `*skipped` receives the number of records evicted
+  // before they could be read. Holds `progress_mutex` while moving on.
+  virtual std::vector<Record> Read(size_t max_records, uint64_t* skipped,
+                                   std::mutex* progress_mutex) = 0;
+  virtual void Wait(absl::Time deadline) = 0;
+  // Under the progress mutex: takes the store's current end as the target,
+  // and tells how far behind it the follower is (0: caught up).
+  virtual void MarkTarget() = 0;
+  virtual uint64_t BehindTarget() const = 0;
+  virtual size_t capacity() const = 0;
+};
+
+namespace {
+
+class RecordStoreFollower : public StoreCollector::Follower {
+ public:
+  explicit RecordStoreFollower(const RecordStore* store)
+      : store_(store), next_(store->end_position()) {}
+  std::vector<Record> Read(size_t max_records, uint64_t* skipped,
+                           std::mutex* progress_mutex) override {
+    uint64_t next = next_;
+    std::vector<Record> batch = store_->ReadFrom(next_, max_records, &next);
+    *skipped = next - next_ - batch.size();
+    std::lock_guard<std::mutex> lock(*progress_mutex);
+    next_ = next;
+    return batch;
+  }
+  void Wait(absl::Time deadline) override {
+    store_->WaitForAppend(next_, deadline);
+  }
+  void MarkTarget() override { target_ = store_->end_position(); }
+  uint64_t BehindTarget() const override {
+    return target_ > next_ ? target_ - next_ : 0;
+  }
+  size_t capacity() const override { return store_->capacity(); }
+
+ private:
+  const RecordStore* const store_;
+  uint64_t next_;
+  uint64_t target_ = 0;
+};
+
+class ShardedStoreFollower : public StoreCollector::Follower {
+ public:
+  explicit ShardedStoreFollower(const ShardedRecordStore* store)
+      : store_(store), next_(store->End()) {}
+  std::vector<Record> Read(size_t max_records, uint64_t* skipped,
+                           std::mutex* progress_mutex) override {
+    ShardedRecordStore::Cursor next;
+    std::vector<Record> batch =
+        store_->ReadFrom(next_, max_records, &next, skipped);
+    std::lock_guard<std::mutex> lock(*progress_mutex);
+    next_ = std::move(next);
+    return batch;
+  }
+  void Wait(absl::Time deadline) override {
+    store_->WaitForAppend(next_, deadline);
+  }
+  void MarkTarget() override { target_ = store_->End(); }
+  uint64_t BehindTarget() const override {
+    if (next_.Covers(target_)) return 0;
+    return std::max<uint64_t>(1, next_.Behind(target_));
+  }
+  size_t capacity() const override { return store_->capacity(); }
+
+ private:
+  const ShardedRecordStore* const store_;
+  ShardedRecordStore::Cursor next_;
+  ShardedRecordStore::Cursor target_;
+};
+
+}  // namespace
+
 StoreCollector::StoreCollector(std::string name, const RecordStore* store,
                                LineSink* sink, ExpectedRecord expected)
+    : StoreCollector(std::move(name),
+                     std::make_unique<RecordStoreFollower>(store), sink,
+                     std::move(expected)) {}
+
+StoreCollector::StoreCollector(std::string name,
+                               const ShardedRecordStore* store, LineSink* sink,
+                               ExpectedRecord expected)
+    : StoreCollector(std::move(name),
+                     std::make_unique<ShardedStoreFollower>(store), sink,
+                     std::move(expected)) {}
+
+StoreCollector::StoreCollector(std::string name,
+                               std::unique_ptr<Follower> follower,
+                               LineSink* sink, ExpectedRecord expected)
     : name_(std::move(name)),
-      store_(store),
+      follower_(std::move(follower)),
       sink_(sink),
-      expected_(std::move(expected)),
-      next_(store->end_position()) {
+      expected_(std::move(expected)) {
   thread_ = std::thread([this] { Follow(); });
 }
 
@@ -32,47 +125,37 @@ void StoreCollector::Stop() {
 }
 
 void StoreCollector::Follow() {
-  uint64_t from;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    from = next_;
-  }
   while (!stop_.load(std::memory_order_acquire)) {
-    uint64_t next = from;
-    std::vector<Record> batch = store_->ReadFrom(from, kBatch, &next);
-    const uint64_t skipped = next - from - batch.size();
+    uint64_t skipped = 0;
+    std::vector<Record> batch = follower_->Read(kBatch, &skipped, &mutex_);
     if (skipped > 0) {
       sink_->CollectorError(absl::DataLossError(absl::StrCat(
-          name_, ": the buffer evicted ", skipped, " records at positions ",
-          from, "..", from + skipped - 1, " before they were checked (buffer of ",
-          store_->capacity(), " lines; raise --buffer_lines)")));
+          name_, ": the buffer evicted ", skipped,
+          " records before they were checked (buffer of ",
+          follower_->capacity(), " lines; raise --buffer_lines)")));
     }
+    const bool read_something = !batch.empty() || skipped > 0;
     if (expected_) {
       batch.erase(std::remove_if(batch.begin(), batch.end(), expected_),
                   batch.end());
     }
     if (!batch.empty()) sink_->Receive(batch);
-    from = next;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      next_ = from;
-    }
     caught_up_.notify_all();
-    if (next == from) {
-      store_->WaitForAppend(from, ::syncstream::Now() + kPollInterval);
+    if (!read_something) {
+      follower_->Wait(::syncstream::Now() + kPollInterval);
     }
   }
 }
 
 absl::Status StoreCollector::Drain(absl::Duration timeout) {
-  const uint64_t target = store_->end_position();
   const absl::Time deadline = DeadlineAfter(timeout);
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    while (next_ < target) {
+    follower_->MarkTarget();
+    while (follower_->BehindTarget() > 0) {
       const absl::Duration left = TimeLeft(deadline);
       if (left <= absl::ZeroDuration()) {
-        const uint64_t behind = target - next_;
+        const uint64_t behind = follower_->BehindTarget();
         lock.unlock();
         Stop();
         return absl::DeadlineExceededError(absl::StrCat(

@@ -1,0 +1,83 @@
+#include "syncstream/core/internal/order_clock.h"
+
+#include <time.h>
+
+#include <atomic>
+#include <fstream>
+#include <string>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
+
+namespace syncstream {
+namespace internal {
+namespace {
+
+bool DetectTsc() {
+#if defined(__x86_64__)
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(0x80000000, &eax, &ebx, &ecx, &edx) || eax < 0x80000007) {
+    return false;
+  }
+  __get_cpuid(0x80000007, &eax, &ebx, &ecx, &edx);
+  if ((edx & (1u << 8)) == 0) return false;  // no invariant TSC
+  // The kernel uses the TSC only after checking that the CPUs' counters are
+  // synchronized, and switches away from it when they drift.
+  std::ifstream source(
+      "/sys/devices/system/clocksource/clocksource0/current_clocksource");
+  std::string name;
+  return static_cast<bool>(source >> name) && name == "tsc";
+#else
+  return false;
+#endif
+}
+
+// Decided on first use and never changed, so that keys never mix clocks.
+bool UseTsc() {
+  static const bool use_tsc = DetectTsc();
+  return use_tsc;
+}
+
+uint64_t MonotonicNanos() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000u +
+         static_cast<uint64_t>(now.tv_nsec);
+}
+
+}  // namespace
+
+bool OrderClockUsesTsc() { return UseTsc(); }
+
+uint64_t OrderKeyNow() {
+#if defined(__x86_64__)
+  if (UseTsc()) {
+    _mm_lfence();  // earlier loads have completed
+    return __rdtsc();
+  }
+#endif
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return MonotonicNanos();
+}
+
+uint64_t OrderHorizonNow() {
+#if defined(__x86_64__)
+  if (UseTsc()) {
+    const uint64_t now = __rdtsc();
+    _mm_lfence();  // no later load starts before the read
+    return now;
+  }
+  const uint64_t now = MonotonicNanos();
+  _mm_lfence();
+  return now;
+#else
+  const uint64_t now = MonotonicNanos();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return now;
+#endif
+}
+
+}  // namespace internal
+}  // namespace syncstream
