@@ -18,7 +18,6 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "syncstream/core/child_process.h"
-#include "syncstream/core/fd_capture.h"
 #include "syncstream/core/scoped_redirect.h"
 #include "syncstream/proc/testing/workloads.h"
 #include "syncstream/core/deadline.h"
@@ -187,30 +186,44 @@ TEST(LineProcBufferTest, LinesWarningsAndErrorsOverTwoRounds) {
 }
 
 // printf and a grandchild program, captured at the fd level in the child.
-TEST(LineProcBufferTest, FdCaptureInsideAChild) {
-  auto buffer = MakeBuffer(100);
-  auto mirror = MakeMirror(*buffer, "c");
-  LineProcMirror& m = *mirror;
-  ChildProcess child = ForkInMirror(m, [&m] {
-    absl::StatusOr<ScopedFdCapture> capture =
-        ScopedFdCapture::Create(m, CaptureStreams::kStdoutAndStderr);
-    if (!capture.ok()) throw std::runtime_error(capture.status().ToString());
-    std::printf("from printf\n");
-    std::fprintf(stderr, "to stderr ");
-    std::fflush(nullptr);
-    if (std::system("echo from a grandchild; printf 'end' >&2") != 0) {
-      throw std::runtime_error("system() failed");
-    }
-  });
-  ASSERT_TRUE(buffer->Wait(kWait).ok());
-  ExpectExit(child, ExitStatus::Exited(0));
+// What a child printed through its fd capture, by stream (the capture names
+// its writers "stdout" and "stderr").
+void ExpectCapturedOutput(LineProcBuffer& buffer) {
   std::map<std::string, std::vector<std::string>> by_stream;
-  for (const Record& r : OfKind(buffer->Read(), RecordKind::kLine)) {
+  for (const Record& r : OfKind(buffer.Read(), RecordKind::kLine)) {
     by_stream[r.sender].push_back(r.text);
   }
   EXPECT_EQ(by_stream["stdout"],
             (std::vector<std::string>{"from printf", "from a grandchild"}));
   EXPECT_EQ(by_stream["stderr"], (std::vector<std::string>{"to stderr end"}));
+}
+
+TEST(LineProcBufferTest, FdCaptureInsideAForkedChild) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The child starts threads (the capture's readers) after a fork() from a
+  // parent whose collector thread may hold AddressSanitizer's allocator lock
+  // at that moment; GCC 12's ASan does not reset that lock in the child, so
+  // the child can hang (a sanitizer runtime defect, not syncstream's: glibc's
+  // malloc is fork-safe). The exec'd variant below runs under ASan.
+  GTEST_SKIP() << "fork-then-threads is unsafe under GCC 12 ASan";
+#endif
+  auto buffer = MakeBuffer(100);
+  auto mirror = MakeMirror(*buffer, "c");
+  LineProcMirror& m = *mirror;
+  ChildProcess child = ForkInMirror(
+      m, [&m] { proc_testing::PrintThroughFdCapture(m); });
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  ExpectExit(child, ExitStatus::Exited(0));
+  ExpectCapturedOutput(*buffer);
+}
+
+TEST(LineProcBufferTest, FdCaptureInsideAnExecedChild) {
+  auto buffer = MakeBuffer(100);
+  auto mirror = MakeMirror(*buffer, "c");
+  ChildProcess child = ExecMirrorChild({mirror->token(), "fd-capture"});
+  ASSERT_TRUE(buffer->Wait(kWait).ok());
+  ExpectExit(child, ExitStatus::Exited(0));
+  ExpectCapturedOutput(*buffer);
 }
 
 TEST(LineProcBufferTest, ManyLinesUnderFork) {

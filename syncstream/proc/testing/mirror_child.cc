@@ -4,6 +4,7 @@
 //   mirror_child TOKEN|-env lines COUNT PREFIX
 //   mirror_child TOKEN|-env seed
 //   mirror_child TOKEN|-env die-mid-line COUNT PREFIX
+//   mirror_child TOKEN|-env fd-capture
 // Exit status 0 on success, 2 on a usage error, 3 if the mirror cannot be
 // attached or the workload failed.
 #include <cstdint>
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
     });
   } else if (mode == "seed") {
     status = RunInMirror(m, [&] { m.stream() << "Message item\n"; });
+  } else if (mode == "fd-capture") {
+    status = RunInMirror(m, [&] { proc_testing::PrintThroughFdCapture(m); });
   } else if (mode == "die-mid-line") {
     m.Open().IgnoreError();
     proc_testing::WriteThenDieMidLine(m, argv[4], count);

@@ -2,10 +2,13 @@
 
 #include <signal.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "syncstream/core/fd_capture.h"
 
 namespace syncstream::proc_testing {
 
@@ -50,6 +53,18 @@ int WriteUntilStopped(LineProcMirror& mirror, const std::string& prefix,
     }
   }
   return 1;
+}
+
+void PrintThroughFdCapture(LineProcMirror& mirror) {
+  absl::StatusOr<ScopedFdCapture> capture =
+      ScopedFdCapture::Create(mirror, CaptureStreams::kStdoutAndStderr);
+  if (!capture.ok()) throw std::runtime_error(capture.status().ToString());
+  std::printf("from printf\n");
+  std::fprintf(stderr, "to stderr ");
+  std::fflush(nullptr);
+  if (std::system("echo from a grandchild; printf 'end' >&2") != 0) {
+    throw std::runtime_error("system() failed");
+  }
 }
 
 }  // namespace syncstream::proc_testing

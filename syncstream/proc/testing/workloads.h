@@ -37,6 +37,13 @@ void WriteThenDieMidLine(LineProcMirror& mirror, const std::string& prefix,
 int WriteUntilStopped(LineProcMirror& mirror, const std::string& prefix,
                       uint64_t max_lines);
 
+// Captures the process's stdout and stderr into the mirror
+// (ScopedFdCapture), then prints "from printf" with printf, "to stderr "
+// to stderr, and runs a shell that prints "from a grandchild" to stdout and
+// "end" to stderr. Throws std::runtime_error if the capture or the shell
+// fails. Run it through RunInMirror.
+void PrintThroughFdCapture(LineProcMirror& mirror);
+
 }  // namespace syncstream::proc_testing
 
 #endif  // SYNCSTREAM_PROC_TESTING_WORKLOADS_H_
