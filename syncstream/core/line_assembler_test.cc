@@ -1,5 +1,6 @@
 #include "syncstream/core/line_assembler.h"
 
+#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
@@ -111,6 +112,31 @@ TEST(LineAssemblerTest, CutDoesNotSplitUtf8Character) {
 TEST(LineAssemblerTest, TinyLimitIsRaisedToFour) {
   LineAssembler assembler(0);
   EXPECT_EQ(assembler.max_line_length(), 4u);
+}
+
+}  // namespace
+}  // namespace syncstream
+
+namespace syncstream {
+namespace {
+
+// The inline search agrees with memchr for every size and every position of
+// the first '\n' (including none), on both sides of its SSE2 range.
+TEST(FindNewlineTest, AgreesWithMemchr) {
+  for (size_t size = 0; size <= 600; ++size) {
+    std::string text(size, 'x');
+    for (size_t at = 0; at <= size; ++at) {
+      if (at < size) text[at] = '\n';
+      if (at + 7 < size) text[at + 7] = '\n';  // a later one must not win
+      const char* expected =
+          static_cast<const char*>(std::memchr(text.data(), '\n', size));
+      ASSERT_EQ(line_assembler_internal::FindNewline(text.data(), size),
+                expected)
+          << "size " << size << ", first newline at " << at;
+      if (at < size) text[at] = 'x';
+      if (at + 7 < size) text[at + 7] = 'x';
+    }
+  }
 }
 
 }  // namespace

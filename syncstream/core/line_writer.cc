@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "syncstream/core/internal/biased_lock.h"
+#include "syncstream/core/internal/thread_token.h"
 
 namespace syncstream {
 namespace {
@@ -23,19 +24,29 @@ struct ThreadCache {
 };
 thread_local ThreadCache thread_cache;
 
-// The time a record is completed (see LineWriterOptions::precise_timestamps).
-absl::Time RecordTime(bool precise) {
+// The time a record is completed, in Unix nanoseconds (see
+// LineWriterOptions::precise_timestamps).
+int64_t RecordNanos(bool precise) {
   struct timespec now;
   clock_gettime(precise ? CLOCK_REALTIME : CLOCK_REALTIME_COARSE, &now);
-  return absl::FromUnixNanos(static_cast<int64_t>(now.tv_sec) * 1000000000 +
-                             now.tv_nsec);
+  return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+absl::Time RecordTime(bool precise) {
+  return absl::FromUnixNanos(RecordNanos(precise));
 }
 
-std::atomic<uint64_t> next_thread_token{1};
-thread_local const uint64_t this_thread_token =
-    next_thread_token.fetch_add(1, std::memory_order_relaxed);
 
 }  // namespace
+
+const Record& LineView::record() const {
+  Record& record = *scratch_;
+  record.kind = RecordKind::kLine;
+  record.sequence = sequence_;
+  record.timestamp = absl::FromUnixNanos(unix_nanos_);
+  record.text.assign(text_.data(), text_.size());
+  record.continued = continued_;
+  return record;
+}
 
 // Cache-line aligned (and so padded): the states of different threads are
 // written on every line, and must not share a line (false sharing made the
@@ -51,7 +62,9 @@ struct alignas(64) LineWriter::WriterState {
   // other. See internal/biased_lock.h.
   internal::BiasedLock lock;
   LineAssembler assembler;
-  Record scratch;    // reused for every record: sender and type fixed
+  // Holds the sender and type; reused for every line that becomes a Record
+  // (LineView::record()).
+  Record scratch;
   uint64_t next_sequence = 0;
   bool wrote = false;
   bool ended = false;  // sent end-of-stream
@@ -72,7 +85,7 @@ LineWriter::WriterState* LineWriter::ThreadState() {
     return static_cast<WriterState*>(thread_cache.state);
   }
   std::lock_guard<std::mutex> guard(mutex_);
-  auto& slot = threads_[this_thread_token];
+  auto& slot = threads_[internal::ThisThreadToken()];
   if (!slot) {
     size_t ordinal = threads_.size() - 1;
     std::string sender = ordinal == 0
@@ -95,18 +108,11 @@ absl::Status LineWriter::WriteTo(WriterState& state, absl::string_view text) {
   state.wrote = true;
   absl::Status status;
   // Lines completed by one call share one timestamp.
-  bool timed = false;
+  int64_t nanos = 0;
   state.assembler.Append(text, [&](absl::string_view line, bool continued) {
-    Record& record = state.scratch;
-    record.kind = RecordKind::kLine;
-    record.sequence = state.next_sequence++;
-    if (!timed) {
-      record.timestamp = RecordTime(options_.precise_timestamps);
-      timed = true;
-    }
-    record.text.assign(line.data(), line.size());
-    record.continued = continued;
-    absl::Status published = Publish(record);
+    if (nanos == 0) nanos = RecordNanos(options_.precise_timestamps);
+    absl::Status published = PublishLine(LineView(
+        &state.scratch, state.next_sequence++, nanos, line, continued));
     if (status.ok()) status = std::move(published);
   });
   return status;
@@ -115,13 +121,9 @@ absl::Status LineWriter::WriteTo(WriterState& state, absl::string_view text) {
 absl::Status LineWriter::FlushLocked(WriterState& state) {
   absl::Status status;
   state.assembler.Flush([&](absl::string_view line, bool continued) {
-    Record& record = state.scratch;
-    record.kind = RecordKind::kLine;
-    record.sequence = state.next_sequence++;
-    record.timestamp = RecordTime(options_.precise_timestamps);
-    record.text.assign(line.data(), line.size());
-    record.continued = continued;
-    status = Publish(record);
+    status = PublishLine(
+        LineView(&state.scratch, state.next_sequence++,
+                 RecordNanos(options_.precise_timestamps), line, continued));
   });
   return status;
 }

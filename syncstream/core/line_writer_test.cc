@@ -63,6 +63,62 @@ std::vector<std::string> Texts(const std::vector<Record>& records) {
   return texts;
 }
 
+// Overrides PublishLine: notes each line's fields from the view itself.
+class ViewWriter : public CollectingWriter {
+ public:
+  using CollectingWriter::CollectingWriter;
+  struct Line {
+    std::string sender;
+    uint64_t sequence;
+    int64_t unix_nanos;
+    std::string text;
+    bool continued;
+  };
+  std::vector<Line> lines;  // one writing thread: no lock
+
+ protected:
+  absl::Status PublishLine(const LineView& line) override {
+    lines.push_back({line.sender(), line.sequence(), line.unix_nanos(),
+                     std::string(line.text()), line.continued()});
+    EXPECT_EQ(line.timestamp(), absl::FromUnixNanos(line.unix_nanos()));
+    // The Record form carries the same fields.
+    const Record& record = line.record();
+    EXPECT_TRUE(record.is_line());
+    EXPECT_EQ(record.text, line.text());
+    EXPECT_EQ(record.sequence, line.sequence());
+    EXPECT_EQ(record.continued, line.continued());
+    return absl::OkStatus();
+  }
+};
+
+TEST(LineWriterTest, LinesComeThroughPublishLineAndWholeRecordsThroughPublish) {
+  LineWriterOptions options;
+  options.name = "v";
+  options.max_line_length = 4;
+  ViewWriter writer(options);
+  ASSERT_TRUE(writer.Write("ab\r\ncdefgh\npart").ok());
+  ASSERT_TRUE(writer.SendEof().ok());
+  ASSERT_EQ(writer.lines.size(), 4u);
+  EXPECT_EQ(writer.lines[0].text, "ab");
+  EXPECT_EQ(writer.lines[1].text, "cdef");
+  EXPECT_TRUE(writer.lines[1].continued);
+  EXPECT_EQ(writer.lines[2].text, "gh");
+  EXPECT_FALSE(writer.lines[2].continued);
+  EXPECT_EQ(writer.lines[3].text, "part");  // flushed by SendEof
+  for (uint64_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(writer.lines[i].sender, "v");
+    EXPECT_EQ(writer.lines[i].sequence, i);
+    EXPECT_GT(writer.lines[i].unix_nanos, 0);
+  }
+  // Lines completed by one Write share one timestamp.
+  EXPECT_EQ(writer.lines[0].unix_nanos, writer.lines[2].unix_nanos);
+  // Only the end-of-stream record reached Publish, numbered after the lines.
+  std::vector<Record> records = writer.records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_TRUE(records[0].is_end_of_stream());
+  EXPECT_EQ(records[0].sequence, 4u);
+}
+
 TEST(LineWriterTest, RefusedWriteDeliversThePendingLineAndDropsTheText) {
   RefusingWriter writer;
   ASSERT_TRUE(writer.Write("done\npartial").ok());

@@ -11,6 +11,7 @@
 #include "syncstream/core/status_macros.h"
 #include "syncstream/proc/internal/channel.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/core/internal/thread_token.h"
 
 namespace syncstream {
 
@@ -41,6 +42,33 @@ constexpr std::chrono::milliseconds kFlusherRetry(1);
 
 }  // namespace
 
+class LineProcMirror::LockGuard {
+ public:
+  explicit LockGuard(const LineProcMirror& mirror)
+      : lock_(mirror.lock_),
+        owner_(mirror.owner_thread_.load(std::memory_order_relaxed) ==
+               internal::ThisThreadToken()) {
+    if (owner_) {
+      lock_.LockAsOwner();
+    } else {
+      lock_.LockAsOther();
+    }
+  }
+  ~LockGuard() {
+    if (owner_) {
+      lock_.UnlockAsOwner();
+    } else {
+      lock_.UnlockAsOther();
+    }
+  }
+  LockGuard(const LockGuard&) = delete;
+  LockGuard& operator=(const LockGuard&) = delete;
+
+ private:
+  internal::BiasedLock& lock_;
+  const bool owner_;
+};
+
 struct LineProcMirror::ProcessState {
   pid_t pid = 0;
   ProcessIdentity identity;
@@ -69,7 +97,8 @@ LineProcMirror::LineProcMirror(std::shared_ptr<Channel> channel,
       max_body_bytes_(channel_->queue.max_body_bytes(kMaxParticipantName,
                                                      kBatchType.size())),
       batch_bytes_(channel_->control.settings().batch_bytes),
-      batch_records_(channel_->control.settings().batch_records) {}
+      batch_records_(channel_->control.settings().batch_records),
+      stopped_through_(channel_->control.stopped_through_word()) {}
 
 absl::StatusOr<std::unique_ptr<LineProcMirror>> LineProcMirror::Attach(
     absl::string_view token_text) {
@@ -108,7 +137,7 @@ LineProcMirror::~LineProcMirror() {
   Close().IgnoreError();
   ProcessState* state;
   {
-    std::lock_guard<internal::SpinLock> guard(lock_);
+    LockGuard guard(*this);
     state = process_;
   }
   // A parent's state copied by fork is not ours to destroy (its thread
@@ -134,6 +163,11 @@ absl::Status LineProcMirror::EnsureAttachedLocked() {
   // abandoned (see the destructor), with whatever it had batched: the parent
   // sends its own batches.
   process_ = nullptr;
+  // The thread that attaches (Open, or the first write) owns lock_ in this
+  // process from its next entry on. A forked child's thread may hold lock_
+  // as owner now (it kept the token of the parent's thread that forked);
+  // either way it is the only thread of the child yet.
+  owner_thread_.store(internal::ThisThreadToken(), std::memory_order_relaxed);
   batch_started_ns_.store(0, std::memory_order_relaxed);
   stopped_ = false;
   deferred_error_ = absl::OkStatus();
@@ -231,8 +265,11 @@ void LineProcMirror::FlusherLoop(ProcessState* state) {
     // Likewise it does not wait for queue space while holding the lock: with
     // the queue full it leaves the batch and tries again.
     bool retry = true;
-    if (lock_.try_lock()) {
-      std::lock_guard<internal::SpinLock> guard(lock_, std::adopt_lock);
+    if (lock_.TryLockAsOther()) {
+      struct Unlock {
+        internal::BiasedLock& lock;
+        ~Unlock() { lock.UnlockAsOther(); }
+      } unlock{lock_};
       started = batch_started_ns_.load(std::memory_order_relaxed);
       retry = false;
       if (started != 0 && now >= started + interval) {
@@ -251,8 +288,8 @@ void LineProcMirror::FlusherLoop(ProcessState* state) {
 }
 
 absl::Status LineProcMirror::AdmitWrite() {
-  if (channel_->control.stopped_through() > generation_) {
-    std::lock_guard<internal::SpinLock> guard(lock_);
+  if (stopped_through_.load(std::memory_order_acquire) > generation_) {
+    LockGuard guard(*this);
     stopped_ = true;
     return absl::FailedPreconditionError(absl::StrCat(
         Describe(), ": stopped by its LineProcBuffer (StopAllMirrors or "
@@ -261,8 +298,7 @@ absl::Status LineProcMirror::AdmitWrite() {
   return absl::OkStatus();
 }
 
-absl::Status LineProcMirror::Publish(const Record& record) {
-  std::lock_guard<internal::SpinLock> guard(lock_);
+absl::Status LineProcMirror::PrepareToAddLocked(size_t size) {
   if (process_ == nullptr || process_->pid != CachedPid()) {
     SYNCSTREAM_RETURN_IF_ERROR(EnsureAttachedLocked());
   }
@@ -270,20 +306,8 @@ absl::Status LineProcMirror::Publish(const Record& record) {
     return absl::FailedPreconditionError(absl::StrCat(
         Describe(), ": closed (its end-of-stream or error was sent)"));
   }
-  const Record* to_add = &record;
-  size_t size = proc_internal::RecordBatchEncoder::EncodedSize(record);
   if (encoder_.record_count() > 0 && encoder_.size() + size > batch_bytes_) {
     SYNCSTREAM_RETURN_IF_ERROR(SendLocked());
-  }
-  Record cut;
-  size_t room = max_body_bytes_ - proc_internal::kBatchHeaderSize;
-  if (size > room) {  // only an enormous error message or trace
-    cut = record;
-    cut.trace.clear();
-    size_t fixed =
-        proc_internal::RecordBatchEncoder::EncodedSize(cut) - cut.text.size();
-    cut.text.resize(room > fixed ? std::min(cut.text.size(), room - fixed) : 0);
-    to_add = &cut;
   }
   if (batch_started_ns_.load(std::memory_order_relaxed) == 0) {
     batch_started_ns_.store(NowNanos(), std::memory_order_seq_cst);
@@ -292,13 +316,11 @@ absl::Status LineProcMirror::Publish(const Record& record) {
       process_->flusher_cv.notify_one();
     }
   }
-  encoder_.Add(*to_add);
-  const bool ends = record.is_end_of_stream() || record.is_error();
-  if (ends) {
-    process_->closed = true;
-    encoder_.AddFlags(proc_internal::kBatchMirrorClosed);
-  }
-  if (ends || record.is_warning() || encoder_.size() >= batch_bytes_ ||
+  return absl::OkStatus();
+}
+
+absl::Status LineProcMirror::FinishLineLocked() {
+  if (encoder_.size() >= batch_bytes_ ||
       encoder_.record_count() >= batch_records_) {
     return SendLocked();
   }
@@ -308,14 +330,59 @@ absl::Status LineProcMirror::Publish(const Record& record) {
   return absl::OkStatus();
 }
 
+absl::Status LineProcMirror::PublishLine(const LineView& line) {
+  const size_t size = proc_internal::RecordBatchEncoder::PlainLineSize(
+      line.sender().size(), line.type().size(), line.text().size());
+  LockGuard guard(*this);
+  if (size == 0 || size > max_body_bytes_ - proc_internal::kBatchHeaderSize) {
+    return PublishLocked(line.record());  // cut to fit
+  }
+  // The path of every line: encoded from the writer's bytes in place.
+  SYNCSTREAM_RETURN_IF_ERROR(PrepareToAddLocked(size));
+
+  encoder_.AddLine(line.sender(), line.type(), line.sequence(),
+                   line.unix_nanos(), line.text(), line.continued());
+  return FinishLineLocked();
+}
+
+absl::Status LineProcMirror::Publish(const Record& record) {
+  LockGuard guard(*this);
+  return PublishLocked(record);
+}
+
+absl::Status LineProcMirror::PublishLocked(const Record& record) {
+  const Record* to_add = &record;
+  size_t size = proc_internal::RecordBatchEncoder::EncodedSize(record);
+  Record cut;
+  size_t room = max_body_bytes_ - proc_internal::kBatchHeaderSize;
+  if (size > room) {  // an enormous error message or trace, or a huge line
+    cut = record;
+    cut.trace.clear();
+    size_t fixed =
+        proc_internal::RecordBatchEncoder::EncodedSize(cut) - cut.text.size();
+    cut.text.resize(room > fixed ? std::min(cut.text.size(), room - fixed) : 0);
+    to_add = &cut;
+    size = proc_internal::RecordBatchEncoder::EncodedSize(cut);
+  }
+  SYNCSTREAM_RETURN_IF_ERROR(PrepareToAddLocked(size));
+  encoder_.Add(*to_add);
+  const bool ends = record.is_end_of_stream() || record.is_error();
+  if (ends) {
+    process_->closed = true;
+    encoder_.AddFlags(proc_internal::kBatchMirrorClosed);
+  }
+  if (ends || record.is_warning()) return SendLocked();
+  return FinishLineLocked();
+}
+
 absl::Status LineProcMirror::Open() {
-  std::lock_guard<internal::SpinLock> guard(lock_);
+  LockGuard guard(*this);
   SYNCSTREAM_RETURN_IF_ERROR(EnsureAttachedLocked());
   return SendLocked();
 }
 
 absl::Status LineProcMirror::Sync() {
-  std::lock_guard<internal::SpinLock> guard(lock_);
+  LockGuard guard(*this);
   if (process_ == nullptr || process_->pid != CachedPid()) {
     return absl::OkStatus();
   }
@@ -323,13 +390,13 @@ absl::Status LineProcMirror::Sync() {
 }
 
 bool LineProcMirror::closed() const {
-  std::lock_guard<internal::SpinLock> guard(lock_);
+  LockGuard guard(*this);
   return process_ != nullptr && process_->pid == CachedPid() &&
          process_->closed;
 }
 
 uint64_t LineProcMirror::records_sent() const {
-  std::lock_guard<internal::SpinLock> guard(lock_);
+  LockGuard guard(*this);
   if (process_ == nullptr || process_->pid != CachedPid()) return 0;
   return process_->records_sent.load(std::memory_order_acquire);
 }
@@ -337,7 +404,7 @@ uint64_t LineProcMirror::records_sent() const {
 absl::Status LineProcMirror::Close() {
   absl::Status flushed = CloseAllWriters(/*send_eof=*/false);
   {
-    std::lock_guard<internal::SpinLock> guard(lock_);
+    LockGuard guard(*this);
     if (process_ == nullptr || process_->pid != CachedPid()) {
       return absl::OkStatus();  // never used in this process
     }

@@ -56,7 +56,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "syncstream/core/internal/spin_lock.h"
+#include "syncstream/core/internal/biased_lock.h"
 #include "syncstream/core/line_writer.h"
 #include "syncstream/proc/internal/record_batch.h"
 #include "syncstream/queue/sync_queue.h"
@@ -109,6 +109,7 @@ class LineProcMirror final : public LineWriter {
  protected:
   absl::Status AdmitWrite() override;
   absl::Status Publish(const Record& record) override;
+  absl::Status PublishLine(const LineView& line) override;
 
  private:
   friend class LineProcBuffer;
@@ -121,6 +122,15 @@ class LineProcMirror final : public LineWriter {
 
   // Attaches this process to the queue if it is not yet.
   absl::Status EnsureAttachedLocked();
+  // Publish with lock_ held.
+  absl::Status PublishLocked(const Record& record);
+  // Before a record of `size` encoded bytes is added: attaches, refuses a
+  // closed stream, sends the batch if the record would overfill it, and
+  // starts the batch's clock (waking the timer thread) if it is empty.
+  absl::Status PrepareToAddLocked(size_t size);
+  // After a line was added: sends a full batch, or reports a deferred
+  // error of the timer thread.
+  absl::Status FinishLineLocked();
   // Sends the pending batch. Without `wait_for_space`, a full queue returns
   // ResourceExhausted at once and keeps the batch (the timer thread's way);
   // otherwise it waits up to send_timeout, and a failure drops the batch.
@@ -135,11 +145,27 @@ class LineProcMirror final : public LineWriter {
   const size_t max_body_bytes_;
   const size_t batch_bytes_;
   const uint32_t batch_records_;
+  // The control block's stop word (see AdmitWrite).
+  const std::atomic<uint32_t>& stopped_through_;
 
-  // Guards everything below: taken once per record, so a spin lock (one
-  // atomic exchange; std::mutex costs two). The timer thread sleeps on its
-  // own mutex and condition variable (in ProcessState).
-  mutable internal::SpinLock lock_;
+  // Takes lock_ as its owner on the thread that owns it (owner_thread_),
+  // as an other elsewhere.
+  class LockGuard;
+  // Guards everything below. Taken once per record: a biased lock
+  // (core/internal/biased_lock.h) owned by the thread that attached the
+  // process (Open, or its first write: the only writing thread of most
+  // processes),
+  // which takes it with plain loads and stores; other threads (the timer
+  // thread, further writers) take it as others, and once they have done so
+  // kRevokeAfter times it becomes a spin lock (one atomic exchange) for all.
+  // The timer thread sleeps on its own mutex and condition variable (in
+  // ProcessState).
+  static constexpr uint32_t kRevokeAfter = 64;
+  mutable internal::BiasedLock lock_{kRevokeAfter};
+  // internal::ThisThreadToken() of lock_'s owner in this process (see
+  // EnsureAttachedLocked). Set under lock_; read without it (a stale read
+  // can only say "not the owner").
+  std::atomic<uint64_t> owner_thread_{0};
   ProcessState* process_ = nullptr;  // this process's, or a parent's copy
   proc_internal::RecordBatchEncoder encoder_;
   // Unix ns when the batch being built got its first record or flag; 0 when

@@ -65,16 +65,35 @@ bool BiasedLock::DetectBiased() {
 
 void BiasedLock::LockAsOther() {
   spin_lock_.lock();
-  if (!Biased()) return;
+  if (!Biased() || revoked_) return;
   others_.store(true, std::memory_order_seq_cst);
   ProcessWideBarrier();
   for (Backoff backoff; owner_inside_.load(std::memory_order_acquire);
        backoff.Pause()) {
   }
+  if (revoke_after_ != 0 && ++other_entries_ >= revoke_after_) {
+    // Revoked: others_ is never cleared again, so every owner entry from
+    // now on (which sees it: it was set before the barrier) takes the spin
+    // lock, and others need neither the barrier nor the wait.
+    revoked_ = true;
+  }
+}
+
+bool BiasedLock::TryLockAsOther() {
+  if (!spin_lock_.try_lock()) return false;
+  if (!Biased() || revoked_) return true;
+  others_.store(true, std::memory_order_seq_cst);
+  ProcessWideBarrier();
+  if (owner_inside_.load(std::memory_order_acquire)) {
+    others_.store(false, std::memory_order_release);
+    spin_lock_.unlock();
+    return false;
+  }
+  return true;
 }
 
 void BiasedLock::UnlockAsOther() {
-  if (Biased()) others_.store(false, std::memory_order_release);
+  if (Biased() && !revoked_) others_.store(false, std::memory_order_release);
   spin_lock_.unlock();
 }
 

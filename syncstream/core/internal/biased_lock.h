@@ -20,10 +20,19 @@
 // The owner side may be used by one thread at a time; it may pass from
 // thread to thread with synchronization of its own (a join, a mutex).
 // Others may be any number of threads. Not reentrant.
+//
+// Revocation: a lock made with BiasedLock(revoke_after) stops being biased
+// after `revoke_after` blocking entries of others (LockAsOther; TryLockAsOther
+// does not count): from then on the owner takes the spin lock too, and others
+// skip the barrier. For a lock whose owner is a guess (the first thread to
+// write a mirror), so that a process where other threads write a lot pays one
+// atomic exchange per entry, as with a plain spin lock, instead of a
+// process-wide barrier.
 #ifndef SYNCSTREAM_CORE_INTERNAL_BIASED_LOCK_H_
 #define SYNCSTREAM_CORE_INTERNAL_BIASED_LOCK_H_
 
 #include <atomic>
+#include <cstdint>
 
 #include "syncstream/core/internal/spin_lock.h"
 
@@ -33,6 +42,8 @@ namespace internal {
 class BiasedLock {
  public:
   BiasedLock() = default;
+  // See "Revocation" above; 0: never.
+  explicit BiasedLock(uint32_t revoke_after) : revoke_after_(revoke_after) {}
   BiasedLock(const BiasedLock&) = delete;
   BiasedLock& operator=(const BiasedLock&) = delete;
 
@@ -60,6 +71,9 @@ class BiasedLock {
   }
 
   void LockAsOther();
+  // LockAsOther if neither an other nor the owner is inside; never waits
+  // (beyond the barrier).
+  bool TryLockAsOther();
   void UnlockAsOther();
 
   // Whether owners take the lock without a read-modify-write in this
@@ -109,6 +123,10 @@ class BiasedLock {
   // The owner's own note that it took spin_lock_ (touched by the owner
   // only).
   bool owner_has_spin_lock_ = false;
+  // Revocation (under spin_lock_): once revoked, others_ stays set.
+  const uint32_t revoke_after_ = 0;
+  uint32_t other_entries_ = 0;
+  bool revoked_ = false;
 };
 
 }  // namespace internal

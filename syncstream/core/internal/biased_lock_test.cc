@@ -18,6 +18,7 @@ namespace {
 // read-increment-write sequences of the owner and the others apart. Both
 // sides also check that nobody else is inside at the same time.
 struct Shared {
+  explicit Shared(uint32_t revoke_after = 0) : lock(revoke_after) {}
   BiasedLock lock;
   uint64_t count = 0;
   std::atomic<int> inside{0};
@@ -30,11 +31,13 @@ void Increment(Shared& shared, std::atomic<int>& overlaps) {
   shared.inside.fetch_sub(1);
 }
 
-TEST(BiasedLockTest, OwnerAndOthersExcludeEachOther) {
+// Owner and others on one lock, with revocation after `revoke_after`
+// entries of others (0: never); others also try the lock now and then.
+void ExpectExclusion(uint32_t revoke_after) {
   constexpr uint64_t kOwnerRounds = 2000000;
   constexpr uint64_t kOtherRounds = 2000;
   constexpr int kOthers = 3;
-  Shared shared;
+  Shared shared(revoke_after);
   std::atomic<int> overlaps{0};
   std::thread owner([&] {
     for (uint64_t i = 0; i < kOwnerRounds; ++i) {
@@ -46,6 +49,13 @@ TEST(BiasedLockTest, OwnerAndOthersExcludeEachOther) {
   for (int t = 0; t < kOthers; ++t) {
     others.emplace_back([&] {
       for (uint64_t i = 0; i < kOtherRounds; ++i) {
+        if (i % 4 == 0) {
+          // A failed try still counts the round: it retries until it gets in.
+          while (!shared.lock.TryLockAsOther()) std::this_thread::yield();
+          Increment(shared, overlaps);
+          shared.lock.UnlockAsOther();
+          continue;
+        }
         BiasedLock::OtherGuard guard(shared.lock);
         Increment(shared, overlaps);
       }
@@ -55,6 +65,13 @@ TEST(BiasedLockTest, OwnerAndOthersExcludeEachOther) {
   for (std::thread& other : others) other.join();
   EXPECT_EQ(overlaps.load(), 0);
   EXPECT_EQ(shared.count, kOwnerRounds + kOthers * kOtherRounds);
+}
+
+TEST(BiasedLockTest, OwnerAndOthersExcludeEachOther) { ExpectExclusion(0); }
+
+// Revoked early on: the owner takes the spin lock for most of the run.
+TEST(BiasedLockTest, OwnerAndOthersExcludeEachOtherAfterRevocation) {
+  ExpectExclusion(8);
 }
 
 TEST(BiasedLockTest, OwnerSideMayPassBetweenThreads) {

@@ -219,6 +219,10 @@ uint32_t ControlBlock::stopped_through() const {
   return layout_->stopped_through.load(std::memory_order_acquire);
 }
 
+const std::atomic<uint32_t>& ControlBlock::stopped_through_word() const {
+  return layout_->stopped_through;
+}
+
 void ControlBlock::StopThrough(uint32_t generation) {
   uint32_t want = generation + 1;
   uint32_t seen = layout_->stopped_through.load(std::memory_order_relaxed);

@@ -59,6 +59,9 @@ class ControlBlock {
 
   // Mirrors of a generation below this are stopped.
   uint32_t stopped_through() const;
+  // The shared word stopped_through() reads, for a load on every write
+  // without a call; valid as long as this block is mapped.
+  const std::atomic<uint32_t>& stopped_through_word() const;
   // Stops every mirror of generation <= `generation`.
   void StopThrough(uint32_t generation);
 

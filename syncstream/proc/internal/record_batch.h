@@ -75,6 +75,20 @@ class RecordBatchEncoder {
   // Appends a record. Sender and type are cut at 65535 bytes and the trace at
   // 65535 entries (names and traces are never that long in practice).
   void Add(const Record& record);
+  // Appends a line record given by its fields, as Add() would the Record
+  // (sender and type at most 65535 bytes, see PlainLineSize).
+  void AddLine(absl::string_view sender, absl::string_view type,
+               uint64_t sequence, int64_t unix_nanos, absl::string_view text,
+               bool continued) {
+    AddPlain(static_cast<uint8_t>(RecordKind::kLine), sender, type, sequence,
+             unix_nanos, text, continued);
+  }
+  // The bytes AddLine appends; 0 if the fields are too long for it (then
+  // Add() a Record instead).
+  static size_t PlainLineSize(size_t sender, size_t type, size_t text) {
+    if (sender > 0xffff || type > 0xffff || text > UINT32_MAX) return 0;
+    return kRecordHeaderSize + sender + type + text;
+  }
   // Sets flags on the batch being built.
   void AddFlags(uint32_t flags);
 
@@ -103,6 +117,9 @@ class RecordBatchEncoder {
            record.type.size() <= 0xffff && record.text.size() <= UINT32_MAX;
   }
   static size_t EncodedSizeSlow(const Record& record);
+  void AddPlain(uint8_t kind, absl::string_view sender, absl::string_view type,
+                uint64_t sequence, int64_t unix_nanos, absl::string_view text,
+                bool continued);
   void AddWithTrace(const Record& record);
 
   std::unique_ptr<char[]> data_;
