@@ -15,6 +15,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/record_store.h"
 #include "syncstream/core/status_macros.h"
@@ -95,11 +96,11 @@ class LineHostBuffer::Impl {
                              const proto::HostRequest& request);
   proto::HostInfo Info() const;
 
-  // Stores a mirror's batch (`records`: its validated records).
+  // Stores a mirror's batch (`records`: its validated, decoded records).
   // Returns the mirror's acked_through afterwards and whether stopped.
   absl::Status StoreBatch(const std::string& mirror_id,
                           proto::MirrorBatch* batch,
-                          host::internal::BatchReader* records,
+                          absl::Span<const Record> records,
                           uint64_t* acked_through, bool* stopped);
   absl::Status LogLocked(const proto::HostLogEntry& entry);
   absl::Status CompactLocked();
@@ -121,8 +122,9 @@ class LineHostBuffer::Impl {
   std::unique_ptr<host::internal::StoreLog> log_;
   // Reused for every stored batch (their strings keep their storage).
   proto::HostLogEntry log_entry_;
-  Record record_;
   uint64_t logged_since_compaction_ = 0;
+  // Start-up only: the records of the log entry being replayed.
+  std::vector<Record> replayed_;
   Stats stats_;
   // Mirror connections, to tell them at once when mirrors are stopped.
   std::unordered_set<net::Connection*> mirror_connections_;
@@ -355,6 +357,10 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
   SYNCSTREAM_RETURN_IF_ERROR(connection.SendNow(reply, options_.io_timeout));
 
   proto::HostRequest request;
+  // Each batch is decoded here, outside the collector's lock, into these
+  // records (reused: their strings keep their storage from batch to batch),
+  // then appended to the store in one claim.
+  std::vector<Record> records;
   uint64_t acked_through = reply.welcome().acked_through();
   bool stopped = reply.welcome().stopped();
   bool ack_owed = false;
@@ -394,15 +400,16 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
           name, ": protocol error: batch without a sequence number"));
     }
     // The whole batch is validated before any of it is used.
-    absl::StatusOr<host::internal::BatchReader> reader =
-        host::internal::BatchReader::Open(batch->records());
-    if (!reader.ok()) {
+    absl::StatusOr<size_t> count =
+        host::internal::DecodeBatch(batch->records(), &records);
+    if (!count.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           name, ": batch ", batch->sequence(), ": ",
-          reader.status().message()));
+          count.status().message()));
     }
-    SYNCSTREAM_RETURN_IF_ERROR(
-        StoreBatch(id, batch, &*reader, &acked_through, &stopped));
+    SYNCSTREAM_RETURN_IF_ERROR(StoreBatch(
+        id, batch, absl::MakeConstSpan(records.data(), *count),
+        &acked_through, &stopped));
     ack_owed = true;
     // One acknowledgement for everything already received.
     if (ack_owed && !connection.HasBufferedFrame()) {
@@ -421,9 +428,9 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
 
 absl::Status LineHostBuffer::Impl::StoreBatch(
     const std::string& mirror_id, proto::MirrorBatch* batch,
-    host::internal::BatchReader* records, uint64_t* acked_through,
+    absl::Span<const Record> records, uint64_t* acked_through,
     bool* stopped) {
-  const size_t count = records->size();
+  const size_t count = records.size();
   std::lock_guard<std::mutex> guard(mutex_);
   MirrorState& state = mirrors_[mirror_id];
   state.last_seen = ::syncstream::Now();
@@ -443,8 +450,7 @@ absl::Status LineHostBuffer::Impl::StoreBatch(
         state.acked_through, " (a gap)"));
   }
   if (log_ != nullptr) {
-    // The batch's bytes go to the log as they came (moved in and back out:
-    // `records` reads them).
+    // The batch's bytes go to the log as they came (moved in and back out).
     log_entry_.mutable_batch()->set_mirror_id(mirror_id);
     log_entry_.mutable_batch()->set_sequence(batch->sequence());
     log_entry_.mutable_batch()->mutable_records()->swap(
@@ -455,7 +461,7 @@ absl::Status LineHostBuffer::Impl::StoreBatch(
     SYNCSTREAM_RETURN_IF_ERROR(logged);
     logged_since_compaction_ += count;
   }
-  while (records->Next(&record_)) store_->Append(record_);
+  store_->AppendBatch(records);
   state.acked_through = batch->sequence();
   *acked_through = state.acked_through;
   ++stats_.batches_stored;
@@ -645,9 +651,10 @@ absl::Status LineHostBuffer::Impl::ReplayEntry(
       }
       if (!entry.batch().records().empty()) {
         SYNCSTREAM_ASSIGN_OR_RETURN(
-            host::internal::BatchReader reader,
-            host::internal::BatchReader::Open(entry.batch().records()));
-        while (reader.Next(&record)) store_->Append(record);
+            const size_t count,
+            host::internal::DecodeBatch(entry.batch().records(),
+                                        &replayed_));
+        store_->AppendBatch(absl::MakeConstSpan(replayed_.data(), count));
       }
       if (!entry.batch().mirror_id().empty()) {
         MirrorState& state = mirrors_[entry.batch().mirror_id()];

@@ -16,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/core/internal/spin_lock.h"
 #include "syncstream/core/status_macros.h"
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/host/internal/batch_codec.h"
@@ -77,7 +78,7 @@ class LineHostMirror::Sender {
   }
 
   absl::Status Publish(const Record& record) {
-    std::unique_lock<std::mutex> lock(mutex_);
+    std::unique_lock<internal::SpinLock> lock(mutex_);
     if (!sticky_.ok()) return sticky_;
     if (closing_) {
       return absl::FailedPreconditionError(
@@ -132,7 +133,7 @@ class LineHostMirror::Sender {
 
   absl::Status Sync(absl::Duration timeout) {
     const absl::Time deadline = DeadlineAfter(timeout);
-    std::unique_lock<std::mutex> lock(mutex_);
+    std::unique_lock<internal::SpinLock> lock(mutex_);
     const uint64_t target = accepted_;
     Wake();
     while (resolved_ < target && sticky_.ok()) {
@@ -153,7 +154,7 @@ class LineHostMirror::Sender {
   // Called after the writers' partial lines were published.
   absl::Status Close(absl::Duration timeout) {
     const absl::Time deadline = DeadlineAfter(timeout);
-    std::unique_lock<std::mutex> lock(mutex_);
+    std::unique_lock<internal::SpinLock> lock(mutex_);
     if (close_result_.has_value()) return *close_result_;
     closing_ = true;
     if (!running_) {  // never started: nothing was sent
@@ -182,11 +183,11 @@ class LineHostMirror::Sender {
   }
 
   absl::Status status() const {
-    std::lock_guard<std::mutex> guard(mutex_);
+    std::lock_guard<internal::SpinLock> guard(mutex_);
     return sticky_;
   }
   Stats stats() const {
-    std::lock_guard<std::mutex> guard(mutex_);
+    std::lock_guard<internal::SpinLock> guard(mutex_);
     return stats_;
   }
   const std::string& hex_id() const { return hex_id_; }
@@ -254,7 +255,7 @@ class LineHostMirror::Sender {
 
   void Stop() {
     {
-      std::lock_guard<std::mutex> guard(mutex_);
+      std::lock_guard<internal::SpinLock> guard(mutex_);
       abort_ = true;
       if (wakeup_.valid()) Wake();
     }
@@ -263,7 +264,7 @@ class LineHostMirror::Sender {
 
   // Ends delivery with `status`: queued and in-flight records are discarded.
   void Fail(absl::Status status) {
-    std::lock_guard<std::mutex> guard(mutex_);
+    std::lock_guard<internal::SpinLock> guard(mutex_);
     if (sticky_.ok()) sticky_ = std::move(status);
     for (auto& b : queue_) resolved_ += b->records;
     for (auto& b : inflight_) resolved_ += b->records;
@@ -305,7 +306,7 @@ class LineHostMirror::Sender {
     for (auto& batch : inflight_) {
       SYNCSTREAM_RETURN_IF_ERROR(
           connection->Send(batch->request, options_.ack_timeout));
-      std::lock_guard<std::mutex> guard(mutex_);
+      std::lock_guard<internal::SpinLock> guard(mutex_);
       ++stats_.batches_sent;
       ++stats_.batches_resent;
     }
@@ -323,7 +324,7 @@ class LineHostMirror::Sender {
 
   // Everything up to `acked_through` is stored.
   void Acknowledge(uint64_t acked_through) {
-    std::lock_guard<std::mutex> guard(mutex_);
+    std::lock_guard<internal::SpinLock> guard(mutex_);
     bool progressed = false;
     while (!inflight_.empty() &&
            inflight_.front()->request.batch().sequence() <= acked_through) {
@@ -343,7 +344,7 @@ class LineHostMirror::Sender {
   absl::Status SendQueued() {
     std::vector<Batch*> taken;
     {
-      std::lock_guard<std::mutex> guard(mutex_);
+      std::lock_guard<internal::SpinLock> guard(mutex_);
       while (CanSendLocked()) {
         std::unique_ptr<Batch> batch;
         if (dropped_pending_ > 0) {
@@ -407,7 +408,7 @@ class LineHostMirror::Sender {
     bool wait;
     absl::Duration wait_for;
     {
-      std::lock_guard<std::mutex> guard(mutex_);
+      std::lock_guard<internal::SpinLock> guard(mutex_);
       bool can_send = CanSendLocked();
       bool done = closing_ && queue_.empty() && inflight_.empty();
       wait = !can_send && !done && !abort_ && !connection_->HasBufferedFrame();
@@ -431,7 +432,7 @@ class LineHostMirror::Sender {
           1, absl::ToInt64Milliseconds(wait_for + absl::Microseconds(999))));
       ::poll(fds, 2, ms);
       {
-        std::lock_guard<std::mutex> guard(mutex_);
+        std::lock_guard<internal::SpinLock> guard(mutex_);
         sender_waiting_ = false;
       }
       DrainWakeups();
@@ -450,7 +451,7 @@ class LineHostMirror::Sender {
     absl::Duration backoff = absl::Milliseconds(10);
     for (;;) {
       {
-        std::lock_guard<std::mutex> guard(mutex_);
+        std::lock_guard<internal::SpinLock> guard(mutex_);
         if (abort_ || !sticky_.ok()) break;
       }
       if (connection_ == nullptr) {
@@ -468,7 +469,7 @@ class LineHostMirror::Sender {
           continue;
         }
         backoff = absl::Milliseconds(10);
-        std::lock_guard<std::mutex> guard(mutex_);
+        std::lock_guard<internal::SpinLock> guard(mutex_);
         if (connected_once_) ++stats_.reconnects;
         connected_once_ = true;
       }
@@ -483,7 +484,7 @@ class LineHostMirror::Sender {
         connection_.reset();  // reconnect and resend
         continue;
       }
-      std::lock_guard<std::mutex> guard(mutex_);
+      std::lock_guard<internal::SpinLock> guard(mutex_);
       if (closing_ && queue_.empty() && inflight_.empty()) {
         proto::HostRequest goodbye;
         goodbye.mutable_goodbye();
@@ -503,9 +504,12 @@ class LineHostMirror::Sender {
   UniqueFd wakeup_;  // eventfd: new records, Sync, Close, Stop
   std::thread thread_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable space_cv_;     // queue below its bound
-  std::condition_variable progress_cv_;  // records resolved, finished
+  // Taken by Publish() for every record: a SpinLock (one atomic exchange
+  // per record, against two for std::mutex). Its critical sections are
+  // short; the waits below release it (condition_variable_any).
+  mutable internal::SpinLock mutex_;
+  std::condition_variable_any space_cv_;     // queue below its bound
+  std::condition_variable_any progress_cv_;  // records resolved, finished
   std::deque<std::unique_ptr<Batch>> queue_;     // not yet sent
   std::deque<std::unique_ptr<Batch>> inflight_;  // sent, not acknowledged
   std::vector<std::unique_ptr<Batch>> free_;

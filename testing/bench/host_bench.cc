@@ -302,17 +302,19 @@ net::ConnectionOptions RawClientOptions() {
 // The same lines as records (sender, sequence, the coarse timestamp, text)
 // in the host protocol's batch encoding: the frames a mirror sends, without
 // the LineWriter, the send queue, acknowledgements, duplicate detection or
-// the store. The server validates and decodes every record.
+// the store. The server validates and decodes every record (DecodeBatch,
+// as the collector).
 double MeasureRawEncoded() {
+  // Each connection's thread decodes into its own records, reused batch
+  // after batch (as the collector does): one-pass DecodeBatch, the fastest
+  // decoder of the encoding.
   RawServer<proto::HostRequest> server([](proto::HostRequest& request) {
-    auto reader =
-        host::internal::BatchReader::Open(request.batch().records());
-    if (!reader.ok()) std::exit(1);
-    Record record;
-    size_t n = 0;
-    while (reader->Next(&record)) ++n;
+    thread_local std::vector<Record> records;
+    auto count =
+        host::internal::DecodeBatch(request.batch().records(), &records);
+    if (!count.ok()) std::exit(1);
     host::internal::ClearForReuse(&request);
-    return n;
+    return *count;
   });
   const double seconds = RunClients(
       [&] { return server.Start(); },

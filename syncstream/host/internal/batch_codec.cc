@@ -174,7 +174,11 @@ void BatchEncoder::Add(const Record& record) {
 BatchReader::BatchReader(absl::string_view bytes, uint32_t count)
     : rest_(bytes), count_(count) {}
 
-absl::StatusOr<BatchReader> BatchReader::Open(absl::string_view bytes) {
+namespace {
+
+// The record count of a batch whose header `bytes` starts with, or what is
+// wrong with the header.
+absl::StatusOr<uint32_t> ReadHeader(absl::string_view bytes) {
   if (bytes.size() < kBatchHeaderBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "record batch of ", bytes.size(), " bytes: shorter than its header"));
@@ -189,21 +193,91 @@ absl::StatusOr<BatchReader> BatchReader::Open(absl::string_view bytes) {
     count |= static_cast<uint32_t>(static_cast<uint8_t>(bytes[1 + i]))
              << (8 * i);
   }
+  return count;
+}
+
+// Copies `from` into `to` unless equal: names rarely change within a batch.
+inline void AssignName(absl::string_view from, std::string* to) {
+  if (absl::string_view(*to) != from) to->assign(from.data(), from.size());
+}
+
+// Fills `*record` from parsed fields; `*timestamp` is the previous record's
+// and becomes this one's.
+inline void FillRecord(const Fields& f, absl::string_view sender,
+                       absl::string_view type, uint64_t* timestamp,
+                       Record* record) {
+  record->kind = static_cast<RecordKind>(f.flags & kKindMask);
+  record->continued = (f.flags & kContinued) != 0;
+  AssignName(sender, &record->sender);
+  AssignName(type, &record->type);
+  record->sequence = f.sequence;
+  *timestamp += UnZigZag(f.timestamp_delta);
+  record->timestamp = absl::FromUnixNanos(static_cast<int64_t>(*timestamp));
+  record->text.assign(f.text.data(), f.text.size());
+  if (f.trace_count == 0) {
+    record->trace.clear();
+    return;
+  }
+  record->trace.resize(static_cast<size_t>(f.trace_count));
+  absl::string_view trace = f.trace;
+  for (std::string& entry : record->trace) {
+    absl::string_view bytes;
+    GetBytes(&trace, &bytes);  // checked by ParseRecord
+    entry.assign(bytes.data(), bytes.size());
+  }
+}
+
+absl::Status RecordProblem(uint32_t i, uint32_t count, const char* problem) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "record batch: record ", i, " of ", count, ": ", problem));
+}
+
+absl::Status TrailingBytes(size_t bytes, uint32_t count) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "record batch: ", bytes, " bytes after its ", count, " records"));
+}
+
+}  // namespace
+
+absl::StatusOr<size_t> DecodeBatch(absl::string_view bytes,
+                                   std::vector<Record>* records) {
+  absl::StatusOr<uint32_t> count = ReadHeader(bytes);
+  if (!count.ok()) return count.status();
+  bytes.remove_prefix(kBatchHeaderBytes);
+  // Every record takes at least 4 bytes (flags, sequence, timestamp, text
+  // length): a count beyond that is a lie, refused before anything is sized
+  // by it.
+  if (*count > bytes.size() / 4) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record batch: ", *count, " records announced in ", bytes.size(),
+        " bytes"));
+  }
+  if (records->size() < *count) records->resize(*count);
+  absl::string_view sender, type;
+  uint64_t timestamp = 0;
+  Fields fields;
+  for (uint32_t i = 0; i < *count; ++i) {
+    const char* problem = ParseRecord(&bytes, &sender, &type, &fields);
+    if (*problem != '\0') return RecordProblem(i, *count, problem);
+    FillRecord(fields, sender, type, &timestamp, &(*records)[i]);
+  }
+  if (!bytes.empty()) return TrailingBytes(bytes.size(), *count);
+  return static_cast<size_t>(*count);
+}
+
+absl::StatusOr<BatchReader> BatchReader::Open(absl::string_view bytes) {
+  absl::StatusOr<uint32_t> header = ReadHeader(bytes);
+  if (!header.ok()) return header.status();
+  const uint32_t count = *header;
   bytes.remove_prefix(kBatchHeaderBytes);
   absl::string_view in = bytes;
   absl::string_view sender, type;
   Fields fields;
   for (uint32_t i = 0; i < count; ++i) {
     const char* problem = ParseRecord(&in, &sender, &type, &fields);
-    if (*problem != '\0') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "record batch: record ", i, " of ", count, ": ", problem));
-    }
+    if (*problem != '\0') return RecordProblem(i, count, problem);
   }
-  if (!in.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "record batch: ", in.size(), " bytes after its ", count, " records"));
-  }
+  if (!in.empty()) return TrailingBytes(in.size(), count);
   return BatchReader(bytes, count);
 }
 
@@ -213,29 +287,7 @@ bool BatchReader::Next(Record* record) {
   // Validated by Open(): cannot fail.
   ParseRecord(&rest_, &sender_, &type_, &f);
   ++read_;
-  record->kind = static_cast<RecordKind>(f.flags & kKindMask);
-  record->continued = (f.flags & kContinued) != 0;
-  // Names rarely change within a batch: compare rather than copy.
-  if (absl::string_view(record->sender) != sender_) {
-    record->sender.assign(sender_.data(), sender_.size());
-  }
-  if (absl::string_view(record->type) != type_) {
-    record->type.assign(type_.data(), type_.size());
-  }
-  record->sequence = f.sequence;
-  timestamp_ += UnZigZag(f.timestamp_delta);
-  record->timestamp = absl::FromUnixNanos(static_cast<int64_t>(timestamp_));
-  record->text.assign(f.text.data(), f.text.size());
-  if (f.trace_count == 0) {
-    record->trace.clear();
-    return true;
-  }
-  record->trace.resize(static_cast<size_t>(f.trace_count));
-  for (std::string& entry : record->trace) {
-    absl::string_view bytes;
-    GetBytes(&f.trace, &bytes);
-    entry.assign(bytes.data(), bytes.size());
-  }
+  FillRecord(f, sender_, type_, &timestamp_, record);
   return true;
 }
 

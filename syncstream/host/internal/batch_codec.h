@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -85,6 +86,16 @@ class BatchReader {
   absl::string_view type_;
   uint64_t timestamp_ = 0;
 };
+
+// Validates the whole batch in `bytes` and decodes its records into the
+// first N elements of `*records`, N being the returned count. `*records` is
+// grown as needed and never shrunk, so that a caller decoding batch after
+// batch into the same vector reuses its records' strings (no allocation per
+// record). One pass: checks and decodes together, the collector's hot path.
+// On a problem (InvalidArgument, as Open) the elements may hold part of the
+// batch: use none of them.
+absl::StatusOr<size_t> DecodeBatch(absl::string_view bytes,
+                                   std::vector<Record>* records);
 
 }  // namespace syncstream::host::internal
 

@@ -23,6 +23,8 @@ Record Line(std::string sender, uint64_t sequence, std::string text,
   return r;
 }
 
+// Decodes through BatchReader, and checks that DecodeBatch (into a vector
+// holding stale records, as the collector's reused one) agrees.
 std::vector<Record> DecodeAll(absl::string_view bytes) {
   absl::StatusOr<BatchReader> reader = BatchReader::Open(bytes);
   EXPECT_TRUE(reader.ok()) << reader.status();
@@ -31,7 +33,26 @@ std::vector<Record> DecodeAll(absl::string_view bytes) {
   Record record;
   while (reader->Next(&record)) records.push_back(record);
   EXPECT_EQ(records.size(), reader->size());
+  std::vector<Record> decoded(2, Line("stale", 9, "stale text", 5));
+  decoded[0].trace = {"stale trace"};
+  absl::StatusOr<size_t> count = DecodeBatch(bytes, &decoded);
+  EXPECT_TRUE(count.ok()) << count.status();
+  if (count.ok()) {
+    EXPECT_EQ(*count, records.size());
+    EXPECT_GE(decoded.size(), records.size());
+    for (size_t i = 0; i < records.size() && i < decoded.size(); ++i) {
+      EXPECT_EQ(decoded[i], records[i]) << i;
+    }
+  }
   return records;
+}
+
+// What is wrong with `bytes`, from BatchReader::Open; DecodeBatch must
+// refuse them too.
+std::string Problem(absl::string_view bytes) {
+  std::vector<Record> records;
+  EXPECT_FALSE(DecodeBatch(bytes, &records).ok());
+  return std::string(BatchReader::Open(bytes).status().message());
 }
 
 std::vector<Record> Sample() {
@@ -109,8 +130,12 @@ TEST(BatchCodecTest, RejectsEveryTruncation) {
   for (size_t n = 0; n < bytes.size(); ++n) {
     EXPECT_FALSE(BatchReader::Open(absl::string_view(bytes).substr(0, n)).ok())
         << n;
+    std::vector<Record> records;
+    EXPECT_FALSE(DecodeBatch(absl::string_view(bytes).substr(0, n), &records)
+                     .ok())
+        << n;
   }
-  EXPECT_THAT(BatchReader::Open(bytes + "z").status().message(),
+  EXPECT_THAT(Problem(bytes + "z"),
               HasSubstr("1 bytes after its 7 records"));
 }
 
@@ -121,27 +146,27 @@ TEST(BatchCodecTest, RejectsBadHeadersAndFlags) {
   encoder.Add(Line("a", 0, "x", 1));
   std::string wrong_version = bytes;
   wrong_version[0] = 2;
-  EXPECT_THAT(BatchReader::Open(wrong_version).status().message(),
+  EXPECT_THAT(Problem(wrong_version),
               HasSubstr("encoding version 2, expected 1"));
   std::string more_records = bytes;
   more_records[1] = 2;  // claims two records, holds one
-  EXPECT_THAT(BatchReader::Open(more_records).status().message(),
+  EXPECT_THAT(Problem(more_records),
               HasSubstr("record 1 of 2: truncated"));
   const size_t flags_at = kBatchHeaderBytes;
   std::string bad_kind = bytes;
   bad_kind[flags_at] = static_cast<char>((bad_kind[flags_at] & ~7) | 5);
-  EXPECT_THAT(BatchReader::Open(bad_kind).status().message(),
+  EXPECT_THAT(Problem(bad_kind),
               HasSubstr("unknown kind"));
   std::string reserved = bytes;
   reserved[flags_at] = static_cast<char>(reserved[flags_at] | 0x80);
-  EXPECT_THAT(BatchReader::Open(reserved).status().message(),
+  EXPECT_THAT(Problem(reserved),
               HasSubstr("reserved flag"));
   Record eof;
   eof.kind = RecordKind::kEndOfStream;
   encoder.Reset(&bytes);
   encoder.Add(eof);
   bytes[flags_at] = static_cast<char>(bytes[flags_at] | 0x08);
-  EXPECT_THAT(BatchReader::Open(bytes).status().message(),
+  EXPECT_THAT(Problem(bytes),
               HasSubstr("only a line can be continued"));
 }
 
@@ -149,18 +174,28 @@ TEST(BatchCodecTest, RejectsLengthsBeyondTheBatch) {
   // Version 1, one record: a line with a sender whose length claims more
   // bytes than follow, then one whose text does.
   std::string sender_lie("\x01\x01\x00\x00\x00\x11\xff\xff\x03", 9);
-  EXPECT_THAT(BatchReader::Open(sender_lie).status().message(),
+  EXPECT_THAT(Problem(sender_lie),
               HasSubstr("bad sender"));
   std::string text_lie("\x01\x01\x00\x00\x00\x01\x00\x00\x7f" "abc", 12);
-  EXPECT_THAT(BatchReader::Open(text_lie).status().message(),
+  EXPECT_THAT(Problem(text_lie),
               HasSubstr("bad text"));
   std::string trace_lie("\x01\x01\x00\x00\x00\x43\x00\x00\x00\xff\x01", 11);
-  EXPECT_THAT(BatchReader::Open(trace_lie).status().message(),
+  EXPECT_THAT(Problem(trace_lie),
               HasSubstr("bad trace count"));
   std::string long_varint("\x01\x01\x00\x00\x00\x01", 6);
   long_varint += std::string(10, '\xff');
-  EXPECT_THAT(BatchReader::Open(long_varint).status().message(),
+  EXPECT_THAT(Problem(long_varint),
               HasSubstr("bad sequence"));
+}
+
+TEST(BatchCodecTest, DecodeBatchRefusesACountTheBytesCannotHold) {
+  // Claims 2^32 - 1 records in 4 bytes: refused before the vector is sized.
+  std::string lie("\x01\xff\xff\xff\xff\x01\x00\x00\x00", 9);
+  std::vector<Record> records;
+  absl::StatusOr<size_t> count = DecodeBatch(lie, &records);
+  EXPECT_THAT(count.status().message(),
+              HasSubstr("4294967295 records announced in 4 bytes"));
+  EXPECT_TRUE(records.empty());
 }
 
 }  // namespace
