@@ -66,14 +66,23 @@ constexpr size_t kPublishEvery = 64;
 // Test hooks (SYNCSTREAM_QUEUE_TEST_HOOK) that stop a process with SIGSTOP at
 // a chosen point, so a test can SIGKILL it exactly there:
 //   stop-after-claim:   an append claimed its frames, wrote no header yet;
+//   stop-mid-header:    an append wrote its first frame's header fields, not
+//                       its frame word;
 //   stop-after-reserve: an append wrote its reserved headers, no payload;
 //   stop-holding-lock:  Attach holds the queue lock.
-enum class TestHook { kNone, kStopAfterClaim, kStopAfterReserve, kStopHoldingLock };
+enum class TestHook {
+  kNone,
+  kStopAfterClaim,
+  kStopMidHeader,
+  kStopAfterReserve,
+  kStopHoldingLock
+};
 TestHook ActiveTestHook() {
   static const TestHook hook = [] {
     const char* v = std::getenv("SYNCSTREAM_QUEUE_TEST_HOOK");
     if (v == nullptr) return TestHook::kNone;
     if (std::strcmp(v, "stop-after-claim") == 0) return TestHook::kStopAfterClaim;
+    if (std::strcmp(v, "stop-mid-header") == 0) return TestHook::kStopMidHeader;
     if (std::strcmp(v, "stop-after-reserve") == 0) return TestHook::kStopAfterReserve;
     if (std::strcmp(v, "stop-holding-lock") == 0) return TestHook::kStopHoldingLock;
     return TestHook::kNone;
@@ -648,7 +657,8 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
   // committed); one that announced it after sees the new tail.
   EventWord data(&h.data_event);
   const bool sleepers_at_claim = (h.data_event.load(std::memory_order_seq_cst) & 1u) != 0;
-  if (ActiveTestHook() == TestHook::kStopAfterClaim) ::raise(SIGSTOP);
+  const TestHook hook = ActiveTestHook();
+  if (hook == TestHook::kStopAfterClaim) ::raise(SIGSTOP);
   // Reserved headers first, any padding word after them (a reader that sees
   // the padding then sees the frame behind it), then payloads and commits.
   uint64_t pos = tail;
@@ -669,6 +679,7 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
     f->writer_slot = static_cast<uint16_t>(slot_);
     f->reserved = 0;
     f->writer_generation = generation_;
+    if (hook == TestHook::kStopMidHeader && i == 0) ::raise(SIGSTOP);
     f->word.store(queue_internal::MakeFrameWord(queue_internal::kFrameReserved, sizes[i],
                                                 seg.LapOf(pos)),
                   std::memory_order_release);
@@ -681,7 +692,7 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
                                                    seg.LapOf(padding_at)),
                      std::memory_order_release);
   }
-  if (ActiveTestHook() == TestHook::kStopAfterReserve) ::raise(SIGSTOP);
+  if (hook == TestHook::kStopAfterReserve) ::raise(SIGSTOP);
   pos = tail;
   for (size_t i = 0; i < messages.size(); ++i) {
     const uint64_t room = capacity - (pos & mask);

@@ -283,6 +283,43 @@ TEST_F(DeathTest, HoleAcrossTheLapEndIsSkipped) {
   EXPECT_EQ(queue_->Inspect()->abandoned_frames, 2u);
 }
 
+// A writer killed while writing its frame's header, before the frame word:
+// the fields it wrote (the sequence number at +8) are not frame words, even
+// when one reads as a word of this lap (sequence 13 = lap 0, state 5, length
+// 8). The hole ends at the next real frame, not at the sequence field.
+TEST_F(DeathTest, WriterKilledMidHeaderIsSkippedWhole) {
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(r.ok() && w.ok());
+  for (int i = 0; i < 13; ++i) {  // sequences 0..12: the doomed frame gets 13
+    ASSERT_TRUE(w->Append("t", "before").ok());
+    auto m = r->Pop();
+    ASSERT_TRUE(m.ok() && m->has_value());
+    ASSERT_EQ((*m)->sequence, static_cast<uint64_t>(i));
+  }
+  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-mid-header"});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  KillAndReap(writer);
+  ASSERT_TRUE(w->Append("t", "behind the hole").ok());
+  auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->body, "behind the hole");
+  EXPECT_EQ((*m)->sequence, 14u);
+  EXPECT_EQ(queue_->Inspect()->abandoned_frames, 1u);
+  // Laps over the hole: the space is reclaimed past it.
+  for (int i = 0; i < 100; ++i) {
+    const std::string body = "lap " + std::to_string(i);
+    ASSERT_TRUE(w->Append("t", body, AppendOptions{.block = true, .timeout = absl::Seconds(10)})
+                    .ok());
+    auto got = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ((*got)->body, body);
+  }
+}
+
 TEST_F(DeathTest, StoppedWriterAfterClaimIsWaitedForAndDelivered) {
   auto r = queue_->Attach("r", QueueRole::kReader);
   ASSERT_TRUE(r.ok());

@@ -445,7 +445,12 @@ absl::StatusOr<bool> Segment::AbandonIfWriterDead(uint64_t position, uint64_t ta
   if (frame->word.load(std::memory_order_acquire) != stale) return true;
   const uint64_t lap_end = (position | (capacity_ - 1)) + 1;
   const uint64_t limit = std::min(tail, lap_end);
-  uint64_t end = position + kFrameAlign;
+  // `position` starts a frame of at least a header (or padding up to the
+  // lap's end), so no frame starts before position + kFrameHeaderSize. The
+  // claimant may have died while writing that header: its fields after the
+  // frame word (the sequence number, the writer's generation) are no frame
+  // words, even when they look like one of this lap.
+  uint64_t end = std::min(position + kFrameHeaderSize, limit);
   for (; end < limit; end += kFrameAlign) {
     if (std::find(live_claims.begin(), live_claims.end(), end) != live_claims.end()) break;
     const uint64_t word = FrameAt(end)->word.load(std::memory_order_acquire);
