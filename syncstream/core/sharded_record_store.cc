@@ -278,28 +278,34 @@ ShardedRecordStore::Shard* ShardedRecordStore::RegisterShard() {
   return shard.get();
 }
 
-void ShardedRecordStore::Append(const Record& record) {
+template <typename StoreFields>
+void ShardedRecordStore::AppendWith(const std::string& sender,
+                                    const std::string& type,
+                                    StoreFields store) {
   Shard* shard = ThisThreadShard();
   if (shard != nullptr) {
-    AppendTo(*shard, record);
+    AppendTo(*shard, sender, type, store);
     return;
   }
   // This thread's thread-local storage is being destroyed.
   std::lock_guard<std::mutex> late_guard(late_mutex_);
   if (late_shard_ == nullptr) {
     std::lock_guard<std::mutex> guard(shards_mutex_);
-    auto shard =
+    auto late =
         std::make_shared<Shard>(++last_shard_id_, capacity_, chunk_slots_);
-    shards_.push_back(shard);
-    late_shard_ = shard.get();  // never exits: kept until the store goes
+    shards_.push_back(late);
+    late_shard_ = late.get();  // never exits: kept until the store goes
   }
-  AppendTo(*late_shard_, record);
+  AppendTo(*late_shard_, sender, type, store);
 }
 
-void ShardedRecordStore::AppendTo(Shard& shard, const Record& record) {
+template <typename StoreFields>
+void ShardedRecordStore::AppendTo(Shard& shard, const std::string& sender_name,
+                                  const std::string& type_name,
+                                  StoreFields store) {
   const std::string* sender =
-      shard.Intern(names_, record.sender, &shard.last_sender);
-  const std::string* type = shard.Intern(names_, record.type, &shard.last_type);
+      shard.Intern(names_, sender_name, &shard.last_sender);
+  const std::string* type = shard.Intern(names_, type_name, &shard.last_type);
   // Keys of one shard strictly increase (the clock may repeat a value).
   uint64_t key = internal::OrderKeyNow();
   if (key <= shard.last_key) key = shard.last_key + 1;
@@ -308,12 +314,33 @@ void ShardedRecordStore::AppendTo(Shard& shard, const Record& record) {
   RecordSlot& slot = shard.NextSlot();
   slot.BeginOwned(position);
   slot.key.store(key, std::memory_order_relaxed);
-  slot.Store(position, record, sender, type);
+  store(slot, position, sender, type);
   shard.published.store(position + 1, std::memory_order_release);
   // Orders the store above before the load of wake_wanted_ in
   // NotifyWaiters, with WaitForAppend's HeavyFence (asymmetric_fence.h).
   internal::LightFence();
   NotifyWaiters();
+}
+
+void ShardedRecordStore::Append(const Record& record) {
+  AppendWith(record.sender, record.type,
+             [&record](RecordSlot& slot, uint64_t position,
+                       const std::string* sender, const std::string* type) {
+               slot.Store(position, record, sender, type);
+             });
+}
+
+void ShardedRecordStore::AppendLine(const std::string& sender,
+                                    const std::string& type, uint64_t sequence,
+                                    int64_t unix_nanos, absl::string_view text,
+                                    bool continued) {
+  AppendWith(sender, type,
+             [&](RecordSlot& slot, uint64_t position,
+                 const std::string* interned_sender,
+                 const std::string* interned_type) {
+               slot.StoreLine(position, sequence, unix_nanos, text, continued,
+                              interned_sender, interned_type);
+             });
 }
 
 void ShardedRecordStore::NotifyWaiters() {

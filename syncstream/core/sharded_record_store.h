@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "syncstream/core/internal/name_table.h"
 #include "syncstream/core/record.h"
@@ -104,6 +105,12 @@ class ShardedRecordStore {
 
   // Appends a copy of `record` to the calling thread's shard. Thread-safe.
   void Append(const Record& record);
+  // Appends a line record (RecordKind::kLine) given by its fields, as
+  // Append() would the Record they make, without building one: for a
+  // LineWriter's lines handed over in place (LineView).
+  void AppendLine(const std::string& sender, const std::string& type,
+                  uint64_t sequence, int64_t unix_nanos,
+                  absl::string_view text, bool continued);
 
   // All records held (the last N), oldest first.
   std::vector<Record> Read() const { return Read(capacity_); }
@@ -139,7 +146,15 @@ class ShardedRecordStore {
   // thread's thread-local storage is being destroyed.
   Shard* ThisThreadShard();
   Shard* RegisterShard();  // for the calling thread
-  void AppendTo(Shard& shard, const Record& record);
+  // Takes the next slot of the calling thread's shard (or of the shard for
+  // appends after thread exit), lets `store(slot, position, sender, type)`
+  // fill it with the interned names, and publishes it.
+  template <typename StoreFields>
+  void AppendWith(const std::string& sender, const std::string& type,
+                  StoreFields store);
+  template <typename StoreFields>
+  void AppendTo(Shard& shard, const std::string& sender_name,
+                const std::string& type_name, StoreFields store);
   void NotifyWaiters();
 
   // The shards, and for each the range of positions a read may return:

@@ -45,4 +45,10 @@ absl::Status LineBuffer::Publish(const Record& record) {
   return absl::OkStatus();
 }
 
+absl::Status LineBuffer::PublishLine(const LineView& line) {
+  store_->AppendLine(line.sender(), line.type(), line.sequence(),
+                     line.unix_nanos(), line.text(), line.continued());
+  return absl::OkStatus();
+}
+
 }  // namespace syncstream

@@ -112,6 +112,8 @@ class LineBuffer : public LineWriter {
 
  protected:
   absl::Status Publish(const Record& record) override;
+  // Copies the line from the writer's bytes straight into the store's slot.
+  absl::Status PublishLine(const LineView& line) override;
 
  private:
   LineBuffer(std::unique_ptr<ShardedRecordStore> store,

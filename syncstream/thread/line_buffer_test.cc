@@ -377,6 +377,35 @@ TEST(LineBufferTest, OptionsNameTheSendersAndTagTheRecords) {
   for (const Record& r : records) EXPECT_EQ(r.type, "log");
 }
 
+TEST(LineBufferTest, LinesKeepEveryFieldInlineAndLong) {
+  // Lines reach the store from the writer's bytes (PublishLine), short ones
+  // inline in the slot and long ones (over 136 bytes) out of line.
+  LineBufferOptions options;
+  options.type = "t";
+  options.precise_timestamps = true;
+  auto buffer = MakeBuffer(10, options);
+  const std::string long_line(300, 'L');
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(buffer->Write("short\n" + long_line + "\nx").ok());
+  ASSERT_TRUE(buffer->Flush().ok());
+  const absl::Time after = absl::Now();
+  std::vector<Record> records = buffer->Read();
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].text, "short");
+  EXPECT_EQ(records[1].text, long_line);
+  EXPECT_EQ(records[2].text, "x");
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_TRUE(records[i].is_line());
+    EXPECT_FALSE(records[i].continued);
+    EXPECT_TRUE(records[i].trace.empty());
+    EXPECT_EQ(records[i].sender, "thread");
+    EXPECT_EQ(records[i].type, "t");
+    EXPECT_EQ(records[i].sequence, i);
+    EXPECT_GE(records[i].timestamp, before - absl::Milliseconds(1));
+    EXPECT_LE(records[i].timestamp, after + absl::Milliseconds(1));
+  }
+}
+
 TEST(LineBufferTest, ScopedRedirectSendsCoutOfManyThreadsIntoTheBuffer) {
   auto buffer = MakeBuffer(100);
   std::streambuf* original = std::cout.rdbuf();

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "syncstream/core/internal/name_table.h"
 #include "syncstream/core/internal/spin_lock.h"
@@ -111,25 +112,45 @@ struct alignas(64) RecordSlot {
   void Store(uint64_t position, const Record& from,
              const std::string* interned_sender,
              const std::string* interned_type) {
-    const bool long_text = from.text.size() > kInlineText;
-    const bool has_trace = !from.trace.empty();
-    uint32_t flags = static_cast<uint32_t>(from.kind);
-    if (from.continued) flags |= kContinued;
+    StoreFields(position, from.kind, from.sequence,
+                absl::ToUnixNanos(from.timestamp), from.text, from.continued,
+                from.trace.empty() ? nullptr : &from.trace, interned_sender,
+                interned_type);
+  }
+  // The same for a line (RecordKind::kLine, no trace) given by its fields,
+  // without a Record to copy from.
+  void StoreLine(uint64_t position, uint64_t line_sequence,
+                 int64_t line_unix_nanos, absl::string_view text,
+                 bool continued, const std::string* interned_sender,
+                 const std::string* interned_type) {
+    StoreFields(position, RecordKind::kLine, line_sequence, line_unix_nanos,
+                text, continued, nullptr, interned_sender, interned_type);
+  }
+
+  void StoreFields(uint64_t position, RecordKind kind, uint64_t record_sequence,
+                   int64_t record_unix_nanos, absl::string_view text,
+                   bool continued,
+                   const std::vector<std::string>* record_trace,
+                   const std::string* interned_sender,
+                   const std::string* interned_type) {
+    const bool long_text = text.size() > kInlineText;
+    const bool has_trace = record_trace != nullptr;
+    uint32_t flags = static_cast<uint32_t>(kind);
+    if (continued) flags |= kContinued;
     if (long_text) flags |= kLongText;
     if (has_trace) flags |= kHasTrace;
     meta.store(flags, std::memory_order_relaxed);
-    sequence.store(from.sequence, std::memory_order_relaxed);
-    unix_nanos.store(absl::ToUnixNanos(from.timestamp),
-                     std::memory_order_relaxed);
+    sequence.store(record_sequence, std::memory_order_relaxed);
+    unix_nanos.store(record_unix_nanos, std::memory_order_relaxed);
     sender.store(interned_sender, std::memory_order_relaxed);
     type.store(interned_type, std::memory_order_relaxed);
     if (long_text || has_trace) {
       std::lock_guard<internal::SpinLock> guard(lock);
-      if (long_text) overflow_text.assign(from.text);
-      if (has_trace) trace = from.trace;
+      if (long_text) overflow_text.assign(text.data(), text.size());
+      if (has_trace) trace = *record_trace;
     }
     if (!long_text) {
-      StoreInlineText(from.text);
+      StoreInlineText(text);
     }
     position_plus_one.store(position + 1, std::memory_order_release);
   }
@@ -138,7 +159,7 @@ struct alignas(64) RecordSlot {
   // each word straight from `text` (staging the text in a local array first
   // made every word load wait for a failed store-to-load forward). Bytes of
   // the last word beyond the text are zero.
-  void StoreInlineText(const std::string& text) {
+  void StoreInlineText(absl::string_view text) {
     const char* data = text.data();
     const size_t size = text.size();
     const size_t full = size / 8;
