@@ -10,7 +10,6 @@
 #include <cstring>
 #include <new>
 #include <thread>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
