@@ -410,6 +410,7 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
     s.cursor.store(start, std::memory_order_seq_cst);
     s.messages_read.store(0, std::memory_order_relaxed);
     s.reserving.store(queue_internal::kNoReservation, std::memory_order_relaxed);
+    s.reserving_end.store(0, std::memory_order_relaxed);
     s.state.store(queue_internal::kSlotActive, std::memory_order_release);
     p.slot_ = free_slot;
     p.generation_ = generation;
@@ -575,7 +576,7 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
                      absl::StrCat("a batch of ", total, " bytes exceeds half the capacity (",
                                   limit, ")"));
   }
-  // One claim per participant slot at a time: its `reserving` word names it.
+  // One claim per participant slot at a time: its `reserving` words name it.
   std::lock_guard<std::mutex> serial(*append_mu_);
   const int64_t now_ns = append_clock_->NowNs();
   ParticipantSlot& me = *seg.slot(static_cast<uint32_t>(slot_));
@@ -605,15 +606,20 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
       end += sizes[i];
     }
     if (end - head <= capacity) {
-      // Announce the claim, then make it.
+      // Announce the claim (start, then end: see layout.h), make it, then
+      // confirm it (dead claimants' holes are closed up to their end).
       me.reserving.store(tail, std::memory_order_release);
+      me.reserving_end.store(end, std::memory_order_release);
+      const uint64_t claimed = tail;
       if (TailCompareExchange(&h, &tail, &sequence, end,
                                               sequence + messages.size())) {
+        me.reserving_end.store(end | queue_internal::kClaimConfirmed,
+                               std::memory_order_release);
         break;
       }
       // Lost the race: withdraw the announcement (a reader must not wait
       // for a claim that is not ours) and look again.
-      me.reserving.store(queue_internal::kNoReservation, std::memory_order_release);
+      me.reserving_end.store(claimed, std::memory_order_release);
       continue;
     }
     // Short of space: move head under the lock (rarely needed while readers

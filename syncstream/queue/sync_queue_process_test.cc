@@ -320,6 +320,62 @@ TEST_F(DeathTest, WriterKilledMidHeaderIsSkippedWhole) {
   }
 }
 
+// A hole ends where its dead claimant announced, not where the ring's bytes
+// seem to say: inside the dead claim of lap 2, a frame header left by lap 1
+// holds writer slot | generation << 32 = 1 | 2 << 32, which reads as a frame
+// word of lap 2 ("reserved, length 0"). Scanning for the hole's end stopped
+// there (DataLoss "bad length 0").
+TEST_F(DeathTest, StaleBytesOfAnEarlierLapDoNotEndAHole) {
+  auto r = queue_->Attach("r", QueueRole::kReader);   // slot 0, generation 1
+  auto w = queue_->Attach("w", QueueRole::kWriter);   // slot 1, generation 2
+  ASSERT_TRUE(r.ok() && w.ok());
+  for (int i = 0; i < 84; ++i) {  // laps 0 and 1: 42 frames of 48 bytes + 32 padding each
+    ASSERT_TRUE(w->Append("t", "abcdef").ok());
+    auto m = r->Pop();
+    ASSERT_TRUE(m.ok() && m->has_value());
+  }
+  ASSERT_EQ(queue_->Inspect()->tail, 4064u);
+  ASSERT_TRUE(w->Append("t", std::string(46, 'x')).ok());  // 88 bytes
+  ASSERT_TRUE(r->Pop().ok());
+  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  KillAndReap(writer);
+  ASSERT_TRUE(w->Append("t", "behind the hole").ok());
+  auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->body, "behind the hole");
+}
+
+// The dead claimant's slot announces where its hole ends: releasing the slot
+// (repair, or an attach reusing it) first closes the hole.
+TEST_F(DeathTest, ReleasingADeadClaimantClosesItsHoleFirst) {
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w->Append("t", "behind the hole").ok());
+  KillAndReap(writer);
+  auto report = queue_->Repair();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->released.size(), 1u);
+  EXPECT_EQ(report->abandoned_frames, 1u);
+  EXPECT_EQ(queue_->Inspect()->pending_frames, 0u);
+  auto again = queue_->Attach("again", QueueRole::kWriter);  // may reuse the slot
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE(again->Append("t", "after").ok());
+  for (const char* body : {"behind the hole", "after"}) {
+    auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_TRUE(m->has_value());
+    EXPECT_EQ((*m)->body, body);
+  }
+}
+
 TEST_F(DeathTest, StoppedWriterAfterClaimIsWaitedForAndDelivered) {
   auto r = queue_->Attach("r", QueueRole::kReader);
   ASSERT_TRUE(r.ok());
@@ -479,6 +535,18 @@ TEST_F(CorruptSegmentTest, OtherLayoutVersionIsReported) {
   auto q = SyncQueue::Open(name_);
   ASSERT_FALSE(q.ok());
   EXPECT_THAT(std::string(q.status().message()), HasSubstr("layout version 7"));
+}
+
+TEST_F(CorruptSegmentTest, LayoutVersion2IsRefusedByName) {
+  // Version 2 announced only a claim's start (holes were closed by scanning).
+  { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
+  Tamper([](uint8_t* p) {
+    reinterpret_cast<queue_internal::QueueHeader*>(p)->layout_version = 2;
+  });
+  auto q = SyncQueue::Open(name_);
+  ASSERT_FALSE(q.ok());
+  EXPECT_THAT(std::string(q.status().message()),
+              HasSubstr("queue '" + name_ + "': layout version 2, this program reads 3"));
 }
 
 TEST_F(CorruptSegmentTest, CorruptFrameIsDataLossNotACrash) {

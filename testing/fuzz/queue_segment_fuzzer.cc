@@ -1,7 +1,7 @@
 // Fuzz target: the queue's attach-and-validate path and frame decoding, fed
 // arbitrary segment bytes through real shared memory.
 //
-// The first input byte picks how the rest becomes a segment (layout version 2):
+// The first input byte picks how the rest becomes a segment (layout version 3):
 //   even: the bytes are the whole segment, as is;
 //   odd:  a valid segment (2 slots, a 512-byte ring, a wrapped ring with
 //         committed, reserved and padding frames) patched by (offset:2,

@@ -1,5 +1,5 @@
 // The bytes of a syncstream queue segment (/dev/shm/syncstream-queue.NAME).
-// Layout version 2. All integers are little-endian host order (the segment
+// Layout version 3. All integers are little-endian host order (the segment
 // never leaves the machine). Everything here is read by other processes and
 // therefore untrusted: see segment.h for the validation rules.
 //
@@ -19,9 +19,13 @@
 // fills the rest of the lap.
 //
 // Appending is lock-free (version 1 took the queue lock on every append):
-//  1. the writer stores the position it is about to claim in its slot's
-//     `reserving` word (release), then claims [tail, end) with one 16-byte
-//     compare-and-swap of (tail, next_sequence) -> (end, next_sequence + n);
+//  1. the writer announces the claim it is about to make in its slot: its
+//     start in `reserving`, then its end in `reserving_end` (release each),
+//     then claims [tail, end) with one 16-byte compare-and-swap of
+//     (tail, next_sequence) -> (end, next_sequence + n). When that succeeds
+//     it sets kClaimConfirmed in `reserving_end`; when it fails it withdraws
+//     the announcement (`reserving_end` = `reserving`: an empty claim) and
+//     announces again before retrying;
 //  2. it writes each frame's header with a kFrameReserved frame word, then any
 //     padding frame's word (so a reader that sees the padding sees the frame
 //     after it);
@@ -31,13 +35,20 @@
 // (whatever the ring held before) never passes for the frame of this lap. A
 // reader at a position below `tail` whose word is not of this lap is looking
 // at a claim whose header is not written yet: it waits while a live writer's
-// `reserving` word names that position. When none does, the claimant died
-// between steps 1 and 2: the hole up to the next written frame word, the next
-// live claim, the tail or the lap's end is marked abandoned (or padding at the
-// lap's end) with a compare-and-swap, so racing readers agree. A reserved
-// frame whose writer is gone (pid + start time, slot generation) becomes
-// kFrameAbandoned the same way. `head` only moves under the queue lock (when a
-// writer runs short of space), and never past a frame still being written.
+// announced claim [reserving, reserving_end) covers that position. When only
+// dead writers' claims cover it, the claimant died between steps 1 and 2
+// (or in the middle of step 2): the hole from the position to the claim's
+// announced end (or the lap's end, as padding, when the claim goes on in the
+// next lap) is marked abandoned with a compare-and-swap, so racing readers
+// agree. The ring's bytes are never searched for the end of a hole: bytes of
+// an earlier lap can look like a frame word of this one. A confirmed claim
+// is the real one; a writer killed between a failed compare-and-swap and its
+// withdrawal leaves an unconfirmed one, so dead unconfirmed claims are used
+// only when they all agree. A dead writer's slot is released only once its
+// claim is closed. A reserved frame whose writer is gone (pid + start time,
+// slot generation) becomes kFrameAbandoned the same way. `head` only moves
+// under the queue lock (when a writer runs short of space), and never past a
+// frame still being written.
 #ifndef SYNCSTREAM_QUEUE_INTERNAL_LAYOUT_H_
 #define SYNCSTREAM_QUEUE_INTERNAL_LAYOUT_H_
 
@@ -50,7 +61,7 @@
 namespace syncstream::queue_internal {
 
 inline constexpr uint64_t kMagic = 0x3151'4D52'5453'5353ull;  // "SSSTRMQ1"
-inline constexpr uint32_t kLayoutVersion = 2;
+inline constexpr uint32_t kLayoutVersion = 3;
 inline constexpr const char* kShmPrefix = "syncstream-queue.";
 
 inline constexpr size_t kFrameAlign = 8;
@@ -82,6 +93,8 @@ inline constexpr uint64_t kMaxFrameLength = 0xFFFFFFF8u;
 
 // No reservation in progress (ParticipantSlot::reserving).
 inline constexpr uint64_t kNoReservation = ~uint64_t{0};
+// ParticipantSlot::reserving_end: the claim's compare-and-swap succeeded.
+inline constexpr uint64_t kClaimConfirmed = 1;
 
 enum SlotState : uint32_t {
   kSlotFree = 0,
@@ -127,10 +140,13 @@ struct alignas(64) ParticipantSlot {
   // it to find free space.
   std::atomic<uint64_t> cursor;
   std::atomic<uint64_t> messages_read;
-  // Writers: the position this writer claims or last claimed (stored before
-  // its compare-and-swap on the tail), kNoReservation when none is pending.
+  // Writers: the claim this writer makes or last made, [reserving,
+  // reserving_end), both stored before its compare-and-swap on the tail
+  // (start first); kClaimConfirmed is or-ed into the end once the claim is
+  // made. reserving_end == reserving: withdrawn. kNoReservation: none yet.
   std::atomic<uint64_t> reserving;
-  uint8_t pad1[64 - 24];
+  std::atomic<uint64_t> reserving_end;
+  uint8_t pad1[64 - 32];
   // Screening, as text for `syncstream queue inspect` (the reader screens
   // from its own copy): "sender:NAME\ntype:TYPE\n...", NUL-terminated.
   char filters[kFilterTextSize];

@@ -10,7 +10,6 @@
 #include <cstring>
 #include <new>
 #include <thread>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -422,40 +421,61 @@ absl::StatusOr<bool> Segment::AbandonIfWriterDead(uint64_t position, uint64_t ta
     return true;
   }
   if (f.state != kFrameUnwritten) return true;  // finished meanwhile
-  // Claimed, no header yet. Its claimant announced `position` in its slot
-  // before claiming and keeps it there until the header is written; the
-  // positions live writers announce are frame boundaries too.
+  // Claimed, no header yet. Its claimant announced [start, end) in its slot
+  // before claiming and keeps it there; the hole ends where that claim does
+  // (never where the ring's bytes seem to say: see layout.h).
   const uint64_t stale = frame->word.load(std::memory_order_acquire);
-  std::vector<uint64_t> live_claims;
+  bool have_confirmed = false;
+  bool have_unconfirmed = false;
+  bool ambiguous = false;
+  uint64_t confirmed_end = 0;
+  uint64_t unconfirmed_end = 0;
   for (uint32_t i = 0; i < max_participants_; ++i) {
     const ParticipantSlot& s = slots_[i];
     if (s.state.load(std::memory_order_acquire) != kSlotActive ||
         (s.role & kRoleWriterBit) == 0) {
       continue;
     }
-    const uint64_t claim = s.reserving.load(std::memory_order_acquire);
-    if (claim == kNoReservation || claim < position || claim >= tail) continue;
-    if (SlotProcessAlive(i)) live_claims.push_back(claim);
-  }
-  for (uint64_t claim : live_claims) {
-    if (claim == position) return false;
+    Claim c;
+    if (!ReadClaim(i, &c)) return false;  // changing: its writer is at work
+    if (!Covers(c, position, tail)) continue;
+    if (SlotProcessAlive(i)) return false;
+    Claim again;
+    if (!ReadClaim(i, &again) || again.start != c.start || again.end != c.end) return false;
+    c.confirmed = again.confirmed;
+    if (c.confirmed) {
+      if (have_confirmed && confirmed_end != c.end) {
+        return Error(absl::StatusCode::kDataLoss,
+                     absl::StrCat("two claims cover position ", position));
+      }
+      have_confirmed = true;
+      confirmed_end = c.end;
+    } else {
+      if (have_unconfirmed && unconfirmed_end != c.end) ambiguous = true;
+      have_unconfirmed = true;
+      unconfirmed_end = c.end;
+    }
   }
   // The header may have been written (and the claimant moved on) while we
   // looked at the slots.
   if (frame->word.load(std::memory_order_acquire) != stale) return true;
-  const uint64_t lap_end = (position | (capacity_ - 1)) + 1;
-  const uint64_t limit = std::min(tail, lap_end);
-  // `position` starts a frame of at least a header (or padding up to the
-  // lap's end), so no frame starts before position + kFrameHeaderSize. The
-  // claimant may have died while writing that header: its fields after the
-  // frame word (the sequence number, the writer's generation) are no frame
-  // words, even when they look like one of this lap.
-  uint64_t end = std::min(position + kFrameHeaderSize, limit);
-  for (; end < limit; end += kFrameAlign) {
-    if (std::find(live_claims.begin(), live_claims.end(), end) != live_claims.end()) break;
-    const uint64_t word = FrameAt(end)->word.load(std::memory_order_acquire);
-    if (FrameWordLap(word) == LapOf(end) && FrameWordState(word) != kFrameUnwritten) break;
+  uint64_t end = 0;
+  if (have_confirmed) {
+    end = confirmed_end;
+  } else if (have_unconfirmed && !ambiguous) {
+    end = unconfirmed_end;
+  } else if (ambiguous) {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("the claim at ", position,
+                              " was made by a writer that died, and the dead writers' "
+                              "announcements disagree on where it ends"));
+  } else {
+    return Error(absl::StatusCode::kDataLoss,
+                 absl::StrCat("no writer announces the unwritten frame at ", position,
+                              " (tail ", tail, ")"));
   }
+  const uint64_t lap_end = (position | (capacity_ - 1)) + 1;
+  if (end > lap_end) end = lap_end;  // the claim goes on in the next lap
   const uint32_t state = end == lap_end ? kFramePadding : kFrameAbandoned;
   uint64_t expected = stale;
   if (frame->word.compare_exchange_strong(
@@ -465,11 +485,66 @@ absl::StatusOr<bool> Segment::AbandonIfWriterDead(uint64_t position, uint64_t ta
   return true;
 }
 
+bool Segment::ReadClaim(uint32_t i, Claim* out) const {
+  const ParticipantSlot& s = slots_[i];
+  // The writer stores the start, then the end (release each), and withdraws
+  // a claim by storing its start as its end: an end read twice unchanged
+  // around the start belongs to that start, or to a later one that the start
+  // check (start < end) rejects.
+  const uint64_t end1 = s.reserving_end.load(std::memory_order_acquire);
+  const uint64_t start = s.reserving.load(std::memory_order_acquire);
+  const uint64_t end2 = s.reserving_end.load(std::memory_order_acquire);
+  if ((end1 & ~kClaimConfirmed) != (end2 & ~kClaimConfirmed)) return false;
+  out->start = start;
+  out->end = end2 & ~kClaimConfirmed;
+  out->confirmed = (end2 & kClaimConfirmed) != 0;
+  return true;
+}
+
+bool Segment::Covers(const Claim& c, uint64_t position, uint64_t tail) const {
+  return c.start != kNoReservation && c.start <= position && position < c.end &&
+         c.end <= tail && c.end - c.start <= capacity_ && c.start % kFrameAlign == 0 &&
+         c.end % kFrameAlign == 0;
+}
+
+bool Segment::CloseDeadClaimLocked(uint32_t i) {
+  const ParticipantSlot& s = slots_[i];
+  if ((s.role & kRoleWriterBit) == 0) return true;
+  Claim c;
+  if (!ReadClaim(i, &c)) return false;
+  const uint64_t tail = header_->tail.load(std::memory_order_acquire);
+  uint64_t pos = std::max(c.start, header_->head.load(std::memory_order_acquire));
+  if (!Covers(c, pos, tail)) return true;  // nothing of it left to read
+  uint64_t resolved_at = UINT64_MAX;
+  while (pos < c.end) {
+    FrameView f;
+    if (!DecodeFrame(pos, tail, &f).ok()) return false;
+    if (f.state == kFrameReserved || f.state == kFrameUnwritten) {
+      if (resolved_at == pos) return false;
+      resolved_at = pos;
+      absl::StatusOr<bool> abandoned = AbandonIfWriterDead(pos, tail);
+      // Undecided (a live writer announces it) or ambiguous: keep the slot.
+      if (!abandoned.ok() || !*abandoned) return false;
+      continue;  // decode it again
+    }
+    pos += f.length;
+  }
+  return true;
+}
+
 void Segment::ReleaseDeadLocked(RepairReport* report) {
   for (uint32_t i = 0; i < max_participants_; ++i) {
     ParticipantSlot& s = slots_[i];
     if (s.state.load(std::memory_order_relaxed) != kSlotActive) continue;
     if (SlotProcessAlive(i)) continue;
+    // A claim it never wrote stays announced until its hole is closed.
+    const uint64_t before = header_->abandoned_frames.load(std::memory_order_relaxed);
+    const bool closed = CloseDeadClaimLocked(i);
+    if (report != nullptr) {
+      report->abandoned_frames +=
+          header_->abandoned_frames.load(std::memory_order_relaxed) - before;
+    }
+    if (!closed) continue;
     s.state.store(kSlotFree, std::memory_order_release);
     header_->released_participants++;
     if (report != nullptr) {

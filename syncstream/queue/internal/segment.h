@@ -130,10 +130,11 @@ class Segment {
 
   // For a reserved or unwritten frame at `position` (< `tail`): when its
   // writer is gone, marks it abandoned (an unwritten claim: the hole up to
-  // the next frame word of this lap, live claim, tail or lap end) and
-  // returns true; returns false while its writer may still write it. Reads
-  // /proc: call it only for a frame stuck for a while. Safe against racing
-  // resolvers (compare-and-swap on the frame word).
+  // the end its dead claimant announced, or padding to the lap's end) and
+  // returns true; returns false while its writer may still write it. An
+  // unwritten frame no writer announces, or whose dead claimants disagree,
+  // is DataLoss. Reads /proc: call it only for a frame stuck for a while.
+  // Safe against racing resolvers (compare-and-swap on the frame word).
   absl::StatusOr<bool> AbandonIfWriterDead(uint64_t position, uint64_t tail);
   // Whether the participant in slot `i` is alive (pid + start time).
   bool SlotProcessAlive(uint32_t i) const;
@@ -147,10 +148,25 @@ class Segment {
   // Under the lock: whether liveness probes (reading /proc) are due; they
   // run at most every 10 ms per queue while it is full.
   bool ProbeDueLocked();
-  // Under the lock: releases every participant whose process is gone.
+  // Under the lock: releases every participant whose process is gone, once
+  // the claim it announced (if a writer) is no unclosed hole.
   void ReleaseDeadLocked(RepairReport* report);
 
  private:
+  // A writer's announced claim [start, end) (layout.h, ParticipantSlot).
+  struct Claim {
+    uint64_t start = 0;
+    uint64_t end = 0;
+    bool confirmed = false;
+  };
+  // Reads slot `i`'s claim; false while it changes under us.
+  bool ReadClaim(uint32_t i, Claim* out) const;
+  // Whether `c` is a plausible claim below `tail` that covers `position`.
+  bool Covers(const Claim& c, uint64_t position, uint64_t tail) const;
+  // Under the lock, for a dead writer's slot `i`: closes what is left
+  // unwritten of its claim; false when that cannot be decided yet.
+  bool CloseDeadClaimLocked(uint32_t i);
+
   Segment() = default;
   absl::Status MapAndValidate(int fd, absl::Duration init_wait);
 
