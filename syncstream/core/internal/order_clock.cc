@@ -6,8 +6,9 @@
 #include <fstream>
 #include <string>
 
+#include "syncstream/core/internal/tsc.h"
+
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <x86intrin.h>
 #endif
 
@@ -17,12 +18,7 @@ namespace {
 
 bool DetectTsc() {
 #if defined(__x86_64__)
-  unsigned eax, ebx, ecx, edx;
-  if (!__get_cpuid(0x80000000, &eax, &ebx, &ecx, &edx) || eax < 0x80000007) {
-    return false;
-  }
-  __get_cpuid(0x80000007, &eax, &ebx, &ecx, &edx);
-  if ((edx & (1u << 8)) == 0) return false;  // no invariant TSC
+  if (!HasInvariantTsc()) return false;
   // The kernel uses the TSC only after checking that the CPUs' counters are
   // synchronized, and switches away from it when they drift.
   std::ifstream source(

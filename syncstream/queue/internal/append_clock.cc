@@ -1,9 +1,5 @@
 #include "syncstream/queue/internal/append_clock.h"
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
-
 namespace syncstream::queue_internal {
 
 #if defined(__x86_64__)
@@ -20,13 +16,6 @@ constexpr uint64_t kMinScale = (uint64_t{1} << 32) / 20;
 constexpr uint64_t kMaxScale = uint64_t{20} << 32;
 
 }  // namespace
-
-bool AppendClock::InvariantTsc() {
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000007u) return false;
-  __cpuid(0x80000007u, eax, ebx, ecx, edx);
-  return (edx & (1u << 8)) != 0;  // invariant TSC
-}
 
 int64_t AppendClock::Anchor() {
   const uint64_t before = __rdtsc();

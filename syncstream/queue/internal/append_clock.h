@@ -25,6 +25,8 @@
 #include <x86intrin.h>
 #endif
 
+#include "syncstream/core/internal/tsc.h"
+
 namespace syncstream::queue_internal {
 
 class AppendClock {
@@ -55,13 +57,11 @@ class AppendClock {
   }
 
 #if defined(__x86_64__)
-  static bool InvariantTsc();
-
   // Reads CLOCK_REALTIME between two TSC reads; when the pair is tight,
   // derives the TSC rate from the previous anchor and moves the anchor here.
   int64_t Anchor();
 
-  bool tsc_usable_ = InvariantTsc();
+  bool tsc_usable_ = internal::HasInvariantTsc();
   uint64_t anchor_tsc_ = 0;
   int64_t anchor_ns_ = 0;
   bool anchored_ = false;
