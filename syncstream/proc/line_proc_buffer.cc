@@ -28,8 +28,6 @@ constexpr absl::string_view kBufferSender = "LineProcBuffer";
 // Messages handled per collector round, so that liveness checks keep their
 // pace under a flood.
 constexpr size_t kMessagesPerRound = 1024;
-// Records decoded before each RecordStore::AppendBatch.
-constexpr size_t kRecordsPerAppend = 64;
 
 std::string UniqueQueueName() {
   std::random_device random;
@@ -99,8 +97,8 @@ absl::StatusOr<std::unique_ptr<LineProcBuffer>> LineProcBuffer::Create(
     return absl::InvalidArgumentError(
         "LineProcBuffer: max_mirror_processes must be in [1, 4095]");
   }
-  SYNCSTREAM_ASSIGN_OR_RETURN(std::unique_ptr<RecordStore> store,
-                              RecordStore::Create(maxlen));
+  SYNCSTREAM_ASSIGN_OR_RETURN(std::unique_ptr<RecordBlockStore> store,
+                              RecordBlockStore::Create(maxlen));
   std::string name = options.queue_name.empty() ? UniqueQueueName()
                                                 : options.queue_name;
   QueueOptions queue_options;
@@ -135,7 +133,7 @@ absl::StatusOr<std::unique_ptr<LineProcBuffer>> LineProcBuffer::Create(
                          *std::move(reader), std::move(options)));
 }
 
-LineProcBuffer::LineProcBuffer(std::unique_ptr<RecordStore> store,
+LineProcBuffer::LineProcBuffer(std::unique_ptr<RecordBlockStore> store,
                                std::shared_ptr<Channel> channel,
                                QueueParticipant reader,
                                LineProcBufferOptions options)
@@ -292,42 +290,36 @@ void LineProcBuffer::StoreNote(RecordKind kind, std::string sender,
   record.type = std::move(type);
   record.timestamp = ::syncstream::Now();
   record.text = std::move(text);
-  store_->Append(record);
+  store_->Append(std::move(record));
 }
 
 void LineProcBuffer::HandleBatch(const QueueMessageView& message) {
-  // Parsed in place: ParsedBatch reads every length once, so a writer that
-  // changes the bytes meanwhile cannot make the reader read out of bounds.
+  // Copied out of the queue, then validated: the copy is the collector's
+  // own, so the writer cannot change it after it was checked, and the store
+  // keeps it as it is (its records are decoded when read).
+  absl::StatusOr<std::shared_ptr<const proc_internal::ValidatedBatch>> batch =
+      proc_internal::ValidatedBatch::Copy(message.body);
   std::lock_guard<std::mutex> delivery(delivery_mutex_);
+  if (!batch.ok()) {
+    dropped_batches_.fetch_add(1);
+    StoreNote(RecordKind::kWarning, std::string(kBufferSender), "",
+              absl::StrCat("dropped an invalid batch from queue participant '",
+                           message.sender, "': ", batch.status().message()));
+    return;
+  }
   const uint32_t generation = current_generation_.load();
   size_t mirror_count = 0;
   {
     std::lock_guard<std::mutex> guard(mutex_);
     mirror_count = mirrors_.size();
   }
-  absl::Status decoded = batch_.Parse(message.body);
-  if (!decoded.ok()) {
-    dropped_batches_.fetch_add(1);
-    StoreNote(RecordKind::kWarning, std::string(kBufferSender), "",
-              absl::StrCat("dropped an invalid batch from queue participant '",
-                           message.sender, "': ", decoded.message()));
-    return;
-  }
   // A batch from before a Reset(), or naming a mirror that was never made,
   // delivers nothing.
-  const BatchHeader& header = batch_.header();
+  const BatchHeader header = (*batch)->header();
   if (header.generation != generation || header.mirror_id >= mirror_count) {
     return;
   }
-  // In groups: one store claim per group, and the group's records stay in
-  // the cache between decoding and storing.
-  const size_t count = batch_.size();
-  if (decoded_.size() < kRecordsPerAppend) decoded_.resize(kRecordsPerAppend);
-  for (size_t first = 0; first < count; first += kRecordsPerAppend) {
-    const size_t group = std::min(kRecordsPerAppend, count - first);
-    for (size_t i = 0; i < group; ++i) batch_.Decode(first + i, &decoded_[i]);
-    store_->AppendBatch(absl::MakeConstSpan(decoded_.data(), group));
-  }
+  store_->Append(*std::move(batch));
   bool changed = false;
   {
     std::lock_guard<std::mutex> guard(mutex_);

@@ -31,7 +31,8 @@
 // buffer is the only reader. A collector thread of the buffer drains the
 // queue as messages arrive, validates each batch (bytes from other processes
 // are untrusted; an invalid batch is dropped and reported as a warning
-// record), and appends the records to a RecordStore (core/record_store.h) —
+// record), and appends each batch whole to a RecordBlockStore
+// (core/record_block_store.h), which decodes a record only when it is read —
 // so children never block on a full queue because the parent is busy
 // elsewhere. Read() therefore shows what has arrived so far; Wait() first to
 // see everything.
@@ -70,7 +71,7 @@
 #include "syncstream/core/line_assembler.h"
 #include "syncstream/core/process_identity.h"
 #include "syncstream/core/record.h"
-#include "syncstream/core/record_store.h"
+#include "syncstream/core/record_block_store.h"
 #include "syncstream/proc/internal/record_batch.h"
 #include "syncstream/proc/line_proc_mirror.h"
 #include "syncstream/proc/program.h"
@@ -167,8 +168,8 @@ class LineProcBuffer {
   size_t Size() const { return store_->Size(); }
   // Forgets the records held; mirrors are unaffected.
   void Clear() { store_->Clear(); }
-  // Followers: see record_store.h.
-  const RecordStore& store() const { return *store_; }
+  // Followers: see record_block_store.h.
+  const RecordBlockStore& store() const { return *store_; }
 
   // Makes the buffer as new for another round: kills spawned programs,
   // forgets every mirror (mirrors from before stop: their writes fail and
@@ -192,7 +193,7 @@ class LineProcBuffer {
   };
   struct SpawnedProgram;
 
-  LineProcBuffer(std::unique_ptr<RecordStore> store,
+  LineProcBuffer(std::unique_ptr<RecordBlockStore> store,
                  std::shared_ptr<proc_internal::Channel> channel,
                  QueueParticipant reader, LineProcBufferOptions options);
 
@@ -211,14 +212,9 @@ class LineProcBuffer {
   const LineProcBufferOptions options_;
   const std::string queue_name_;
   const pid_t own_pid_;
-  const std::unique_ptr<RecordStore> store_;
+  const std::unique_ptr<RecordBlockStore> store_;
   const std::shared_ptr<proc_internal::Channel> channel_;
   QueueParticipant reader_;  // used by the collector thread only
-  // Collector only: the batch being delivered, parsed in place in the queue,
-  // and its records decoded a group at a time for RecordStore::AppendBatch.
-  proc_internal::ParsedBatch batch_;
-  std::vector<Record> decoded_;
-
   // Held by the collector from reading the generation of a batch to storing
   // its records, and by Reset() from bumping the generation to clearing the
   // store, so no record of an old generation lands after a Reset(). Taken

@@ -2,9 +2,9 @@
 // record_batch.h), as the buffer's collector reads them from shared memory:
 // decoding must never crash or read out of bounds; a batch that decodes must
 // re-encode to the same bytes (the format has one encoding per batch), and
-// must deliver exactly `record_count` records. The collector's ParsedBatch is
-// reused from input to input, as the collector reuses it, and must agree with
-// a fresh one.
+// must deliver exactly `record_count` records. The collector's way (one
+// ValidatedBatch decoded into a scratch Record reused from input to input,
+// as readers of its store reuse theirs) must agree with the fresh decode.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -22,22 +22,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<Record> records;
   absl::Status status = DecodeRecordBatch(
       bytes, &header, [&](const Record& r) { records.push_back(r); });
-  // The collector's way: one ParsedBatch and one scratch Record reused from
-  // input to input, failures included.
-  static ParsedBatch* reused = new ParsedBatch;
+  // The collector's way: one ValidatedBatch, decoded into a scratch Record
+  // reused from input to input, in an order of its own (last record first).
+  absl::StatusOr<std::shared_ptr<const ValidatedBatch>> batch =
+      ValidatedBatch::Copy(bytes);
   static Record* scratch = new Record;
-  if (reused->Parse(bytes).ok() != status.ok()) std::abort();
+  if (batch.ok() != status.ok()) std::abort();
   if (!status.ok()) {
     if (!records.empty()) std::abort();  // nothing delivered on error
     return 0;
   }
   if (records.size() != header.record_count) std::abort();
-  size_t index = 0;
-  reused->ForEach(scratch, [&](const Record& r) {
-    if (index >= records.size() || r != records[index]) std::abort();
-    ++index;
-  });
-  if (index != records.size()) std::abort();
+  if ((*batch)->size() != records.size()) std::abort();
+  for (size_t i = records.size(); i-- > 0;) {
+    (*batch)->Decode(i, scratch);
+    if (*scratch != records[i]) std::abort();
+  }
   RecordBatchEncoder encoder;
   BatchHeader again = header;
   again.record_count = 0;

@@ -35,9 +35,11 @@ class StoreCollector::Follower {
 
 namespace {
 
-class RecordStoreFollower : public StoreCollector::Follower {
+// A follower of a store with positions (RecordStore, RecordBlockStore).
+template <typename Store>
+class PositionFollower : public StoreCollector::Follower {
  public:
-  explicit RecordStoreFollower(const RecordStore* store)
+  explicit PositionFollower(const Store* store)
       : store_(store), next_(store->end_position()) {}
   std::vector<Record> Read(size_t max_records, uint64_t* skipped,
                            std::mutex* progress_mutex) override {
@@ -58,7 +60,7 @@ class RecordStoreFollower : public StoreCollector::Follower {
   size_t capacity() const override { return store_->capacity(); }
 
  private:
-  const RecordStore* const store_;
+  const Store* const store_;
   uint64_t next_;
   uint64_t target_ = 0;
 };
@@ -97,8 +99,15 @@ class ShardedStoreFollower : public StoreCollector::Follower {
 StoreCollector::StoreCollector(std::string name, const RecordStore* store,
                                LineSink* sink, ExpectedRecord expected)
     : StoreCollector(std::move(name),
-                     std::make_unique<RecordStoreFollower>(store), sink,
-                     std::move(expected)) {}
+                     std::make_unique<PositionFollower<RecordStore>>(store),
+                     sink, std::move(expected)) {}
+
+StoreCollector::StoreCollector(std::string name, const RecordBlockStore* store,
+                               LineSink* sink, ExpectedRecord expected)
+    : StoreCollector(
+          std::move(name),
+          std::make_unique<PositionFollower<RecordBlockStore>>(store), sink,
+          std::move(expected)) {}
 
 StoreCollector::StoreCollector(std::string name,
                                const ShardedRecordStore* store, LineSink* sink,

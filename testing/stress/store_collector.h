@@ -1,7 +1,7 @@
 // StoreCollector: the collector half shared by every kind whose lines end up
 // in a record store in this process (thread and fdcapture through a
 // LineBuffer's ShardedRecordStore, proc through a LineProcBuffer's
-// RecordStore). A thread of its own follows the store (ReadFrom /
+// RecordBlockStore). A thread of its own follows the store (ReadFrom /
 // WaitForAppend) and hands each batch to a LineSink, so the store need not
 // hold a whole run. Records evicted before the follower read them are
 // reported to the sink as a collector error (the run cannot vouch for them);
@@ -20,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "syncstream/core/record_block_store.h"
 #include "syncstream/core/record_store.h"
 #include "syncstream/core/sharded_record_store.h"
 #include "testing/stress/kind.h"
@@ -36,6 +37,8 @@ class StoreCollector {
   // `store` and `sink` must outlive the collector.
   StoreCollector(std::string name, const RecordStore* store, LineSink* sink,
                  ExpectedRecord expected = nullptr);
+  StoreCollector(std::string name, const RecordBlockStore* store,
+                 LineSink* sink, ExpectedRecord expected = nullptr);
   StoreCollector(std::string name, const ShardedRecordStore* store,
                  LineSink* sink, ExpectedRecord expected = nullptr);
   // Stops following (without the guarantee of Drain).

@@ -25,9 +25,6 @@ T Get(const char* p) {
 constexpr size_t kCountOffset = 16;
 constexpr size_t kFlagsOffset = 20;
 constexpr size_t kMaxShort = 0xffff;
-// How far ahead ParsedBatch::Parse prefetches (prefetching past the end of
-// the bytes is harmless: a prefetch never faults).
-constexpr size_t kPrefetchAhead = 1024;
 
 bool ValidKind(uint8_t kind) {
   return kind >= static_cast<uint8_t>(RecordKind::kLine) &&
@@ -37,6 +34,18 @@ bool ValidKind(uint8_t kind) {
 absl::Status Corrupt(uint32_t index, absl::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat("proc record batch: record ", index, ": ", what));
+}
+
+// Assigns `size` bytes at `data` to `*to` unless it holds them already
+// (names are a few bytes: compared inline, not through memcmp).
+void AssignIfChanged(std::string* to, const char* data, size_t size) {
+  if (to->size() == size) {
+    const char* have = to->data();
+    size_t i = 0;
+    while (i < size && have[i] == data[i]) ++i;
+    if (i == size) return;
+  }
+  to->assign(data, size);
 }
 
 }  // namespace
@@ -166,16 +175,8 @@ absl::string_view RecordBatchEncoder::bytes() {
   return absl::string_view(data_.get(), size_);
 }
 
-absl::Status ParsedBatch::Fail(absl::Status status) {
-  count_ = 0;
-  traces_.clear();
-  return status;
-}
-
-absl::Status ParsedBatch::Parse(absl::string_view bytes) {
-  data_ = bytes.data();
-  count_ = 0;
-  traces_.clear();
+absl::StatusOr<std::shared_ptr<const ValidatedBatch>> ValidatedBatch::Copy(
+    absl::string_view bytes) {
   const size_t size = bytes.size();
   if (size < kBatchHeaderSize) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -186,8 +187,18 @@ absl::Status ParsedBatch::Parse(absl::string_view bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("proc record batch: ", size, " bytes, more than 4 GiB"));
   }
-  // Each field is read once (Get copies it out), then only the copy is used.
-  const char* p = bytes.data();
+  std::shared_ptr<ValidatedBatch> batch(new ValidatedBatch);
+  batch->data_.reset(new char[size]);
+  std::memcpy(batch->data_.get(), bytes.data(), size);
+  batch->size_ = size;
+  absl::Status valid = batch->Validate();
+  if (!valid.ok()) return valid;
+  return std::shared_ptr<const ValidatedBatch>(std::move(batch));
+}
+
+absl::Status ValidatedBatch::Validate() {
+  const char* p = data_.get();
+  const size_t size = size_;
   if (Get<uint32_t>(p) != kBatchMagic) {
     return absl::InvalidArgumentError(
         "proc record batch: magic mismatch (not a LineProcMirror batch?)");
@@ -218,84 +229,94 @@ absl::Status ParsedBatch::Parse(absl::string_view bytes) {
         "proc record batch: ", parsed.record_count, " records cannot fit in ",
         size, " bytes"));
   }
-  if (entries_.size() < parsed.record_count) {
-    entries_.resize(parsed.record_count);
-  }
-
+  offsets_.reset(new uint32_t[parsed.record_count]);
+  uint32_t* offsets = offsets_.get();
   size_t offset = kBatchHeaderSize;
   for (uint32_t i = 0; i < parsed.record_count; ++i) {
     if (size - offset < kRecordHeaderSize) {
-      return Fail(Corrupt(i, "header runs past the end of the batch"));
+      return Corrupt(i, "header runs past the end of the batch");
     }
-    // The batch was just written by another core: ask for the bytes a few
-    // records ahead while this one is checked.
-    __builtin_prefetch(p + offset + kPrefetchAhead);
-    char r[kRecordHeaderSize];
-    std::memcpy(r, p + offset, kRecordHeaderSize);
-    Entry& entry = entries_[i];
-    entry.kind = Get<uint8_t>(r);
-    entry.continued = Get<uint8_t>(r + 1);
-    entry.sender_length = Get<uint16_t>(r + 2);
-    entry.type_length = Get<uint16_t>(r + 4);
-    entry.trace_count = Get<uint16_t>(r + 6);
-    entry.text_length = Get<uint32_t>(r + 8);
-    entry.sequence = Get<uint64_t>(r + 12);
-    entry.unix_nanos = Get<int64_t>(r + 20);
-    entry.first_trace = static_cast<uint32_t>(traces_.size());
-    absl::Status bad;
-    if (!ValidKind(entry.kind)) {
-      bad = Corrupt(i, absl::StrCat("unknown kind ", entry.kind));
-    } else if (entry.continued > 1) {
-      bad = Corrupt(i, absl::StrCat("unknown flags ", entry.continued));
-    } else if (entry.continued != 0 &&
-               entry.kind != static_cast<uint8_t>(RecordKind::kLine)) {
-      bad = Corrupt(i, "`continued` set on a record that is not a line");
+    const char* r = p + offset;
+    const uint8_t kind = Get<uint8_t>(r);
+    const uint8_t continued = Get<uint8_t>(r + 1);
+    if (!ValidKind(kind)) return Corrupt(i, absl::StrCat("unknown kind ", kind));
+    if (continued > 1) {
+      return Corrupt(i, absl::StrCat("unknown flags ", continued));
     }
+    if (continued != 0 && kind != static_cast<uint8_t>(RecordKind::kLine)) {
+      return Corrupt(i, "`continued` set on a record that is not a line");
+    }
+    const uint64_t payload = uint64_t{Get<uint16_t>(r + 2)} +
+                             Get<uint16_t>(r + 4) + Get<uint32_t>(r + 8);
+    const uint16_t trace_count = Get<uint16_t>(r + 6);
+    offsets[i] = static_cast<uint32_t>(offset);
     offset += kRecordHeaderSize;
-    const uint64_t payload = uint64_t{entry.sender_length} +
-                             entry.type_length + entry.text_length;
-    if (bad.ok() && payload > size - offset) {
-      bad = Corrupt(i, "text runs past the end of the batch");
+    if (payload > size - offset) {
+      return Corrupt(i, "text runs past the end of the batch");
     }
-    if (!bad.ok()) return Fail(std::move(bad));
-    entry.sender_offset = static_cast<uint32_t>(offset);
     offset += payload;
-    for (uint16_t t = 0; t < entry.trace_count; ++t) {
+    for (uint16_t t = 0; t < trace_count; ++t) {
       if (size - offset < 4) {
-        bad = Corrupt(i, "trace entry runs past the end of the batch");
-        break;
+        return Corrupt(i, "trace entry runs past the end of the batch");
       }
       const uint32_t length = Get<uint32_t>(p + offset);
       offset += 4;
       if (length > size - offset) {
-        bad = Corrupt(i, "trace entry runs past the end of the batch");
-        break;
+        return Corrupt(i, "trace entry runs past the end of the batch");
       }
-      traces_.push_back({static_cast<uint32_t>(offset), length});
       offset += length;
     }
-    if (!bad.ok()) return Fail(std::move(bad));
   }
   if (offset != size) {
-    return Fail(absl::InvalidArgumentError(
+    return absl::InvalidArgumentError(
         absl::StrCat("proc record batch: ", size - offset,
                      " bytes after the last of ", parsed.record_count,
-                     " records")));
+                     " records"));
   }
   header_ = parsed;
-  count_ = parsed.record_count;
   return absl::OkStatus();
+}
+
+void ValidatedBatch::Decode(size_t index, Record* into) const {
+  // Every offset and length below was checked by Validate() on these very
+  // bytes, which nobody writes since.
+  const char* p = data_.get() + offsets_[index];
+  Record& record = *into;
+  record.kind = static_cast<RecordKind>(Get<uint8_t>(p));
+  record.continued = Get<uint8_t>(p + 1) != 0;
+  const uint16_t sender_length = Get<uint16_t>(p + 2);
+  const uint16_t type_length = Get<uint16_t>(p + 4);
+  const uint16_t trace_count = Get<uint16_t>(p + 6);
+  const uint32_t text_length = Get<uint32_t>(p + 8);
+  record.sequence = Get<uint64_t>(p + 12);
+  record.timestamp = absl::FromUnixNanos(Get<int64_t>(p + 20));
+  p += kRecordHeaderSize;
+  AssignIfChanged(&record.sender, p, sender_length);
+  p += sender_length;
+  AssignIfChanged(&record.type, p, type_length);
+  p += type_length;
+  record.text.assign(p, text_length);
+  p += text_length;
+  record.trace.resize(trace_count);
+  for (std::string& frame : record.trace) {
+    const uint32_t length = Get<uint32_t>(p);
+    frame.assign(p + 4, length);
+    p += 4 + length;
+  }
 }
 
 absl::Status DecodeRecordBatch(
     absl::string_view bytes, BatchHeader* header,
     const std::function<void(const Record&)>& on_record) {
-  ParsedBatch batch;
-  absl::Status parsed = batch.Parse(bytes);
-  if (!parsed.ok()) return parsed;
-  *header = batch.header();
+  absl::StatusOr<std::shared_ptr<const ValidatedBatch>> batch =
+      ValidatedBatch::Copy(bytes);
+  if (!batch.ok()) return batch.status();
+  *header = (*batch)->header();
   Record record;
-  batch.ForEach(&record, on_record);
+  for (size_t i = 0; i < (*batch)->size(); ++i) {
+    (*batch)->Decode(i, &record);
+    on_record(record);
+  }
   return absl::OkStatus();
 }
 

@@ -14,10 +14,10 @@
 //     sender bytes, type bytes, text bytes,
 //     then per trace entry: u32 length, bytes
 //
-// The bytes come from another process: ParsedBatch checks the whole batch
-// (magic, version, header size, every length against the bytes left, kinds,
-// the `continued` flag, no trailing bytes) before a single record is
-// delivered, reading each of those fields once. See
+// The bytes come from another process: ValidatedBatch copies them out of
+// shared memory and checks the whole copy (magic, version, header size,
+// every length against the bytes left, kinds, the `continued` flag, no
+// trailing bytes) before a single record is delivered. See
 // testing/fuzz/proc_batch_fuzzer.cc.
 #ifndef SYNCSTREAM_PROC_INTERNAL_RECORD_BATCH_H_
 #define SYNCSTREAM_PROC_INTERNAL_RECORD_BATCH_H_
@@ -33,8 +33,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "syncstream/core/record.h"
+#include "syncstream/core/record_block_store.h"
 
 namespace syncstream::proc_internal {
 
@@ -128,61 +130,35 @@ class RecordBatchEncoder {
   uint32_t count_ = 0;
 };
 
-// A batch parsed in place, for bytes that another process may still be
-// writing (the queue's shared memory): Parse() reads every header field,
-// length, kind and flag exactly once into private memory and validates the
-// whole batch (magic, version, header size, every length against the bytes
-// left, kinds, the `continued` flag, no trailing bytes); ForEach() then reads
-// only the sender, type, text and trace bytes, at the offsets validated. So
-// a writer scribbling on the bytes meanwhile can change what a record says,
-// never where the reader reads. No copy of the batch is needed.
-class ParsedBatch {
+// A batch copied out of the queue's shared memory (which its writer may
+// still scribble on) into memory of its own, and validated whole there:
+// magic, version, header size, every length against the bytes left, kinds,
+// the `continued` flag, no trailing bytes. The copy never changes after it
+// was checked, so its records are decoded straight from it, one at a time,
+// when they are read: a RecordBlock that a RecordBlockStore keeps as it is.
+class ValidatedBatch final : public RecordBlock {
  public:
-  // InvalidArgument naming the first problem; then nothing is delivered.
-  absl::Status Parse(absl::string_view bytes);
+  // InvalidArgument naming the first problem.
+  static absl::StatusOr<std::shared_ptr<const ValidatedBatch>> Copy(
+      absl::string_view bytes);
 
-  // Valid after a successful Parse().
   const BatchHeader& header() const { return header_; }
-
-  // Calls `on_record(const Record&)` for each record, in order, decoding it
-  // into `*scratch` (reused: its strings keep their storage, and sender and
-  // type are assigned only when they change). The parsed bytes must still be
-  // mapped.
-  template <typename OnRecord>
-  void ForEach(Record* scratch, OnRecord&& on_record) const;
-
-  // The number of records, and record `index` (< size()) decoded into
-  // `*into` as ForEach does, for delivering records in groups.
-  size_t size() const { return count_; }
-  void Decode(size_t index, Record* into) const;
+  // The number of records (header().record_count).
+  size_t size() const override { return header_.record_count; }
+  // Record `index` (< size()) into `*into`; its sender and type strings are
+  // assigned only when they change, and its other strings keep their
+  // storage.
+  void Decode(size_t index, Record* into) const override;
 
  private:
-  // One record: its fixed fields, and where its variable parts are.
-  struct Entry {
-    uint64_t sequence;
-    int64_t unix_nanos;
-    uint32_t sender_offset;  // sender, then type, then text: back to back
-    uint32_t text_length;
-    uint16_t sender_length;
-    uint16_t type_length;
-    uint16_t trace_count;
-    uint8_t kind;
-    uint8_t continued;
-    uint32_t first_trace;  // index in traces_
-  };
-  struct TraceEntry {
-    uint32_t offset;
-    uint32_t length;
-  };
+  ValidatedBatch() = default;
+  // Checks the copy; fills header_ and offsets_.
+  absl::Status Validate();
 
-  // Forgets the records parsed so far; returns `status`.
-  absl::Status Fail(absl::Status status);
-
-  const char* data_ = nullptr;
   BatchHeader header_;
-  size_t count_ = 0;             // records parsed
-  std::vector<Entry> entries_;   // the first count_ are valid; never shrinks
-  std::vector<TraceEntry> traces_;
+  std::unique_ptr<char[]> data_;  // the batch's bytes
+  size_t size_ = 0;
+  std::unique_ptr<uint32_t[]> offsets_;  // where each record starts in data_
 };
 
 // Parses `bytes`; on success fills `*header` and calls `on_record` once per
@@ -191,58 +167,6 @@ class ParsedBatch {
 absl::Status DecodeRecordBatch(
     absl::string_view bytes, BatchHeader* header,
     const std::function<void(const Record&)>& on_record);
-
-// ---------------------------------------------------------------------------
-// Implementation details.
-
-namespace record_batch_internal {
-
-// Assigns `size` bytes at `data` to `*to` unless it holds them already
-// (names are a few bytes: compared inline, not through memcmp).
-inline void AssignIfChanged(std::string* to, const char* data, size_t size) {
-  if (to->size() == size) {
-    const char* have = to->data();
-    size_t i = 0;
-    while (i < size && have[i] == data[i]) ++i;
-    if (i == size) return;
-  }
-  to->assign(data, size);
-}
-
-}  // namespace record_batch_internal
-
-inline void ParsedBatch::Decode(size_t index, Record* into) const {
-  using record_batch_internal::AssignIfChanged;
-  const Entry& entry = entries_[index];
-  Record& record = *into;
-  record.kind = static_cast<RecordKind>(entry.kind);
-  record.continued = entry.continued != 0;
-  record.sequence = entry.sequence;
-  record.timestamp = absl::FromUnixNanos(entry.unix_nanos);
-  const char* p = data_ + entry.sender_offset;
-  AssignIfChanged(&record.sender, p, entry.sender_length);
-  p += entry.sender_length;
-  AssignIfChanged(&record.type, p, entry.type_length);
-  p += entry.type_length;
-  record.text.assign(p, entry.text_length);
-  if (entry.trace_count == 0) {
-    record.trace.clear();
-    return;
-  }
-  record.trace.resize(entry.trace_count);
-  for (uint16_t t = 0; t < entry.trace_count; ++t) {
-    const TraceEntry& frame = traces_[entry.first_trace + t];
-    record.trace[t].assign(data_ + frame.offset, frame.length);
-  }
-}
-
-template <typename OnRecord>
-void ParsedBatch::ForEach(Record* scratch, OnRecord&& on_record) const {
-  for (size_t i = 0; i < count_; ++i) {
-    Decode(i, scratch);
-    on_record(static_cast<const Record&>(*scratch));
-  }
-}
 
 }  // namespace syncstream::proc_internal
 

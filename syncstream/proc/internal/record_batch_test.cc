@@ -147,5 +147,31 @@ TEST(RecordBatchTest, HugeCountWithFewBytesIsRejected) {
   EXPECT_TRUE(absl::IsInvalidArgument(status));
 }
 
+// The collector copies a batch out of shared memory, validates the copy and
+// decodes its records later, in any order: whatever the writer does to the
+// shared bytes after the copy changes nothing.
+TEST(RecordBatchTest, ValidatedBatchIsACopyDecodedInAnyOrder) {
+  RecordBatchEncoder encoder;
+  encoder.Reset(BatchHeader{1, 2, 0, 0, 99, 5});
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 5; ++i) {
+    records.push_back(MakeLine(i % 2 ? "odd" : "even", i,
+                               std::string(10 * i, 'a' + i)));
+    encoder.Add(records.back());
+  }
+  std::string shared(encoder.bytes());
+  absl::StatusOr<std::shared_ptr<const ValidatedBatch>> batch =
+      ValidatedBatch::Copy(shared);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  std::fill(shared.begin(), shared.end(), '\xff');  // the writer scribbles
+  ASSERT_EQ((*batch)->size(), records.size());
+  EXPECT_EQ((*batch)->header().pid, 99);
+  Record scratch;
+  for (size_t i : {4, 0, 3, 3, 1, 2}) {
+    (*batch)->Decode(i, &scratch);
+    EXPECT_EQ(scratch, records[i]) << i;
+  }
+}
+
 }  // namespace
 }  // namespace syncstream::proc_internal
