@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "syncstream/core/process_identity.h"
@@ -163,6 +164,7 @@ absl::Status LineProcMirror::EnsureAttachedLocked() {
   // abandoned (see the destructor), with whatever it had batched: the parent
   // sends its own batches.
   process_ = nullptr;
+  open_pid_ = 0;
   // The thread that attaches (Open, or the first write) owns lock_ in this
   // process from its next entry on. A forked child's thread may hold lock_
   // as owner now (it kept the token of the parent's thread that forked);
@@ -196,6 +198,7 @@ absl::Status LineProcMirror::EnsureAttachedLocked() {
   encoder_.Reset(header);
   batch_started_ns_.store(NowNanos(), std::memory_order_relaxed);
   process_ = state.release();
+  open_pid_ = pid;
   // Announce this process at once, before anything else can fail (even
   // starting a thread): from now on the buffer can tell if it dies.
   absl::Status announced = SendLocked();
@@ -334,15 +337,28 @@ absl::Status LineProcMirror::PublishLine(const LineView& line) {
   const size_t size = proc_internal::RecordBatchEncoder::PlainLineSize(
       line.sender().size(), line.type().size(), line.text().size());
   LockGuard guard(*this);
-  if (size == 0 || size > max_body_bytes_ - proc_internal::kBatchHeaderSize) {
+  if (ABSL_PREDICT_FALSE(size == 0 || size > max_body_bytes_ -
+                                                 proc_internal::kBatchHeaderSize)) {
     return PublishLocked(line.record());  // cut to fit
   }
-  // The path of every line: encoded from the writer's bytes in place.
-  SYNCSTREAM_RETURN_IF_ERROR(PrepareToAddLocked(size));
-
+  // The path of almost every line, with the checks of PrepareToAddLocked and
+  // FinishLineLocked folded into one test each: this process's stream is
+  // open, its batch is started and has room; the line is encoded from the
+  // writer's bytes in place.
+  if (ABSL_PREDICT_FALSE(open_pid_ != CachedPid() ||
+                         batch_started_ns_.load(std::memory_order_relaxed) ==
+                             0 ||
+                         encoder_.size() + size > batch_bytes_)) {
+    SYNCSTREAM_RETURN_IF_ERROR(PrepareToAddLocked(size));
+  }
   encoder_.AddLine(line.sender(), line.type(), line.sequence(),
                    line.unix_nanos(), line.text(), line.continued());
-  return FinishLineLocked();
+  if (ABSL_PREDICT_FALSE(encoder_.size() >= batch_bytes_ ||
+                         encoder_.record_count() >= batch_records_ ||
+                         !deferred_error_.ok())) {
+    return FinishLineLocked();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status LineProcMirror::Publish(const Record& record) {
@@ -369,6 +385,7 @@ absl::Status LineProcMirror::PublishLocked(const Record& record) {
   const bool ends = record.is_end_of_stream() || record.is_error();
   if (ends) {
     process_->closed = true;
+    open_pid_ = 0;
     encoder_.AddFlags(proc_internal::kBatchMirrorClosed);
   }
   if (ends || record.is_warning()) return SendLocked();

@@ -167,6 +167,9 @@ class LineProcMirror final : public LineWriter {
   // can only say "not the owner").
   std::atomic<uint64_t> owner_thread_{0};
   ProcessState* process_ = nullptr;  // this process's, or a parent's copy
+  // The pid of process_ while its stream is open (attached, not closed);
+  // 0 otherwise. A forked child sees its parent's pid here: not its own.
+  pid_t open_pid_ = 0;
   proc_internal::RecordBatchEncoder encoder_;
   // Unix ns when the batch being built got its first record or flag; 0 when
   // nothing is pending. Written under lock_, read by the timer thread

@@ -96,33 +96,6 @@ void RecordBatchEncoder::Add(const Record& record) {
            record.continued);
 }
 
-void RecordBatchEncoder::AddPlain(uint8_t kind, absl::string_view sender,
-                                  absl::string_view type, uint64_t sequence,
-                                  int64_t unix_nanos, absl::string_view text,
-                                  bool continued) {
-  // The path of every line: one extension, a header built in registers, and
-  // three copies.
-  char* p = Extend(kRecordHeaderSize + sender.size() + type.size() +
-                   text.size());
-  char header[kRecordHeaderSize];
-  PutAt<uint8_t>(header, 0, kind);
-  PutAt<uint8_t>(header, 1, continued ? 1 : 0);
-  PutAt<uint16_t>(header, 2, static_cast<uint16_t>(sender.size()));
-  PutAt<uint16_t>(header, 4, static_cast<uint16_t>(type.size()));
-  PutAt<uint16_t>(header, 6, 0);
-  PutAt<uint32_t>(header, 8, static_cast<uint32_t>(text.size()));
-  PutAt<uint64_t>(header, 12, sequence);
-  PutAt<int64_t>(header, 20, unix_nanos);
-  std::memcpy(p, header, kRecordHeaderSize);
-  p += kRecordHeaderSize;
-  std::memcpy(p, sender.data(), sender.size());
-  p += sender.size();
-  if (!type.empty()) std::memcpy(p, type.data(), type.size());
-  p += type.size();
-  if (!text.empty()) std::memcpy(p, text.data(), text.size());
-  ++count_;
-}
-
 void RecordBatchEncoder::AddWithTrace(const Record& record) {
   const size_t sender = std::min(record.sender.size(), kMaxShort);
   const size_t type = std::min(record.type.size(), kMaxShort);
