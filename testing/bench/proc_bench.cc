@@ -4,7 +4,7 @@
 //
 //   ./bazelw run -c opt //testing/bench:proc -- [--children=4]
 //       [--lines=1000000] [--line_bytes=64] [--repeat=3]
-//       [--batch_bytes=65536] [--queue_bytes=16777216] [--modes=...]
+//       [--batch_bytes=65536] [--queue_bytes=4194304] [--modes=...]
 //
 // Every mode forks `children` processes; each writes `lines` lines of
 // `line_bytes` bytes (the '\n' included), one write call per line. The
