@@ -210,8 +210,9 @@ class ValidatedBatch final : public RecordBlock {
 
  private:
   ValidatedBatch() = default;
-  // Checks the copy; fills header_ and offsets_.
-  absl::Status Validate();
+  // Copies `shared` (size_ bytes) into data_ and checks the copy (only the
+  // copy), filling header_ and offsets_.
+  absl::Status CopyAndValidate(const char* shared);
 
   BatchHeader header_;
   std::unique_ptr<char[]> data_;  // the batch's bytes
