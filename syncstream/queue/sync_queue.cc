@@ -69,12 +69,15 @@ constexpr size_t kPublishEvery = 64;
 //   stop-mid-header:    an append wrote its first frame's header fields, not
 //                       its frame word;
 //   stop-after-reserve: an append wrote its reserved headers, no payload;
+//   stop-after-commit:  an append committed its frames, did not yet mark its
+//                       claim finished;
 //   stop-holding-lock:  Attach holds the queue lock.
 enum class TestHook {
   kNone,
   kStopAfterClaim,
   kStopMidHeader,
   kStopAfterReserve,
+  kStopAfterCommit,
   kStopHoldingLock
 };
 TestHook ActiveTestHook() {
@@ -84,6 +87,7 @@ TestHook ActiveTestHook() {
     if (std::strcmp(v, "stop-after-claim") == 0) return TestHook::kStopAfterClaim;
     if (std::strcmp(v, "stop-mid-header") == 0) return TestHook::kStopMidHeader;
     if (std::strcmp(v, "stop-after-reserve") == 0) return TestHook::kStopAfterReserve;
+    if (std::strcmp(v, "stop-after-commit") == 0) return TestHook::kStopAfterCommit;
     if (std::strcmp(v, "stop-holding-lock") == 0) return TestHook::kStopHoldingLock;
     return TestHook::kNone;
   }();
@@ -715,6 +719,9 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
                   std::memory_order_release);
     pos += sizes[i];
   }
+  if (hook == TestHook::kStopAfterCommit) ::raise(SIGSTOP);
+  // The claim is finished: space reclaiming may jump over it (layout.h).
+  me.reserving_end.store(end | queue_internal::kClaimFlags, std::memory_order_release);
   // Also a reader that went to sleep on one of these frames while they were
   // being written. No fence here: such a sleeper that announced itself in
   // the last nanoseconds may be missed, and it sleeps in short slices
