@@ -51,6 +51,16 @@ constexpr int kSpinIterations = 50;
 // and takes its share of a core from them), and the writers make no wake-up
 // system call, since nobody announced a sleep.
 constexpr absl::Duration kReaderNap = absl::Microseconds(20);
+// A reader whose last this many waits at the tail each ended with a message
+// while it spun is following a dense stream: it naps at once instead of
+// spinning. Spinning at the tail of a dense stream keeps taking the tail's
+// cache line from the writers (whose claim is a compare-and-swap on it:
+// each poll of the tail between two appends costs the next append a cache
+// line transfer) and, on a machine with fewer cores than processes, takes
+// the CPU from them; a nap lets a batch build up and reads it in one run.
+// One-way latency of such a stream rises to the nap's length; a stream with
+// gaps longer than the spin never counts as dense.
+constexpr int kDenseAfterWaits = 4;
 // A reserved frame under a reader's cursor for this long gets its writer's
 // liveness probed.
 constexpr absl::Duration kStuckProbeAfter = absl::Milliseconds(2);
@@ -495,6 +505,7 @@ QueueParticipant& QueueParticipant::operator=(QueueParticipant&& other) noexcept
   published_cursor_ = other.published_cursor_;
   unpublished_reads_ = other.unpublished_reads_;
   known_tail_ = other.known_tail_;
+  dense_waits_ = other.dense_waits_;
   append_mu_ = std::move(other.append_mu_);
   append_clock_ = std::move(other.append_clock_);
   screened_senders_ = std::move(other.screened_senders_);
@@ -772,6 +783,8 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
   absl::Time deadline = absl::InfinitePast();
   int spins = 0;
   bool napped = false;
+  // Whether this call waited at the tail (nothing claimed past the cursor).
+  bool waited_at_tail = false;
   for (;;) {
     // Frames below a tail once seen stay valid until this reader passes
     // them: reload the shared tail (a contended cache line) only when the
@@ -786,6 +799,7 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
           cursor_ += length;
           continue;
         }
+        if (waited_at_tail && !napped && dense_waits_ < kDenseAfterWaits) ++dense_waits_;
         *next_cursor = cursor_ + length;
         return true;
       }
@@ -835,7 +849,10 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
       PublishCursor();  // what was skipped
       return false;
     }
-    if (spins < kSpinIterations) {
+    if (!stuck) waited_at_tail = true;
+    // A frame being written is spun on (its writer finishes in nanoseconds);
+    // the tail of a dense stream is napped on at once (kDenseAfterWaits).
+    if (spins < kSpinIterations && (stuck || dense_waits_ < kDenseAfterWaits)) {
       // A few microseconds: not worth reading the clock for the deadline.
       ++spins;
       SYNCSTREAM_CPU_RELAX();
@@ -853,6 +870,7 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
                 std::min(left, kReaderNap));
       continue;
     }
+    dense_waits_ = 0;  // nothing came during the nap: not a dense stream
     const uint32_t epoch = data.Prepare();
     // Look again after announcing ourselves: a claim or commit may have raced.
     if (cursor_ < tail) {
