@@ -613,8 +613,9 @@ absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
     }
     const uint64_t old_head = head;
     // Readers' cursors are frame boundaries unless corrupt; then the walk
-    // below reports what is wrong.
-    if (limit % kFrameAlign == 0) head = CompleteBelowLocked(head, limit);
+    // below reports what is wrong. (A full queue whose readers have not
+    // moved has nothing to reclaim: no need to look at the claims.)
+    if (limit > head && limit % kFrameAlign == 0) head = CompleteBelowLocked(head, limit);
     uint64_t resolved_at = UINT64_MAX;
     while (head < limit) {
       // The usual frame, from its word alone: committed (or padding to the
