@@ -1,6 +1,6 @@
 // //testing/bench:proc — lines/s collected by a LineProcBuffer from child
 // processes, beside same-run baselines of the same children writing their
-// lines to pipes that the parent reads into the same kind of store.
+// lines to pipes that the parent reads into a record store.
 //
 //   ./bazelw run -c opt //testing/bench:proc -- [--children=4]
 //       [--lines=1000000] [--line_bytes=64] [--repeat=3]
@@ -8,8 +8,10 @@
 //
 // Every mode forks `children` processes; each writes `lines` lines of
 // `line_bytes` bytes (the '\n' included), one write call per line. The
-// parent collects every line as a syncstream::Record into a RecordStore
-// (the buffer's store keeps the last 4096). The clock runs from before the
+// parent collects every line into a store of the last 4096 records: proc
+// into the buffer's RecordBlockStore (each validated batch kept whole,
+// records decoded when read), the pipe modes into a RecordStore (one
+// Append per assembled line, as before: the baselines are unchanged). The clock runs from before the
 // first fork until the parent holds every line and every child was reaped.
 //
 // Modes:
