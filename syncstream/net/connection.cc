@@ -321,13 +321,7 @@ absl::Status Connection::ServerHandshake(absl::Time deadline) {
 absl::Status Connection::Send(const google::protobuf::MessageLite& message,
                               absl::Duration timeout) {
   std::lock_guard<std::mutex> guard(send_mutex_);
-  if (!send_broken_.ok()) return send_broken_;
-  absl::Status appended =
-      AppendFrame(message, options_.max_frame_bytes, &send_buffer_);
-  if (!appended.ok()) {
-    return Error(appended.code(), absl::StrCat("cannot send: ",
-                                               appended.message()));
-  }
+  SYNCSTREAM_RETURN_IF_ERROR(AppendLocked(message));
   if (send_buffer_.size() - send_offset_ < options_.send_buffer_bytes) {
     return absl::OkStatus();
   }
@@ -344,6 +338,12 @@ absl::Status Connection::SendNow(const google::protobuf::MessageLite& message,
                                  absl::Duration timeout) {
   const absl::Time deadline = DeadlineAfter(timeout);
   std::lock_guard<std::mutex> guard(send_mutex_);
+  SYNCSTREAM_RETURN_IF_ERROR(AppendLocked(message));
+  return FlushLocked(deadline);
+}
+
+absl::Status Connection::AppendLocked(
+    const google::protobuf::MessageLite& message) {
   if (!send_broken_.ok()) return send_broken_;
   absl::Status appended =
       AppendFrame(message, options_.max_frame_bytes, &send_buffer_);
@@ -351,7 +351,7 @@ absl::Status Connection::SendNow(const google::protobuf::MessageLite& message,
     return Error(appended.code(), absl::StrCat("cannot send: ",
                                                appended.message()));
   }
-  return FlushLocked(deadline);
+  return absl::OkStatus();
 }
 
 size_t Connection::pending_send_bytes() const {

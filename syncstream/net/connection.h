@@ -149,6 +149,9 @@ class Connection {
   absl::Status ClientHandshake(absl::Time deadline);
   absl::Status ServerHandshake(absl::Time deadline);
 
+  // Frames `message` into the send buffer (send_mutex_ held); fails if the
+  // connection is broken or the message exceeds max_frame_bytes.
+  absl::Status AppendLocked(const google::protobuf::MessageLite& message);
   absl::Status FlushLocked(absl::Time deadline);
   absl::Status ReceiveLocked(google::protobuf::MessageLite* message,
                              absl::Time deadline, bool merge = false);

@@ -299,6 +299,35 @@ net::ConnectionOptions RawClientOptions() {
   return options;
 }
 
+// A raw client: connects to `address`, turns client c's lines into records
+// (sender, sequence, the coarse timestamp, text), adds each to `message`
+// with `add`, and sends `message` every --batch records and at the end,
+// emptying it with `clear` after each send. Returns the client's exit code.
+template <typename Message, typename Add, typename Clear>
+int RunRawClient(int c, const net::Address& address, Message& message, Add add,
+                 Clear clear) {
+  auto connection =
+      net::Connection::Connect(address, RawClientOptions(), absl::Seconds(10));
+  if (!connection.ok()) return 2;
+  Record record;
+  record.sender = absl::StrCat("client", c);
+  LineMaker lines(c);
+  int in_message = 0;
+  for (int64_t i = 0; i < FLAGS_lines; ++i) {
+    const std::string& line = lines.Line(i);
+    record.text.assign(line.data(), line.size() - 1);
+    record.sequence = i;
+    record.timestamp = CoarseNow();
+    add(record);
+    if (++in_message == FLAGS_batch || i + 1 == FLAGS_lines) {
+      if (!(*connection)->Send(message, absl::Seconds(60)).ok()) return 3;
+      clear();
+      in_message = 0;
+    }
+  }
+  return (*connection)->Flush(absl::Seconds(60)).ok() ? 0 : 4;
+}
+
 // The same lines as records (sender, sequence, the coarse timestamp, text)
 // in the host protocol's batch encoding: the frames a mirror sends, without
 // the LineWriter, the send queue, acknowledgements, duplicate detection or
@@ -319,28 +348,12 @@ double MeasureRawEncoded() {
   const double seconds = RunClients(
       [&] { return server.Start(); },
       [&](int c, const net::Address& address) {
-        auto connection = net::Connection::Connect(address, RawClientOptions(),
-                                                   absl::Seconds(10));
-        if (!connection.ok()) return 2;
         proto::HostRequest request;
         host::internal::BatchEncoder encoder;
         encoder.Reset(request.mutable_batch()->mutable_records());
-        Record record;
-        record.sender = absl::StrCat("client", c);
-        LineMaker lines(c);
-        for (int64_t i = 0; i < FLAGS_lines; ++i) {
-          const std::string& line = lines.Line(i);
-          record.text.assign(line.data(), line.size() - 1);
-          record.sequence = i;
-          record.timestamp = CoarseNow();
-          encoder.Add(record);
-          if (encoder.count() == static_cast<uint32_t>(FLAGS_batch) ||
-              i + 1 == FLAGS_lines) {
-            if (!(*connection)->Send(request, absl::Seconds(60)).ok()) return 3;
-            encoder.Reset(request.mutable_batch()->mutable_records());
-          }
-        }
-        return (*connection)->Flush(absl::Seconds(60)).ok() ? 0 : 4;
+        return RunRawClient(
+            c, address, request, [&](const Record& r) { encoder.Add(r); },
+            [&] { encoder.Reset(request.mutable_batch()->mutable_records()); });
       },
       [&] { server.Wait(); });
   return static_cast<double>(FLAGS_clients) * FLAGS_lines / seconds;
@@ -357,25 +370,11 @@ double MeasureRawProtobuf() {
   const double seconds = RunClients(
       [&] { return server.Start(); },
       [&](int c, const net::Address& address) {
-        auto connection = net::Connection::Connect(address, RawClientOptions(),
-                                                   absl::Seconds(10));
-        if (!connection.ok()) return 2;
         proto::RecordBatch batch;
-        Record record;
-        record.sender = absl::StrCat("client", c);
-        LineMaker lines(c);
-        for (int64_t i = 0; i < FLAGS_lines; ++i) {
-          const std::string& line = lines.Line(i);
-          record.text.assign(line.data(), line.size() - 1);
-          record.sequence = i;
-          record.timestamp = CoarseNow();
-          ToProto(record, batch.add_records());
-          if (batch.records_size() == FLAGS_batch || i + 1 == FLAGS_lines) {
-            if (!(*connection)->Send(batch, absl::Seconds(60)).ok()) return 3;
-            batch.mutable_records()->Clear();
-          }
-        }
-        return (*connection)->Flush(absl::Seconds(60)).ok() ? 0 : 4;
+        return RunRawClient(
+            c, address, batch,
+            [&](const Record& r) { ToProto(r, batch.add_records()); },
+            [&] { batch.mutable_records()->Clear(); });
       },
       [&] { server.Wait(); });
   return static_cast<double>(FLAGS_clients) * FLAGS_lines / seconds;
