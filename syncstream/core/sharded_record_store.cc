@@ -82,25 +82,26 @@ struct ShardedRecordStore::Shard {
     return chunk + index % chunk_slots;
   }
 
-  // For the writer: the slot of the next position, allocating its chunk on
-  // first use.
+  // For the writer: the slot of the next position (positions are taken in
+  // order, so the slots are walked chunk by chunk).
   RecordSlot& NextSlot() {
-    RecordSlot* chunk =
-        chunks[write_chunk].load(std::memory_order_relaxed);
-    if (__builtin_expect(chunk == nullptr, 0)) chunk = AllocateChunk();
-    RecordSlot& slot = chunk[write_offset];
-    if (++write_offset == chunk_slots ||
-        write_chunk * chunk_slots + write_offset == capacity) {
-      write_offset = 0;
-      if (++write_chunk == chunk_count) write_chunk = 0;
-    }
-    return slot;
+    if (__builtin_expect(write_next == write_end, 0)) EnterNextChunk();
+    return *write_next++;
   }
 
-  __attribute__((noinline)) RecordSlot* AllocateChunk() {
-    RecordSlot* chunk = new RecordSlot[chunk_slots];
-    chunks[write_chunk].store(chunk, std::memory_order_release);
-    return chunk;
+  // Moves the writer to chunk write_chunk (allocating it on first use), and
+  // write_chunk on to the one after.
+  __attribute__((noinline)) void EnterNextChunk() {
+    RecordSlot* chunk = chunks[write_chunk].load(std::memory_order_relaxed);
+    if (chunk == nullptr) {
+      chunk = new RecordSlot[chunk_slots];
+      chunks[write_chunk].store(chunk, std::memory_order_release);
+    }
+    // The last chunk may be partly used: the ring ends at capacity.
+    write_next = chunk;
+    write_end =
+        chunk + std::min(chunk_slots, capacity - write_chunk * chunk_slots);
+    if (++write_chunk == chunk_count) write_chunk = 0;
   }
 
   // The writer's interned copy of `name`: one comparison with the last name
@@ -157,8 +158,9 @@ struct ShardedRecordStore::Shard {
   const std::string* last_type = nullptr;
   uint64_t names_writer_id = 0;  // whose names writer_names are (0: none)
   Names writer_names;
-  size_t write_chunk = 0;
-  size_t write_offset = 0;
+  size_t write_chunk = 0;  // the chunk NextSlot enters next
+  RecordSlot* write_next = nullptr;  // the next slot in the current chunk
+  RecordSlot* write_end = nullptr;   // the current chunk's end
 
   // Written by Clear(): positions below are forgotten.
   alignas(64) std::atomic<uint64_t> cleared_before{0};
