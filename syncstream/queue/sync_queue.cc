@@ -51,6 +51,16 @@ constexpr int kSpinIterations = 50;
 // and takes its share of a core from them), and the writers make no wake-up
 // system call, since nobody announced a sleep.
 constexpr absl::Duration kReaderNap = absl::Microseconds(20);
+// A reader whose last this many waits at the tail each ended with a message
+// while it spun is following a dense stream: it naps at once instead of
+// spinning. Spinning at the tail of a dense stream keeps taking the tail's
+// cache line from the writers (whose claim is a compare-and-swap on it:
+// each poll of the tail between two appends costs the next append a cache
+// line transfer) and, on a machine with fewer cores than processes, takes
+// the CPU from them; a nap lets a batch build up and reads it in one run.
+// One-way latency of such a stream rises to the nap's length; a stream with
+// gaps longer than the spin never counts as dense.
+constexpr int kDenseAfterWaits = 4;
 // A reserved frame under a reader's cursor for this long gets its writer's
 // liveness probed.
 constexpr absl::Duration kStuckProbeAfter = absl::Milliseconds(2);
@@ -69,12 +79,15 @@ constexpr size_t kPublishEvery = 64;
 //   stop-mid-header:    an append wrote its first frame's header fields, not
 //                       its frame word;
 //   stop-after-reserve: an append wrote its reserved headers, no payload;
+//   stop-after-commit:  an append committed its frames, did not yet mark its
+//                       claim finished;
 //   stop-holding-lock:  Attach holds the queue lock.
 enum class TestHook {
   kNone,
   kStopAfterClaim,
   kStopMidHeader,
   kStopAfterReserve,
+  kStopAfterCommit,
   kStopHoldingLock
 };
 TestHook ActiveTestHook() {
@@ -84,6 +97,7 @@ TestHook ActiveTestHook() {
     if (std::strcmp(v, "stop-after-claim") == 0) return TestHook::kStopAfterClaim;
     if (std::strcmp(v, "stop-mid-header") == 0) return TestHook::kStopMidHeader;
     if (std::strcmp(v, "stop-after-reserve") == 0) return TestHook::kStopAfterReserve;
+    if (std::strcmp(v, "stop-after-commit") == 0) return TestHook::kStopAfterCommit;
     if (std::strcmp(v, "stop-holding-lock") == 0) return TestHook::kStopHoldingLock;
     return TestHook::kNone;
   }();
@@ -491,6 +505,7 @@ QueueParticipant& QueueParticipant::operator=(QueueParticipant&& other) noexcept
   published_cursor_ = other.published_cursor_;
   unpublished_reads_ = other.unpublished_reads_;
   known_tail_ = other.known_tail_;
+  dense_waits_ = other.dense_waits_;
   append_mu_ = std::move(other.append_mu_);
   append_clock_ = std::move(other.append_clock_);
   screened_senders_ = std::move(other.screened_senders_);
@@ -715,6 +730,9 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
                   std::memory_order_release);
     pos += sizes[i];
   }
+  if (hook == TestHook::kStopAfterCommit) ::raise(SIGSTOP);
+  // The claim is finished: space reclaiming may jump over it (layout.h).
+  me.reserving_end.store(end | queue_internal::kClaimFlags, std::memory_order_release);
   // Also a reader that went to sleep on one of these frames while they were
   // being written. No fence here: such a sleeper that announced itself in
   // the last nanoseconds may be missed, and it sleeps in short slices
@@ -765,6 +783,8 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
   absl::Time deadline = absl::InfinitePast();
   int spins = 0;
   bool napped = false;
+  // Whether this call waited at the tail (nothing claimed past the cursor).
+  bool waited_at_tail = false;
   for (;;) {
     // Frames below a tail once seen stay valid until this reader passes
     // them: reload the shared tail (a contended cache line) only when the
@@ -779,6 +799,7 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
           cursor_ += length;
           continue;
         }
+        if (waited_at_tail && !napped && dense_waits_ < kDenseAfterWaits) ++dense_waits_;
         *next_cursor = cursor_ + length;
         return true;
       }
@@ -828,7 +849,10 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
       PublishCursor();  // what was skipped
       return false;
     }
-    if (spins < kSpinIterations) {
+    if (!stuck) waited_at_tail = true;
+    // A frame being written is spun on (its writer finishes in nanoseconds);
+    // the tail of a dense stream is napped on at once (kDenseAfterWaits).
+    if (spins < kSpinIterations && (stuck || dense_waits_ < kDenseAfterWaits)) {
       // A few microseconds: not worth reading the clock for the deadline.
       ++spins;
       SYNCSTREAM_CPU_RELAX();
@@ -846,6 +870,7 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
                 std::min(left, kReaderNap));
       continue;
     }
+    dense_waits_ = 0;  // nothing came during the nap: not a dense stream
     const uint32_t epoch = data.Prepare();
     // Look again after announcing ourselves: a claim or commit may have raced.
     if (cursor_ < tail) {

@@ -339,6 +339,9 @@ class QueueParticipant {
   uint64_t published_cursor_ = 0;  // the cursor as last stored in the slot
   uint64_t unpublished_reads_ = 0;
   uint64_t known_tail_ = 0;  // the last tail this reader loaded
+  // Consecutive waits at the tail that a new message ended while spinning:
+  // a dense stream, for which the reader naps instead of spinning.
+  int dense_waits_ = 0;
   // Serializes this participant's appends (its slot announces one claim).
   std::unique_ptr<std::mutex> append_mu_;
   // The timestamps of its appends (used under append_mu_).

@@ -397,6 +397,81 @@ TEST_F(DeathTest, StoppedWriterAfterClaimIsWaitedForAndDelivered) {
   EXPECT_EQ(queue_->Inspect()->abandoned_frames, 0u);
 }
 
+// Space reclaiming jumps over claims announced finished without reading
+// their frames: a claim still being written (its writer stopped after
+// claiming, or after reserving) must hold its space even when the only
+// reader marked everything read past it. Once it finishes, space flows.
+void ExpectSpaceHeldUnderAStoppedClaim(SyncQueue& queue, const std::string& name,
+                                       const std::string& hook) {
+  auto r = queue.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  pid_t writer = Spawn({helper_path, "append-once", name, "slow"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=" + hook});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  auto w = queue.Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  // Frames of 144 bytes ("w", "t", 100 bytes): at most 14 fit in the ring.
+  const std::string body(100, 'x');
+  int appended = 0;
+  for (int round = 0; round < 4; ++round) {
+    ASSERT_TRUE(r->MarkAllRead().ok());
+    absl::Status st;
+    while ((st = w->Append("t", body)).ok()) ++appended;
+    ASSERT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
+  }
+  EXPECT_LE(appended, static_cast<int>(queue.capacity_bytes() / 144));
+  ASSERT_EQ(::kill(writer, SIGCONT), 0);
+  auto code = WaitForExit(writer, absl::Seconds(20));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(r->MarkAllRead().ok());
+    absl::Status st = w->Append("t", body);
+    ASSERT_TRUE(st.ok()) << "append " << i << ": " << st;
+  }
+  EXPECT_EQ(queue.Inspect()->abandoned_frames, 0u);
+}
+
+TEST_F(DeathTest, SpaceUnderAClaimWithoutHeaderIsHeldPastMarkAllRead) {
+  ExpectSpaceHeldUnderAStoppedClaim(*queue_, name_, "stop-after-claim");
+}
+
+TEST_F(DeathTest, SpaceUnderAReservedFrameIsHeldPastMarkAllRead) {
+  ExpectSpaceHeldUnderAStoppedClaim(*queue_, name_, "stop-after-reserve");
+}
+
+// Layout 4: a writer killed after committing its frames but before marking
+// its claim finished. Its message is delivered; space reclaiming walks over
+// its frames instead of jumping; repair releases its slot.
+TEST_F(DeathTest, WriterKilledAfterCommitBeforeFinishingItsClaim) {
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  pid_t writer = Spawn({helper_path, "append-once", name_, "done"},
+                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-commit"});
+  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->body, "from done");
+  KillAndReap(writer);
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  for (int i = 0; i < 200; ++i) {
+    const std::string body = "lap " + std::to_string(i);
+    ASSERT_TRUE(w->Append("t", body, AppendOptions{.block = true, .timeout = absl::Seconds(10)})
+                    .ok());
+    auto got = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+    ASSERT_TRUE(got.ok() && got->has_value());
+    EXPECT_EQ((*got)->body, body);
+  }
+  auto report = queue_->Repair();
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_EQ(report->released.size(), 1u);
+  EXPECT_THAT(report->released[0], HasSubstr("done (pid " + std::to_string(writer)));
+  EXPECT_EQ(report->abandoned_frames, 0u);
+  EXPECT_EQ(queue_->Inspect()->abandoned_frames, 0u);
+}
+
 TEST_F(DeathTest, WriterKilledAfterClaimWithNoReaderDoesNotWedgeWriters) {
   ExpectWritersLapPastDeadWriter(*queue_, name_, "stop-after-claim");
 }
@@ -546,7 +621,20 @@ TEST_F(CorruptSegmentTest, LayoutVersion2IsRefusedByName) {
   auto q = SyncQueue::Open(name_);
   ASSERT_FALSE(q.ok());
   EXPECT_THAT(std::string(q.status().message()),
-              HasSubstr("queue '" + name_ + "': layout version 2, this program reads 3"));
+              HasSubstr("queue '" + name_ + "': layout version 2, this program reads 4"));
+}
+
+TEST_F(CorruptSegmentTest, LayoutVersion3IsRefusedByName) {
+  // Version 3 writers never mark a claim finished, and a version 3 process
+  // would read a version 4 writer's finish mark as part of its claim's end.
+  { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
+  Tamper([](uint8_t* p) {
+    reinterpret_cast<queue_internal::QueueHeader*>(p)->layout_version = 3;
+  });
+  auto q = SyncQueue::Open(name_);
+  ASSERT_FALSE(q.ok());
+  EXPECT_THAT(std::string(q.status().message()),
+              HasSubstr("queue '" + name_ + "': layout version 3, this program reads 4"));
 }
 
 TEST_F(CorruptSegmentTest, CorruptFrameIsDataLossNotACrash) {

@@ -1,7 +1,7 @@
 // Fuzz target: the queue's attach-and-validate path and frame decoding, fed
 // arbitrary segment bytes through real shared memory.
 //
-// The first input byte picks how the rest becomes a segment (layout version 3):
+// The first input byte picks how the rest becomes a segment (layout version 4):
 //   even: the bytes are the whole segment, as is;
 //   odd:  a valid segment (2 slots, a 512-byte ring, a wrapped ring with
 //         committed, reserved and padding frames) patched by (offset:2,
@@ -9,8 +9,10 @@
 // The segment is written to /dev/shm and opened like any participant would
 // (header, sizes, positions), then every frame between head and tail and
 // every participant slot is decoded, and frames still being written are
-// resolved as a stuck reader would (abandoning those of dead writers). No
-// crash, no hang, whatever the bytes.
+// resolved as a stuck reader would (abandoning those of dead writers), and
+// space is reclaimed as a writer short of space would (head jumps over what
+// the writers' announced claims say is finished, then walks). No crash, no
+// hang, head never moves back nor past the tail, whatever the bytes.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -147,6 +149,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         pos += f.length;
       }
     }
+    // What a writer short of space does (under the queue lock, which the
+    // fuzzer, alone with the segment, does not take: its bytes are arbitrary).
+    const uint64_t head_before = seg.header()->head.load();
+    auto fits = seg.ReclaimLocked(tail + seg.capacity(), /*probe=*/false);
+    const uint64_t head_after = seg.header()->head.load();
+    if (fits.ok() && (head_after < head_before || head_after > tail)) __builtin_trap();
   }
   ::shm_unlink(shm.c_str());
   return 0;

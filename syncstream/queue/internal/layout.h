@@ -1,5 +1,5 @@
 // The bytes of a syncstream queue segment (/dev/shm/syncstream-queue.NAME).
-// Layout version 3. All integers are little-endian host order (the segment
+// Layout version 4. All integers are little-endian host order (the segment
 // never leaves the machine). Everything here is read by other processes and
 // therefore untrusted: see segment.h for the validation rules.
 //
@@ -30,7 +30,9 @@
 //     padding frame's word (so a reader that sees the padding sees the frame
 //     after it);
 //  3. it copies each payload and stores the kFrameCommitted frame word
-//     (release).
+//     (release);
+//  4. it sets kClaimFinished in `reserving_end` (release): every frame of
+//     the claim is committed.
 // A frame word carries the position's lap: a word left from an earlier lap
 // (whatever the ring held before) never passes for the frame of this lap. A
 // reader at a position below `tail` whose word is not of this lap is looking
@@ -48,7 +50,11 @@
 // claim is closed. A reserved frame whose writer is gone (pid + start time,
 // slot generation) becomes kFrameAbandoned the same way. `head` only moves
 // under the queue lock (when a writer runs short of space), and never past a
-// frame still being written.
+// frame still being written: it jumps over the frames below every writer's
+// unfinished claim (and below every reader's cursor) without reading them,
+// since those were all committed, padded or abandoned; from the lowest
+// unfinished claim on it walks frame by frame as before. Version 3 lacked
+// kClaimFinished and walked every frame (a cache miss per message).
 #ifndef SYNCSTREAM_QUEUE_INTERNAL_LAYOUT_H_
 #define SYNCSTREAM_QUEUE_INTERNAL_LAYOUT_H_
 
@@ -61,7 +67,7 @@
 namespace syncstream::queue_internal {
 
 inline constexpr uint64_t kMagic = 0x3151'4D52'5453'5353ull;  // "SSSTRMQ1"
-inline constexpr uint32_t kLayoutVersion = 3;
+inline constexpr uint32_t kLayoutVersion = 4;
 inline constexpr const char* kShmPrefix = "syncstream-queue.";
 
 inline constexpr size_t kFrameAlign = 8;
@@ -95,6 +101,11 @@ inline constexpr uint64_t kMaxFrameLength = 0xFFFFFFF8u;
 inline constexpr uint64_t kNoReservation = ~uint64_t{0};
 // ParticipantSlot::reserving_end: the claim's compare-and-swap succeeded.
 inline constexpr uint64_t kClaimConfirmed = 1;
+// ParticipantSlot::reserving_end: every frame of the claim is committed
+// (set after kClaimConfirmed; layout version 4).
+inline constexpr uint64_t kClaimFinished = 2;
+// The flag bits of reserving_end (ends are multiples of kFrameAlign).
+inline constexpr uint64_t kClaimFlags = kClaimConfirmed | kClaimFinished;
 
 enum SlotState : uint32_t {
   kSlotFree = 0,
@@ -143,7 +154,8 @@ struct alignas(64) ParticipantSlot {
   // Writers: the claim this writer makes or last made, [reserving,
   // reserving_end), both stored before its compare-and-swap on the tail
   // (start first); kClaimConfirmed is or-ed into the end once the claim is
-  // made. reserving_end == reserving: withdrawn. kNoReservation: none yet.
+  // made, kClaimFinished once all its frames are committed.
+  // reserving_end == reserving: withdrawn. kNoReservation: none yet.
   std::atomic<uint64_t> reserving;
   std::atomic<uint64_t> reserving_end;
   uint8_t pad1[64 - 32];

@@ -494,11 +494,44 @@ bool Segment::ReadClaim(uint32_t i, Claim* out) const {
   const uint64_t end1 = s.reserving_end.load(std::memory_order_acquire);
   const uint64_t start = s.reserving.load(std::memory_order_acquire);
   const uint64_t end2 = s.reserving_end.load(std::memory_order_acquire);
-  if ((end1 & ~kClaimConfirmed) != (end2 & ~kClaimConfirmed)) return false;
+  if ((end1 & ~kClaimFlags) != (end2 & ~kClaimFlags)) return false;
   out->start = start;
-  out->end = end2 & ~kClaimConfirmed;
+  out->end = end2 & ~kClaimFlags;
   out->confirmed = (end2 & kClaimConfirmed) != 0;
+  // Stored after the commits (release): they are visible once it is.
+  out->finished = (end2 & kClaimFinished) != 0;
   return true;
+}
+
+uint64_t Segment::CompleteBelowLocked(uint64_t head, uint64_t limit) const {
+  // A frame below `limit` (<= the tail this reclaim loaded, acquire) was
+  // claimed by a compare-and-swap made before that load, after its writer
+  // announced the claim: the announcement, or a later state of the slot, is
+  // visible here. A writer has at most one claim in flight (appends of a
+  // slot are serialized, and a slot is reused only once its claim is
+  // closed), so a claim that is not announced unfinished has all its frames
+  // written: committed, or abandoned by whoever found its writer dead.
+  uint64_t below = limit;
+  for (uint32_t i = 0; i < max_participants_; ++i) {
+    const ParticipantSlot& s = slots_[i];
+    if (s.state.load(std::memory_order_acquire) != kSlotActive ||
+        (s.role & kRoleWriterBit) == 0) {
+      continue;
+    }
+    Claim c;
+    if (!ReadClaim(i, &c)) return head;  // its writer is announcing: look frame by frame
+    // No claim, a finished one, a withdrawn one (start == end), or a start
+    // newer than the end read with it: a claim being announced now, whose
+    // compare-and-swap comes after our tail load (it starts at or above it).
+    if (c.start == kNoReservation || c.finished || c.start >= c.end) continue;
+    // Already walked over by head (its frames were written or abandoned).
+    if (c.end <= head) continue;
+    // In flight, or its writer died in it: nothing from its start on is
+    // jumped over. A start that is no frame boundary is not trusted at all.
+    if (c.start % kFrameAlign != 0) return head;
+    below = std::min(below, std::max(c.start, head));
+  }
+  return below;
 }
 
 bool Segment::Covers(const Claim& c, uint64_t position, uint64_t tail) const {
@@ -558,7 +591,9 @@ void Segment::ReleaseDeadLocked(RepairReport* report) {
 absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
                                             RepairReport* report) {
   QueueHeader& h = *header_;
-  const uint64_t tail = h.tail.load(std::memory_order_relaxed);
+  // Acquire: the claims announced before the compare-and-swaps that made
+  // this tail are visible to CompleteBelowLocked.
+  const uint64_t tail = h.tail.load(std::memory_order_acquire);
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t head = h.head.load(std::memory_order_relaxed);
     if (tail < head || tail - head > capacity_) {
@@ -577,6 +612,10 @@ absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
       limit = std::min(limit, c);
     }
     const uint64_t old_head = head;
+    // Readers' cursors are frame boundaries unless corrupt; then the walk
+    // below reports what is wrong. (A full queue whose readers have not
+    // moved has nothing to reclaim: no need to look at the claims.)
+    if (limit > head && limit % kFrameAlign == 0) head = CompleteBelowLocked(head, limit);
     uint64_t resolved_at = UINT64_MAX;
     while (head < limit) {
       // The usual frame, from its word alone: committed (or padding to the

@@ -140,7 +140,8 @@ class Segment {
   bool SlotProcessAlive(uint32_t i) const;
 
   // Under the lock: moves head forward over frames every reader has passed
-  // (abandoning reserved frames of dead writers when `probe`), and, when that
+  // (jumping over those below every writer's unfinished claim, walking the
+  // rest, abandoning reserved frames of dead writers when `probe`), and, when that
   // is not enough to make [head, needed_end) fit and `probe`, releases dead
   // readers and tries again. Returns whether needed_end - head <= capacity.
   absl::StatusOr<bool> ReclaimLocked(uint64_t needed_end, bool probe,
@@ -158,9 +159,15 @@ class Segment {
     uint64_t start = 0;
     uint64_t end = 0;
     bool confirmed = false;
+    bool finished = false;  // every frame of it committed
   };
   // Reads slot `i`'s claim; false while it changes under us.
   bool ReadClaim(uint32_t i, Claim* out) const;
+  // Under the lock: the lowest position in [head, limit] at or above which
+  // a writer may still be writing, judged from the writers' announced
+  // claims alone (every frame in [head, result) is committed, padding or
+  // abandoned). `head` itself when a claim is changing or implausible.
+  uint64_t CompleteBelowLocked(uint64_t head, uint64_t limit) const;
   // Whether `c` is a plausible claim below `tail` that covers `position`.
   bool Covers(const Claim& c, uint64_t position, uint64_t tail) const;
   // Under the lock, for a dead writer's slot `i`: closes what is left
