@@ -1,7 +1,7 @@
 // The CPU's time-stamp counter: whether it can serve as a clock. Not a
 // public API; shared by the order keys of ShardedRecordStore
 // (order_clock.h), the record timestamps derived from them
-// (tsc_wall_clock.h) and the queue's message timestamps (append_clock.h).
+// (tsc_wall_clock.h), which also stamps the queue's messages.
 #ifndef SYNCSTREAM_CORE_INTERNAL_TSC_H_
 #define SYNCSTREAM_CORE_INTERNAL_TSC_H_
 
