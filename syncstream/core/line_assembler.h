@@ -43,6 +43,20 @@ inline const char* FindNewline(const char* data, size_t size) {
   if (size >= 16 && size <= 512) {
     const __m128i newline = _mm_set1_epi8('\n');
     size_t i = 0;
+    // 32 bytes a round (one branch for two compares), then 16.
+    for (; i + 32 <= size; i += 32) {
+      const __m128i first =
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));
+      const __m128i second =
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i + 16));
+      const unsigned mask =
+          static_cast<unsigned>(
+              _mm_movemask_epi8(_mm_cmpeq_epi8(first, newline))) |
+          (static_cast<unsigned>(
+               _mm_movemask_epi8(_mm_cmpeq_epi8(second, newline)))
+           << 16);
+      if (mask != 0) return data + i + __builtin_ctz(mask);
+    }
     for (; i + 16 <= size; i += 16) {
       const __m128i chunk =
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + i));

@@ -19,6 +19,17 @@
 // place; its default builds the Record and calls Publish(). A subclass that
 // encodes or copies the line anyway overrides PublishLine() and skips that
 // copy (about a tenth of a write).
+//
+// Timestamps: each record carries the time it was completed (LineView
+// unix_nanos(), Record::timestamp). A writer's timestamps never decrease
+// (a clock that steps back by less than a second is held at the writer's
+// last time; a larger step, the system clock being set, is followed).
+// Subclasses that merge writers by order keys (a ShardedRecordStore) ask
+// for them with Stamping::kWallClockAndOrderKey: each line then also
+// carries an order key (internal/order_clock.h), and where that key is TSC
+// ticks the timestamp is derived from the same reading
+// (internal/tsc_wall_clock.h): one clock read per line, microsecond
+// timestamps.
 #ifndef SYNCSTREAM_CORE_LINE_WRITER_H_
 #define SYNCSTREAM_CORE_LINE_WRITER_H_
 
@@ -52,9 +63,12 @@ struct LineWriterOptions {
   // (CLOCK_REALTIME_COARSE: resolution of one timer tick, 1-4 ms, see
   // clock_getres), which costs about 6 ns; a precise read (CLOCK_REALTIME)
   // costs 20-35 ns on the virtual machines measured, a quarter of a whole
-  // LineBuffer write. Order never depends on timestamps (positions and
-  // per-writer sequence numbers carry it). Set this for microsecond
-  // timestamps. Lines completed by one Write() share one timestamp.
+  // LineBuffer write. Order never depends on timestamps (positions,
+  // order keys and per-writer sequence numbers carry it). Set this for
+  // microsecond timestamps. Lines completed by one Write() share one
+  // timestamp. Writers with order keys whose keys are TSC ticks (see
+  // above) always have microsecond timestamps, one per line, and ignore
+  // this.
   bool precise_timestamps = false;
 };
 
@@ -65,6 +79,9 @@ class LineView {
  public:
   const std::string& sender() const { return scratch_->sender; }
   const std::string& type() const { return scratch_->type; }
+  // The writer's id: unique in the process and never reused. A writer's
+  // sender and type never change, so the id may key a cache of them.
+  uint64_t writer_id() const { return writer_id_; }
   uint64_t sequence() const { return sequence_; }
   // The time the line was completed, in Unix nanoseconds.
   int64_t unix_nanos() const { return unix_nanos_; }
@@ -73,6 +90,10 @@ class LineView {
   absl::string_view text() const { return text_; }
   // Cut at the maximum line length: the text goes on in the next line.
   bool continued() const { return continued_; }
+  // The line's order key (internal/order_clock.h), taken after the Write
+  // that completed it began; 0 unless the LineWriter stamps order keys
+  // (Stamping::kWallClockAndOrderKey).
+  uint64_t order_key() const { return order_key_; }
 
   // The line as a Record, built in the writer's reused record (its text is
   // copied); valid until the writer's next record.
@@ -80,16 +101,21 @@ class LineView {
 
  private:
   friend class LineWriter;
-  LineView(Record* scratch, uint64_t sequence, int64_t unix_nanos,
-           absl::string_view text, bool continued)
+  LineView(Record* scratch, uint64_t writer_id, uint64_t sequence,
+           uint64_t order_key, int64_t unix_nanos, absl::string_view text,
+           bool continued)
       : scratch_(scratch),
+        writer_id_(writer_id),
         sequence_(sequence),
+        order_key_(order_key),
         unix_nanos_(unix_nanos),
         text_(text),
         continued_(continued) {}
 
   Record* scratch_;  // holds the writer's sender and type
+  uint64_t writer_id_;
   uint64_t sequence_;
+  uint64_t order_key_;
   int64_t unix_nanos_;
   absl::string_view text_;
   bool continued_;
@@ -101,6 +127,7 @@ class LineWriter {
 
   explicit LineWriter(LineWriterOptions options);
   virtual ~LineWriter();
+  // (A protected constructor below adds order keys.)
   LineWriter(const LineWriter&) = delete;
   LineWriter& operator=(const LineWriter&) = delete;
 
@@ -134,6 +161,13 @@ class LineWriter {
   const LineWriterOptions& options() const { return options_; }
 
  protected:
+  // What a line's stamp holds (see "Timestamps" above).
+  enum class Stamping {
+    kWallClock,             // its time
+    kWallClockAndOrderKey,  // its time and an order key (LineView)
+  };
+  LineWriter(LineWriterOptions options, Stamping stamping);
+
   // Delivers one complete record of one writer. Records of one writer arrive
   // in sequence order from one thread at a time; different writers call
   // concurrently. A non-OK status is returned to the writing call.
@@ -162,8 +196,11 @@ class LineWriter {
  private:
   friend class Writer;
   struct WriterState;
+  struct Stamp;
 
   WriterState* ThreadState();
+  WriterState* NewThreadState();
+  Stamp StampLocked(WriterState& state);
   absl::Status WriteTo(WriterState& state, absl::string_view text);
   absl::Status FlushLocked(WriterState& state);
   absl::Status SendRecordLocked(WriterState& state, Record record);
@@ -182,6 +219,9 @@ class LineWriter {
   };
 
   const LineWriterOptions options_;
+  const bool order_keys_;  // Stamping::kWallClockAndOrderKey
+  // Order keys are TSC ticks and timestamps derive from them.
+  const bool tsc_stamps_;
   const uint64_t id_;  // process-unique, never reused
   mutable std::mutex mutex_;  // guards the maps, not the states
   // Keyed by a per-thread token that, unlike std::thread::id, is never

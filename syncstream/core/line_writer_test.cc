@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace syncstream {
 namespace {
@@ -22,8 +23,9 @@ using ::testing::Pair;
 // Collects what the writer publishes.
 class CollectingWriter : public LineWriter {
  public:
-  explicit CollectingWriter(LineWriterOptions options = {})
-      : LineWriter(std::move(options)) {}
+  explicit CollectingWriter(LineWriterOptions options = {},
+                            Stamping stamping = Stamping::kWallClock)
+      : LineWriter(std::move(options), stamping) {}
   ~CollectingWriter() override { CloseAllWriters().IgnoreError(); }
 
   std::vector<Record> records() {
@@ -32,6 +34,7 @@ class CollectingWriter : public LineWriter {
   }
   absl::Status fail_with;
   using LineWriter::CloseAllWriters;
+  using LineWriter::Stamping;
 
  protected:
   absl::Status Publish(const Record& record) override {
@@ -69,6 +72,8 @@ class ViewWriter : public CollectingWriter {
   using CollectingWriter::CollectingWriter;
   struct Line {
     std::string sender;
+    uint64_t writer_id;
+    uint64_t order_key;
     uint64_t sequence;
     int64_t unix_nanos;
     std::string text;
@@ -78,7 +83,8 @@ class ViewWriter : public CollectingWriter {
 
  protected:
   absl::Status PublishLine(const LineView& line) override {
-    lines.push_back({line.sender(), line.sequence(), line.unix_nanos(),
+    lines.push_back({line.sender(), line.writer_id(), line.order_key(),
+                     line.sequence(), line.unix_nanos(),
                      std::string(line.text()), line.continued()});
     EXPECT_EQ(line.timestamp(), absl::FromUnixNanos(line.unix_nanos()));
     // The Record form carries the same fields.
@@ -110,13 +116,48 @@ TEST(LineWriterTest, LinesComeThroughPublishLineAndWholeRecordsThroughPublish) {
     EXPECT_EQ(writer.lines[i].sequence, i);
     EXPECT_GT(writer.lines[i].unix_nanos, 0);
   }
-  // Lines completed by one Write share one timestamp.
+  // Lines completed by one Write share one timestamp; one writer, one id;
+  // no order keys unless asked for.
   EXPECT_EQ(writer.lines[0].unix_nanos, writer.lines[2].unix_nanos);
+  for (const ViewWriter::Line& line : writer.lines) {
+    EXPECT_EQ(line.writer_id, writer.lines[0].writer_id);
+    EXPECT_EQ(line.order_key, 0u);
+  }
   // Only the end-of-stream record reached Publish, numbered after the lines.
   std::vector<Record> records = writer.records();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_TRUE(records[0].is_end_of_stream());
   EXPECT_EQ(records[0].sequence, 4u);
+}
+
+// With Stamping::kWallClockAndOrderKey every line, even of one Write, has
+// its own order key, increasing, and a time close to the wall clock; writers
+// have distinct ids.
+TEST(LineWriterTest, OrderKeysStampEveryLine) {
+  LineWriterOptions options;
+  options.name = "k";
+  ViewWriter writer(options, ViewWriter::Stamping::kWallClockAndOrderKey);
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(writer.Write("a\nb\nc\n").ok());
+  {
+    std::unique_ptr<LineWriter::Writer> other = writer.NewWriter("other");
+    ASSERT_TRUE(other->Write("d\n").ok());
+  }
+  const absl::Time after = absl::Now();
+  ASSERT_EQ(writer.lines.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_GT(writer.lines[i].order_key, 0u);
+    if (i > 0) {
+      EXPECT_GT(writer.lines[i].order_key, writer.lines[i - 1].order_key);
+      EXPECT_GE(writer.lines[i].unix_nanos, writer.lines[i - 1].unix_nanos);
+    }
+    EXPECT_GE(absl::FromUnixNanos(writer.lines[i].unix_nanos),
+              before - absl::Milliseconds(1));
+    EXPECT_LE(absl::FromUnixNanos(writer.lines[i].unix_nanos),
+              after + absl::Milliseconds(1));
+  }
+  EXPECT_EQ(writer.lines[2].writer_id, writer.lines[0].writer_id);
+  EXPECT_NE(writer.lines[3].writer_id, writer.lines[0].writer_id);
 }
 
 TEST(LineWriterTest, RefusedWriteDeliversThePendingLineAndDropsTheText) {

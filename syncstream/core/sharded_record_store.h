@@ -40,6 +40,19 @@
 // thread starts appending or on Clear(), so programs that start many
 // short-lived threads keep a bounded number of shards.
 //
+// Order keys: a record's key is read (internal/order_clock.h: after every
+// earlier load of the writing thread) after the append began, or, for
+// AppendLine, after the LineWriter Write that made the line began, and
+// before the record is published. That is all the guarantees need: a
+// write B that saw A's publication read its key after that load, so after
+// A's publication, which came after A's key read: B's key is larger. Keys
+// of one shard are made strictly increasing (a repeated clock value, or the
+// late shard below where threads meet, is raised to the shard's last key +
+// 1), which keeps each key at or below the clock's value when its record
+// is published (a publication takes more than one tick), so the argument
+// still holds for a raised key. Each line of a multi-line Write takes its
+// own key (LineWriter stamps each line).
+//
 // Appends after the calling thread's thread-local storage was destroyed
 // (from another thread_local's destructor) go to a shared shard under a
 // mutex: still stored and ordered, just slower.
@@ -60,6 +73,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "syncstream/core/internal/name_table.h"
+#include "syncstream/core/line_writer.h"
 #include "syncstream/core/record.h"
 
 namespace syncstream {
@@ -105,12 +119,13 @@ class ShardedRecordStore {
 
   // Appends a copy of `record` to the calling thread's shard. Thread-safe.
   void Append(const Record& record);
-  // Appends a line record (RecordKind::kLine) given by its fields, as
-  // Append() would the Record they make, without building one: for a
-  // LineWriter's lines handed over in place (LineView).
-  void AppendLine(const std::string& sender, const std::string& type,
-                  uint64_t sequence, int64_t unix_nanos,
-                  absl::string_view text, bool continued);
+  // Appends a LineWriter's line, handed over in place, as Append() would
+  // the Record it makes (LineView::record()), without building one. Its
+  // order key, if it has one (LineWriter's Stamping::kWallClockAndOrderKey),
+  // orders it; otherwise the store takes a key as Append() does. Either way
+  // the key is read after the Write that made the line began, so the
+  // guarantees above hold (see "Order keys" below).
+  void AppendLine(const LineView& line);
 
   // All records held (the last N), oldest first.
   std::vector<Record> Read() const { return Read(capacity_); }
@@ -142,20 +157,31 @@ class ShardedRecordStore {
   struct ShardRange;
   explicit ShardedRecordStore(size_t capacity);
 
+  // A record's interned sender and type.
+  struct Names {
+    const std::string* sender = nullptr;
+    const std::string* type = nullptr;
+  };
+
   // The calling thread's shard, created on its first append; null once the
   // thread's thread-local storage is being destroyed.
-  Shard* ThisThreadShard();
+  Shard* ThisThreadShard();  // the common case: a thread-local cache hit
+  Shard* FindThisThreadShard();
   Shard* RegisterShard();  // for the calling thread
   // Takes the next slot of the calling thread's shard (or of the shard for
-  // appends after thread exit), lets `store(slot, position, sender, type)`
-  // fill it with the interned names, and publishes it.
-  template <typename StoreFields>
-  void AppendWith(const std::string& sender, const std::string& type,
-                  StoreFields store);
-  template <typename StoreFields>
-  void AppendTo(Shard& shard, const std::string& sender_name,
-                const std::string& type_name, StoreFields store);
-  void NotifyWaiters();
+  // appends after thread exit) keyed `key` (0: a key read now), lets
+  // `store(slot, position, sender, type)` fill it with the names that
+  // `intern(shard)` returns, and publishes it.
+  template <typename Intern, typename StoreFields>
+  void AppendWith(uint64_t key, Intern intern, StoreFields store);
+  template <typename Intern, typename StoreFields>
+  void AppendTo(Shard& shard, uint64_t key, Intern intern, StoreFields store);
+  void NotifyWaiters() {
+    if (__builtin_expect(wake_wanted_.load(std::memory_order_relaxed), 0)) {
+      NotifyWaitersSlow();
+    }
+  }
+  void NotifyWaitersSlow();
 
   // The shards, and for each the range of positions a read may return:
   // records held and keyed below `horizon` (taken before).

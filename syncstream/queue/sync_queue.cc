@@ -19,7 +19,7 @@
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/futex.h"
 #include "syncstream/core/process_identity.h"
-#include "syncstream/queue/internal/append_clock.h"
+#include "syncstream/core/internal/tsc_wall_clock.h"
 #include "syncstream/queue/internal/layout.h"
 #include "syncstream/queue/internal/segment.h"
 
@@ -432,7 +432,7 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
     p.published_cursor_ = start;
   }
   p.append_mu_ = std::make_unique<std::mutex>();
-  p.append_clock_ = std::make_unique<queue_internal::AppendClock>();
+  p.append_clock_ = std::make_unique<internal::TscWallClock>();
   p.segment_ = segment_;
   p.name_ = std::string(participant_name);
   p.role_ = role;

@@ -78,8 +78,10 @@
 
 namespace syncstream {
 
+namespace internal {
+class TscWallClock;
+}  // namespace internal
 namespace queue_internal {
-class AppendClock;
 class Segment;
 }  // namespace queue_internal
 
@@ -345,7 +347,7 @@ class QueueParticipant {
   // Serializes this participant's appends (its slot announces one claim).
   std::unique_ptr<std::mutex> append_mu_;
   // The timestamps of its appends (used under append_mu_).
-  std::unique_ptr<queue_internal::AppendClock> append_clock_;
+  std::unique_ptr<internal::TscWallClock> append_clock_;
   std::set<std::string, std::less<>> screened_senders_;
   std::set<std::string, std::less<>> screened_types_;
   // A reserved frame under the cursor: when it was first seen, to probe its

@@ -29,7 +29,8 @@ absl::StatusOr<std::unique_ptr<LineBuffer>> LineBuffer::Create(
 
 LineBuffer::LineBuffer(std::unique_ptr<ShardedRecordStore> store,
                        LineWriterOptions options)
-    : LineWriter(std::move(options)), store_(std::move(store)) {}
+    : LineWriter(std::move(options), Stamping::kWallClockAndOrderKey),
+      store_(std::move(store)) {}
 
 LineBuffer::~LineBuffer() { Close().IgnoreError(); }
 
@@ -46,8 +47,7 @@ absl::Status LineBuffer::Publish(const Record& record) {
 }
 
 absl::Status LineBuffer::PublishLine(const LineView& line) {
-  store_->AppendLine(line.sender(), line.type(), line.sequence(),
-                     line.unix_nanos(), line.text(), line.continued());
+  store_->AppendLine(line);
   return absl::OkStatus();
 }
 

@@ -406,6 +406,90 @@ TEST(LineBufferTest, LinesKeepEveryFieldInlineAndLong) {
   }
 }
 
+// Writes that follow one another across 4 threads, handed on through one
+// atomic (no lock, so turns follow each other within nanoseconds): Read
+// returns them in turn order. Every third turn writes two lines in one
+// Write, each with its own order key.
+TEST(LineBufferTest, CausalChainOfWritesAcrossThreadsIsReadInOrder) {
+  constexpr int kThreads = 4;
+  constexpr int kTurns = 3000;
+  auto buffer = MakeBuffer(100000);
+  std::atomic<int> next_turn{0};
+  std::atomic<bool> timed_out{false};
+  const absl::Time deadline = DeadlineAfter(absl::Seconds(60));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int turn = t; turn < kTurns; turn += kThreads) {
+        while (next_turn.load(std::memory_order_acquire) != turn) {
+          if (timed_out.load() || absl::Now() > deadline) {
+            timed_out = true;
+            return;
+          }
+          std::this_thread::yield();
+        }
+        const std::string text = turn % 3 == 0
+                                     ? absl::StrCat(turn, "a\n", turn, "b\n")
+                                     : absl::StrCat(turn, "\n");
+        ASSERT_TRUE(buffer->Write(text).ok());
+        next_turn.store(turn + 1, std::memory_order_release);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  ASSERT_FALSE(timed_out) << "turns did not finish within 60 s";
+  std::vector<std::string> expected;
+  for (int turn = 0; turn < kTurns; ++turn) {
+    if (turn % 3 == 0) {
+      expected.push_back(absl::StrCat(turn, "a"));
+      expected.push_back(absl::StrCat(turn, "b"));
+    } else {
+      expected.push_back(absl::StrCat(turn));
+    }
+  }
+  std::vector<std::string> texts;
+  for (const Record& r : buffer->Read()) texts.push_back(r.text);
+  EXPECT_EQ(texts, expected);
+}
+
+// Line timestamps (taken from the same clock read as the order key where
+// that is the TSC) lie within a millisecond of the wall clock around the
+// Write, and never decrease within one writer.
+TEST(LineBufferTest, TimestampsFollowTheWallClockAndNeverDecreasePerWriter) {
+  constexpr int kThreads = 2;
+  constexpr int kLines = 20000;
+  auto buffer = MakeBuffer(kThreads * kLines);
+  std::vector<std::vector<std::pair<absl::Time, absl::Time>>> windows(
+      kThreads, std::vector<std::pair<absl::Time, absl::Time>>(kLines));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kLines; ++i) {
+        windows[t][i].first = absl::Now();
+        ASSERT_TRUE(buffer->Write(absl::StrCat(t, " ", i, "\n")).ok());
+        windows[t][i].second = absl::Now();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  std::vector<Record> records = buffer->Read();
+  ASSERT_EQ(records.size(), static_cast<size_t>(kThreads * kLines));
+  std::map<std::string, absl::Time> last;
+  for (const Record& r : records) {
+    int t = 0, i = 0;
+    ASSERT_EQ(std::sscanf(r.text.c_str(), "%d %d", &t, &i), 2) << r.text;
+    ASSERT_TRUE(t >= 0 && t < kThreads && i >= 0 && i < kLines) << r.text;
+    EXPECT_GE(r.timestamp, windows[t][i].first - absl::Milliseconds(1))
+        << r.text;
+    EXPECT_LE(r.timestamp, windows[t][i].second + absl::Milliseconds(1))
+        << r.text;
+    auto it = last.find(r.sender);
+    if (it != last.end()) EXPECT_GE(r.timestamp, it->second) << r.text;
+    last[r.sender] = r.timestamp;
+  }
+  EXPECT_EQ(last.size(), static_cast<size_t>(kThreads));
+}
+
 TEST(LineBufferTest, ScopedRedirectSendsCoutOfManyThreadsIntoTheBuffer) {
   auto buffer = MakeBuffer(100);
   std::streambuf* original = std::cout.rdbuf();

@@ -17,13 +17,17 @@ namespace internal {
 // Whether HeavyFence uses membarrier (decided, and registered, once).
 bool HeavyFenceUsesMembarrier();
 
-inline void LightFence() {
-  if (HeavyFenceUsesMembarrier()) {
+// LightFence() for a caller that asked HeavyFenceUsesMembarrier() once and
+// kept the answer (the question is a call, the fence a compiler barrier).
+inline void LightFence(bool heavy_fence_uses_membarrier) {
+  if (heavy_fence_uses_membarrier) {
     std::atomic_signal_fence(std::memory_order_seq_cst);
   } else {
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
 }
+
+inline void LightFence() { LightFence(HeavyFenceUsesMembarrier()); }
 
 void HeavyFence();
 

@@ -63,6 +63,11 @@ bool BiasedLock::DetectBiased() {
 #endif
 }
 
+__attribute__((noinline)) void BiasedLock::LockAsOwnerSlow() {
+  spin_lock_.lock();
+  owner_has_spin_lock_ = true;
+}
+
 void BiasedLock::LockAsOther() {
   spin_lock_.lock();
   if (!Biased() || revoked_) return;

@@ -3,8 +3,6 @@
 #include <time.h>
 
 #include <atomic>
-#include <fstream>
-#include <string>
 
 #include "syncstream/core/internal/tsc.h"
 
@@ -16,25 +14,8 @@ namespace syncstream {
 namespace internal {
 namespace {
 
-bool DetectTsc() {
-#if defined(__x86_64__)
-  if (!HasInvariantTsc()) return false;
-  // The kernel uses the TSC only after checking that the CPUs' counters are
-  // synchronized, and switches away from it when they drift.
-  std::ifstream source(
-      "/sys/devices/system/clocksource/clocksource0/current_clocksource");
-  std::string name;
-  return static_cast<bool>(source >> name) && name == "tsc";
-#else
-  return false;
-#endif
-}
-
-// Decided on first use and never changed, so that keys never mix clocks.
-bool UseTsc() {
-  static const bool use_tsc = DetectTsc();
-  return use_tsc;
-}
+// Decided once (tsc.h), so that keys never mix clocks.
+bool UseTsc() { return TscIsSystemClock(); }
 
 uint64_t MonotonicNanos() {
   struct timespec now;
@@ -49,10 +30,7 @@ bool OrderClockUsesTsc() { return UseTsc(); }
 
 uint64_t OrderKeyNow() {
 #if defined(__x86_64__)
-  if (UseTsc()) {
-    _mm_lfence();  // earlier loads have completed
-    return __rdtsc();
-  }
+  if (UseTsc()) return OrderKeyFromTsc();
 #endif
   std::atomic_thread_fence(std::memory_order_seq_cst);
   return MonotonicNanos();

@@ -163,7 +163,15 @@ struct alignas(64) RecordSlot {
     const char* data = text.data();
     const size_t size = text.size();
     const size_t full = size / 8;
-    for (size_t i = 0; i < full; ++i) {
+    size_t i = 0;
+    for (; i + 2 <= full; i += 2) {  // two words a round: half the loop cost
+      uint64_t first, second;
+      std::memcpy(&first, data + 8 * i, 8);
+      std::memcpy(&second, data + 8 * i + 8, 8);
+      text_words[i].store(first, std::memory_order_relaxed);
+      text_words[i + 1].store(second, std::memory_order_relaxed);
+    }
+    if (i < full) {
       uint64_t word;
       std::memcpy(&word, data + 8 * i, 8);
       text_words[i].store(word, std::memory_order_relaxed);

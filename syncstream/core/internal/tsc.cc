@@ -1,11 +1,29 @@
 #include "syncstream/core/internal/tsc.h"
 
+#include <fstream>
+#include <string>
+
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
 
 namespace syncstream {
 namespace internal {
+namespace {
+
+bool DetectTscIsSystemClock() {
+#if defined(__x86_64__)
+  if (!HasInvariantTsc()) return false;
+  std::ifstream source(
+      "/sys/devices/system/clocksource/clocksource0/current_clocksource");
+  std::string name;
+  return static_cast<bool>(source >> name) && name == "tsc";
+#else
+  return false;
+#endif
+}
+
+}  // namespace
 
 bool HasInvariantTsc() {
 #if defined(__x86_64__)
@@ -16,6 +34,11 @@ bool HasInvariantTsc() {
 #else
   return false;
 #endif
+}
+
+bool TscIsSystemClock() {
+  static const bool is_system_clock = DetectTscIsSystemClock();
+  return is_system_clock;
 }
 
 }  // namespace internal

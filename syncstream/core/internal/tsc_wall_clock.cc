@@ -1,9 +1,7 @@
-#include "syncstream/queue/internal/append_clock.h"
+#include "syncstream/core/internal/tsc_wall_clock.h"
 
-namespace syncstream::queue_internal {
-
-#if defined(__x86_64__)
-
+namespace syncstream {
+namespace internal {
 namespace {
 
 // An anchor whose two TSC reads lie further apart than this many ticks (2 us
@@ -17,16 +15,18 @@ constexpr uint64_t kMaxScale = uint64_t{20} << 32;
 
 }  // namespace
 
-int64_t AppendClock::Anchor() {
+int64_t TscWallClock::Anchor() {
+#if defined(__x86_64__)
   const uint64_t before = __rdtsc();
   const int64_t ns = RealtimeNs();
   const uint64_t after = __rdtsc();
-  if (after < before || (anchored_ && before < anchor_tsc_) || ns < anchor_ns_) {
+  if (after < before || (anchored_ && before < anchor_tsc_) ||
+      ns < anchor_ns_) {
     // The TSC or the clock went backwards: measure afresh.
     anchored_ = false;
     scale_ = 0;
   }
-  if (after - before > kAnchorSlackTicks) return ns;  // interrupted: not an anchor
+  if (after - before > kAnchorSlackTicks) return ns;  // interrupted
   const uint64_t tsc = before + (after - before) / 2;
   if (!anchored_) {
     anchored_ = true;
@@ -50,14 +50,16 @@ int64_t AppendClock::Anchor() {
     scale_ = 0;
   } else {
     scale_ = scale;
-    anchor_every_ticks_ =
-        static_cast<uint64_t>((static_cast<unsigned __int128>(kAnchorEveryNs) << 32) / scale);
+    anchor_every_ticks_ = static_cast<uint64_t>(
+        (static_cast<unsigned __int128>(kAnchorEveryNs) << 32) / scale);
   }
   anchor_tsc_ = tsc;
   anchor_ns_ = ns;
   return ns;
+#else
+  return RealtimeNs();
+#endif
 }
 
-#endif  // defined(__x86_64__)
-
-}  // namespace syncstream::queue_internal
+}  // namespace internal
+}  // namespace syncstream
