@@ -86,8 +86,20 @@ struct ShardedRecordStore::Shard {
   // order, so the slots are walked chunk by chunk).
   RecordSlot& NextSlot() {
     if (__builtin_expect(write_next == write_end, 0)) EnterNextChunk();
+    // A large ring's slots are cold when their turn comes: ask for the
+    // lines of a slot a few appends ahead now, so that its write misses
+    // overlap this append's work instead of stalling a later one.
+    if (write_end - write_next > kPrefetchAhead) {
+      const char* ahead =
+          reinterpret_cast<const char*>(write_next + kPrefetchAhead);
+      for (size_t offset = 0; offset < kPrefetchBytes; offset += 64) {
+        __builtin_prefetch(ahead + offset, /*rw=*/1, /*locality=*/3);
+      }
+    }
     return *write_next++;
   }
+  static constexpr ptrdiff_t kPrefetchAhead = 4;
+  static constexpr size_t kPrefetchBytes = 128;
 
   // Moves the writer to chunk write_chunk (allocating it on first use), and
   // write_chunk on to the one after.
