@@ -29,6 +29,20 @@ using namespace queue_testing;
 
 std::string helper_path;  // set by main
 
+// Starts the helper's "append-once" as `sender` on queue `name`, with a test
+// hook that stops it (SIGSTOP) at one point of its append, and waits until
+// it has stopped. Returns its pid, or -1 (a test failure recorded) if it did
+// not stop in time.
+pid_t SpawnStoppedAppender(const std::string& name, const std::string& sender,
+                           const std::string& hook) {
+  const pid_t pid = Spawn({helper_path, "append-once", name, sender},
+                          {"SYNCSTREAM_QUEUE_TEST_HOOK=" + hook});
+  const absl::Status stopped = WaitForStop(pid, absl::Seconds(20));
+  EXPECT_TRUE(stopped.ok()) << "appender '" << sender << "' (" << hook
+                            << "): " << stopped;
+  return stopped.ok() ? pid : -1;
+}
+
 enum class Mode { kFork, kExec };
 
 class ProcessTest : public ::testing::TestWithParam<Mode> {
@@ -163,9 +177,8 @@ TEST_F(DeathTest, RepairReleasesADeadReader) {
 TEST_F(DeathTest, WriterKilledBetweenReserveAndCommitIsSkipped) {
   auto r = queue_->Attach("r", QueueRole::kReader);
   ASSERT_TRUE(r.ok());
-  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-reserve"});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  pid_t writer = SpawnStoppedAppender(name_, "doomed", "stop-after-reserve");
+  ASSERT_GT(writer, 0);
   // The reserved frame is not readable while its writer lives.
   auto none = r->Pop();
   ASSERT_TRUE(none.ok());
@@ -193,9 +206,8 @@ TEST_F(DeathTest, WriterKilledBetweenReserveAndCommitIsSkipped) {
 // queue: other writers lap over its abandoned frame, which is counted once.
 void ExpectWritersLapPastDeadWriter(SyncQueue& queue, const std::string& name,
                                     const std::string& hook) {
-  pid_t writer = Spawn({helper_path, "append-once", name, "doomed"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=" + hook});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  pid_t writer = SpawnStoppedAppender(name, "doomed", hook);
+  ASSERT_GT(writer, 0);
   KillAndReap(writer);
   auto w = queue.Attach("w", QueueRole::kWriter);
   ASSERT_TRUE(w.ok());
@@ -218,9 +230,8 @@ TEST_F(DeathTest, WriterKilledMidAppendWithNoReaderDoesNotWedgeWriters) {
 TEST_F(DeathTest, WriterKilledAfterClaimBeforeHeaderIsSkipped) {
   auto r = queue_->Attach("r", QueueRole::kReader);
   ASSERT_TRUE(r.ok());
-  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  pid_t writer = SpawnStoppedAppender(name_, "doomed", "stop-after-claim");
+  ASSERT_GT(writer, 0);
   EXPECT_EQ(queue_->Inspect()->pending_frames, 1u);
   auto w = queue_->Attach("w", QueueRole::kWriter);
   ASSERT_TRUE(w.ok());
@@ -263,9 +274,8 @@ TEST_F(DeathTest, HoleAcrossTheLapEndIsSkipped) {
   }
   ASSERT_EQ(queue_->Inspect()->tail, 14u * 144u);
   // The doomed frame (64 bytes) does not fit in 32: its claim covers both.
-  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  pid_t writer = SpawnStoppedAppender(name_, "doomed", "stop-after-claim");
+  ASSERT_GT(writer, 0);
   EXPECT_EQ(queue_->Inspect()->tail, 2048u + 64u);
   ASSERT_TRUE(w->Append("t", "after the lap").ok());
   KillAndReap(writer);
@@ -297,9 +307,8 @@ TEST_F(DeathTest, WriterKilledMidHeaderIsSkippedWhole) {
     ASSERT_TRUE(m.ok() && m->has_value());
     ASSERT_EQ((*m)->sequence, static_cast<uint64_t>(i));
   }
-  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-mid-header"});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  pid_t writer = SpawnStoppedAppender(name_, "doomed", "stop-mid-header");
+  ASSERT_GT(writer, 0);
   KillAndReap(writer);
   ASSERT_TRUE(w->Append("t", "behind the hole").ok());
   auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
@@ -337,9 +346,8 @@ TEST_F(DeathTest, StaleBytesOfAnEarlierLapDoNotEndAHole) {
   ASSERT_EQ(queue_->Inspect()->tail, 4064u);
   ASSERT_TRUE(w->Append("t", std::string(46, 'x')).ok());  // 88 bytes
   ASSERT_TRUE(r->Pop().ok());
-  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  pid_t writer = SpawnStoppedAppender(name_, "doomed", "stop-after-claim");
+  ASSERT_GT(writer, 0);
   KillAndReap(writer);
   ASSERT_TRUE(w->Append("t", "behind the hole").ok());
   auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
@@ -353,9 +361,8 @@ TEST_F(DeathTest, StaleBytesOfAnEarlierLapDoNotEndAHole) {
 TEST_F(DeathTest, ReleasingADeadClaimantClosesItsHoleFirst) {
   auto r = queue_->Attach("r", QueueRole::kReader);
   ASSERT_TRUE(r.ok());
-  pid_t writer = Spawn({helper_path, "append-once", name_, "doomed"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  pid_t writer = SpawnStoppedAppender(name_, "doomed", "stop-after-claim");
+  ASSERT_GT(writer, 0);
   auto w = queue_->Attach("w", QueueRole::kWriter);
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE(w->Append("t", "behind the hole").ok());
@@ -379,9 +386,8 @@ TEST_F(DeathTest, ReleasingADeadClaimantClosesItsHoleFirst) {
 TEST_F(DeathTest, StoppedWriterAfterClaimIsWaitedForAndDelivered) {
   auto r = queue_->Attach("r", QueueRole::kReader);
   ASSERT_TRUE(r.ok());
-  pid_t writer = Spawn({helper_path, "append-once", name_, "slow"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  pid_t writer = SpawnStoppedAppender(name_, "slow", "stop-after-claim");
+  ASSERT_GT(writer, 0);
   auto none = r->Pop(PopOptions{.timeout = absl::Milliseconds(50)});
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
@@ -405,9 +411,8 @@ void ExpectSpaceHeldUnderAStoppedClaim(SyncQueue& queue, const std::string& name
                                        const std::string& hook) {
   auto r = queue.Attach("r", QueueRole::kReader);
   ASSERT_TRUE(r.ok());
-  pid_t writer = Spawn({helper_path, "append-once", name, "slow"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=" + hook});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  pid_t writer = SpawnStoppedAppender(name, "slow", hook);
+  ASSERT_GT(writer, 0);
   auto w = queue.Attach("w", QueueRole::kWriter);
   ASSERT_TRUE(w.ok());
   // Frames of 144 bytes ("w", "t", 100 bytes): at most 14 fit in the ring.
@@ -446,9 +451,8 @@ TEST_F(DeathTest, SpaceUnderAReservedFrameIsHeldPastMarkAllRead) {
 TEST_F(DeathTest, WriterKilledAfterCommitBeforeFinishingItsClaim) {
   auto r = queue_->Attach("r", QueueRole::kReader);
   ASSERT_TRUE(r.ok());
-  pid_t writer = Spawn({helper_path, "append-once", name_, "done"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-commit"});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  pid_t writer = SpawnStoppedAppender(name_, "done", "stop-after-commit");
+  ASSERT_GT(writer, 0);
   auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
   ASSERT_TRUE(m.ok()) << m.status();
   ASSERT_TRUE(m->has_value());
@@ -486,9 +490,8 @@ TEST_F(DeathTest, WritersStreamPastAWriterKilledAfterClaim) {
   pid_t reader = Spawn(argv);
   ASSERT_TRUE(WaitUntil([&] { return queue_->Inspect()->participants.size() == 1; },
                         absl::Seconds(20)));
-  pid_t doomed = Spawn({helper_path, "append-once", name_, "doomed"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-after-claim"});
-  ASSERT_TRUE(WaitForStop(doomed, absl::Seconds(20)).ok());
+  pid_t doomed = SpawnStoppedAppender(name_, "doomed", "stop-after-claim");
+  ASSERT_GT(doomed, 0);
   std::vector<pid_t> pids = {reader};
   for (const std::string& w : writers) {
     pids.push_back(Spawn({helper_path, "write", name_, w, "3000"}));
@@ -505,9 +508,8 @@ TEST_F(DeathTest, WritersStreamPastAWriterKilledAfterClaim) {
 TEST_F(DeathTest, ProcessKilledHoldingTheLockDoesNotDeadlock) {
   auto r = queue_->Attach("r", QueueRole::kReader);
   ASSERT_TRUE(r.ok());
-  pid_t writer = Spawn({helper_path, "append-once", name_, "holder"},
-                       {"SYNCSTREAM_QUEUE_TEST_HOOK=stop-holding-lock"});
-  ASSERT_TRUE(WaitForStop(writer, absl::Seconds(20)).ok());
+  pid_t writer = SpawnStoppedAppender(name_, "holder", "stop-holding-lock");
+  ASSERT_GT(writer, 0);
   KillAndReap(writer);
   auto w = queue_->Attach("w", QueueRole::kWriter);
   ASSERT_TRUE(w.ok()) << w.status();

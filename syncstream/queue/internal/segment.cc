@@ -43,6 +43,12 @@ const char* FrameStateName(uint32_t state) {
   }
 }
 
+// Whether `slot` is held by a participant that appends.
+bool IsActiveWriter(const ParticipantSlot& slot) {
+  return slot.state.load(std::memory_order_acquire) == kSlotActive &&
+         (slot.role & kRoleWriterBit) != 0;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ShmNameFor(absl::string_view name) {
@@ -431,11 +437,7 @@ absl::StatusOr<bool> Segment::AbandonIfWriterDead(uint64_t position, uint64_t ta
   uint64_t confirmed_end = 0;
   uint64_t unconfirmed_end = 0;
   for (uint32_t i = 0; i < max_participants_; ++i) {
-    const ParticipantSlot& s = slots_[i];
-    if (s.state.load(std::memory_order_acquire) != kSlotActive ||
-        (s.role & kRoleWriterBit) == 0) {
-      continue;
-    }
+    if (!IsActiveWriter(slots_[i])) continue;
     Claim c;
     if (!ReadClaim(i, &c)) return false;  // changing: its writer is at work
     if (!Covers(c, position, tail)) continue;
@@ -513,11 +515,7 @@ uint64_t Segment::CompleteBelowLocked(uint64_t head, uint64_t limit) const {
   // written: committed, or abandoned by whoever found its writer dead.
   uint64_t below = limit;
   for (uint32_t i = 0; i < max_participants_; ++i) {
-    const ParticipantSlot& s = slots_[i];
-    if (s.state.load(std::memory_order_acquire) != kSlotActive ||
-        (s.role & kRoleWriterBit) == 0) {
-      continue;
-    }
+    if (!IsActiveWriter(slots_[i])) continue;
     Claim c;
     if (!ReadClaim(i, &c)) return head;  // its writer is announcing: look frame by frame
     // No claim, a finished one, a withdrawn one (start == end), or a start
