@@ -575,6 +575,16 @@ class CorruptSegmentTest : public ::testing::Test {
     f(static_cast<uint8_t*>(p));
     ::munmap(p, size);
   }
+  // Creates the queue, stamps `version` as its layout version, and returns
+  // what opening it says (an error, as no other version is read).
+  absl::Status OpenAtLayoutVersion(uint32_t version) {
+    { EXPECT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
+    Tamper([version](uint8_t* p) {
+      reinterpret_cast<queue_internal::QueueHeader*>(p)->layout_version =
+          version;
+    });
+    return SyncQueue::Open(name_).status();
+  }
   std::string name_;
 };
 
@@ -605,37 +615,25 @@ TEST_F(CorruptSegmentTest, TruncatedSegmentIsReported) {
 }
 
 TEST_F(CorruptSegmentTest, OtherLayoutVersionIsReported) {
-  { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
-  Tamper([](uint8_t* p) {
-    reinterpret_cast<queue_internal::QueueHeader*>(p)->layout_version = 7;
-  });
-  auto q = SyncQueue::Open(name_);
-  ASSERT_FALSE(q.ok());
-  EXPECT_THAT(std::string(q.status().message()), HasSubstr("layout version 7"));
+  const absl::Status opened = OpenAtLayoutVersion(7);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_THAT(std::string(opened.message()), HasSubstr("layout version 7"));
 }
 
 TEST_F(CorruptSegmentTest, LayoutVersion2IsRefusedByName) {
   // Version 2 announced only a claim's start (holes were closed by scanning).
-  { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
-  Tamper([](uint8_t* p) {
-    reinterpret_cast<queue_internal::QueueHeader*>(p)->layout_version = 2;
-  });
-  auto q = SyncQueue::Open(name_);
-  ASSERT_FALSE(q.ok());
-  EXPECT_THAT(std::string(q.status().message()),
+  const absl::Status opened = OpenAtLayoutVersion(2);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_THAT(std::string(opened.message()),
               HasSubstr("queue '" + name_ + "': layout version 2, this program reads 4"));
 }
 
 TEST_F(CorruptSegmentTest, LayoutVersion3IsRefusedByName) {
   // Version 3 writers never mark a claim finished, and a version 3 process
   // would read a version 4 writer's finish mark as part of its claim's end.
-  { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
-  Tamper([](uint8_t* p) {
-    reinterpret_cast<queue_internal::QueueHeader*>(p)->layout_version = 3;
-  });
-  auto q = SyncQueue::Open(name_);
-  ASSERT_FALSE(q.ok());
-  EXPECT_THAT(std::string(q.status().message()),
+  const absl::Status opened = OpenAtLayoutVersion(3);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_THAT(std::string(opened.message()),
               HasSubstr("queue '" + name_ + "': layout version 3, this program reads 4"));
 }
 
