@@ -301,7 +301,20 @@ absl::Status LineProcMirror::AdmitWrite() {
   return absl::OkStatus();
 }
 
-absl::Status LineProcMirror::PrepareToAddLocked(size_t size) {
+// Inline: on almost every line the stream is open in this process (open_pid_
+// says so in one test), its batch is started and has room, and nothing is
+// left to do.
+inline absl::Status LineProcMirror::PrepareToAddLocked(size_t size) {
+  if (ABSL_PREDICT_TRUE(open_pid_ == CachedPid() &&
+                        batch_started_ns_.load(std::memory_order_relaxed) !=
+                            0 &&
+                        encoder_.size() + size <= batch_bytes_)) {
+    return absl::OkStatus();
+  }
+  return PrepareToAddSlowLocked(size);
+}
+
+absl::Status LineProcMirror::PrepareToAddSlowLocked(size_t size) {
   if (process_ == nullptr || process_->pid != CachedPid()) {
     SYNCSTREAM_RETURN_IF_ERROR(EnsureAttachedLocked());
   }
@@ -322,12 +335,12 @@ absl::Status LineProcMirror::PrepareToAddLocked(size_t size) {
   return absl::OkStatus();
 }
 
-absl::Status LineProcMirror::FinishLineLocked() {
-  if (encoder_.size() >= batch_bytes_ ||
-      encoder_.record_count() >= batch_records_) {
+inline absl::Status LineProcMirror::FinishLineLocked() {
+  if (ABSL_PREDICT_FALSE(encoder_.size() >= batch_bytes_ ||
+                         encoder_.record_count() >= batch_records_)) {
     return SendLocked();
   }
-  if (!deferred_error_.ok()) {
+  if (ABSL_PREDICT_FALSE(!deferred_error_.ok())) {
     return std::exchange(deferred_error_, absl::OkStatus());
   }
   return absl::OkStatus();
@@ -341,24 +354,12 @@ absl::Status LineProcMirror::PublishLine(const LineView& line) {
                                                  proc_internal::kBatchHeaderSize)) {
     return PublishLocked(line.record());  // cut to fit
   }
-  // The path of almost every line, with the checks of PrepareToAddLocked and
-  // FinishLineLocked folded into one test each: this process's stream is
-  // open, its batch is started and has room; the line is encoded from the
-  // writer's bytes in place.
-  if (ABSL_PREDICT_FALSE(open_pid_ != CachedPid() ||
-                         batch_started_ns_.load(std::memory_order_relaxed) ==
-                             0 ||
-                         encoder_.size() + size > batch_bytes_)) {
-    SYNCSTREAM_RETURN_IF_ERROR(PrepareToAddLocked(size));
-  }
+  // The path of every line: encoded from the writer's bytes in place
+  // (PrepareToAddLocked and FinishLineLocked are one test each, inline).
+  SYNCSTREAM_RETURN_IF_ERROR(PrepareToAddLocked(size));
   encoder_.AddLine(line.sender(), line.type(), line.sequence(),
                    line.unix_nanos(), line.text(), line.continued());
-  if (ABSL_PREDICT_FALSE(encoder_.size() >= batch_bytes_ ||
-                         encoder_.record_count() >= batch_records_ ||
-                         !deferred_error_.ok())) {
-    return FinishLineLocked();
-  }
-  return absl::OkStatus();
+  return FinishLineLocked();
 }
 
 absl::Status LineProcMirror::Publish(const Record& record) {

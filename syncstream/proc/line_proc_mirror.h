@@ -128,6 +128,9 @@ class LineProcMirror final : public LineWriter {
   // closed stream, sends the batch if the record would overfill it, and
   // starts the batch's clock (waking the timer thread) if it is empty.
   absl::Status PrepareToAddLocked(size_t size);
+  // Its work when the stream is not open here, the batch is not started or
+  // the record would overfill it.
+  absl::Status PrepareToAddSlowLocked(size_t size);
   // After a line was added: sends a full batch, or reports a deferred
   // error of the timer thread.
   absl::Status FinishLineLocked();
