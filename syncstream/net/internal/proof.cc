@@ -3,9 +3,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
 
 namespace syncstream::net::internal {
 namespace {
@@ -20,11 +24,22 @@ void AppendField(std::string* out, absl::string_view field) {
 
 }  // namespace
 
+// From the kernel (getrandom), not OpenSSL's RAND_bytes: OpenSSL's shared
+// generator takes a lock, and a process that forks while another of its
+// threads holds it (a collector or manager handshaking) leaves the child
+// blocked forever on its first handshake. The kernel's generator has no
+// user-space state to inherit.
 absl::StatusOr<std::string> RandomNonce() {
   std::string nonce(kNonceBytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(&nonce[0]),
-                 static_cast<int>(nonce.size())) != 1) {
-    return absl::InternalError("cannot draw a random nonce (RAND_bytes failed)");
+  size_t filled = 0;
+  while (filled < nonce.size()) {
+    const ssize_t n = getrandom(&nonce[filled], nonce.size() - filled, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(absl::StrCat(
+          "cannot draw a random nonce: getrandom: ", std::strerror(errno)));
+    }
+    filled += static_cast<size_t>(n);
   }
   return nonce;
 }

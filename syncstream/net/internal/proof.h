@@ -14,7 +14,8 @@ inline constexpr size_t kNonceBytes = 32;
 inline constexpr char kServerRole[] = "syncstream-server";
 inline constexpr char kClientRole[] = "syncstream-client";
 
-// kNonceBytes from the OS's cryptographic generator (RAND_bytes).
+// kNonceBytes from the kernel's cryptographic generator (getrandom; safe to
+// call in a child forked while other threads draw nonces).
 absl::StatusOr<std::string> RandomNonce();
 
 // HMAC-SHA256(key, len(role) role len(service) service client_nonce
