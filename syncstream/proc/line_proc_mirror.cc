@@ -12,7 +12,6 @@
 #include "syncstream/core/status_macros.h"
 #include "syncstream/proc/internal/channel.h"
 #include "syncstream/core/deadline.h"
-#include "syncstream/core/internal/thread_token.h"
 
 namespace syncstream {
 
@@ -42,33 +41,6 @@ int64_t NowNanos() { return absl::ToUnixNanos(::syncstream::Now()); }
 constexpr std::chrono::milliseconds kFlusherRetry(1);
 
 }  // namespace
-
-class LineProcMirror::LockGuard {
- public:
-  explicit LockGuard(const LineProcMirror& mirror)
-      : lock_(mirror.lock_),
-        owner_(mirror.owner_thread_.load(std::memory_order_relaxed) ==
-               internal::ThisThreadToken()) {
-    if (owner_) {
-      lock_.LockAsOwner();
-    } else {
-      lock_.LockAsOther();
-    }
-  }
-  ~LockGuard() {
-    if (owner_) {
-      lock_.UnlockAsOwner();
-    } else {
-      lock_.UnlockAsOther();
-    }
-  }
-  LockGuard(const LockGuard&) = delete;
-  LockGuard& operator=(const LockGuard&) = delete;
-
- private:
-  internal::BiasedLock& lock_;
-  const bool owner_;
-};
 
 struct LineProcMirror::ProcessState {
   pid_t pid = 0;
@@ -138,7 +110,7 @@ LineProcMirror::~LineProcMirror() {
   Close().IgnoreError();
   ProcessState* state;
   {
-    LockGuard guard(*this);
+    internal::ThreadBiasedLock::Guard guard(lock_);
     state = process_;
   }
   // A parent's state copied by fork is not ours to destroy (its thread
@@ -169,7 +141,7 @@ absl::Status LineProcMirror::EnsureAttachedLocked() {
   // process from its next entry on. A forked child's thread may hold lock_
   // as owner now (it kept the token of the parent's thread that forked);
   // either way it is the only thread of the child yet.
-  owner_thread_.store(internal::ThisThreadToken(), std::memory_order_relaxed);
+  lock_.SetOwnerToThisThread();
   batch_started_ns_.store(0, std::memory_order_relaxed);
   stopped_ = false;
   deferred_error_ = absl::OkStatus();
@@ -268,11 +240,11 @@ void LineProcMirror::FlusherLoop(ProcessState* state) {
     // Likewise it does not wait for queue space while holding the lock: with
     // the queue full it leaves the batch and tries again.
     bool retry = true;
-    if (lock_.TryLockAsOther()) {
+    if (lock_.lock().TryLockAsOther()) {
       struct Unlock {
         internal::BiasedLock& lock;
         ~Unlock() { lock.UnlockAsOther(); }
-      } unlock{lock_};
+      } unlock{lock_.lock()};
       started = batch_started_ns_.load(std::memory_order_relaxed);
       retry = false;
       if (started != 0 && now >= started + interval) {
@@ -292,7 +264,7 @@ void LineProcMirror::FlusherLoop(ProcessState* state) {
 
 absl::Status LineProcMirror::AdmitWrite() {
   if (stopped_through_.load(std::memory_order_acquire) > generation_) {
-    LockGuard guard(*this);
+    internal::ThreadBiasedLock::Guard guard(lock_);
     stopped_ = true;
     return absl::FailedPreconditionError(absl::StrCat(
         Describe(), ": stopped by its LineProcBuffer (StopAllMirrors or "
@@ -349,7 +321,7 @@ inline absl::Status LineProcMirror::FinishLineLocked() {
 absl::Status LineProcMirror::PublishLine(const LineView& line) {
   const size_t size = proc_internal::RecordBatchEncoder::PlainLineSize(
       line.sender().size(), line.type().size(), line.text().size());
-  LockGuard guard(*this);
+  internal::ThreadBiasedLock::Guard guard(lock_);
   if (ABSL_PREDICT_FALSE(size == 0 || size > max_body_bytes_ -
                                                  proc_internal::kBatchHeaderSize)) {
     return PublishLocked(line.record());  // cut to fit
@@ -363,7 +335,7 @@ absl::Status LineProcMirror::PublishLine(const LineView& line) {
 }
 
 absl::Status LineProcMirror::Publish(const Record& record) {
-  LockGuard guard(*this);
+  internal::ThreadBiasedLock::Guard guard(lock_);
   return PublishLocked(record);
 }
 
@@ -394,13 +366,13 @@ absl::Status LineProcMirror::PublishLocked(const Record& record) {
 }
 
 absl::Status LineProcMirror::Open() {
-  LockGuard guard(*this);
+  internal::ThreadBiasedLock::Guard guard(lock_);
   SYNCSTREAM_RETURN_IF_ERROR(EnsureAttachedLocked());
   return SendLocked();
 }
 
 absl::Status LineProcMirror::Sync() {
-  LockGuard guard(*this);
+  internal::ThreadBiasedLock::Guard guard(lock_);
   if (process_ == nullptr || process_->pid != CachedPid()) {
     return absl::OkStatus();
   }
@@ -408,13 +380,13 @@ absl::Status LineProcMirror::Sync() {
 }
 
 bool LineProcMirror::closed() const {
-  LockGuard guard(*this);
+  internal::ThreadBiasedLock::Guard guard(lock_);
   return process_ != nullptr && process_->pid == CachedPid() &&
          process_->closed;
 }
 
 uint64_t LineProcMirror::records_sent() const {
-  LockGuard guard(*this);
+  internal::ThreadBiasedLock::Guard guard(lock_);
   if (process_ == nullptr || process_->pid != CachedPid()) return 0;
   return process_->records_sent.load(std::memory_order_acquire);
 }
@@ -422,7 +394,7 @@ uint64_t LineProcMirror::records_sent() const {
 absl::Status LineProcMirror::Close() {
   absl::Status flushed = CloseAllWriters(/*send_eof=*/false);
   {
-    LockGuard guard(*this);
+    internal::ThreadBiasedLock::Guard guard(lock_);
     if (process_ == nullptr || process_->pid != CachedPid()) {
       return absl::OkStatus();  // never used in this process
     }

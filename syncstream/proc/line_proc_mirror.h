@@ -56,7 +56,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "syncstream/core/internal/biased_lock.h"
+#include "syncstream/core/internal/thread_biased_lock.h"
 #include "syncstream/core/line_writer.h"
 #include "syncstream/proc/internal/record_batch.h"
 #include "syncstream/queue/sync_queue.h"
@@ -151,24 +151,16 @@ class LineProcMirror final : public LineWriter {
   // The control block's stop word (see AdmitWrite).
   const std::atomic<uint32_t>& stopped_through_;
 
-  // Takes lock_ as its owner on the thread that owns it (owner_thread_),
-  // as an other elsewhere.
-  class LockGuard;
-  // Guards everything below. Taken once per record: a biased lock
-  // (core/internal/biased_lock.h) owned by the thread that attached the
-  // process (Open, or its first write: the only writing thread of most
-  // processes),
-  // which takes it with plain loads and stores; other threads (the timer
-  // thread, further writers) take it as others, and once they have done so
-  // kRevokeAfter times it becomes a spin lock (one atomic exchange) for all.
-  // The timer thread sleeps on its own mutex and condition variable (in
-  // ProcessState).
+  // Guards everything below. Taken once per record: a thread-biased lock
+  // (core/internal/thread_biased_lock.h) owned by the thread that attached
+  // the process (Open, or its first write: the only writing thread of most
+  // processes; see EnsureAttachedLocked), which takes it with plain loads
+  // and stores; other threads (the timer thread, further writers) take it
+  // as others, and once they have done so kRevokeAfter times it becomes a
+  // spin lock (one atomic exchange) for all. The timer thread sleeps on its
+  // own mutex and condition variable (in ProcessState).
   static constexpr uint32_t kRevokeAfter = 64;
-  mutable internal::BiasedLock lock_{kRevokeAfter};
-  // internal::ThisThreadToken() of lock_'s owner in this process (see
-  // EnsureAttachedLocked). Set under lock_; read without it (a stale read
-  // can only say "not the owner").
-  std::atomic<uint64_t> owner_thread_{0};
+  mutable internal::ThreadBiasedLock lock_{kRevokeAfter};
   ProcessState* process_ = nullptr;  // this process's, or a parent's copy
   // The pid of process_ while its stream is open (attached, not closed);
   // 0 otherwise. A forked child sees its parent's pid here: not its own.

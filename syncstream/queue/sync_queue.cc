@@ -19,6 +19,7 @@
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/futex.h"
 #include "syncstream/core/process_identity.h"
+#include "syncstream/core/internal/thread_biased_lock.h"
 #include "syncstream/core/internal/tsc_wall_clock.h"
 #include "syncstream/queue/internal/layout.h"
 #include "syncstream/queue/internal/segment.h"
@@ -68,6 +69,10 @@ constexpr absl::Duration kStuckProbeAfter = absl::Milliseconds(2);
 constexpr absl::Duration kReaderSlice = absl::Milliseconds(200);
 constexpr absl::Duration kStuckSlice = absl::Milliseconds(5);
 constexpr absl::Duration kWriterSlice = absl::Milliseconds(10);
+
+// A participant's append lock (ThreadBiasedLock) becomes a plain spin lock
+// once threads other than the attaching one have appended this many times.
+constexpr uint32_t kAppendLockRevokeAfter = 64;
 
 // ForEachAvailable publishes its cursor (freeing space for writers) at least
 // every this many messages.
@@ -431,7 +436,8 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
     p.cursor_ = start;
     p.published_cursor_ = start;
   }
-  p.append_mu_ = std::make_unique<std::mutex>();
+  p.append_lock_ = std::make_unique<internal::ThreadBiasedLock>(kAppendLockRevokeAfter);
+  p.append_lock_->SetOwnerToThisThread();
   p.append_clock_ = std::make_unique<internal::TscWallClock>();
   p.segment_ = segment_;
   p.name_ = std::string(participant_name);
@@ -506,8 +512,10 @@ QueueParticipant& QueueParticipant::operator=(QueueParticipant&& other) noexcept
   unpublished_reads_ = other.unpublished_reads_;
   known_tail_ = other.known_tail_;
   dense_waits_ = other.dense_waits_;
-  append_mu_ = std::move(other.append_mu_);
+  append_lock_ = std::move(other.append_lock_);
   append_clock_ = std::move(other.append_clock_);
+  tail_guess_ = other.tail_guess_;
+  sequence_guess_ = other.sequence_guess_;
   screened_senders_ = std::move(other.screened_senders_);
   screened_types_ = std::move(other.screened_types_);
   stuck_position_ = other.stuck_position_;
@@ -553,10 +561,19 @@ absl::Status QueueParticipant::Append(absl::string_view type, absl::string_view 
   return AppendBatch(absl::MakeConstSpan(&m, 1), options);
 }
 
+inline bool QueueParticipant::UsableAsWriter() const {
+  if (slot_ < 0 || owner_pid_ != CachedPid() ||
+      (static_cast<uint32_t>(role_) & queue_internal::kRoleWriterBit) == 0) {
+    return false;
+  }
+  const ParticipantSlot& s = *segment_->slot(static_cast<uint32_t>(slot_));
+  return s.state.load(std::memory_order_relaxed) == queue_internal::kSlotActive &&
+         s.generation == generation_;
+}
+
 absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> messages,
                                            const AppendOptions& options) {
-  absl::Status usable = CheckUsable(false, true);
-  if (!usable.ok()) return usable;
+  if (!UsableAsWriter()) return CheckUsable(false, true);
   if (messages.empty()) return absl::OkStatus();
   Segment& seg = *segment_;
   QueueHeader& h = *seg.header();
@@ -592,21 +609,28 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
                                   limit, ")"));
   }
   // One claim per participant slot at a time: its `reserving` words name it.
-  std::lock_guard<std::mutex> serial(*append_mu_);
+  internal::ThreadBiasedLock::Guard serial(*append_lock_);
   const int64_t now_ns = append_clock_->NowNs();
   ParticipantSlot& me = *seg.slot(static_cast<uint32_t>(slot_));
   EventWord space(&h.space_event);
   absl::Time deadline = absl::InfinitePast();
   bool prepared = false;
   uint32_t space_epoch = 0;
-  uint64_t tail = 0;
-  uint64_t sequence = 0;
+  // The first try expects the pair as this participant's last claim left
+  // it (see tail_guess_); a failed compare-and-swap hands back the real
+  // pair for the next; every other try loads it.
+  uint64_t tail = tail_guess_;
+  uint64_t sequence = sequence_guess_;
+  bool load_pair = false;
   uint64_t end = 0;
   for (;;) {
     // head before tail: head never passes a published tail.
     const uint64_t head = h.head.load(std::memory_order_acquire);
-    tail = h.tail.load(std::memory_order_acquire);
-    sequence = h.next_sequence.load(std::memory_order_relaxed);  // checked by the CAS
+    if (load_pair || tail < head || tail - head > capacity) {
+      tail = h.tail.load(std::memory_order_acquire);
+      sequence = h.next_sequence.load(std::memory_order_relaxed);  // checked by the CAS
+    }
+    load_pair = true;
     if (tail < head || tail - head > capacity || tail % queue_internal::kFrameAlign) {
       // Legitimate if head moved meanwhile (we were descheduled between the
       // loads); corrupt if it did not.
@@ -630,11 +654,15 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
                                               sequence + messages.size())) {
         me.reserving_end.store(end | queue_internal::kClaimConfirmed,
                                std::memory_order_release);
+        tail_guess_ = end;
+        sequence_guess_ = sequence + messages.size();
         break;
       }
-      // Lost the race: withdraw the announcement (a reader must not wait
-      // for a claim that is not ours) and look again.
+      // Lost the race, or the guess was stale: withdraw the announcement (a
+      // reader must not wait for a claim that is not ours) and try again
+      // with the pair the compare-and-swap returned.
       me.reserving_end.store(claimed, std::memory_order_release);
+      load_pair = false;
       continue;
     }
     // Short of space: move head under the lock (rarely needed while readers
@@ -1029,7 +1057,7 @@ absl::Status QueueParticipant::Close(const CloseOptions& options) {
   }
   Segment& seg = *segment_;
   // No append of this participant may be in flight when its slot goes.
-  std::lock_guard<std::mutex> serial(*append_mu_);
+  internal::ThreadBiasedLock::Guard serial(*append_lock_);
   if ((static_cast<uint32_t>(role_) & queue_internal::kRoleReaderBit) != 0) {
     slot_ = slot;
     PublishCursor();

@@ -79,6 +79,7 @@
 namespace syncstream {
 
 namespace internal {
+class ThreadBiasedLock;
 class TscWallClock;
 }  // namespace internal
 namespace queue_internal {
@@ -320,6 +321,8 @@ class QueueParticipant {
   QueueParticipant() = default;
 
   absl::Status CheckUsable(bool want_reader, bool want_writer) const;
+  // CheckUsable(false, true).ok(), without building a status (per append).
+  bool UsableAsWriter() const;
   // The next unscreened committed message at or after the cursor, waiting up
   // to `timeout`; `*next_cursor` is the position after it.
   absl::StatusOr<bool> NextMessage(QueueMessageView* view, uint64_t* next_cursor,
@@ -344,10 +347,20 @@ class QueueParticipant {
   // Consecutive waits at the tail that a new message ended while spinning:
   // a dense stream, for which the reader naps instead of spinning.
   int dense_waits_ = 0;
-  // Serializes this participant's appends (its slot announces one claim).
-  std::unique_ptr<std::mutex> append_mu_;
-  // The timestamps of its appends (used under append_mu_).
+  // Serializes this participant's appends (its slot announces one claim):
+  // owned by the thread that attached it (plain loads and stores), taken
+  // with a process-wide barrier by other threads until they have taken it
+  // often enough to make it a spin lock for all.
+  std::unique_ptr<internal::ThreadBiasedLock> append_lock_;
+  // The timestamps of its appends (used under append_lock_).
   std::unique_ptr<internal::TscWallClock> append_clock_;
+  // The (tail, next_sequence) pair this participant's last claim left
+  // (under append_lock_): the expected value of its next claim's
+  // compare-and-swap, right whenever no other writer appended meanwhile.
+  // Loading the pair first would fetch its cache line shared and the
+  // compare-and-swap then exclusive: two transfers where one does.
+  uint64_t tail_guess_ = 0;
+  uint64_t sequence_guess_ = 0;
   std::set<std::string, std::less<>> screened_senders_;
   std::set<std::string, std::less<>> screened_types_;
   // A reserved frame under the cursor: when it was first seen, to probe its

@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -468,6 +470,78 @@ TEST_F(SyncQueueTest, ManyThreadsAppendWhileOneReads) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(total, kThreads * kEach);
+}
+
+TEST_F(SyncQueueTest, WritersTakingTurnsGetDenseSequencesAcrossLaps) {
+  // Each writer's first claim expects the tail its own last claim left; the
+  // other writer has moved it meanwhile (by one message or by laps of the
+  // ring), so that guess must give way to the real tail.
+  SyncQueue q = MakeQueue(1024);
+  auto a = q.Attach("a", QueueRole::kWriter);
+  auto b = q.Attach("b", QueueRole::kWriter);
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(a.ok() && b.ok() && r.ok());
+  QueueMessage m;
+  uint64_t expected_sequence = 0;
+  int appended = 0;
+  for (int turn = 0; turn < 60; ++turn) {
+    QueueParticipant& w = turn % 2 == 0 ? *a : *b;
+    const int run = 1 + (turn * 7) % 23;  // up to a lap of the ring and more
+    for (int i = 0; i < run; ++i) {
+      ASSERT_TRUE(w.Append("t", std::to_string(appended)).ok());
+      auto got = r->PopInto(&m);
+      ASSERT_TRUE(got.ok() && *got);
+      EXPECT_EQ(m.sender, turn % 2 == 0 ? "a" : "b");
+      EXPECT_EQ(m.body, std::to_string(appended));
+      EXPECT_EQ(m.sequence, expected_sequence);
+      ++expected_sequence;
+      ++appended;
+    }
+  }
+}
+
+TEST_F(SyncQueueTest, ThreadsShareOneWriter) {
+  // The attaching thread appends on its lock's owner path, the others on
+  // the other path (which turns into a spin lock for all after a while).
+  SyncQueue q = MakeQueue(8192);
+  auto w = q.Attach("w", QueueRole::kWriter);
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  constexpr int kThreads = 3, kEach = 3000;
+  std::atomic<int> failures{0};
+  auto append_all = [&](int t) {
+    for (int i = 0; i < kEach; ++i) {
+      if (!w->Append(std::to_string(t), std::to_string(i),
+                     AppendOptions{.block = true, .timeout = absl::Seconds(30)})
+               .ok()) {
+        failures.fetch_add(1);
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> others;
+  for (int t = 1; t < kThreads; ++t) others.emplace_back(append_all, t);
+  std::thread reader([&] {
+    std::map<std::string, int> next;
+    uint64_t expected_sequence = 0;
+    int total = 0;
+    const absl::Time deadline = ::syncstream::Now() + absl::Seconds(30);
+    while (total < kThreads * kEach && ::syncstream::Now() < deadline) {
+      auto n = r->ForEachAvailable(
+          [&](const QueueMessageView& m) {
+            EXPECT_EQ(std::string(m.body), std::to_string(next[std::string(m.type)]++));
+            EXPECT_EQ(m.sequence, expected_sequence++);
+            ++total;
+          },
+          PopOptions{.timeout = absl::Milliseconds(100)});
+      ASSERT_TRUE(n.ok());
+    }
+    EXPECT_EQ(total, kThreads * kEach);
+  });
+  append_all(0);  // this thread attached `w`: the owner
+  for (auto& t : others) t.join();
+  reader.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 }  // namespace
