@@ -19,6 +19,7 @@
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/futex.h"
 #include "syncstream/core/process_identity.h"
+#include "syncstream/core/internal/copy_short.h"
 #include "syncstream/core/internal/thread_biased_lock.h"
 #include "syncstream/core/internal/tsc_wall_clock.h"
 #include "syncstream/queue/internal/layout.h"
@@ -555,11 +556,6 @@ absl::Status QueueParticipant::CheckUsable(bool want_reader, bool want_writer) c
   return absl::OkStatus();
 }
 
-absl::Status QueueParticipant::Append(absl::string_view type, absl::string_view body,
-                                      const AppendOptions& options) {
-  OutgoingMessage m{type, body};
-  return AppendBatch(absl::MakeConstSpan(&m, 1), options);
-}
 
 inline bool QueueParticipant::UsableAsWriter() const {
   if (slot_ < 0 || owner_pid_ != CachedPid() ||
@@ -571,10 +567,15 @@ inline bool QueueParticipant::UsableAsWriter() const {
          s.generation == generation_;
 }
 
-absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> messages,
-                                           const AppendOptions& options) {
+// Append and AppendBatch each inline this one implementation, so that in
+// Append, where the span holds one message, the compiler folds its loops.
+__attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessages(
+    absl::Span<const OutgoingMessage> messages, const AppendOptions& options) {
   if (!UsableAsWriter()) return CheckUsable(false, true);
   if (messages.empty()) return absl::OkStatus();
+  // Indexed without Span's checked operator[] (out of line in hardened
+  // builds of Abseil): every index below is < messages.size().
+  const OutgoingMessage* const message = messages.data();
   Segment& seg = *segment_;
   QueueHeader& h = *seg.header();
   const uint64_t capacity = seg.capacity();
@@ -591,12 +592,12 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
   }
   uint64_t total = 0;
   for (size_t i = 0; i < messages.size(); ++i) {
-    const size_t f = queue_internal::FrameSize(name_.size(), messages[i].type.size(),
-                                               messages[i].body.size());
+    const size_t f = queue_internal::FrameSize(name_.size(), message[i].type.size(),
+                                               message[i].body.size());
     if (f == 0 || f > limit) {
       return seg.Error(absl::StatusCode::kInvalidArgument,
-                       absl::StrCat("a message of type length ", messages[i].type.size(),
-                                    " and body length ", messages[i].body.size(),
+                       absl::StrCat("a message of type length ", message[i].type.size(),
+                                    " and body length ", message[i].body.size(),
                                     " cannot fit (at most ", limit,
                                     " bytes per frame, half the capacity)"));
     }
@@ -721,8 +722,8 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
     FrameHeader* f = seg.FrameAt(pos);
     f->sequence = sequence + i;
     f->timestamp_ns = now_ns;
-    f->body_length = static_cast<uint32_t>(messages[i].body.size());
-    f->type_length = static_cast<uint16_t>(messages[i].type.size());
+    f->body_length = static_cast<uint32_t>(message[i].body.size());
+    f->type_length = static_cast<uint16_t>(message[i].type.size());
     f->sender_length = static_cast<uint8_t>(name_.size());
     f->flags = 0;
     f->writer_slot = static_cast<uint16_t>(slot_);
@@ -748,11 +749,11 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
     if (room < sizes[i]) pos += room;
     FrameHeader* f = seg.FrameAt(pos);
     char* p = reinterpret_cast<char*>(f) + queue_internal::kFrameHeaderSize;
-    std::memcpy(p, name_.data(), name_.size());
+    internal::CopyShort(p, name_.data(), name_.size());
     p += name_.size();
-    if (!messages[i].type.empty()) std::memcpy(p, messages[i].type.data(), messages[i].type.size());
-    p += messages[i].type.size();
-    if (!messages[i].body.empty()) std::memcpy(p, messages[i].body.data(), messages[i].body.size());
+    internal::CopyShort(p, message[i].type.data(), message[i].type.size());
+    p += message[i].type.size();
+    internal::CopyShort(p, message[i].body.data(), message[i].body.size());
     f->word.store(queue_internal::MakeFrameWord(queue_internal::kFrameCommitted, sizes[i],
                                                 seg.LapOf(pos)),
                   std::memory_order_release);
@@ -767,6 +768,17 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
   // (kStuckSlice) for that reason.
   if (sleepers_at_claim || data.HasSleepers()) data.Notify();
   return absl::OkStatus();
+}
+
+absl::Status QueueParticipant::Append(absl::string_view type, absl::string_view body,
+                                      const AppendOptions& options) {
+  const OutgoingMessage message{type, body};
+  return AppendMessages(absl::MakeConstSpan(&message, 1), options);
+}
+
+absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> messages,
+                                           const AppendOptions& options) {
+  return AppendMessages(messages, options);
 }
 
 bool QueueParticipant::Screened(absl::string_view sender, absl::string_view type) const {

@@ -323,6 +323,9 @@ class QueueParticipant {
   absl::Status CheckUsable(bool want_reader, bool want_writer) const;
   // CheckUsable(false, true).ok(), without building a status (per append).
   bool UsableAsWriter() const;
+  // Append and AppendBatch.
+  absl::Status AppendMessages(absl::Span<const OutgoingMessage> messages,
+                              const AppendOptions& options);
   // The next unscreened committed message at or after the cursor, waiting up
   // to `timeout`; `*next_cursor` is the position after it.
   absl::StatusOr<bool> NextMessage(QueueMessageView* view, uint64_t* next_cursor,

@@ -35,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "syncstream/core/internal/copy_short.h"
 #include "syncstream/core/record.h"
 #include "syncstream/core/record_block_store.h"
 
@@ -119,37 +120,6 @@ class RecordBatchEncoder {
            record.type.size() <= 0xffff && record.text.size() <= UINT32_MAX;
   }
   static size_t EncodedSizeSlow(const Record& record);
-  // memcpy for the few bytes of a name or a line, inline: fixed-size
-  // (possibly overlapping) moves up to 64 bytes, the library call beyond.
-  static void CopyShort(char* to, const char* from, size_t n) {
-    if (n >= 16) {
-      if (n > 64) {
-        std::memcpy(to, from, n);
-        return;
-      }
-      // 16..64 bytes: 16-byte moves from the front and the back.
-      char chunk[16];
-      std::memcpy(chunk, from + n - 16, 16);
-      for (size_t i = 0; i + 16 < n; i += 16) std::memcpy(to + i, from + i, 16);
-      std::memcpy(to + n - 16, chunk, 16);
-      return;
-    }
-    if (n >= 8) {
-      uint64_t a, b;
-      std::memcpy(&a, from, 8);
-      std::memcpy(&b, from + n - 8, 8);
-      std::memcpy(to, &a, 8);
-      std::memcpy(to + n - 8, &b, 8);
-    } else if (n >= 4) {
-      uint32_t a, b;
-      std::memcpy(&a, from, 4);
-      std::memcpy(&b, from + n - 4, 4);
-      std::memcpy(to, &a, 4);
-      std::memcpy(to + n - 4, &b, 4);
-    } else {
-      for (size_t i = 0; i < n; ++i) to[i] = from[i];
-    }
-  }
   // The path of every line (inline: one extension, a header built in
   // registers, and three copies).
   void AddPlain(uint8_t kind, absl::string_view sender, absl::string_view type,
@@ -173,11 +143,11 @@ class RecordBatchEncoder {
     std::memcpy(header + 20, &unix_nanos, 8);
     std::memcpy(p, header, kRecordHeaderSize);
     p += kRecordHeaderSize;
-    CopyShort(p, sender.data(), sender.size());
+    internal::CopyShort(p, sender.data(), sender.size());
     p += sender.size();
-    CopyShort(p, type.data(), type.size());
+    internal::CopyShort(p, type.data(), type.size());
     p += type.size();
-    CopyShort(p, text.data(), text.size());
+    internal::CopyShort(p, text.data(), text.size());
     ++count_;
   }
   void AddWithTrace(const Record& record);
