@@ -96,19 +96,18 @@ enum class TestHook {
   kStopAfterCommit,
   kStopHoldingLock
 };
-TestHook ActiveTestHook() {
-  static const TestHook hook = [] {
-    const char* v = std::getenv("SYNCSTREAM_QUEUE_TEST_HOOK");
-    if (v == nullptr) return TestHook::kNone;
-    if (std::strcmp(v, "stop-after-claim") == 0) return TestHook::kStopAfterClaim;
-    if (std::strcmp(v, "stop-mid-header") == 0) return TestHook::kStopMidHeader;
-    if (std::strcmp(v, "stop-after-reserve") == 0) return TestHook::kStopAfterReserve;
-    if (std::strcmp(v, "stop-after-commit") == 0) return TestHook::kStopAfterCommit;
-    if (std::strcmp(v, "stop-holding-lock") == 0) return TestHook::kStopHoldingLock;
-    return TestHook::kNone;
-  }();
-  return hook;
+TestHook ReadTestHook() {
+  const char* v = std::getenv("SYNCSTREAM_QUEUE_TEST_HOOK");
+  if (v == nullptr) return TestHook::kNone;
+  if (std::strcmp(v, "stop-after-claim") == 0) return TestHook::kStopAfterClaim;
+  if (std::strcmp(v, "stop-mid-header") == 0) return TestHook::kStopMidHeader;
+  if (std::strcmp(v, "stop-after-reserve") == 0) return TestHook::kStopAfterReserve;
+  if (std::strcmp(v, "stop-after-commit") == 0) return TestHook::kStopAfterCommit;
+  if (std::strcmp(v, "stop-holding-lock") == 0) return TestHook::kStopHoldingLock;
+  return TestHook::kNone;
 }
+// Read once at start-up (a plain load per append, no initialization guard).
+const TestHook kActiveTestHook = ReadTestHook();
 
 absl::Status CheckParticipantName(const Segment& seg, absl::string_view name) {
   if (name.empty() || name.size() > queue_internal::kMaxNameLength ||
@@ -375,7 +374,7 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
   {
     auto lock = seg.Acquire();
     if (!lock.ok()) return lock.status();
-    if (ActiveTestHook() == TestHook::kStopHoldingLock) ::raise(SIGSTOP);
+    if (kActiveTestHook == TestHook::kStopHoldingLock) ::raise(SIGSTOP);
     QueueHeader& h = *seg.header();
     if (h.unlinked) {
       return seg.Error(absl::StatusCode::kNotFound,
@@ -707,7 +706,7 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
   // committed); one that announced it after sees the new tail.
   EventWord data(&h.data_event);
   const bool sleepers_at_claim = (h.data_event.load(std::memory_order_seq_cst) & 1u) != 0;
-  const TestHook hook = ActiveTestHook();
+  const TestHook hook = kActiveTestHook;
   if (hook == TestHook::kStopAfterClaim) ::raise(SIGSTOP);
   // Reserved headers first, any padding word after them (a reader that sees
   // the padding then sees the frame behind it), then payloads and commits.
