@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/time/time.h"
 #include "syncstream/core/child_process.h"
 #include "syncstream/net/auth_key.h"
@@ -117,6 +118,17 @@ TEST(ComputeProofTest, DependsOnKeyRoleServiceAndBothNonces) {
   // The length prefixes keep a byte moved between fields from colliding.
   EXPECT_NE(ComputeProof(key, kClientRole, "svca", a, b),
             ComputeProof(key, kClientRole, "svc", "a" + a, b));
+}
+
+// The wire format of the proof is unchanged from the versions that used
+// OpenSSL, so old and new peers still authenticate each other: HMAC-SHA256
+// over each field with its 4-byte big-endian length in front (the expected
+// value computed independently, with Python's hmac module).
+TEST(ComputeProofTest, IsHmacSha256OfTheLengthPrefixedFields) {
+  EXPECT_EQ(absl::BytesToHexString(ComputeProof(
+                TestKey(), kClientRole, "svc", std::string(kNonceBytes, 'c'),
+                std::string(kNonceBytes, 's'))),
+            "ef44f3864aec8f2b0ac042eb60d105c5c0ce7cdabc710c4a95c38870240890aa");
 }
 
 TEST(ProofsEqualTest, EqualOnlyForSameNonEmptyBytes) {
