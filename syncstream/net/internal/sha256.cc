@@ -54,6 +54,20 @@ inline uint32_t SmallSigma1(uint32_t x) {
   return RotateRight(x, 17) ^ RotateRight(x, 19) ^ (x >> 10);
 }
 
+// One round on working variables a..h. Instead of shifting every variable
+// down one place (h = g, ..., b = a), the round updates only the two that
+// change, d (becoming the next e) and h (becoming the next a); the caller
+// passes the variables in rotated order in the next round.
+inline void Round(uint32_t a, uint32_t b, uint32_t c, uint32_t& d, uint32_t e,
+                  uint32_t f, uint32_t g, uint32_t& h,
+                  uint32_t constant_plus_schedule) {
+  const uint32_t t1 =
+      h + BigSigma1(e) + Choose(e, f, g) + constant_plus_schedule;
+  const uint32_t t2 = BigSigma0(a) + Majority(a, b, c);
+  d += t1;
+  h = t1 + t2;
+}
+
 inline uint32_t LoadBigEndian32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
          (uint32_t{p[2]} << 8) | uint32_t{p[3]};
@@ -85,29 +99,26 @@ void Sha256::Reset() {
   pending_bytes_ = 0;
 }
 
-// FIPS 180-4 6.2.2, with the message schedule kept in a 16-word window.
+// FIPS 180-4 6.2.2: the message schedule W, then 64 rounds, eight per loop
+// pass with the working variables' roles rotated instead of moved.
 void Sha256::Compress(const uint8_t* block) {
-  uint32_t w[16];
+  uint32_t w[64];
   for (int t = 0; t < 16; ++t) w[t] = LoadBigEndian32(block + 4 * t);
+  for (int t = 16; t < 64; ++t) {
+    w[t] = SmallSigma1(w[t - 2]) + w[t - 7] + SmallSigma0(w[t - 15]) +
+           w[t - 16];
+  }
   uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
   uint32_t e = state_[4], f = state_[5], g = state_[6], h = state_[7];
-  for (int t = 0; t < 64; ++t) {
-    if (t >= 16) {
-      // W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16], in place.
-      w[t & 15] += SmallSigma1(w[(t - 2) & 15]) + w[(t - 7) & 15] +
-                   SmallSigma0(w[(t - 15) & 15]);
-    }
-    const uint32_t t1 =
-        h + BigSigma1(e) + Choose(e, f, g) + kRoundConstants[t] + w[t & 15];
-    const uint32_t t2 = BigSigma0(a) + Majority(a, b, c);
-    h = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
+  for (int t = 0; t < 64; t += 8) {
+    Round(a, b, c, d, e, f, g, h, kRoundConstants[t] + w[t]);
+    Round(h, a, b, c, d, e, f, g, kRoundConstants[t + 1] + w[t + 1]);
+    Round(g, h, a, b, c, d, e, f, kRoundConstants[t + 2] + w[t + 2]);
+    Round(f, g, h, a, b, c, d, e, kRoundConstants[t + 3] + w[t + 3]);
+    Round(e, f, g, h, a, b, c, d, kRoundConstants[t + 4] + w[t + 4]);
+    Round(d, e, f, g, h, a, b, c, kRoundConstants[t + 5] + w[t + 5]);
+    Round(c, d, e, f, g, h, a, b, kRoundConstants[t + 6] + w[t + 6]);
+    Round(b, c, d, e, f, g, h, a, kRoundConstants[t + 7] + w[t + 7]);
   }
   state_[0] += a;
   state_[1] += b;
