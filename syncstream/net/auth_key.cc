@@ -1,6 +1,6 @@
 #include "syncstream/net/auth_key.h"
 
-#include <openssl/crypto.h>
+#include <string.h>  // explicit_bzero
 
 #include <cerrno>
 #include <cstdlib>
@@ -38,7 +38,7 @@ AuthKey& AuthKey::operator=(AuthKey&& other) noexcept {
 }
 
 void AuthKey::Wipe() {
-  if (!bytes_.empty()) OPENSSL_cleanse(&bytes_[0], bytes_.size());
+  if (!bytes_.empty()) explicit_bzero(&bytes_[0], bytes_.size());
   bytes_.clear();
 }
 
@@ -67,7 +67,7 @@ absl::StatusOr<AuthKey> AuthKey::FromFile(const std::string& path) {
   absl::string_view view = bytes;
   if (absl::ConsumeSuffix(&view, "\n")) absl::ConsumeSuffix(&view, "\r");
   absl::StatusOr<AuthKey> key = FromBytes(view);
-  OPENSSL_cleanse(bytes.data(), bytes.size());
+  explicit_bzero(bytes.data(), bytes.size());
   if (!key.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "authentication key file '", path, "': ", key.status().message()));

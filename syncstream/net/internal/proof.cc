@@ -1,8 +1,5 @@
 #include "syncstream/net/internal/proof.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sys/random.h>
 
 #include <cerrno>
@@ -10,16 +7,18 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/net/internal/hmac_sha256.h"
 
 namespace syncstream::net::internal {
 namespace {
 
-void AppendField(std::string* out, absl::string_view field) {
-  uint32_t n = static_cast<uint32_t>(field.size());
-  char prefix[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                    static_cast<char>(n >> 8), static_cast<char>(n)};
-  out->append(prefix, 4);
-  out->append(field.data(), field.size());
+// Feeds `field` with its 4-byte big-endian length in front.
+void AppendField(HmacSha256* mac, absl::string_view field) {
+  const uint32_t n = static_cast<uint32_t>(field.size());
+  const char prefix[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                          static_cast<char>(n >> 8), static_cast<char>(n)};
+  mac->Update(absl::string_view(prefix, sizeof(prefix)));
+  mac->Update(field);
 }
 
 }  // namespace
@@ -44,26 +43,33 @@ absl::StatusOr<std::string> RandomNonce() {
   return nonce;
 }
 
+// With syncstream's own HMAC-SHA256, not OpenSSL's HMAC(): OpenSSL 3 fetches
+// the algorithms from a provider store guarded by locks, which a child forked
+// while another thread holds one would inherit held, as with RAND_bytes.
 std::string ComputeProof(const AuthKey& key, absl::string_view role,
                          absl::string_view service,
                          absl::string_view client_nonce,
                          absl::string_view server_nonce) {
-  std::string data;
-  AppendField(&data, role);
-  AppendField(&data, service);
-  AppendField(&data, client_nonce);
-  AppendField(&data, server_nonce);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_length = 0;
-  HMAC(EVP_sha256(), key.bytes().data(), static_cast<int>(key.bytes().size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-       digest, &digest_length);
-  return std::string(reinterpret_cast<const char*>(digest), digest_length);
+  HmacSha256 mac(key.bytes());
+  AppendField(&mac, role);
+  AppendField(&mac, service);
+  AppendField(&mac, client_nonce);
+  AppendField(&mac, server_nonce);
+  const HmacSha256::Digest digest = mac.Finish();
+  return std::string(digest.begin(), digest.end());
 }
 
+// Every byte is compared whatever the earlier ones were, so the time taken
+// does not tell an attacker how long a prefix of a forged proof was right.
+// The accumulator is volatile so that the compiler cannot stop early either.
 bool ProofsEqual(absl::string_view a, absl::string_view b) {
   if (a.size() != b.size() || a.empty()) return false;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  volatile unsigned char difference = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    difference = difference | (static_cast<unsigned char>(a[i]) ^
+                               static_cast<unsigned char>(b[i]));
+  }
+  return difference == 0;
 }
 
 }  // namespace syncstream::net::internal

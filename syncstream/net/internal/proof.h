@@ -1,4 +1,7 @@
-// The handshake's cryptography (OpenSSL libcrypto): nonces and proofs.
+// The handshake's cryptography: nonces and proofs. No OpenSSL: nonces come
+// from the kernel, proofs from syncstream's own HMAC-SHA256, so neither
+// takes a library lock that a child forked by a multi-threaded process could
+// inherit held.
 #ifndef SYNCSTREAM_NET_INTERNAL_PROOF_H_
 #define SYNCSTREAM_NET_INTERNAL_PROOF_H_
 
@@ -26,7 +29,8 @@ std::string ComputeProof(const AuthKey& key, absl::string_view role,
                          absl::string_view client_nonce,
                          absl::string_view server_nonce);
 
-// Constant-time comparison (CRYPTO_memcmp); false on different lengths.
+// Constant-time comparison (time independent of where the bytes differ);
+// false on different lengths and for empty proofs.
 bool ProofsEqual(absl::string_view a, absl::string_view b);
 
 }  // namespace syncstream::net::internal
