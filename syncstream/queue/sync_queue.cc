@@ -87,6 +87,9 @@ constexpr size_t kPublishEvery = 64;
 //   stop-after-reserve: an append wrote its reserved headers, no payload;
 //   stop-after-commit:  an append committed its frames, did not yet mark its
 //                       claim finished;
+//   stop-around-lost-race: an append loaded the tail, is about to claim (so
+//                       that another writer can take the tail first), and
+//                       again after its compare-and-swap failed;
 //   stop-holding-lock:  Attach holds the queue lock.
 enum class TestHook {
   kNone,
@@ -94,6 +97,7 @@ enum class TestHook {
   kStopMidHeader,
   kStopAfterReserve,
   kStopAfterCommit,
+  kStopAroundLostRace,
   kStopHoldingLock
 };
 TestHook ReadTestHook() {
@@ -103,6 +107,7 @@ TestHook ReadTestHook() {
   if (std::strcmp(v, "stop-mid-header") == 0) return TestHook::kStopMidHeader;
   if (std::strcmp(v, "stop-after-reserve") == 0) return TestHook::kStopAfterReserve;
   if (std::strcmp(v, "stop-after-commit") == 0) return TestHook::kStopAfterCommit;
+  if (std::strcmp(v, "stop-around-lost-race") == 0) return TestHook::kStopAroundLostRace;
   if (std::strcmp(v, "stop-holding-lock") == 0) return TestHook::kStopHoldingLock;
   return TestHook::kNone;
 }
@@ -514,8 +519,6 @@ QueueParticipant& QueueParticipant::operator=(QueueParticipant&& other) noexcept
   dense_waits_ = other.dense_waits_;
   append_lock_ = std::move(other.append_lock_);
   append_clock_ = std::move(other.append_clock_);
-  tail_guess_ = other.tail_guess_;
-  sequence_guess_ = other.sequence_guess_;
   screened_senders_ = std::move(other.screened_senders_);
   screened_types_ = std::move(other.screened_types_);
   stuck_position_ = other.stuck_position_;
@@ -616,15 +619,22 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
   absl::Time deadline = absl::InfinitePast();
   bool prepared = false;
   uint32_t space_epoch = 0;
-  // The first try expects the pair as this participant's last claim left
-  // it (see tail_guess_); a failed compare-and-swap hands back the real
-  // pair for the next; every other try loads it.
-  uint64_t tail = tail_guess_;
-  uint64_t sequence = sequence_guess_;
-  bool load_pair = false;
+  // The pair is loaded after head, except after a failed compare-and-swap,
+  // which hands back the pair as it was then. (Expecting, without a load,
+  // the pair this participant's last claim left made one writer with one
+  // reader half as fast, measured: its reader then kept finding claimed
+  // frames not yet written, and waited on their cache lines while the
+  // writer wrote them.)
+  uint64_t tail = 0;
+  uint64_t sequence = 0;
+  bool load_pair = true;
+  bool stopped_before_claim = false;  // test hook
   uint64_t end = 0;
   for (;;) {
-    // head before tail: head never passes a published tail.
+    // head before tail: head never passes a published tail. A pair handed
+    // back by the compare-and-swap was read before this head, which other
+    // writers' appends and a reclaim may have moved past it since: such a
+    // pair is loaded again (not taken for corruption).
     const uint64_t head = h.head.load(std::memory_order_acquire);
     if (load_pair || tail < head || tail - head > capacity) {
       tail = h.tail.load(std::memory_order_acquire);
@@ -650,19 +660,22 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
       me.reserving.store(tail, std::memory_order_release);
       me.reserving_end.store(end, std::memory_order_release);
       const uint64_t claimed = tail;
+      if (kActiveTestHook == TestHook::kStopAroundLostRace && !stopped_before_claim) {
+        stopped_before_claim = true;
+        ::raise(SIGSTOP);
+      }
       if (TailCompareExchange(&h, &tail, &sequence, end,
                                               sequence + messages.size())) {
         me.reserving_end.store(end | queue_internal::kClaimConfirmed,
                                std::memory_order_release);
-        tail_guess_ = end;
-        sequence_guess_ = sequence + messages.size();
         break;
       }
-      // Lost the race, or the guess was stale: withdraw the announcement (a
-      // reader must not wait for a claim that is not ours) and try again
-      // with the pair the compare-and-swap returned.
+      // Lost the race: withdraw the announcement (a reader must not wait
+      // for a claim that is not ours) and try again with the pair the
+      // compare-and-swap returned.
       me.reserving_end.store(claimed, std::memory_order_release);
       load_pair = false;
+      if (kActiveTestHook == TestHook::kStopAroundLostRace) ::raise(SIGSTOP);
       continue;
     }
     // Short of space: move head under the lock (rarely needed while readers

@@ -357,13 +357,6 @@ class QueueParticipant {
   std::unique_ptr<internal::ThreadBiasedLock> append_lock_;
   // The timestamps of its appends (used under append_lock_).
   std::unique_ptr<internal::TscWallClock> append_clock_;
-  // The (tail, next_sequence) pair this participant's last claim left
-  // (under append_lock_): the expected value of its next claim's
-  // compare-and-swap, right whenever no other writer appended meanwhile.
-  // Loading the pair first would fetch its cache line shared and the
-  // compare-and-swap then exclusive: two transfers where one does.
-  uint64_t tail_guess_ = 0;
-  uint64_t sequence_guess_ = 0;
   std::set<std::string, std::less<>> screened_senders_;
   std::set<std::string, std::less<>> screened_types_;
   // A reserved frame under the cursor: when it was first seen, to probe its

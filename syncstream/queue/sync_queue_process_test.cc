@@ -403,6 +403,44 @@ TEST_F(DeathTest, StoppedWriterAfterClaimIsWaitedForAndDelivered) {
   EXPECT_EQ(queue_->Inspect()->abandoned_frames, 0u);
 }
 
+TEST_F(DeathTest, WriterThatLostTheRaceRetriesAfterHeadPassedWhatItSaw) {
+  // A failed compare-and-swap hands back the tail as it was then; before
+  // the retry looks at head, other writers may append a lap of the ring and
+  // have head move past that tail. The retry must load the tail again (not
+  // report corrupt positions) and append.
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  pid_t racer = SpawnStoppedAppender(name_, "racer", "stop-around-lost-race");
+  ASSERT_GT(racer, 0);
+  ASSERT_TRUE(w->Append("t", "first").ok());  // takes the tail the racer saw
+  auto first = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->body, "first");
+  ASSERT_EQ(::kill(racer, SIGCONT), 0);
+  ASSERT_TRUE(WaitForStop(racer, absl::Seconds(20)).ok());  // its CAS failed
+  // Two laps of the 2 KiB ring, each message read at once: head moves on.
+  const std::string body(100, 'x');
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(w->Append("t", body).ok());
+    auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+    ASSERT_TRUE(m.ok() && m->has_value());
+  }
+  ASSERT_EQ(::kill(racer, SIGCONT), 0);
+  auto code = WaitForExit(racer, absl::Seconds(20));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  std::vector<std::string> bodies;
+  for (;;) {
+    auto m = r->Pop(PopOptions{.timeout = absl::ZeroDuration()});
+    ASSERT_TRUE(m.ok()) << m.status();
+    if (!m->has_value()) break;
+    bodies.push_back((*m)->body);
+  }
+  EXPECT_EQ(bodies, std::vector<std::string>{"from racer"});
+}
+
 // Space reclaiming jumps over claims announced finished without reading
 // their frames: a claim still being written (its writer stopped after
 // claiming, or after reserving) must hold its space even when the only

@@ -473,9 +473,9 @@ TEST_F(SyncQueueTest, ManyThreadsAppendWhileOneReads) {
 }
 
 TEST_F(SyncQueueTest, WritersTakingTurnsGetDenseSequencesAcrossLaps) {
-  // Each writer's first claim expects the tail its own last claim left; the
-  // other writer has moved it meanwhile (by one message or by laps of the
-  // ring), so that guess must give way to the real tail.
+  // Each writer's claims follow the other's, which moved the tail meanwhile
+  // (by one message or by laps of the ring, so that space is reclaimed in
+  // between): sequence numbers stay dense and in the queue's order.
   SyncQueue q = MakeQueue(1024);
   auto a = q.Attach("a", QueueRole::kWriter);
   auto b = q.Attach("b", QueueRole::kWriter);
