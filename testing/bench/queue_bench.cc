@@ -1,8 +1,6 @@
 // //testing/bench:queue — the shared-memory queue across processes, with
 // same-run baselines: a plain single-producer single-consumer shared-memory
-// ring (the practical limit; also run with a clock read and a 16-byte
-// compare-and-swap per message, the floor of a timestamped multi-writer
-// queue) and a pipe. 100-byte messages.
+// ring (the practical limit) and a pipe. 100-byte messages.
 //
 //   ./bazelw run -c opt //testing/bench:queue -- [--messages=N] [--cases=LIST]
 //   (--help explains the rows)
@@ -30,10 +28,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "syncstream/queue/sync_queue.h"
-
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
 
 namespace {
 
@@ -190,25 +184,12 @@ struct alignas(64) SpscRing {
   static constexpr size_t kSlots = 32768;
   alignas(64) std::atomic<uint64_t> head{0};
   alignas(64) std::atomic<uint64_t> tail{0};
-  // Only for RingCosts::kClaimAndClock: (claimed, sequence).
-  alignas(64) unsigned __int128 claim = 0;
   alignas(64) char slots[kSlots][128];
-};
-
-// What the ring's writer does per message besides copying and publishing.
-enum class RingCosts {
-  kNone,  // the SPSC ring itself
-  // Also what any timestamped queue with many writers must do per message,
-  // whatever its design: read a clock (the TSC), and claim its place with
-  // one atomic read-modify-write of shared state (here a 16-byte
-  // compare-and-swap of a (position, sequence) pair on a line the reader
-  // does not poll). The floor under the queue's one-Append-per-message rows.
-  kClaimAndClock,
 };
 
 double g_spsc_cpu_ns = 0;  // per message, reader + writer
 
-double RunSpsc(RingCosts costs) {
+double RunSpsc() {
   const double cpu_before = ChildrenCpuNs();
   struct rusage self_before;
   getrusage(RUSAGE_SELF, &self_before);
@@ -243,17 +224,7 @@ double RunSpsc(RingCosts costs) {
     while (tail - ring->head.load(std::memory_order_acquire) >= SpscRing::kSlots) {
       Backoff(&full);
     }
-    char* slot = ring->slots[tail % SpscRing::kSlots];
-    if (costs == RingCosts::kClaimAndClock) {
-      const unsigned __int128 claimed = ring->claim;
-      if (!__sync_bool_compare_and_swap(&ring->claim, claimed, claimed + 1 + (claimed << 64))) {
-        fprintf(stderr, "the ring's claim lost a race with no other writer\n");
-        exit(1);
-      }
-      const uint64_t now = __rdtsc();
-      memcpy(slot + kBody, &now, sizeof(now));
-    }
-    memcpy(slot, body.data(), kBody);
+    memcpy(ring->slots[tail % SpscRing::kSlots], body.data(), kBody);
     ring->tail.store(++tail, std::memory_order_release);
   }
   WaitAll({reader});
@@ -398,10 +369,6 @@ constexpr char kUsage[] = R"usage(usage: queue [--messages=N] [--cases=LIST]
 The shared-memory queue across processes (fork), 100-byte messages, with the
 same-run baselines: a single-producer single-consumer shared-memory ring of
 fixed slots (the practical limit of any cross-process channel) and a pipe.
-The ring runs twice: as is, and with what any timestamped queue with many
-writers must add per message whatever its design (a TSC read and one
-16-byte compare-and-swap on shared state): the floor under the queue's
-one-Append-per-message rows.
 
   --messages=N   messages per case (default 2000000)
   --cases=LIST   comma-separated subset of: baseline, append, batch, latency
@@ -441,15 +408,10 @@ int main(int argc, char** argv) {
          sysconf(_SC_NPROCESSORS_ONLN));
   double spsc = 0;
   if (Wanted(cases, "baseline")) {
-    spsc = RunSpsc(RingCosts::kNone);
-    const double spsc_cpu_ns = g_spsc_cpu_ns;
-    const double floor = RunSpsc(RingCosts::kClaimAndClock);
+    spsc = RunSpsc();
     const double pipe_rate = RunPipe();
     printf("%-44s %12.2f M msgs/s  (1.00x; CPU %.0f ns/msg)\n", "baseline: SPSC shm ring 1 -> 1",
-           spsc / 1e6, spsc_cpu_ns);
-    printf("%-44s %12.2f M msgs/s  (%.2fx of SPSC; CPU %.0f ns/msg)\n",
-           "  the same + TSC read + 16-byte CAS per msg", floor / 1e6, floor / spsc,
-           g_spsc_cpu_ns);
+           spsc / 1e6, g_spsc_cpu_ns);
     printf("%-44s %12.2f M msgs/s  (%.2fx of SPSC)\n", "baseline: pipe 1 -> 1", pipe_rate / 1e6,
            pipe_rate / spsc);
   }
