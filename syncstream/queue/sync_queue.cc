@@ -558,7 +558,6 @@ absl::Status QueueParticipant::CheckUsable(bool want_reader, bool want_writer) c
   return absl::OkStatus();
 }
 
-
 inline bool QueueParticipant::UsableAsWriter() const {
   if (slot_ < 0 || owner_pid_ != CachedPid() ||
       (static_cast<uint32_t>(role_) & queue_internal::kRoleWriterBit) == 0) {
