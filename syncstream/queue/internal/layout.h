@@ -195,7 +195,7 @@ struct alignas(64) QueueHeader {
   uint8_t pad3[64 - 48];
 
   // (tail, next_sequence) change together in one 16-byte compare-and-swap
-  // (sync_queue.cc: TailCompareExchange); readers load `tail` alone.
+  // (queue_participant.cc: TailCompareExchange); readers load `tail` alone.
   alignas(16) std::atomic<uint64_t> tail;
   std::atomic<uint64_t> next_sequence;
   uint8_t pad4[64 - 16];

@@ -396,6 +396,14 @@ bool Segment::ProbeDueLocked() {
   return true;
 }
 
+uint32_t Segment::CountActive() const {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < max_participants_; ++i) {
+    if (slots_[i].state.load(std::memory_order_acquire) == kSlotActive) ++n;
+  }
+  return n;
+}
+
 bool Segment::SlotProcessAlive(uint32_t i) const {
   const ParticipantSlot& s = slots_[i];
   return IsProcessAlive(ProcessIdentity{s.pid, s.start_time});

@@ -138,6 +138,8 @@ class Segment {
   absl::StatusOr<bool> AbandonIfWriterDead(uint64_t position, uint64_t tail);
   // Whether the participant in slot `i` is alive (pid + start time).
   bool SlotProcessAlive(uint32_t i) const;
+  // How many participant slots are taken.
+  uint32_t CountActive() const;
 
   // Under the lock: moves head forward over frames every reader has passed
   // (jumping over those below every writer's unfinished claim, walking the

@@ -1,0 +1,36 @@
+// Test hooks of the queue: points where a process stops itself, so that a
+// death test can SIGKILL it exactly there. Internal to syncstream/queue.
+#ifndef SYNCSTREAM_QUEUE_INTERNAL_TEST_HOOK_H_
+#define SYNCSTREAM_QUEUE_INTERNAL_TEST_HOOK_H_
+
+namespace syncstream::queue_internal {
+
+// The hooks (SYNCSTREAM_QUEUE_TEST_HOOK=NAME) and where each stops:
+//   stop-after-claim:   an append claimed its frames, wrote no header yet;
+//   stop-mid-header:    an append wrote its first frame's header fields, not
+//                       its frame word;
+//   stop-after-reserve: an append wrote its reserved headers, no payload;
+//   stop-after-commit:  an append committed its frames, did not yet mark its
+//                       claim finished;
+//   stop-around-lost-race: an append loaded the tail, is about to claim (so
+//                       that another writer can take the tail first), and
+//                       again after its compare-and-swap failed;
+//   stop-holding-lock:  Attach holds the queue lock.
+enum class TestHook {
+  kNone,
+  kStopAfterClaim,
+  kStopMidHeader,
+  kStopAfterReserve,
+  kStopAfterCommit,
+  kStopAroundLostRace,
+  kStopHoldingLock
+};
+
+// The hook named by SYNCSTREAM_QUEUE_TEST_HOOK, read once when the program
+// starts (a plain load where it is tested, no initialization guard): tests
+// set it in the environment of the programs they spawn.
+extern const TestHook kActiveTestHook;
+
+}  // namespace syncstream::queue_internal
+
+#endif  // SYNCSTREAM_QUEUE_INTERNAL_TEST_HOOK_H_
