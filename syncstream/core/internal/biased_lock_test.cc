@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "syncstream/core/internal/thread_biased_lock.h"
+
 namespace syncstream {
 namespace internal {
 namespace {
@@ -17,14 +19,17 @@ namespace {
 // A counter with no synchronization of its own: only the lock keeps the
 // read-increment-write sequences of the owner and the others apart. Both
 // sides also check that nobody else is inside at the same time.
-struct Shared {
-  explicit Shared(uint32_t revoke_after = 0) : lock(revoke_after) {}
-  BiasedLock lock;
+template <typename Lock>
+struct SharedCounter {
+  explicit SharedCounter(uint32_t revoke_after = 0) : lock(revoke_after) {}
+  Lock lock;
   uint64_t count = 0;
   std::atomic<int> inside{0};
 };
+using Shared = SharedCounter<BiasedLock>;
 
-void Increment(Shared& shared, std::atomic<int>& overlaps) {
+template <typename Lock>
+void Increment(SharedCounter<Lock>& shared, std::atomic<int>& overlaps) {
   if (shared.inside.fetch_add(1) != 0) overlaps.fetch_add(1);
   uint64_t value = shared.count;
   shared.count = value + 1;
@@ -119,6 +124,48 @@ TEST(BiasedLockTest, WorksInAForkedChild) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// ThreadBiasedLock: every thread takes the same Guard; only the named
+// owner's takes the owner side. With `revoke_after` entries of others the
+// lock turns into a spin lock for all midway (0: never).
+void ExpectThreadGuardsExclude(uint32_t revoke_after) {
+  constexpr uint64_t kOwnerRounds = 1000000;
+  constexpr uint64_t kOtherRounds = 2000;
+  constexpr int kOthers = 3;
+  SharedCounter<ThreadBiasedLock> shared(revoke_after);
+  std::atomic<int> overlaps{0};
+  std::atomic<bool> named{false};
+  std::thread owner([&] {
+    shared.lock.SetOwnerToThisThread();  // before any other thread uses it
+    named.store(true);
+    for (uint64_t i = 0; i < kOwnerRounds; ++i) {
+      ThreadBiasedLock::Guard guard(shared.lock);
+      Increment(shared, overlaps);
+    }
+  });
+  while (!named.load()) std::this_thread::yield();
+  std::vector<std::thread> others;
+  for (int t = 0; t < kOthers; ++t) {
+    others.emplace_back([&] {
+      for (uint64_t i = 0; i < kOtherRounds; ++i) {
+        ThreadBiasedLock::Guard guard(shared.lock);
+        Increment(shared, overlaps);
+      }
+    });
+  }
+  owner.join();
+  for (std::thread& other : others) other.join();
+  EXPECT_EQ(overlaps.load(), 0);
+  EXPECT_EQ(shared.count, kOwnerRounds + kOthers * kOtherRounds);
+}
+
+TEST(ThreadBiasedLockTest, GuardsOfOwnerAndOtherThreadsExclude) {
+  ExpectThreadGuardsExclude(0);
+}
+
+TEST(ThreadBiasedLockTest, GuardsExcludeAfterRevocation) {
+  ExpectThreadGuardsExclude(64);
 }
 
 }  // namespace
