@@ -36,6 +36,17 @@ void Increment(SharedCounter<Lock>& shared, std::atomic<int>& overlaps) {
   shared.inside.fetch_sub(1);
 }
 
+// Joins the owner and the others, then checks that no two of their entries
+// overlapped and that `count` saw every increment.
+void JoinAndExpect(std::thread& owner, std::vector<std::thread>& others,
+                   const std::atomic<int>& overlaps, const uint64_t& count,
+                   uint64_t expected) {
+  owner.join();
+  for (std::thread& other : others) other.join();
+  EXPECT_EQ(overlaps.load(), 0);
+  EXPECT_EQ(count, expected);
+}
+
 // Owner and others on one lock, with revocation after `revoke_after`
 // entries of others (0: never); others also try the lock now and then.
 void ExpectExclusion(uint32_t revoke_after) {
@@ -66,10 +77,7 @@ void ExpectExclusion(uint32_t revoke_after) {
       }
     });
   }
-  owner.join();
-  for (std::thread& other : others) other.join();
-  EXPECT_EQ(overlaps.load(), 0);
-  EXPECT_EQ(shared.count, kOwnerRounds + kOthers * kOtherRounds);
+  JoinAndExpect(owner, others, overlaps, shared.count, kOwnerRounds + kOthers * kOtherRounds);
 }
 
 TEST(BiasedLockTest, OwnerAndOthersExcludeEachOther) { ExpectExclusion(0); }
@@ -154,10 +162,7 @@ void ExpectThreadGuardsExclude(uint32_t revoke_after) {
       }
     });
   }
-  owner.join();
-  for (std::thread& other : others) other.join();
-  EXPECT_EQ(overlaps.load(), 0);
-  EXPECT_EQ(shared.count, kOwnerRounds + kOthers * kOtherRounds);
+  JoinAndExpect(owner, others, overlaps, shared.count, kOwnerRounds + kOthers * kOtherRounds);
 }
 
 TEST(ThreadBiasedLockTest, GuardsOfOwnerAndOtherThreadsExclude) {
