@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -146,51 +147,59 @@ QueueParticipant& QueueParticipant::operator=(QueueParticipant&& other) noexcept
 
 QueueParticipant::~QueueParticipant() { Close().IgnoreError(); }
 
-absl::Status QueueParticipant::CheckUsable(bool want_reader, bool want_writer) const {
-  if (slot_ < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("participant '", name_, "' is closed"));
-  }
-  const Segment& seg = *segment_;
-  if (owner_pid_ != CachedPid()) {
-    return seg.Error(absl::StatusCode::kFailedPrecondition,
-                     absl::StrCat("participant '", name_, "' belongs to pid ", owner_pid_,
-                                  "; attach again in this process"));
-  }
+inline QueueParticipant::Usability QueueParticipant::UsabilityFor(bool want_reader,
+                                                                  bool want_writer) const {
+  if (slot_ < 0) return Usability::kClosed;
+  if (owner_pid_ != CachedPid()) return Usability::kOtherProcess;
   const uint32_t bits = static_cast<uint32_t>(role_);
-  if (want_reader && !(bits & queue_internal::kRoleReaderBit)) {
-    return seg.Error(absl::StatusCode::kFailedPrecondition,
-                     absl::StrCat("participant '", name_, "' is not a reader"));
-  }
-  if (want_writer && !(bits & queue_internal::kRoleWriterBit)) {
-    return seg.Error(absl::StatusCode::kFailedPrecondition,
-                     absl::StrCat("participant '", name_, "' is not a writer"));
-  }
-  const ParticipantSlot& s = *seg.slot(static_cast<uint32_t>(slot_));
+  if (want_reader && !(bits & queue_internal::kRoleReaderBit)) return Usability::kNotReader;
+  if (want_writer && !(bits & queue_internal::kRoleWriterBit)) return Usability::kNotWriter;
+  const ParticipantSlot& s = *segment_->slot(static_cast<uint32_t>(slot_));
   if (s.state.load(std::memory_order_relaxed) != queue_internal::kSlotActive ||
       s.generation != generation_) {
-    return seg.Error(absl::StatusCode::kFailedPrecondition,
-                     absl::StrCat("participant '", name_,
-                                  "' was released (repair or rm while attached?)"));
+    return Usability::kReleased;
+  }
+  return Usability::kUsable;
+}
+
+absl::Status QueueParticipant::UsabilityError(Usability usability) const {
+  switch (usability) {
+    case Usability::kUsable:
+      break;
+    case Usability::kClosed:
+      return absl::FailedPreconditionError(
+          absl::StrCat("participant '", name_, "' is closed"));
+    case Usability::kOtherProcess:
+      return segment_->Error(absl::StatusCode::kFailedPrecondition,
+                             absl::StrCat("participant '", name_, "' belongs to pid ",
+                                          owner_pid_, "; attach again in this process"));
+    case Usability::kNotReader:
+      return segment_->Error(absl::StatusCode::kFailedPrecondition,
+                             absl::StrCat("participant '", name_, "' is not a reader"));
+    case Usability::kNotWriter:
+      return segment_->Error(absl::StatusCode::kFailedPrecondition,
+                             absl::StrCat("participant '", name_, "' is not a writer"));
+    case Usability::kReleased:
+      return segment_->Error(absl::StatusCode::kFailedPrecondition,
+                             absl::StrCat("participant '", name_,
+                                          "' was released (repair or rm while attached?)"));
   }
   return absl::OkStatus();
 }
 
-inline bool QueueParticipant::UsableAsWriter() const {
-  if (slot_ < 0 || owner_pid_ != CachedPid() ||
-      (static_cast<uint32_t>(role_) & queue_internal::kRoleWriterBit) == 0) {
-    return false;
-  }
-  const ParticipantSlot& s = *segment_->slot(static_cast<uint32_t>(slot_));
-  return s.state.load(std::memory_order_relaxed) == queue_internal::kSlotActive &&
-         s.generation == generation_;
+// Inline, with the statuses built out of line: it runs on every append.
+inline absl::Status QueueParticipant::CheckUsable(bool want_reader, bool want_writer) const {
+  const Usability usability = UsabilityFor(want_reader, want_writer);
+  if (ABSL_PREDICT_TRUE(usability == Usability::kUsable)) return absl::OkStatus();
+  return UsabilityError(usability);
 }
 
 // Append and AppendBatch each inline this one implementation, so that in
 // Append, where the span holds one message, the compiler folds its loops.
 __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessages(
     absl::Span<const OutgoingMessage> messages, const AppendOptions& options) {
-  if (!UsableAsWriter()) return CheckUsable(false, true);
+  absl::Status usable = CheckUsable(false, true);
+  if (!usable.ok()) return usable;
   if (messages.empty()) return absl::OkStatus();
   // Indexed without Span's checked operator[] (out of line in hardened
   // builds of Abseil): every index below is < messages.size().

@@ -320,9 +320,13 @@ class QueueParticipant {
   friend class SyncQueue;
   QueueParticipant() = default;
 
+  // Why this participant cannot serve a call, or kUsable.
+  enum class Usability { kUsable, kClosed, kOtherProcess, kNotReader, kNotWriter, kReleased };
+  Usability UsabilityFor(bool want_reader, bool want_writer) const;
+  // The status naming a reason other than kUsable.
+  absl::Status UsabilityError(Usability usability) const;
+  // OK, or UsabilityError of UsabilityFor.
   absl::Status CheckUsable(bool want_reader, bool want_writer) const;
-  // CheckUsable(false, true).ok(), without building a status (per append).
-  bool UsableAsWriter() const;
   // Append and AppendBatch.
   absl::Status AppendMessages(absl::Span<const OutgoingMessage> messages,
                               const AppendOptions& options);
