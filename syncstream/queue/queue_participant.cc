@@ -245,28 +245,21 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
   absl::Time deadline = absl::InfinitePast();
   bool prepared = false;
   uint32_t space_epoch = 0;
-  // The pair is loaded after head, except after a failed compare-and-swap,
-  // which hands back the pair as it was then. (Expecting, without a load,
-  // the pair this participant's last claim left made one writer with one
-  // reader half as fast, measured: its reader then kept finding claimed
-  // frames not yet written, and waited on their cache lines while the
-  // writer wrote them.)
+  // Every try loads the pair after head. (Expecting, without a load, the
+  // pair this participant's last claim left made one writer with one reader
+  // half as fast, measured: its reader then kept finding claimed frames not
+  // yet written, and waited on their cache lines while the writer wrote
+  // them. The pair a failed compare-and-swap hands back is not used either:
+  // it was read before the next head, which may have passed it since.)
   uint64_t tail = 0;
   uint64_t sequence = 0;
-  bool load_pair = true;
   bool stopped_before_claim = false;  // test hook
   uint64_t end = 0;
   for (;;) {
-    // head before tail: head never passes a published tail. A pair handed
-    // back by the compare-and-swap was read before this head, which other
-    // writers' appends and a reclaim may have moved past it since: such a
-    // pair is loaded again (not taken for corruption).
+    // head before tail: head never passes a published tail.
     const uint64_t head = h.head.load(std::memory_order_acquire);
-    if (load_pair || tail < head || tail - head > capacity) {
-      tail = h.tail.load(std::memory_order_acquire);
-      sequence = h.next_sequence.load(std::memory_order_relaxed);  // checked by the CAS
-    }
-    load_pair = true;
+    tail = h.tail.load(std::memory_order_acquire);
+    sequence = h.next_sequence.load(std::memory_order_relaxed);  // checked by the CAS
     if (tail < head || tail - head > capacity || tail % queue_internal::kFrameAlign) {
       // Legitimate if head moved meanwhile (we were descheduled between the
       // loads); corrupt if it did not.
@@ -297,10 +290,8 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
         break;
       }
       // Lost the race: withdraw the announcement (a reader must not wait
-      // for a claim that is not ours) and try again with the pair the
-      // compare-and-swap returned.
+      // for a claim that is not ours) and look again.
       me.reserving_end.store(claimed, std::memory_order_release);
-      load_pair = false;
       if (kActiveTestHook == TestHook::kStopAroundLostRace) ::raise(SIGSTOP);
       continue;
     }
