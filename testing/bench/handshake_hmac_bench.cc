@@ -22,6 +22,7 @@
 #include "syncstream/net/auth_key.h"
 #include "syncstream/net/internal/hmac_sha256.h"
 #include "syncstream/net/internal/proof.h"
+#include "testing/bench/bench_clock.h"
 
 namespace syncstream::net::internal {
 namespace {
@@ -30,9 +31,7 @@ constexpr int kRounds = 5;
 constexpr int kProofsPerRound = 200000;
 
 double ThreadCpuNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e9 + ts.tv_nsec;
+  return static_cast<double>(syncstream::bench::ClockNanos(CLOCK_THREAD_CPUTIME_ID));
 }
 
 // Median CPU ns per call of `proof`, which returns a byte of its result (so

@@ -17,16 +17,9 @@
 #include <vector>
 
 #include "syncstream/thread/line_buffer.h"
+#include "testing/bench/bench_clock.h"
 
-namespace {
-
-int64_t Nanos(clockid_t clock) {
-  struct timespec now;
-  clock_gettime(clock, &now);
-  return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-}
-
-}  // namespace
+using syncstream::bench::ClockNanos;
 
 int main() {
   constexpr int kBatch = 200;
@@ -39,17 +32,17 @@ int main() {
   line.push_back('\n');
   std::vector<double> per_line;
   per_line.reserve(kBatches);
-  const int64_t cpu_start = Nanos(CLOCK_THREAD_CPUTIME_ID);
+  const int64_t cpu_start = ClockNanos(CLOCK_THREAD_CPUTIME_ID);
   for (int b = 0; b < kBatches; ++b) {
-    const int64_t start = Nanos(CLOCK_MONOTONIC);
+    const int64_t start = ClockNanos(CLOCK_MONOTONIC);
     for (int i = 0; i < kBatch; ++i) {
       if (!(*buffer)->Write(line).ok()) return 1;
     }
-    per_line.push_back(static_cast<double>(Nanos(CLOCK_MONOTONIC) - start) /
+    per_line.push_back(static_cast<double>(ClockNanos(CLOCK_MONOTONIC) - start) /
                        kBatch);
   }
   const double cpu_per_line =
-      static_cast<double>(Nanos(CLOCK_THREAD_CPUTIME_ID) - cpu_start) /
+      static_cast<double>(ClockNanos(CLOCK_THREAD_CPUTIME_ID) - cpu_start) /
       (kBatch * kBatches);
   std::sort(per_line.begin(), per_line.end());
   std::printf("LineBuffer::Write, 64-byte line, 1 thread: min %.1f ns, "

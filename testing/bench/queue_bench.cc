@@ -28,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "syncstream/queue/sync_queue.h"
+#include "testing/bench/bench_clock.h"
 
 namespace {
 
@@ -36,11 +37,7 @@ using namespace syncstream;
 constexpr size_t kBody = 100;
 long g_messages = 2'000'000;
 
-int64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
+int64_t NowNs() { return syncstream::bench::ClockNanos(CLOCK_MONOTONIC); }
 
 // Shared between the parent and the forked children (MAP_SHARED anonymous).
 struct Shared {

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "syncstream/queue/sync_queue.h"
+#include "testing/bench/bench_clock.h"
 
 namespace {
 
@@ -30,11 +31,7 @@ using syncstream::SyncQueue;
 constexpr size_t kBody = 100;
 constexpr int kRound = 1000;  // messages appended, then read, per round
 
-int64_t CpuNanos() {
-  struct timespec now;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-  return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-}
+int64_t CpuNanos() { return syncstream::bench::ClockNanos(CLOCK_PROCESS_CPUTIME_ID); }
 
 // Exits with the status's message: a failed operation voids the figures.
 void Check(const absl::Status& status, const char* what) {
