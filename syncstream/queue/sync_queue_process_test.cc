@@ -403,6 +403,68 @@ TEST_F(DeathTest, StoppedWriterAfterClaimIsWaitedForAndDelivered) {
   EXPECT_EQ(queue_->Inspect()->abandoned_frames, 0u);
 }
 
+// Bytes laid out like a committed frame (FrameHeader + payload), as a
+// message body may carry them: what a reader must never take for a frame.
+std::string FakeCommittedFrame(uint32_t lap, const std::string& sender,
+                               const std::string& type, const std::string& body) {
+  const size_t length = queue_internal::FrameSize(sender.size(), type.size(), body.size());
+  std::string bytes(length, '\0');
+  auto put = [&bytes](size_t offset, auto value) {
+    std::memcpy(&bytes[offset], &value, sizeof(value));
+  };
+  put(0, queue_internal::MakeFrameWord(queue_internal::kFrameCommitted, length, lap));
+  put(8, uint64_t{777});                                  // sequence
+  put(24, static_cast<uint32_t>(body.size()));
+  put(28, static_cast<uint16_t>(type.size()));
+  put(30, static_cast<uint8_t>(sender.size()));
+  std::memcpy(&bytes[queue_internal::kFrameHeaderSize], (sender + type + body).data(),
+              sender.size() + type.size() + body.size());
+  return bytes;
+}
+
+TEST_F(DeathTest, BytesOfAnEarlierLapAtAClaimWithoutHeaderAreNeverAFrame) {
+  // A writer has claimed [2560, 2624) (lap 1, ring offset 512) and stopped
+  // before writing its header. Lap 0 left a body at ring offset 512 whose
+  // bytes read as a committed frame of lap 1 that fits the claim. The reader
+  // must wait for the claim, not deliver those bytes.
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(r.ok() && w.ok());
+  const size_t capacity = queue_->capacity_bytes();
+  ASSERT_EQ(capacity, 2048u);
+  // Lap 0: a frame at 0 (40 header bytes, "w", "t", its body from 42 on)
+  // holding the fake at ring offset 512, and one up to 2024.
+  std::string first(1024 - 42, 'a');
+  const std::string fake = FakeCommittedFrame(1, "evil", "type", "garbage!!");
+  ASSERT_EQ(fake.size(), 64u);
+  first.replace(512 - 42, fake.size(), fake);
+  for (const std::string& body : {first, std::string(1000 - 42, 'b'),
+                                  // 512 bytes do not fit in the 24 left: padding, then
+                                  // the frame at 2048 (ring offset 0).
+                                  std::string(512 - 42, 'c')}) {
+    ASSERT_TRUE(w->Append("t", body).ok());
+    auto m = r->Pop();
+    ASSERT_TRUE(m.ok() && m->has_value());
+    ASSERT_EQ((*m)->body, body);
+  }
+  ASSERT_EQ(queue_->Inspect()->tail, 2560u);
+  pid_t writer = SpawnStoppedAppender(name_, "slow", "stop-after-claim");
+  ASSERT_GT(writer, 0);
+  ASSERT_EQ(queue_->Inspect()->tail, 2624u);
+  auto none = r->Pop(PopOptions{.timeout = absl::Milliseconds(50)});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value()) << "delivered bytes of lap 0 from '" << (*none)->sender << "'";
+  ASSERT_EQ(::kill(writer, SIGCONT), 0);
+  auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->sender, "slow");
+  EXPECT_EQ((*m)->body, "from slow");
+  auto code = WaitForExit(writer, absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+}
+
 TEST_F(DeathTest, WriterThatLostTheRaceRetriesAfterHeadPassedWhatItSaw) {
   // A failed compare-and-swap hands back the tail as it was then; before
   // the retry looks at head, other writers may append a lap of the ring and
@@ -663,7 +725,7 @@ TEST_F(CorruptSegmentTest, LayoutVersion2IsRefusedByName) {
   const absl::Status opened = OpenAtLayoutVersion(2);
   ASSERT_FALSE(opened.ok());
   EXPECT_THAT(std::string(opened.message()),
-              HasSubstr("queue '" + name_ + "': layout version 2, this program reads 4"));
+              HasSubstr("queue '" + name_ + "': layout version 2, this program reads 5"));
 }
 
 TEST_F(CorruptSegmentTest, LayoutVersion3IsRefusedByName) {
@@ -672,7 +734,16 @@ TEST_F(CorruptSegmentTest, LayoutVersion3IsRefusedByName) {
   const absl::Status opened = OpenAtLayoutVersion(3);
   ASSERT_FALSE(opened.ok());
   EXPECT_THAT(std::string(opened.message()),
-              HasSubstr("queue '" + name_ + "': layout version 3, this program reads 4"));
+              HasSubstr("queue '" + name_ + "': layout version 3, this program reads 5"));
+}
+
+TEST_F(CorruptSegmentTest, LayoutVersion4IsRefusedByName) {
+  // Version 4 reclaimed space without zeroing it: its writers would hand a
+  // version 5 reader the bytes of an earlier lap at a claim in progress.
+  const absl::Status opened = OpenAtLayoutVersion(4);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_THAT(std::string(opened.message()),
+              HasSubstr("queue '" + name_ + "': layout version 4, this program reads 5"));
 }
 
 TEST_F(CorruptSegmentTest, CorruptFrameIsDataLossNotACrash) {

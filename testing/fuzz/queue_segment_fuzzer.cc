@@ -1,7 +1,7 @@
 // Fuzz target: the queue's attach-and-validate path and frame decoding, fed
 // arbitrary segment bytes through real shared memory.
 //
-// The first input byte picks how the rest becomes a segment (layout version 4):
+// The first input byte picks how the rest becomes a segment (layout version 5):
 //   even: the bytes are the whole segment, as is;
 //   odd:  a valid segment (2 slots, a 512-byte ring, a wrapped ring with
 //         committed, reserved and padding frames) patched by (offset:2,
@@ -12,7 +12,8 @@
 // resolved as a stuck reader would (abandoning those of dead writers), and
 // space is reclaimed as a writer short of space would (head jumps over what
 // the writers' announced claims say is finished, then walks). No crash, no
-// hang, head never moves back nor past the tail, whatever the bytes.
+// hang, head never moves back nor past the tail, and what it passed is
+// zeroed, whatever the bytes.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -155,6 +156,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto fits = seg.ReclaimLocked(tail + seg.capacity(), /*probe=*/false);
     const uint64_t head_after = seg.header()->head.load();
     if (fits.ok() && (head_after < head_before || head_after > tail)) __builtin_trap();
+    // What head passed is handed to writers zeroed (layout.h).
+    for (uint64_t pos = head_before; fits.ok() && pos < head_after; ++pos) {
+      if (seg.ring()[pos & (seg.capacity() - 1)] != 0) __builtin_trap();
+    }
   }
   ::shm_unlink(shm.c_str());
   return 0;

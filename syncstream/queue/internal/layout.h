@@ -1,5 +1,5 @@
 // The bytes of a syncstream queue segment (/dev/shm/syncstream-queue.NAME).
-// Layout version 4. All integers are little-endian host order (the segment
+// Layout version 5. All integers are little-endian host order (the segment
 // never leaves the machine). Everything here is read by other processes and
 // therefore untrusted: see segment.h for the validation rules.
 //
@@ -33,17 +33,26 @@
 //     (release);
 //  4. it sets kClaimFinished in `reserving_end` (release): every frame of
 //     the claim is committed.
-// A frame word carries the position's lap: a word left from an earlier lap
-// (whatever the ring held before) never passes for the frame of this lap. A
-// reader at a position below `tail` whose word is not of this lap is looking
-// at a claim whose header is not written yet: it waits while a live writer's
+// Space is handed to writers zeroed: head moves only under the queue lock,
+// and whoever moves it zeroes the bytes it passes first (every reader has
+// read them), then stores head (release). A writer claims space only below
+// head + capacity as it loaded it (acquire), so a reader that finds a claim
+// whose header is not written yet reads zeros there (kFrameUnwritten), never
+// bytes of an earlier lap: 8 of those can look like a frame word of this
+// one (a body may hold anything, and an old header's body and type lengths
+// read as a word give a state, a length and a small lap). Version 4 did not
+// zero, and its readers could take such bytes for a frame: a garbage message
+// or a "bad length". A frame word also carries the position's lap, so a word
+// of an earlier lap is not taken for this one's either. A reader at a
+// position below `tail` whose word is zero or not of this lap is looking at a
+// claim whose header is not written yet: it waits while a live writer's
 // announced claim [reserving, reserving_end) covers that position. When only
 // dead writers' claims cover it, the claimant died between steps 1 and 2
 // (or in the middle of step 2): the hole from the position to the claim's
 // announced end (or the lap's end, as padding, when the claim goes on in the
 // next lap) is marked abandoned with a compare-and-swap, so racing readers
-// agree. The ring's bytes are never searched for the end of a hole: bytes of
-// an earlier lap can look like a frame word of this one. A confirmed claim
+// agree. The ring's bytes are never searched for the end of a hole (a body
+// of this lap can look like a frame word too). A confirmed claim
 // is the real one; a writer killed between a failed compare-and-swap and its
 // withdrawal leaves an unconfirmed one, so dead unconfirmed claims are used
 // only when they all agree. A dead writer's slot is released only once its
@@ -67,7 +76,7 @@
 namespace syncstream::queue_internal {
 
 inline constexpr uint64_t kMagic = 0x3151'4D52'5453'5353ull;  // "SSSTRMQ1"
-inline constexpr uint32_t kLayoutVersion = 4;
+inline constexpr uint32_t kLayoutVersion = 5;
 inline constexpr const char* kShmPrefix = "syncstream-queue.";
 
 inline constexpr size_t kFrameAlign = 8;

@@ -594,6 +594,14 @@ void Segment::ReleaseDeadLocked(RepairReport* report) {
   }
 }
 
+void Segment::ZeroRangeLocked(uint64_t begin, uint64_t end) {
+  const uint64_t offset = begin & (capacity_ - 1);
+  const uint64_t length = end - begin;  // at most capacity_
+  const uint64_t first = std::min(length, capacity_ - offset);
+  std::memset(ring_ + offset, 0, first);
+  std::memset(ring_, 0, length - first);
+}
+
 absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
                                             RepairReport* report) {
   QueueHeader& h = *header_;
@@ -660,6 +668,10 @@ absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
       head += f.length;
     }
     if (head != old_head) {
+      // Before head passes them (release): a writer claims this space only
+      // after loading such a head, so a reader that finds a claim's header
+      // not written yet reads zeros there, never an earlier lap's bytes.
+      ZeroRangeLocked(old_head, head);
       h.head.store(head, std::memory_order_release);
       if (report != nullptr) report->reclaimed_bytes += head - old_head;
     }

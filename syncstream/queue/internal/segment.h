@@ -172,6 +172,9 @@ class Segment {
   uint64_t CompleteBelowLocked(uint64_t head, uint64_t limit) const;
   // Whether `c` is a plausible claim below `tail` that covers `position`.
   bool Covers(const Claim& c, uint64_t position, uint64_t tail) const;
+  // Under the lock: zeroes the ring's bytes of positions [begin, end), which
+  // every reader has passed (end - begin <= capacity).
+  void ZeroRangeLocked(uint64_t begin, uint64_t end);
   // Under the lock, for a dead writer's slot `i`: closes what is left
   // unwritten of its claim; false when that cannot be decided yet.
   bool CloseDeadClaimLocked(uint32_t i);
