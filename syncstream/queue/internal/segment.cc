@@ -595,6 +595,8 @@ void Segment::ReleaseDeadLocked(RepairReport* report) {
 }
 
 void Segment::ZeroRangeLocked(uint64_t begin, uint64_t end) {
+  // No one reads these bytes meanwhile: readers are past them, and a writer
+  // claims them only after loading the head stored after this.
   const uint64_t offset = begin & (capacity_ - 1);
   const uint64_t length = end - begin;  // at most capacity_
   const uint64_t first = std::min(length, capacity_ - offset);
@@ -610,7 +612,7 @@ absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
   const uint64_t tail = h.tail.load(std::memory_order_acquire);
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t head = h.head.load(std::memory_order_relaxed);
-    if (tail < head || tail - head > capacity_) {
+    if (tail < head || tail - head > capacity_ || head % kFrameAlign || tail % kFrameAlign) {
       return Error(absl::StatusCode::kDataLoss,
                    absl::StrCat("corrupt positions: head ", head, ", tail ", tail));
     }
