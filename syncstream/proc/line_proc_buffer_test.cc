@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -54,6 +55,37 @@ std::unique_ptr<LineProcMirror> MakeMirror(LineProcBuffer& buffer,
   EXPECT_TRUE(mirror.ok()) << mirror.status();
   return mirror.ok() ? *std::move(mirror) : nullptr;
 }
+
+// Children forked one after another start their work together, once all are
+// forked: a fork while the collector thread is busy copies whatever lock it
+// holds into the child. glibc's malloc resets its own; the sanitizers'
+// allocators in GCC 12 do not (LLVM fixed TSan's in PR 96600, 2024), and 2-4
+// runs in 100 of ManyLinesUnderFork under --config=asan or tsan had a child
+// stuck in their allocator. The gate is a pipe: its end of file opens it.
+class StartGate {
+ public:
+  StartGate() {
+    int fds[2];
+    if (::pipe(fds) == 0) {
+      read_.Reset(fds[0]);
+      write_.Reset(fds[1]);
+    }
+    EXPECT_TRUE(read_.valid()) << "pipe: " << std::strerror(errno);
+  }
+  // In a forked child: returns once the parent opened the gate.
+  void WaitInChild() {
+    write_.Reset();  // the child's copy, or end of file never comes
+    char byte;
+    while (::read(read_.get(), &byte, 1) < 0 && errno == EINTR) {
+    }
+  }
+  // In the parent, after the last fork.
+  void Open() { write_.Reset(); }
+
+ private:
+  UniqueFd read_;
+  UniqueFd write_;
+};
 
 // Forks a child that runs `fn` inside `mirror` (RunInMirror).
 ChildProcess ForkInMirror(LineProcMirror& mirror, std::function<void()> fn) {
@@ -245,31 +277,19 @@ TEST(LineProcBufferTest, ManyLinesUnderFork) {
   std::vector<std::unique_ptr<LineProcMirror>> mirrors;
   std::vector<ChildProcess> children;
   std::vector<std::string> prefixes;
-  // The children start writing together, once all are forked: a fork while
-  // the collector thread is busy copies whatever lock it holds into the
-  // child. glibc's malloc resets its own; the sanitizers' allocators in GCC
-  // 12 do not (fixed in LLVM by PR 96600, 2024), and 2-4 runs in 100 of
-  // this test under --config=asan or tsan had a child stuck in their
-  // allocator. The gate is a pipe: its end of file is the start signal.
-  int gate[2];
-  ASSERT_EQ(::pipe(gate), 0);
-  UniqueFd gate_read(gate[0]);
-  UniqueFd gate_write(gate[1]);
+  StartGate gate;
   for (int i = 0; i < 8; ++i) {
     prefixes.push_back(absl::StrCat("f", i));
     mirrors.push_back(MakeMirror(*buffer, prefixes.back()));
     LineProcMirror& m = *mirrors.back();
     std::string prefix = prefixes.back();
-    children.push_back(ForkInMirror(m, [&m, prefix, &gate_read, &gate_write] {
-      gate_write.Reset();
-      char byte;
-      while (::read(gate_read.get(), &byte, 1) < 0 && errno == EINTR) {
-      }
+    children.push_back(ForkInMirror(m, [&m, prefix, &gate] {
+      gate.WaitInChild();
       absl::Status s = proc_testing::WriteNumberedLines(m, prefix, kManyLines);
       if (!s.ok()) throw std::runtime_error(s.ToString());
     }));
   }
-  gate_write.Reset();
+  gate.Open();
   ExpectAllClosed(*buffer);
   for (ChildProcess& child : children) ExpectExit(child, ExitStatus::Exited(0));
   std::vector<Record> records = buffer->Read();
@@ -314,11 +334,13 @@ TEST(LineProcBufferTest, ChildKilledMidLineIsReported) {
     auto buffer = MakeBuffer(10000);
     std::vector<std::unique_ptr<LineProcMirror>> mirrors;
     std::vector<ChildProcess> children;
+    StartGate gate;
     for (int i = 0; i < 3; ++i) {
       mirrors.push_back(MakeMirror(*buffer, absl::StrCat("ok", i)));
       LineProcMirror& m = *mirrors.back();
       std::string prefix = m.name();
-      children.push_back(ForkInMirror(m, [&m, prefix] {
+      children.push_back(ForkInMirror(m, [&m, prefix, &gate] {
+        gate.WaitInChild();
         proc_testing::WriteNumberedLines(m, prefix, 1000).IgnoreError();
       }));
     }
@@ -328,7 +350,8 @@ TEST(LineProcBufferTest, ChildKilledMidLineIsReported) {
     if (exec) {
       killed = ExecMirrorChild({victim.token(), "die-mid-line", "50", "victim"});
     } else {
-      auto forked = ChildProcess::Fork([&victim] {
+      auto forked = ChildProcess::Fork([&victim, &gate] {
+        gate.WaitInChild();
         victim.Open().IgnoreError();
         proc_testing::WriteThenDieMidLine(victim, "victim", 50);
         return 0;
@@ -336,6 +359,7 @@ TEST(LineProcBufferTest, ChildKilledMidLineIsReported) {
       ASSERT_TRUE(forked.ok());
       killed = *std::move(forked);
     }
+    gate.Open();
     absl::Time start = ::syncstream::Now();
     ASSERT_TRUE(buffer->Wait(absl::Seconds(20)).ok());
     EXPECT_LT(::syncstream::Now() - start, absl::Seconds(20));
