@@ -2,6 +2,7 @@
 // layout: internal/layout.h; mapping, validation, lock and space
 // bookkeeping: internal/segment.h; attaching: sync_queue.cc.
 #include <signal.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -338,6 +339,7 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
   const bool sleepers_at_claim = (h.data_event.load(std::memory_order_seq_cst) & 1u) != 0;
   const TestHook hook = kActiveTestHook;
   if (hook == TestHook::kStopAfterClaim) ::raise(SIGSTOP);
+  if (hook == TestHook::kPauseAfterClaim) ::usleep(50);
   // Reserved headers first, any padding word after them (a reader that sees
   // the padding then sees the frame behind it), then payloads and commits.
   uint64_t pos = tail;

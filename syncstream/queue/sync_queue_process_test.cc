@@ -6,6 +6,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <map>
+#include <iostream>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -104,6 +107,37 @@ TEST_P(ProcessTest, FourWritersOneReaderGetsEachWritersOrder) {
   WaitForParticipants(*q, 1);
   for (const auto& w : writers) pids.push_back(StartWriter(w, 5000));
   ExpectAllExitZero(pids);
+}
+
+// One writer whose bodies are full of frame words for the next lap, at the
+// positions where its frames of that lap go (HostileBodies), pausing after
+// every claim before writing its headers; one reader keeping up. Each lap,
+// the reader meets claims whose header is not written yet, and space is
+// zeroed before it is handed out (layout.h): it finds zeros there and waits.
+// Layout 4 did not zero: its reader took the old bytes for a frame and
+// failed with "bad length".
+TEST(HostileBodiesTest, BytesOfEarlierLapsNeverPassForFrames) {
+  const std::string name = UniqueQueueName("h");
+  auto q = SyncQueue::Create(name, 4096);
+  ASSERT_TRUE(q.ok()) << q.status();
+  auto reader = q->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(reader.ok());
+  constexpr int kCount = 2000;  // 80 laps
+  const pid_t writer = Spawn({helper_path, "write-hostile", name, std::to_string(kCount)},
+                             {"SYNCSTREAM_QUEUE_TEST_HOOK=pause-after-claim"});
+  HostileBodies expected(q->capacity_bytes());
+  QueueMessage m;
+  for (int i = 0; i < kCount; ++i) {
+    auto got = reader->PopInto(&m, PopOptions{.timeout = absl::Seconds(20)});
+    ASSERT_TRUE(got.ok()) << "message " << i << ": " << got.status();
+    ASSERT_TRUE(*got) << "message " << i << " did not come";
+    ASSERT_EQ(m.sender, HostileBodies::kSender);
+    ASSERT_EQ(m.body, expected.Next()) << "message " << i;
+  }
+  auto code = WaitForExit(writer, absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  SyncQueue::Remove(name).IgnoreError();
 }
 
 INSTANTIATE_TEST_SUITE_P(ForkAndExec, ProcessTest,

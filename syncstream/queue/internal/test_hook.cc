@@ -16,6 +16,7 @@ TestHook ReadTestHook() {
   if (std::strcmp(v, "stop-after-commit") == 0) return TestHook::kStopAfterCommit;
   if (std::strcmp(v, "stop-around-lost-race") == 0) return TestHook::kStopAroundLostRace;
   if (std::strcmp(v, "stop-holding-lock") == 0) return TestHook::kStopHoldingLock;
+  if (std::strcmp(v, "pause-after-claim") == 0) return TestHook::kPauseAfterClaim;
   return TestHook::kNone;
 }
 

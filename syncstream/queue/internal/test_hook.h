@@ -15,7 +15,9 @@ namespace syncstream::queue_internal {
 //   stop-around-lost-race: an append loaded the tail, is about to claim (so
 //                       that another writer can take the tail first), and
 //                       again after its compare-and-swap failed;
-//   stop-holding-lock:  Attach holds the queue lock.
+//   stop-holding-lock:  Attach holds the queue lock;
+//   pause-after-claim:  every append sleeps 50 us after its claim, before its
+//                       headers (readers meet claims without a header).
 enum class TestHook {
   kNone,
   kStopAfterClaim,
@@ -23,7 +25,8 @@ enum class TestHook {
   kStopAfterReserve,
   kStopAfterCommit,
   kStopAroundLostRace,
-  kStopHoldingLock
+  kStopHoldingLock,
+  kPauseAfterClaim
 };
 
 // The hook named by SYNCSTREAM_QUEUE_TEST_HOOK, read once when the program

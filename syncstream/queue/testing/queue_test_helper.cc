@@ -3,6 +3,7 @@
 //   queue_test_helper write QUEUE NAME COUNT
 //   queue_test_helper read QUEUE NAME COUNT WRITER...
 //   queue_test_helper append-once QUEUE NAME        (with a test hook env var)
+//   queue_test_helper write-hostile QUEUE COUNT     (HostileBodies, as "w0")
 //   queue_test_helper pop-block QUEUE NAME          (blocks in Pop for 60 s)
 //   queue_test_helper append-block QUEUE NAME       (blocks in Append for 60 s)
 #include <iostream>
@@ -16,7 +17,7 @@
 namespace {
 
 int Usage() {
-  std::cerr << "usage: queue_test_helper write|read|append-once|pop-block|append-block ...\n";
+  std::cerr << "usage: queue_test_helper write|write-hostile|read|append-once|pop-block|append-block ...\n";
   return 64;
 }
 
@@ -30,6 +31,11 @@ int main(int argc, char** argv) {
     int count = 0;
     if (!absl::SimpleAtoi(argv[4], &count)) return Usage();
     return queue_testing::RunWriter(queue, name, count);
+  }
+  if (mode == "write-hostile" && argc == 4) {
+    int count = 0;
+    if (!absl::SimpleAtoi(argv[3], &count)) return Usage();
+    return queue_testing::RunHostileWriter(queue, count);
   }
   if (mode == "read" && argc >= 6) {
     int count = 0;

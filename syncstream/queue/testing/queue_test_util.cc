@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -16,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "syncstream/queue/internal/layout.h"
 #include "syncstream/queue/sync_queue.h"
 #include "syncstream/core/deadline.h"
 
@@ -115,6 +117,49 @@ bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+std::string HostileBodies::Next() {
+  // 7 sizes: 25 frames fill a lap of 4096, so 5 would repeat each lap's layout.
+  const size_t words = 12 + index_ % 7;
+  const size_t frame = queue_internal::FrameSize(2, 6, words * 8);
+  const uint64_t room = capacity_ - position_ % capacity_;
+  if (room < frame) position_ += room;  // padding to the lap's end
+  std::string body(words * 8, '\0');
+  std::memcpy(&body[0], &index_, 8);
+  const uint64_t first = position_ + queue_internal::kFrameHeaderSize + 8;
+  for (size_t k = 1; k < words; ++k) {
+    const uint64_t at = first + 8 * k;  // in the ring, a lap before a frame
+    const uint64_t word = queue_internal::MakeFrameWord(
+        queue_internal::kFrameCommitted, 1u << 20, static_cast<uint32_t>(at / capacity_ + 1));
+    std::memcpy(&body[8 * k], &word, 8);
+  }
+  position_ += frame;
+  ++index_;
+  return body;
+}
+
+int RunHostileWriter(const std::string& queue, int count) {
+  auto q = SyncQueue::Open(queue);
+  if (!q.ok()) {
+    std::cerr << "hostile writer: " << q.status() << "\n";
+    return 2;
+  }
+  auto me = q->Attach(HostileBodies::kSender, QueueRole::kWriter);
+  if (!me.ok()) {
+    std::cerr << "hostile writer: " << me.status() << "\n";
+    return 3;
+  }
+  HostileBodies bodies(q->capacity_bytes());
+  for (int i = 0; i < count; ++i) {
+    absl::Status st = me->Append(HostileBodies::kType, bodies.Next(),
+                                 AppendOptions{.block = true, .timeout = absl::Seconds(20)});
+    if (!st.ok()) {
+      std::cerr << "hostile writer, message " << i << ": " << st << "\n";
+      return 4;
+    }
+  }
+  return me->Close(CloseOptions{.keep = true}).ok() ? 0 : 5;
 }
 
 int RunWriter(const std::string& queue, const std::string& name, int count) {

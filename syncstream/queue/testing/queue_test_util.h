@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -36,6 +38,30 @@ void KillAndReap(pid_t pid);
 
 // Polls `condition` until true or timeout.
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout);
+
+// The bodies of one writer alone on a new queue of `capacity` bytes, each
+// made to sit where the next lap's frames go: every 8 bytes but the first
+// (the message's index) read as a committed frame word of the lap after
+// the one they are written in, at their position, with a length no frame
+// has (1 MiB). Sender and type have 8 bytes together, so the body's words
+// are at 8-byte positions; bodies have 12 to 18 words, so frames start at
+// ever other offsets of the ring. A reader that meets a claim whose header
+// is not written yet finds such bytes there unless the space was zeroed.
+class HostileBodies {
+ public:
+  explicit HostileBodies(size_t capacity) : capacity_(capacity) {}
+  // The body of the next message.
+  std::string Next();
+  static constexpr const char kSender[] = "w0";
+  static constexpr const char kType[] = "type-6";
+
+ private:
+  size_t capacity_;
+  uint64_t position_ = 0;  // where the next frame would go, if it fits
+  uint64_t index_ = 0;
+};
+// Appends `count` HostileBodies to `queue` as HostileBodies::kSender.
+int RunHostileWriter(const std::string& queue, int count);
 
 // Actors. Bodies are "WRITER:INDEX". Return 0 on success, else print why to
 // stderr and return nonzero.
