@@ -214,22 +214,30 @@ absl::Status LineProcBuffer::Wait(absl::Duration timeout) {
     }
     return false;
   };
+  auto open_names = [this] {
+    std::vector<std::string> names;
+    for (const MirrorEntry& entry : mirrors_) {
+      if (entry.state != MirrorState::kOpen) continue;
+      names.push_back(entry.announced
+                          ? absl::StrCat("'", entry.name, "' (pid ", entry.process.pid, ")")
+                          : absl::StrCat("'", entry.name, "' (never opened)"));
+    }
+    return names;
+  };
   while (open()) {
+    if (!read_failure_.ok()) {
+      const std::vector<std::string> names = open_names();
+      return absl::DataLossError(absl::StrCat(read_failure_.message(), "; ", names.size(),
+                                              " mirror(s) still open: ",
+                                              absl::StrJoin(names, ", ")));
+    }
     if (deadline == absl::InfiniteFuture()) {
       changed_.wait(lock);
       continue;
     }
     absl::Duration left = TimeLeft(deadline);
     if (left <= absl::ZeroDuration()) {
-      std::vector<std::string> names;
-      for (const MirrorEntry& entry : mirrors_) {
-        if (entry.state != MirrorState::kOpen) continue;
-        names.push_back(
-            entry.announced
-                ? absl::StrCat("'", entry.name, "' (pid ", entry.process.pid,
-                               ")")
-                : absl::StrCat("'", entry.name, "' (never opened)"));
-      }
+      const std::vector<std::string> names = open_names();
       return absl::DeadlineExceededError(absl::StrCat(
           "LineProcBuffer '", queue_name_, "': ", names.size(),
           " mirror(s) still open after ", absl::FormatDuration(timeout), ": ",
@@ -436,9 +444,12 @@ void LineProcBuffer::CollectorLoop() {
     if (!drained.ok()) {
       if (!reported) {  // once: the queue is broken, not each message
         reported = true;
-        StoreNote(RecordKind::kError, std::string(kBufferSender), "",
-                  absl::StrCat("reading queue '", queue_name_,
-                               "' failed: ", drained.status().message()));
+        const std::string text = absl::StrCat("reading queue '", queue_name_,
+                                              "' failed: ", drained.status().message());
+        StoreNote(RecordKind::kError, std::string(kBufferSender), "", text);
+        std::lock_guard<std::mutex> guard(mutex_);
+        read_failure_ = absl::DataLossError(absl::StrCat("LineProcBuffer: ", text));
+        changed_.notify_all();
       }
       absl::SleepFor(interval);
     }

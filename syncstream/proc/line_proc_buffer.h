@@ -152,7 +152,10 @@ class LineProcBuffer {
 
   // Blocks until every mirror is closed, died or force-stopped, at most
   // `timeout`. Then every record its mirrors sent is in the buffer.
-  // DeadlineExceeded naming the mirrors still open otherwise.
+  // DeadlineExceeded naming the mirrors still open otherwise. When the
+  // collector cannot read the queue any more (its segment was damaged), the
+  // open mirrors can never be seen closing: DataLoss at once, naming the
+  // queue's error and those mirrors (also stored as an error record).
   absl::Status Wait(absl::Duration timeout);
 
   // Asks every mirror to stop: its next text write fails with
@@ -229,6 +232,7 @@ class LineProcBuffer {
   uint32_t generation_ = 0;          // Reset() count
   std::vector<MirrorEntry> mirrors_;
   std::vector<std::unique_ptr<SpawnedProgram>> spawned_;
+  absl::Status read_failure_;  // the collector's, once it cannot read the queue
 
   std::atomic<uint32_t> current_generation_{0};
   std::atomic<uint64_t> dropped_batches_{0};

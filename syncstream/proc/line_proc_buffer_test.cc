@@ -1,7 +1,9 @@
 #include "syncstream/proc/line_proc_buffer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -18,11 +20,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "syncstream/core/child_process.h"
 #include "syncstream/core/scoped_redirect.h"
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/proc/testing/workloads.h"
+#include "syncstream/queue/internal/layout.h"
 #include "syncstream/core/deadline.h"
 
 // The children forked here start threads (a mirror's flush timer); TSan
@@ -647,6 +651,37 @@ TEST(LineProcBufferTest, InvalidBatchesAreDroppedAndReported) {
   ASSERT_EQ(records.size(), 1u);
   EXPECT_TRUE(records[0].is_warning());
   EXPECT_NE(records[0].text.find("'intruder'"), std::string::npos);
+}
+
+// A damaged queue segment: the collector cannot read it any more, so the
+// mirrors still open can never be seen closing. Wait says so at once
+// (DataLoss naming the queue's error and the mirrors) instead of waiting out
+// its timeout.
+TEST(LineProcBufferTest, WaitReportsAQueueTheCollectorCannotRead) {
+  auto buffer = MakeBuffer(10);
+  auto mirror = MakeMirror(*buffer, "stuck");
+  {
+    const std::string path = "/dev/shm/" + std::string(queue_internal::kShmPrefix) +
+                             buffer->queue_name();
+    UniqueFd fd(::open(path.c_str(), O_RDWR));
+    ASSERT_TRUE(fd.valid()) << path;
+    void* p = ::mmap(nullptr, queue_internal::kHeaderSize, PROT_READ | PROT_WRITE, MAP_SHARED,
+                     fd.get(), 0);
+    ASSERT_NE(p, MAP_FAILED);
+    // A tail far past everything the ring can hold.
+    static_cast<queue_internal::QueueHeader*>(p)->tail.store(uint64_t{1} << 40);
+    ::munmap(p, queue_internal::kHeaderSize);
+  }
+  const absl::Status waited = buffer->Wait(absl::Seconds(30));
+  EXPECT_TRUE(absl::IsDataLoss(waited)) << waited;
+  EXPECT_THAT(std::string(waited.message()),
+              ::testing::AllOf(::testing::HasSubstr("reading queue '" + buffer->queue_name() +
+                                                    "' failed"),
+                               ::testing::HasSubstr("1 mirror(s) still open: 'stuck' (never opened)")));
+  std::vector<Record> errors = OfKind(buffer->Read(), RecordKind::kError);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(errors[0].text, "reading queue")) << errors[0].text;
+  buffer->ForceStop();
 }
 
 }  // namespace
