@@ -46,6 +46,25 @@ pid_t SpawnStoppedAppender(const std::string& name, const std::string& sender,
   return stopped.ok() ? pid : -1;
 }
 
+// `writer` ("slow", stopped after its claim): reader `r` gets nothing while
+// it is stopped (not whatever the claimed space holds), and its message once
+// it is continued; it then exits 0.
+void ExpectWaitedForThenDelivered(QueueParticipant& r, pid_t writer) {
+  auto none = r.Pop(PopOptions{.timeout = absl::Milliseconds(50)});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value()) << "delivered '" << (*none)->body << "' from '"
+                                  << (*none)->sender << "'";
+  ASSERT_EQ(::kill(writer, SIGCONT), 0);
+  auto m = r.Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->sender, "slow");
+  EXPECT_EQ((*m)->body, "from slow");
+  auto code = WaitForExit(writer, absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+}
+
 enum class Mode { kFork, kExec };
 
 class ProcessTest : public ::testing::TestWithParam<Mode> {
@@ -422,18 +441,7 @@ TEST_F(DeathTest, StoppedWriterAfterClaimIsWaitedForAndDelivered) {
   ASSERT_TRUE(r.ok());
   pid_t writer = SpawnStoppedAppender(name_, "slow", "stop-after-claim");
   ASSERT_GT(writer, 0);
-  auto none = r->Pop(PopOptions{.timeout = absl::Milliseconds(50)});
-  ASSERT_TRUE(none.ok());
-  EXPECT_FALSE(none->has_value());
-  ASSERT_EQ(::kill(writer, SIGCONT), 0);
-  auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
-  ASSERT_TRUE(m.ok()) << m.status();
-  ASSERT_TRUE(m->has_value());
-  EXPECT_EQ((*m)->sender, "slow");
-  EXPECT_EQ((*m)->body, "from slow");
-  auto code = WaitForExit(writer, absl::Seconds(20));
-  ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 0);
+  ExpectWaitedForThenDelivered(*r, writer);
   EXPECT_EQ(queue_->Inspect()->abandoned_frames, 0u);
 }
 
@@ -485,18 +493,7 @@ TEST_F(DeathTest, BytesOfAnEarlierLapAtAClaimWithoutHeaderAreNeverAFrame) {
   pid_t writer = SpawnStoppedAppender(name_, "slow", "stop-after-claim");
   ASSERT_GT(writer, 0);
   ASSERT_EQ(queue_->Inspect()->tail, 2624u);
-  auto none = r->Pop(PopOptions{.timeout = absl::Milliseconds(50)});
-  ASSERT_TRUE(none.ok()) << none.status();
-  EXPECT_FALSE(none->has_value()) << "delivered bytes of lap 0 from '" << (*none)->sender << "'";
-  ASSERT_EQ(::kill(writer, SIGCONT), 0);
-  auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
-  ASSERT_TRUE(m.ok()) << m.status();
-  ASSERT_TRUE(m->has_value());
-  EXPECT_EQ((*m)->sender, "slow");
-  EXPECT_EQ((*m)->body, "from slow");
-  auto code = WaitForExit(writer, absl::Seconds(20));
-  ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 0);
+  ExpectWaitedForThenDelivered(*r, writer);
 }
 
 TEST_F(DeathTest, WriterThatLostTheRaceRetriesAfterHeadPassedWhatItSaw) {
