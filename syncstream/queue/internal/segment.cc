@@ -595,8 +595,10 @@ void Segment::ReleaseDeadLocked(RepairReport* report) {
 }
 
 void Segment::ZeroRangeLocked(uint64_t begin, uint64_t end) {
-  // No one reads these bytes meanwhile: readers are past them, and a writer
-  // claims them only after loading the head stored after this.
+  // Every reader is past these bytes, and no one reads them again before a
+  // writer claims them anew, which it does only after loading the head
+  // stored after this: a reader of that claim is ordered after the zeroing
+  // through the claim (queue_participant.cc, TailCompareExchange).
   const uint64_t offset = begin & (capacity_ - 1);
   const uint64_t length = end - begin;  // at most capacity_
   const uint64_t first = std::min(length, capacity_ - offset);

@@ -143,7 +143,8 @@ class Segment {
 
   // Under the lock: moves head forward over frames every reader has passed
   // (jumping over those below every writer's unfinished claim, walking the
-  // rest, abandoning reserved frames of dead writers when `probe`), and, when that
+  // rest, abandoning reserved frames of dead writers when `probe`), zeroing
+  // the bytes it passes before it publishes head (layout.h), and, when that
   // is not enough to make [head, needed_end) fit and `probe`, releases dead
   // readers and tries again. Returns whether needed_end - head <= capacity.
   absl::StatusOr<bool> ReclaimLocked(uint64_t needed_end, bool probe,
