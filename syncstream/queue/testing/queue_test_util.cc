@@ -122,12 +122,16 @@ bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout) {
 std::string HostileBodies::Next() {
   // 7 sizes: 25 frames fill a lap of 4096, so 5 would repeat each lap's layout.
   const size_t words = 12 + index_ % 7;
-  const size_t frame = queue_internal::FrameSize(2, 6, words * 8);
+  constexpr size_t kSenderLength = sizeof(kSender) - 1;
+  constexpr size_t kTypeLength = sizeof(kType) - 1;
+  static_assert((kSenderLength + kTypeLength) % 8 == 0, "the body's words must be 8-aligned");
+  const size_t frame = queue_internal::FrameSize(kSenderLength, kTypeLength, words * 8);
   const uint64_t room = capacity_ - position_ % capacity_;
   if (room < frame) position_ += room;  // padding to the lap's end
   std::string body(words * 8, '\0');
   std::memcpy(&body[0], &index_, 8);
-  const uint64_t first = position_ + queue_internal::kFrameHeaderSize + 8;
+  const uint64_t first =
+      position_ + queue_internal::kFrameHeaderSize + kSenderLength + kTypeLength;
   for (size_t k = 1; k < words; ++k) {
     const uint64_t at = first + 8 * k;  // in the ring, a lap before a frame
     const uint64_t word = queue_internal::MakeFrameWord(
