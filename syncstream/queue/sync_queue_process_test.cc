@@ -135,15 +135,26 @@ TEST_P(ProcessTest, FourWritersOneReaderGetsEachWritersOrder) {
 // zeroed before it is handed out (layout.h): it finds zeros there and waits.
 // Layout 4 did not zero: its reader took the old bytes for a frame and
 // failed with "bad length".
-TEST(HostileBodiesTest, BytesOfEarlierLapsNeverPassForFrames) {
-  const std::string name = UniqueQueueName("h");
-  auto q = SyncQueue::Create(name, 4096);
+class HostileBodiesTest : public ::testing::Test {
+ protected:
+  // Also after a failed assertion: no writer left running, no segment left.
+  void TearDown() override {
+    if (writer_ > 0) KillAndReap(writer_);
+    SyncQueue::Remove(name_).IgnoreError();
+  }
+  const std::string name_ = UniqueQueueName("h");
+  pid_t writer_ = -1;  // until reaped
+};
+
+TEST_F(HostileBodiesTest, BytesOfEarlierLapsNeverPassForFrames) {
+  auto q = SyncQueue::Create(name_, 4096);
   ASSERT_TRUE(q.ok()) << q.status();
   auto reader = q->Attach("r", QueueRole::kReader);
   ASSERT_TRUE(reader.ok());
   constexpr int kCount = 2000;  // 80 laps
-  const pid_t writer = Spawn({helper_path, "write-hostile", name, std::to_string(kCount)},
-                             {"SYNCSTREAM_QUEUE_TEST_HOOK=pause-after-claim"});
+  writer_ = Spawn({helper_path, "write-hostile", name_, std::to_string(kCount)},
+                  {"SYNCSTREAM_QUEUE_TEST_HOOK=pause-after-claim"});
+  ASSERT_GT(writer_, 0);
   HostileBodies expected(q->capacity_bytes());
   QueueMessage m;
   for (int i = 0; i < kCount; ++i) {
@@ -153,10 +164,10 @@ TEST(HostileBodiesTest, BytesOfEarlierLapsNeverPassForFrames) {
     ASSERT_EQ(m.sender, HostileBodies::kSender);
     ASSERT_EQ(m.body, expected.Next()) << "message " << i;
   }
-  auto code = WaitForExit(writer, absl::Seconds(30));
+  auto code = WaitForExit(writer_, absl::Seconds(30));  // reaps, or kills and reaps
+  writer_ = -1;
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0);
-  SyncQueue::Remove(name).IgnoreError();
 }
 
 INSTANTIATE_TEST_SUITE_P(ForkAndExec, ProcessTest,
