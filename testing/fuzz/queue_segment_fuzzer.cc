@@ -94,6 +94,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   auto opened = qi::Segment::Open(name, absl::ZeroDuration());
+  // The mapping outlives the name: gone at once, nothing is left in /dev/shm
+  // when the run ends in the middle of an input (-max_total_time, a crash).
+  ::shm_unlink(shm.c_str());
   if (opened.ok()) {
     qi::Segment& seg = **opened;
     // What inspect shows: every frame and participant, decoded.
@@ -161,6 +164,5 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (seg.ring()[pos & (seg.capacity() - 1)] != 0) __builtin_trap();
     }
   }
-  ::shm_unlink(shm.c_str());
   return 0;
 }
