@@ -17,6 +17,7 @@
 #include "syncstream/core/futex.h"
 #include "syncstream/core/process_identity.h"
 #include "syncstream/core/internal/copy_short.h"
+#include "syncstream/core/internal/sanitizers.h"
 #include "syncstream/core/internal/thread_biased_lock.h"
 #include "syncstream/core/internal/tsc_wall_clock.h"
 #include "syncstream/queue/internal/layout.h"
@@ -24,17 +25,7 @@
 #include "syncstream/queue/internal/test_hook.h"
 #include "syncstream/queue/sync_queue.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define SYNCSTREAM_QUEUE_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SYNCSTREAM_QUEUE_TSAN 1
-#endif
-#endif
-#ifndef SYNCSTREAM_QUEUE_TSAN
-#define SYNCSTREAM_QUEUE_TSAN 0
-#endif
-#if SYNCSTREAM_QUEUE_TSAN
+#if SYNCSTREAM_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
 
@@ -105,7 +96,7 @@ bool TailCompareExchange(QueueHeader* h, uint64_t* tail, uint64_t* sequence,
   bool swapped;
   uint64_t lo = *tail;
   uint64_t hi = *sequence;
-#if SYNCSTREAM_QUEUE_TSAN
+#if SYNCSTREAM_TSAN
   // ThreadSanitizer does not see this instruction: say what it is, a
   // release and an acquire of the tail, which readers load as an atomic
   // (what they then read of the claim, zeroed by ReclaimLocked before the
@@ -116,7 +107,7 @@ bool TailCompareExchange(QueueHeader* h, uint64_t* tail, uint64_t* sequence,
                : "=@ccz"(swapped), "+a"(lo), "+d"(hi)
                : [pair] "r"(&h->tail), "b"(new_tail), "c"(new_sequence)
                : "memory");
-#if SYNCSTREAM_QUEUE_TSAN
+#if SYNCSTREAM_TSAN
   __tsan_acquire(&h->tail);
 #endif
   if (!swapped) {

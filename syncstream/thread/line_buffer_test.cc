@@ -22,6 +22,7 @@
 #include "syncstream/core/fd_capture.h"
 #include "syncstream/core/scoped_redirect.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/core/internal/sanitizers.h"
 
 namespace syncstream {
 namespace {
@@ -205,16 +206,7 @@ std::string UniqueLine(int thread, int index) {
 // to seconds: ThreadSanitizer instruments every access (about 10x slower),
 // AddressSanitizer every allocation and copy. The shape (8 threads, unique
 // lines, full verification) is the same.
-#if defined(__SANITIZE_THREAD__)
-#define SYNCSTREAM_TEST_SANITIZED 1
-#elif defined(__SANITIZE_ADDRESS__)
-#define SYNCSTREAM_TEST_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SYNCSTREAM_TEST_SANITIZED 1
-#endif
-#endif
-#if defined(SYNCSTREAM_TEST_SANITIZED)
+#if SYNCSTREAM_TSAN || SYNCSTREAM_ASAN
 constexpr int kLinesPerThread = 10000;
 #else
 constexpr int kLinesPerThread = 100000;

@@ -9,13 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__SANITIZE_THREAD__)
-#define SYNCSTREAM_BIASED_LOCK_USES_SPIN_LOCK 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SYNCSTREAM_BIASED_LOCK_USES_SPIN_LOCK 1
-#endif
-#endif
+#include "syncstream/core/internal/sanitizers.h"
 
 namespace syncstream {
 namespace internal {
@@ -52,7 +46,7 @@ void ProcessWideBarrier() {
 }  // namespace
 
 bool BiasedLock::DetectBiased() {
-#if defined(SYNCSTREAM_BIASED_LOCK_USES_SPIN_LOCK)
+#if SYNCSTREAM_TSAN  // it does not see the barrier: a spin lock for everyone
   return false;
 #else
   // Only asks whether the kernel has the command: the first other side to

@@ -16,6 +16,7 @@
 #include "syncstream/core/process_identity.h"
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/core/internal/sanitizers.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -281,7 +282,7 @@ absl::StatusOr<Segment::Lock> Segment::Acquire(absl::Duration timeout) {
     rc = pthread_mutex_trylock(&header_->lock);
   }
   if (rc == EBUSY) {
-#if defined(__SANITIZE_THREAD__)
+#if SYNCSTREAM_TSAN
     // TSan's pthread_mutex_timedlock interceptor does not record the lock
     // when it returns EOWNERDEAD (trylock's does): poll trylock instead.
     const absl::Time deadline = ::syncstream::Now() + timeout;
