@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <signal.h>
 #include <unistd.h>
@@ -60,23 +59,25 @@ std::unique_ptr<LineProcMirror> MakeMirror(LineProcBuffer& buffer,
   return mirror.ok() ? *std::move(mirror) : nullptr;
 }
 
-// Children forked one after another start their work together, once all are
-// forked: a fork while the collector thread is busy copies whatever lock it
-// holds into the child. glibc's malloc resets its own; the sanitizers'
-// allocators in GCC 12 do not (LLVM fixed TSan's in PR 96600, 2024), and 2-4
-// runs in 100 of ManyLinesUnderFork under --config=asan or tsan had a child
-// stuck in their allocator. The gate is a pipe: its end of file opens it.
+// Forked children wait for the parent's signal to start their work. Children
+// forked one after another start together, once all are forked: a fork
+// while the collector thread is busy copies whatever lock it holds into the
+// child. glibc's malloc resets its own; the sanitizers' allocators in GCC 12
+// do not (LLVM fixed TSan's in PR 96600, 2024), and 2-4 runs in 100 of
+// ManyLinesUnderFork under --config=asan or tsan had a child stuck in their
+// allocator. The gate is a pipe: its end of file opens it. Close-on-exec:
+// a program the parent execs meanwhile must not hold it shut.
 class StartGate {
  public:
   StartGate() {
     int fds[2];
-    if (::pipe(fds) == 0) {
+    if (::pipe2(fds, O_CLOEXEC) == 0) {
       read_.Reset(fds[0]);
       write_.Reset(fds[1]);
     }
     EXPECT_TRUE(read_.valid()) << "pipe: " << std::strerror(errno);
   }
-  // In a forked child: returns once the parent opened the gate.
+  // In a forked child: returns once the parent opened the gate (or ended).
   void WaitInChild() {
     write_.Reset();  // the child's copy, or end of file never comes
     char byte;
@@ -417,17 +418,13 @@ TEST(LineProcBufferTest, ChildThatClosedBehindAFrameInProgressIsNotDead) {
   auto buffer = MakeBuffer(1000);
   auto slow = MakeMirror(*buffer, "slow");
   auto quick = MakeMirror(*buffer, "quick");
-  // "quick" announces itself, then waits for a byte on a pipe.
-  int go[2];
-  ASSERT_EQ(::pipe(go), 0);
+  // "quick" announces itself, then waits for the gate.
+  StartGate go;
   LineProcMirror& q = *quick;
   ChildProcess ended = ForkInMirror(q, [&q, &go] {
-    ::close(go[1]);
-    pollfd wait_for_go = {go[0], POLLIN, 0};
-    if (::poll(&wait_for_go, 1, 60000) != 1) throw std::runtime_error("no go");
+    go.WaitInChild();
     proc_testing::WriteNumberedLines(q, "quick", 10).IgnoreError();
   });
-  ::close(go[0]);
   absl::Time deadline = ::syncstream::Now() + kWait;
   while (buffer->Mirrors()[1].pid == 0) {
     ASSERT_LT(::syncstream::Now(), deadline) << "quick never announced";
@@ -443,8 +440,7 @@ TEST(LineProcBufferTest, ChildThatClosedBehindAFrameInProgressIsNotDead) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   // Now "quick" writes and closes behind the frame in progress, and ends.
-  ASSERT_EQ(::write(go[1], "g", 1), 1);
-  ::close(go[1]);
+  go.Open();
   ExpectExit(ended, ExitStatus::Exited(0));
   // Leave the collector several liveness checks (every 20 ms) with "quick"
   // dead and its end-of-stream stuck behind the stopped frame.
