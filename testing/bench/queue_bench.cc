@@ -1,6 +1,7 @@
 // //testing/bench:queue — the shared-memory queue across processes, with
 // same-run baselines: a plain single-producer single-consumer shared-memory
-// ring (the practical limit) and a pipe. 100-byte messages.
+// ring (the practical limit), the same ring with a timestamp per message, and
+// a pipe. 100-byte messages.
 //
 //   ./bazelw run -c opt //testing/bench:queue -- [--messages=N] [--cases=LIST]
 //   (--help explains the rows)
@@ -27,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "syncstream/core/internal/tsc_wall_clock.h"
 #include "syncstream/queue/sync_queue.h"
 #include "testing/bench/bench_clock.h"
 
@@ -177,6 +179,10 @@ void Backoff(int* spins) {
 
 // The baseline: a single-producer single-consumer ring of fixed 128-byte
 // slots in shared memory, the least any cross-process channel must do.
+// Timestamped, its writer also stamps each message with the clock the queue
+// uses for its messages' timestamps (internal/tsc_wall_clock.h), after the
+// body: what the ring costs once it carries the one field every queue
+// message must get from outside the process.
 struct alignas(64) SpscRing {
   static constexpr size_t kSlots = 32768;
   alignas(64) std::atomic<uint64_t> head{0};
@@ -184,9 +190,16 @@ struct alignas(64) SpscRing {
   alignas(64) char slots[kSlots][128];
 };
 
-double g_spsc_cpu_ns = 0;  // per message, reader + writer
+struct SpscRates {
+  double messages_per_s;
+  double cpu_ns_per_message;  // reader + writer
+};
 
-double RunSpsc() {
+// A template, so that the plain ring's code is what it was before the
+// timestamped variant existed (a run-time flag changed how its reader's
+// copy compiled, and its rate).
+template <bool kTimestamped>
+SpscRates RunSpsc() {
   const double cpu_before = ChildrenCpuNs();
   struct rusage self_before;
   getrusage(RUSAGE_SELF, &self_before);
@@ -198,12 +211,13 @@ double RunSpsc() {
     uint64_t head = 0;
     size_t sum = 0;
     int idle = 0;
-    char out[kBody];
+    constexpr size_t length = kTimestamped ? kBody + sizeof(int64_t) : kBody;
+    char out[length];
     while (head < static_cast<uint64_t>(total)) {
       uint64_t tail = ring->tail.load(std::memory_order_acquire);
       while (head < tail) {
-        memcpy(out, ring->slots[head % SpscRing::kSlots], kBody);
-        sum += out[head % kBody];
+        memcpy(out, ring->slots[head % SpscRing::kSlots], length);
+        sum += out[head % length];
         ++head;
       }
       ring->head.store(head, std::memory_order_release);
@@ -214,6 +228,7 @@ double RunSpsc() {
     if (sum == 1) s->failures.fetch_add(1);
   });
   std::string body(kBody, 'x');
+  [[maybe_unused]] internal::TscWallClock clock;
   const int64_t start = NowNs();
   uint64_t tail = 0;
   for (long i = 0; i < total; ++i) {
@@ -221,7 +236,12 @@ double RunSpsc() {
     while (tail - ring->head.load(std::memory_order_acquire) >= SpscRing::kSlots) {
       Backoff(&full);
     }
-    memcpy(ring->slots[tail % SpscRing::kSlots], body.data(), kBody);
+    char* slot = ring->slots[tail % SpscRing::kSlots];
+    memcpy(slot, body.data(), kBody);
+    if constexpr (kTimestamped) {
+      const int64_t now_ns = clock.NowNs();
+      memcpy(slot + kBody, &now_ns, sizeof(now_ns));
+    }
     ring->tail.store(++tail, std::memory_order_release);
   }
   WaitAll({reader});
@@ -233,8 +253,7 @@ double RunSpsc() {
   auto ns = [](const timeval& tv) { return tv.tv_sec * 1e9 + tv.tv_usec * 1e3; };
   const double writer_ns = ns(self_after.ru_utime) + ns(self_after.ru_stime) -
                            ns(self_before.ru_utime) - ns(self_before.ru_stime);
-  g_spsc_cpu_ns = (ChildrenCpuNs() - cpu_before + writer_ns) / total;
-  return total / seconds;
+  return {total / seconds, (ChildrenCpuNs() - cpu_before + writer_ns) / total};
 }
 
 double RunPipe() {
@@ -365,7 +384,8 @@ constexpr char kUsage[] = R"usage(usage: queue [--messages=N] [--cases=LIST]
 
 The shared-memory queue across processes (fork), 100-byte messages, with the
 same-run baselines: a single-producer single-consumer shared-memory ring of
-fixed slots (the practical limit of any cross-process channel) and a pipe.
+fixed slots (the practical limit of any cross-process channel), the same
+ring with a timestamp per message from the queue's clock, and a pipe.
 
   --messages=N   messages per case (default 2000000)
   --cases=LIST   comma-separated subset of: baseline, append, batch, latency
@@ -376,9 +396,12 @@ fixed slots (the practical limit of any cross-process channel) and a pipe.
 Rows: "Append" is one Append call per message; "AppendBatch(16)" appends 16
 messages per call. 1 -> 1 is the like-with-like comparison with the ring.
 1 -> 3 counts deliveries (messages x readers) on its first line and messages
-on its second. Each queue row shows its ratio to the SPSC ring's 1 -> 1 rate,
+on its second. Each row shows its ratio to the plain SPSC ring's 1 -> 1 rate,
 and the issue-3 targets (1 -> 3 >= 10 M deliveries/s, 4 -> 1 >= 5 M msgs/s,
-within 3x of the ring, i.e. a ratio >= 0.33x).
+within 3x of the ring, i.e. a ratio >= 0.33x). The timestamped ring's row
+shows what reading the clock per message alone costs the ring: every queue
+message carries a timestamp, and with one Append per message that is one
+clock read per message.
 "CPU ns/msg" is the CPU time (user + system) of all the case's processes per
 message: unlike the rates, other load on the machine barely changes it.
 )usage";
@@ -405,10 +428,15 @@ int main(int argc, char** argv) {
          sysconf(_SC_NPROCESSORS_ONLN));
   double spsc = 0;
   if (Wanted(cases, "baseline")) {
-    spsc = RunSpsc();
+    const SpscRates plain = RunSpsc</*kTimestamped=*/false>();
+    const SpscRates stamped = RunSpsc</*kTimestamped=*/true>();
+    spsc = plain.messages_per_s;
     const double pipe_rate = RunPipe();
     printf("%-44s %12.2f M msgs/s  (1.00x; CPU %.0f ns/msg)\n", "baseline: SPSC shm ring 1 -> 1",
-           spsc / 1e6, g_spsc_cpu_ns);
+           spsc / 1e6, plain.cpu_ns_per_message);
+    printf("%-44s %12.2f M msgs/s  (%.2fx of SPSC; CPU %.0f ns/msg)\n",
+           "baseline: SPSC ring + timestamp 1 -> 1", stamped.messages_per_s / 1e6,
+           stamped.messages_per_s / spsc, stamped.cpu_ns_per_message);
     printf("%-44s %12.2f M msgs/s  (%.2fx of SPSC)\n", "baseline: pipe 1 -> 1", pipe_rate / 1e6,
            pipe_rate / spsc);
   }
