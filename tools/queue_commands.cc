@@ -75,20 +75,30 @@ int RunLs(const std::vector<std::string>& args) {
                                    ",\"segment_bytes\":", q.segment_bytes,
                                    ",\"capacity_bytes\":", q.capacity_bytes,
                                    ",\"participants\":", q.participants,
+                                   ",\"dead_participants\":", q.dead_participants,
+                                   ",\"orphaned\":", q.orphaned() ? "true" : "false",
                                    ",\"problem\":", JsonString(q.problem), "}"));
     }
     std::cout << "[" << absl::StrJoin(items, ",") << "]\n";
     return 0;
   }
-  std::cout << absl::StrFormat("%-32s %12s %12s %12s\n", "NAME", "SEGMENT", "CAPACITY",
-                               "PARTICIPANTS");
+  std::cout << absl::StrFormat("%-32s %12s %12s %12s %6s\n", "NAME", "SEGMENT", "CAPACITY",
+                               "PARTICIPANTS", "DEAD");
+  int orphaned = 0;
   for (const QueueListing& q : *queues) {
     if (q.participants < 0) {
       std::cout << absl::StrFormat("%-32s %s\n", q.name, q.problem);
     } else {
-      std::cout << absl::StrFormat("%-32s %12d %12d %12d\n", q.name, q.segment_bytes,
-                                   q.capacity_bytes, q.participants);
+      std::cout << absl::StrFormat("%-32s %12d %12d %12d %6d%s\n", q.name, q.segment_bytes,
+                                   q.capacity_bytes, q.participants, q.dead_participants,
+                                   q.orphaned() ? "  orphaned" : "");
+      if (q.orphaned()) ++orphaned;
     }
+  }
+  if (orphaned > 0) {
+    std::cout << orphaned
+              << " orphaned queue(s): every participant's process is gone, so nobody will "
+                 "unlink them; `syncstream queue rm NAME` removes one\n";
   }
   return 0;
 }
@@ -245,7 +255,9 @@ int RunRm(const std::vector<std::string>& args) {
 }  // namespace
 
 SYNCSTREAM_REGISTER_COMMAND(queue_ls, "queue ls", "[--json]",
-                            "List the shared-memory queues with size and participant count.",
+                            "List the shared-memory queues with their size, participant "
+                            "count and how many of those participants are dead; flags "
+                            "orphaned queues (every participant dead).",
                             RunLs);
 SYNCSTREAM_REGISTER_COMMAND(queue_inspect, "queue inspect", "NAME [--json]",
                             "Show a queue's header, usage and participants.", RunInspect);

@@ -8,7 +8,9 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "syncstream/queue/sync_queue.h"
@@ -38,6 +40,16 @@ Result RunCli(const std::string& args) {
   int status = ::pclose(p);
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// The line of `out` that starts with `name` and a space ("" if none): other
+// queues in /dev/shm (of other tests, or left by killed programs) may be
+// listed too.
+std::string RowOf(const std::string& out, const std::string& name) {
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    if (absl::StartsWith(line, name + " ")) return std::string(line);
+  }
+  return "";
 }
 
 class QueueCommandsTest : public ::testing::Test {
@@ -96,6 +108,43 @@ TEST_F(QueueCommandsTest, RepairReleasesAKilledParticipant) {
                                                  child, ")")));
   Result after = RunCli("queue inspect " + name_ + " --json");
   EXPECT_THAT(after.out, ::testing::Not(HasSubstr("victim")));
+}
+
+TEST_F(QueueCommandsTest, LsFlagsAQueueWhoseParticipantsAreAllDead) {
+  { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
+  // A child attaches and stays; the row counts it, alive.
+  pid_t child = ForkRun([&] {
+    auto again = SyncQueue::Open(name_);
+    auto w = again->Attach("only-writer", QueueRole::kWriter);
+    if (!w.ok()) return 1;
+    ::pause();
+    return 0;
+  });
+  ASSERT_TRUE(WaitUntil([&] { return SyncQueue::Open(name_)->Inspect()->participants.size() == 1; },
+                        absl::Seconds(20)));
+  const std::string alive_row = absl::StrCat("\"name\":\"", name_,
+                                             "\",\"segment_bytes\":");
+  Result alive = RunCli("queue ls --json");
+  ASSERT_EQ(alive.code, 0) << alive.out;
+  EXPECT_THAT(alive.out, HasSubstr(alive_row));
+  EXPECT_THAT(alive.out, HasSubstr("\"participants\":1,\"dead_participants\":0,"
+                                   "\"orphaned\":false"));
+  Result alive_text = RunCli("queue ls");
+  EXPECT_THAT(RowOf(alive_text.out, name_), ::testing::MatchesRegex(name_ + " +[0-9]+ +4096 +1 +0"));
+  // Killed, it cannot close the queue: nobody will unlink it.
+  KillAndReap(child);
+  Result dead = RunCli("queue ls --json");
+  ASSERT_EQ(dead.code, 0) << dead.out;
+  EXPECT_THAT(dead.out, HasSubstr("\"participants\":1,\"dead_participants\":1,"
+                                  "\"orphaned\":true"));
+  Result text = RunCli("queue ls");
+  ASSERT_EQ(text.code, 0) << text.out;
+  EXPECT_THAT(RowOf(text.out, name_),
+              ::testing::MatchesRegex(name_ + " +[0-9]+ +4096 +1 +1  orphaned"));
+  EXPECT_THAT(text.out, HasSubstr("orphaned queue(s): every participant's process is gone"));
+  // rm is the remedy the listing names.
+  ASSERT_EQ(RunCli("queue rm " + name_).code, 0);
+  EXPECT_EQ(RowOf(RunCli("queue ls").out, name_), "");
 }
 
 TEST_F(QueueCommandsTest, TailReplaysAndStopsOnSigint) {

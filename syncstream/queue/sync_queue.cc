@@ -233,7 +233,15 @@ absl::StatusOr<std::vector<QueueListing>> SyncQueue::List() {
     if (segment.ok()) {
       item.segment_bytes = (*segment)->size();
       item.capacity_bytes = (*segment)->capacity();
-      item.participants = static_cast<int>((*segment)->CountActive());
+      const Segment& seg = **segment;
+      item.participants = 0;
+      for (uint32_t i = 0; i < seg.max_participants(); ++i) {
+        if (seg.slot(i)->state.load(std::memory_order_acquire) != queue_internal::kSlotActive) {
+          continue;
+        }
+        ++item.participants;
+        if (!seg.SlotProcessAlive(i)) ++item.dead_participants;
+      }
     } else {
       item.problem = std::string(segment.status().message());
     }

@@ -201,7 +201,16 @@ struct QueueListing {
   uint64_t segment_bytes = 0;
   uint64_t capacity_bytes = 0;
   int participants = -1;  // -1: unreadable (not a queue, permissions, ...)
+  // Of those, the ones whose process is gone (pid + start time). A queue
+  // whose participants are all dead is orphaned: nobody is left to unlink
+  // it when done (see orphaned()).
+  int dead_participants = 0;
   std::string problem;    // why, when participants == -1
+
+  // Every participant's process is gone: the segment stays in /dev/shm
+  // until `syncstream queue rm` (or Remove), or until a new participant
+  // attaches and later closes it.
+  bool orphaned() const { return participants > 0 && dead_participants == participants; }
 };
 
 class QueueParticipant;
@@ -225,7 +234,8 @@ class SyncQueue {
                                                 const QueueOptions& options = {});
   // Unlinks the name (mappings stay valid until closed); NotFound if absent.
   static absl::Status Remove(absl::string_view name);
-  // The queues in /dev/shm.
+  // The queues in /dev/shm, by name, with their participants counted and
+  // each one's process checked (/proc).
   static absl::StatusOr<std::vector<QueueListing>> List();
 
   SyncQueue(SyncQueue&&) noexcept;

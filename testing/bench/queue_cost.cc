@@ -33,10 +33,15 @@ constexpr int kRound = 1000;  // messages appended, then read, per round
 
 int64_t CpuNanos() { return syncstream::bench::ClockNanos(CLOCK_PROCESS_CPUTIME_ID); }
 
+// The queue this run created: removed when a failure ends the run early
+// (its participants are this process's, so nobody else would unlink it).
+std::string g_queue_name;
+
 // Exits with the status's message: a failed operation voids the figures.
 void Check(const absl::Status& status, const char* what) {
   if (status.ok()) return;
   std::fprintf(stderr, "%s: %s\n", what, std::string(status.message()).c_str());
+  if (!g_queue_name.empty()) SyncQueue::Remove(g_queue_name).IgnoreError();
   std::exit(1);
 }
 
@@ -57,6 +62,7 @@ int main() {
   const std::string name = absl::StrCat("cost-", getpid());
   auto queue = SyncQueue::Create(name, 4 << 20);
   Check(queue.status(), "create");
+  g_queue_name = name;
   auto writer = queue->Attach("w", QueueRole::kWriter);
   Check(writer.status(), "attach writer");
   const std::string body(kBody, 'x');
