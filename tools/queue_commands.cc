@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -18,6 +19,10 @@
 #include "syncstream/queue/sync_queue.h"
 #include "tools/command.h"
 #include "tools/common_flags.h"  // -n, --json
+
+DEFINE_bool(orphaned, false,
+            "queue rm: remove every orphaned queue (it has participants and all of "
+            "them are dead; see queue ls) instead of queues given by name");
 
 namespace syncstream::tools {
 namespace {
@@ -98,7 +103,7 @@ int RunLs(const std::vector<std::string>& args) {
   if (orphaned > 0) {
     std::cout << orphaned
               << " orphaned queue(s): every participant's process is gone, so nobody will "
-                 "unlink them; `syncstream queue rm NAME` removes one\n";
+                 "unlink them; `syncstream queue rm --orphaned` removes them\n";
   }
   return 0;
 }
@@ -239,9 +244,43 @@ int RunRepair(const std::vector<std::string>& args) {
   return 0;
 }
 
+// queue rm --orphaned: every queue whose participants are all dead, each
+// decided again under its lock (SyncQueue::RemoveIfOrphaned).
+int RemoveOrphaned() {
+  auto queues = SyncQueue::List();
+  if (!queues.ok()) return Fail(queues.status());
+  int code = 0;
+  int removed = 0;
+  for (const QueueListing& listed : *queues) {
+    if (!listed.orphaned()) continue;
+    auto q = SyncQueue::Open(listed.name);
+    if (!q.ok()) {
+      if (!absl::IsNotFound(q.status())) code = Fail(q.status());
+      continue;  // removed meanwhile
+    }
+    auto done = q->RemoveIfOrphaned();
+    if (!done.ok()) {
+      code = Fail(done.status());
+    } else if (*done) {
+      ++removed;
+      std::cout << "removed " << listed.name << " (" << listed.dead_participants
+                << " dead participant(s))\n";
+    }
+  }
+  if (removed == 0 && code == 0) std::cout << "no orphaned queue\n";
+  return code;
+}
+
 int RunRm(const std::vector<std::string>& args) {
+  if (FLAGS_orphaned) {
+    if (!args.empty()) {
+      std::cerr << "syncstream queue rm: give names or --orphaned, not both\n";
+      return 2;
+    }
+    return RemoveOrphaned();
+  }
   if (args.empty()) {
-    std::cerr << "usage: syncstream queue rm NAME...\n";
+    std::cerr << "usage: syncstream queue rm NAME... | --orphaned\n";
     return 2;
   }
   int code = 0;
@@ -269,7 +308,9 @@ SYNCSTREAM_REGISTER_COMMAND(queue_append, "queue append", "NAME TYPE BODY",
 SYNCSTREAM_REGISTER_COMMAND(queue_repair, "queue repair", "NAME",
                             "Release dead participants, skip abandoned frames, report.",
                             RunRepair);
-SYNCSTREAM_REGISTER_COMMAND(queue_rm, "queue rm", "NAME...", "Remove queues by name.",
+SYNCSTREAM_REGISTER_COMMAND(queue_rm, "queue rm", "NAME... | --orphaned",
+                            "Remove queues by name, or every orphaned queue (all its "
+                            "participants dead, as queue ls flags them).",
                             RunRm);
 
 }  // namespace syncstream::tools

@@ -55,7 +55,11 @@ std::string RowOf(const std::string& out, const std::string& name) {
 class QueueCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override { name_ = UniqueQueueName("cli"); }
-  void TearDown() override { SyncQueue::Remove(name_).IgnoreError(); }
+  void TearDown() override {
+    for (const char* suffix : {"", "-live", "-kept"}) {
+      SyncQueue::Remove(name_ + suffix).IgnoreError();
+    }
+  }
   std::string name_;
 };
 
@@ -142,9 +146,86 @@ TEST_F(QueueCommandsTest, LsFlagsAQueueWhoseParticipantsAreAllDead) {
   EXPECT_THAT(RowOf(text.out, name_),
               ::testing::MatchesRegex(name_ + " +[0-9]+ +4096 +1 +1  orphaned"));
   EXPECT_THAT(text.out, HasSubstr("orphaned queue(s): every participant's process is gone"));
-  // rm is the remedy the listing names.
-  ASSERT_EQ(RunCli("queue rm " + name_).code, 0);
-  EXPECT_EQ(RowOf(RunCli("queue ls").out, name_), "");
+}
+
+TEST_F(QueueCommandsTest, RmOrphanedRemovesOnlyQueuesWhoseParticipantsAreAllDead) {
+  const std::string live_name = name_ + "-live";
+  const std::string kept_name = name_ + "-kept";
+  { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
+  { ASSERT_TRUE(SyncQueue::Create(kept_name, 4096).ok()); }  // no participant: kept
+  auto live = SyncQueue::Create(live_name, 4096);
+  ASSERT_TRUE(live.ok());
+  auto live_writer = live->Attach("alive", QueueRole::kWriter);
+  ASSERT_TRUE(live_writer.ok());
+  // The live queue also has a dead participant: one dead is not orphaned.
+  for (const std::string& queue : {name_, live_name}) {
+    pid_t child = ForkRun([&] {
+      auto again = SyncQueue::Open(queue);
+      auto r = again->Attach("doomed", QueueRole::kReader);
+      if (!r.ok()) return 1;
+      ::pause();
+      return 0;
+    });
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          auto snapshot = SyncQueue::Open(queue)->Inspect();
+          if (!snapshot.ok()) return false;
+          for (const auto& p : snapshot->participants) {
+            if (p.name == "doomed") return true;
+          }
+          return false;
+        },
+        absl::Seconds(20)));
+    KillAndReap(child);
+  }
+  Result both = RunCli("queue rm --orphaned " + name_);
+  EXPECT_EQ(both.code, 2);
+  EXPECT_THAT(both.out, HasSubstr("not both"));
+  Result rm = RunCli("queue rm --orphaned");
+  ASSERT_EQ(rm.code, 0) << rm.out;
+  EXPECT_THAT(rm.out, HasSubstr("removed " + name_ + " (1 dead participant(s))"));
+  EXPECT_THAT(rm.out, ::testing::Not(HasSubstr(live_name)));
+  EXPECT_THAT(rm.out, ::testing::Not(HasSubstr(kept_name)));
+  struct stat st;
+  EXPECT_NE(::stat(("/dev/shm/syncstream-queue." + name_).c_str(), &st), 0);
+  EXPECT_EQ(::stat(("/dev/shm/syncstream-queue." + live_name).c_str(), &st), 0);
+  EXPECT_EQ(::stat(("/dev/shm/syncstream-queue." + kept_name).c_str(), &st), 0);
+  // The live queue still works.
+  EXPECT_TRUE(live_writer->Append("t", "still here").ok());
+  Result again = RunCli("queue rm --orphaned");
+  EXPECT_THAT(again.out, ::testing::Not(HasSubstr("removed " + name_)));
+}
+
+TEST_F(QueueCommandsTest, RemoveIfOrphanedAfterTheLastParticipantDied) {
+  { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
+  auto q = SyncQueue::Open(name_);
+  ASSERT_TRUE(q.ok());
+  auto none = q->RemoveIfOrphaned();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(*none);  // no participant: kept on purpose, not orphaned
+  auto me = q->Attach("me", QueueRole::kReader);
+  ASSERT_TRUE(me.ok());
+  auto alive = q->RemoveIfOrphaned();
+  ASSERT_TRUE(alive.ok());
+  EXPECT_FALSE(*alive);
+  pid_t child = ForkRun([&] {
+    auto again = SyncQueue::Open(name_);
+    auto w = again->Attach("doomed", QueueRole::kWriter);
+    if (!w.ok()) return 1;
+    ::pause();
+    return 0;
+  });
+  ASSERT_TRUE(WaitUntil([&] { return q->Inspect()->participants.size() == 2; },
+                        absl::Seconds(20)));
+  KillAndReap(child);
+  ASSERT_TRUE(me->Close(CloseOptions{.keep = true}).ok());
+  auto orphaned = q->RemoveIfOrphaned();
+  ASSERT_TRUE(orphaned.ok()) << orphaned.status();
+  EXPECT_TRUE(*orphaned);
+  EXPECT_TRUE(absl::IsNotFound(SyncQueue::Open(name_).status()));
+  // An attach through a mapping taken before sees the queue unlinked.
+  auto late = q->Attach("late", QueueRole::kReader);
+  EXPECT_TRUE(absl::IsNotFound(late.status())) << late.status();
 }
 
 TEST_F(QueueCommandsTest, TailReplaysAndStopsOnSigint) {

@@ -347,6 +347,28 @@ absl::StatusOr<QueueSnapshot> SyncQueue::Inspect() const {
   return queue_internal::Snapshot(*segment_);
 }
 
+absl::StatusOr<bool> SyncQueue::RemoveIfOrphaned() {
+  Segment& seg = *segment_;
+  auto lock = seg.Acquire();
+  if (!lock.ok()) return lock.status();
+  QueueHeader& h = *seg.header();
+  if (h.unlinked) return false;
+  uint32_t active = 0;
+  for (uint32_t i = 0; i < seg.max_participants(); ++i) {
+    if (seg.slot(i)->state.load(std::memory_order_acquire) != queue_internal::kSlotActive) {
+      continue;
+    }
+    if (seg.SlotProcessAlive(i)) return false;
+    ++active;
+  }
+  if (active == 0) return false;
+  h.unlinked = 1;
+  if (::shm_unlink(seg.shm_name().c_str()) != 0 && errno != ENOENT) {
+    return seg.Error(absl::StatusCode::kInternal, absl::StrCat("cannot unlink: ", strerror(errno)));
+  }
+  return true;
+}
+
 absl::StatusOr<RepairReport> SyncQueue::Repair() {
   Segment& seg = *segment_;
   RepairReport report;

@@ -263,6 +263,14 @@ class SyncQueue {
   // reserved frames of dead writers abandoned, frees what is read, and wakes
   // every sleeper.
   absl::StatusOr<RepairReport> Repair();
+  // Unlinks the queue's name when it is orphaned: it has participants and
+  // every one's process is gone (QueueListing::orphaned). Decided under the
+  // queue lock, which Attach also takes, so a participant attaching at the
+  // same moment either is seen alive (nothing is removed) or finds the
+  // queue unlinked (NotFound). Returns whether it unlinked the name; false
+  // for a queue with a live participant, with none at all (kept on close),
+  // or already unlinked.
+  absl::StatusOr<bool> RemoveIfOrphaned();
 
  private:
   friend class QueueParticipant;
