@@ -6,6 +6,8 @@
 
 #include <time.h>
 
+#include <condition_variable>
+
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -43,6 +45,34 @@ inline struct timespec ToRelativeTimespec(absl::Duration d) {
   if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
   if (d > absl::Hours(24 * 365)) d = absl::Hours(24 * 365);
   return absl::ToTimespec(d);
+}
+
+// One wait on condition variable `cv` (std::condition_variable with a
+// std::unique_lock<std::mutex>, or std::condition_variable_any with any
+// lock), with `lock` held: until a notification, a spurious wake-up, or
+// `deadline`. absl::InfiniteFuture() is a plain wait with no time limit
+// (not a timed wait for the far end of the clock). Returns false when the
+// wait ended because `deadline` passed. For loops that look at several
+// things between wake-ups; WaitUntilReady below is the usual form.
+template <typename CondVar, typename Lock>
+bool WaitOnce(CondVar& cv, Lock& lock, absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) {
+    cv.wait(lock);
+    return true;
+  }
+  return cv.wait_until(lock, absl::ToChronoTime(deadline)) == std::cv_status::no_timeout;
+}
+
+// Waits on `cv`, with `lock` held, until `ready()` or `deadline` (as
+// WaitOnce). ready() is evaluated with the lock held, first and after every
+// wake-up, as std::condition_variable::wait(lock, pred) does. Returns its
+// last value: false only when the deadline passed with it false.
+template <typename CondVar, typename Lock, typename Ready>
+bool WaitUntilReady(CondVar& cv, Lock& lock, absl::Time deadline, Ready ready) {
+  while (!ready()) {
+    if (!WaitOnce(cv, lock, deadline)) return ready();
+  }
+  return true;
 }
 
 }  // namespace syncstream

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/deadline.h"
 
 namespace syncstream {
 namespace {
@@ -160,16 +161,9 @@ bool RecordBlockStore::WaitForAppend(uint64_t position,
   if (end_position() > position) return true;
   std::unique_lock<std::mutex> lock(mutex_);
   ++waiters_;
-  bool appended = true;
-  while (end_.load(std::memory_order_relaxed) <= position) {
-    if (deadline == absl::InfiniteFuture()) {
-      appended_.wait(lock);
-    } else if (appended_.wait_until(lock, absl::ToChronoTime(deadline)) ==
-               std::cv_status::timeout) {
-      appended = end_.load(std::memory_order_relaxed) > position;
-      break;
-    }
-  }
+  const bool appended = WaitUntilReady(appended_, lock, deadline, [&] {
+    return end_.load(std::memory_order_relaxed) > position;
+  });
   --waiters_;
   return appended;
 }

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/deadline.h"
 #include "syncstream/core/internal/record_slot.h"
 #include "syncstream/core/internal/spin_lock.h"
 
@@ -176,16 +177,8 @@ bool RecordStore::WaitForAppend(uint64_t position, absl::Time deadline) const {
   if (end_position() > position) return true;
   std::unique_lock<std::mutex> lock(wait_mutex_);
   waiters_.fetch_add(1, std::memory_order_seq_cst);
-  bool appended = true;
-  while (end_position() <= position) {
-    if (deadline == absl::InfiniteFuture()) {
-      wait_cv_.wait(lock);
-    } else if (wait_cv_.wait_until(lock, absl::ToChronoTime(deadline)) ==
-               std::cv_status::timeout) {
-      appended = end_position() > position;
-      break;
-    }
-  }
+  const bool appended = WaitUntilReady(wait_cv_, lock, deadline,
+                                       [&] { return end_position() > position; });
   waiters_.fetch_sub(1, std::memory_order_seq_cst);
   return appended;
 }

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/deadline.h"
 #include "syncstream/core/internal/asymmetric_fence.h"
 #include "syncstream/core/internal/order_clock.h"
 #include "syncstream/core/internal/record_slot.h"
@@ -644,18 +645,12 @@ bool ShardedRecordStore::WaitForAppend(const Cursor& from,
                                        absl::Time deadline) const {
   if (HasRecordAhead(from)) return true;
   std::unique_lock<std::mutex> lock(wait_mutex_);
-  for (;;) {
+  return WaitUntilReady(wait_cv_, lock, deadline, [&] {
     // Set before looking: an append that the look misses sees the flag.
     wake_wanted_.store(true, std::memory_order_relaxed);
     internal::HeavyFence();
-    if (HasRecordAhead(from)) return true;
-    if (deadline == absl::InfiniteFuture()) {
-      wait_cv_.wait(lock);
-    } else if (wait_cv_.wait_until(lock, absl::ToChronoTime(deadline)) ==
-               std::cv_status::timeout) {
-      return HasRecordAhead(from);
-    }
-  }
+    return HasRecordAhead(from);
+  });
 }
 
 size_t ShardedRecordStore::shard_count() const {

@@ -99,18 +99,14 @@ class LineHostMirror::Sender {
         progress_cv_.notify_all();
       } else {
         const absl::Time deadline = DeadlineAfter(options_.block_timeout);
-        while (queued_records_ >= options_.max_queued_records &&
-               sticky_.ok()) {
-          if (deadline == absl::InfiniteFuture()) {
-            space_cv_.wait(lock);
-          } else if (space_cv_.wait_until(lock, absl::ToChronoTime(deadline)) ==
-                         std::cv_status::timeout &&
-                     queued_records_ >= options_.max_queued_records) {
-            return absl::DeadlineExceededError(absl::StrCat(
-                name_, ": send queue full (", queued_records_,
-                " records) for ", absl::FormatDuration(options_.block_timeout),
-                " (collector unreachable or too slow?)"));
-          }
+        if (!WaitUntilReady(space_cv_, lock, deadline, [&] {
+              return queued_records_ < options_.max_queued_records ||
+                     !sticky_.ok();
+            })) {
+          return absl::DeadlineExceededError(absl::StrCat(
+              name_, ": send queue full (", queued_records_, " records) for ",
+              absl::FormatDuration(options_.block_timeout),
+              " (collector unreachable or too slow?)"));
         }
         if (!sticky_.ok()) return sticky_;
       }
@@ -136,17 +132,12 @@ class LineHostMirror::Sender {
     std::unique_lock<internal::SpinLock> lock(mutex_);
     const uint64_t target = accepted_;
     Wake();
-    while (resolved_ < target && sticky_.ok()) {
-      if (deadline == absl::InfiniteFuture()) {
-        progress_cv_.wait(lock);
-      } else if (progress_cv_.wait_until(lock, absl::ToChronoTime(deadline)) ==
-                     std::cv_status::timeout &&
-                 resolved_ < target && sticky_.ok()) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            name_, ": ", target - resolved_,
-            " records not acknowledged after ", absl::FormatDuration(timeout),
-            " (collector unreachable?)"));
-      }
+    if (!WaitUntilReady(progress_cv_, lock, deadline, [&] {
+          return resolved_ >= target || !sticky_.ok();
+        })) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          name_, ": ", target - resolved_, " records not acknowledged after ",
+          absl::FormatDuration(timeout), " (collector unreachable?)"));
     }
     return sticky_;
   }
@@ -162,14 +153,8 @@ class LineHostMirror::Sender {
       return sticky_;
     }
     Wake();
-    while (!finished_ && sticky_.ok()) {
-      if (deadline == absl::InfiniteFuture()) {
-        progress_cv_.wait(lock);
-      } else if (progress_cv_.wait_until(lock, absl::ToChronoTime(deadline)) ==
-                 std::cv_status::timeout) {
-        break;
-      }
-    }
+    WaitUntilReady(progress_cv_, lock, deadline,
+                   [&] { return finished_ || !sticky_.ok(); });
     absl::Status result = sticky_;
     if (result.ok() && !finished_) {
       result = absl::DeadlineExceededError(absl::StrCat(

@@ -287,11 +287,7 @@ absl::StatusOr<Value> ManagerClient::Call(uint64_t object_id,
           absl::FormatDuration(options_.reply_timeout), " of its timeout"));
     }
     if (reading_) {
-      if (deadline == absl::InfiniteFuture()) {
-        cv_.wait(lock);
-      } else {
-        cv_.wait_until(lock, absl::ToChronoTime(deadline));
-      }
+      WaitOnce(cv_, lock, deadline);  // the loop looks at the deadline
       continue;
     }
     // This caller receives for everyone until its own reply arrives.

@@ -166,11 +166,7 @@ class ManagedObject : public std::enable_shared_from_this<ManagedObject> {
         return absl::UnavailableError("would block");
       }
       ++waiting_;
-      if (deadline == absl::InfiniteFuture()) {
-        cv_.wait(lock);
-      } else {
-        cv_.wait_until(lock, absl::ToChronoTime(deadline));
-      }
+      WaitOnce(cv_, lock, deadline);  // the loop looks at the deadline
       --waiting_;
     }
   }

@@ -104,13 +104,10 @@ class HostSession : public Session {
     const uint64_t target = buffer_->stats().records_stored;
     const absl::Time deadline = ::syncstream::Now() + timeout;
     std::unique_lock<std::mutex> lock(mutex_);
-    while (seen_ < target) {
-      if (caught_up_.wait_until(lock, absl::ToChronoTime(deadline)) ==
-              std::cv_status::timeout &&
-          seen_ < target) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            "host follower saw ", seen_, " of ", target, " records"));
-      }
+    if (!WaitUntilReady(caught_up_, lock, deadline,
+                        [&] { return seen_ >= target; })) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "host follower saw ", seen_, " of ", target, " records"));
     }
     return absl::OkStatus();
   }
