@@ -21,8 +21,9 @@
 #include "tools/common_flags.h"  // -n, --json
 
 DEFINE_bool(orphaned, false,
-            "queue rm: remove every orphaned queue (it has participants and all of "
-            "them are dead; see queue ls) instead of queues given by name");
+            "queue rm: remove only orphaned queues (they have participants and all "
+            "of them are dead; see queue ls): of the names given, or every one on "
+            "the machine when none is given");
 
 namespace syncstream::tools {
 namespace {
@@ -246,41 +247,44 @@ int RunRepair(const std::vector<std::string>& args) {
 
 // queue rm --orphaned: every queue whose participants are all dead, each
 // decided again under its lock (SyncQueue::RemoveIfOrphaned).
-int RemoveOrphaned() {
-  auto queues = SyncQueue::List();
-  if (!queues.ok()) return Fail(queues.status());
+// `names`: only those, each kept unless orphaned (a missing one is an
+// error); none: every queue of the machine that `ls` flags as orphaned.
+int RemoveOrphaned(const std::vector<std::string>& names) {
+  std::vector<std::string> candidates = names;
+  if (names.empty()) {
+    auto queues = SyncQueue::List();
+    if (!queues.ok()) return Fail(queues.status());
+    for (const QueueListing& listed : *queues) {
+      if (listed.orphaned()) candidates.push_back(listed.name);
+    }
+  }
   int code = 0;
   int removed = 0;
-  for (const QueueListing& listed : *queues) {
-    if (!listed.orphaned()) continue;
-    auto q = SyncQueue::Open(listed.name);
+  for (const std::string& name : candidates) {
+    auto q = SyncQueue::Open(name);
     if (!q.ok()) {
-      if (!absl::IsNotFound(q.status())) code = Fail(q.status());
-      continue;  // removed meanwhile
+      // Listed a moment ago: removed meanwhile. Named: the user's mistake.
+      if (!names.empty() || !absl::IsNotFound(q.status())) code = Fail(q.status());
+      continue;
     }
     auto done = q->RemoveIfOrphaned();
     if (!done.ok()) {
       code = Fail(done.status());
     } else if (*done) {
       ++removed;
-      std::cout << "removed " << listed.name << " (" << listed.dead_participants
-                << " dead participant(s))\n";
+      std::cout << "removed " << name << " (orphaned: every participant dead)\n";
+    } else if (!names.empty()) {
+      std::cout << "kept " << name << " (not orphaned: a participant is alive, or none is attached)\n";
     }
   }
-  if (removed == 0 && code == 0) std::cout << "no orphaned queue\n";
+  if (removed == 0 && code == 0 && names.empty()) std::cout << "no orphaned queue\n";
   return code;
 }
 
 int RunRm(const std::vector<std::string>& args) {
-  if (FLAGS_orphaned) {
-    if (!args.empty()) {
-      std::cerr << "syncstream queue rm: give names or --orphaned, not both\n";
-      return 2;
-    }
-    return RemoveOrphaned();
-  }
+  if (FLAGS_orphaned) return RemoveOrphaned(args);
   if (args.empty()) {
-    std::cerr << "usage: syncstream queue rm NAME... | --orphaned\n";
+    std::cerr << "usage: syncstream queue rm NAME... | --orphaned [NAME...]\n";
     return 2;
   }
   int code = 0;
@@ -308,9 +312,10 @@ SYNCSTREAM_REGISTER_COMMAND(queue_append, "queue append", "NAME TYPE BODY",
 SYNCSTREAM_REGISTER_COMMAND(queue_repair, "queue repair", "NAME",
                             "Release dead participants, skip abandoned frames, report.",
                             RunRepair);
-SYNCSTREAM_REGISTER_COMMAND(queue_rm, "queue rm", "NAME... | --orphaned",
-                            "Remove queues by name, or every orphaned queue (all its "
-                            "participants dead, as queue ls flags them).",
+SYNCSTREAM_REGISTER_COMMAND(queue_rm, "queue rm", "NAME... | --orphaned [NAME...]",
+                            "Remove queues by name; with --orphaned, only orphaned ones "
+                            "(all participants dead, as queue ls flags them): those named, "
+                            "or every one on the machine.",
                             RunRm);
 
 }  // namespace syncstream::tools

@@ -52,6 +52,34 @@ std::string RowOf(const std::string& out, const std::string& name) {
   return "";
 }
 
+// Forks a child that attaches to `queue` as `participant` and waits to be
+// killed. Returns its pid once the queue lists it (-1 after 20 s).
+pid_t ForkAttached(const std::string& queue, const std::string& participant, QueueRole role) {
+  pid_t child = ForkRun([&] {
+    auto again = SyncQueue::Open(queue);
+    if (!again.ok()) return 1;
+    auto attached = again->Attach(participant, role);  // held until the kill
+    if (!attached.ok()) return 1;
+    ::pause();
+    return 0;
+  });
+  const bool attached = WaitUntil(
+      [&] {
+        auto q = SyncQueue::Open(queue);
+        if (!q.ok()) return false;
+        auto snapshot = q->Inspect();
+        if (!snapshot.ok()) return false;
+        for (const ParticipantInfo& p : snapshot->participants) {
+          if (p.name == participant && p.pid == child) return true;
+        }
+        return false;
+      },
+      absl::Seconds(20));
+  if (attached) return child;
+  KillAndReap(child);
+  return -1;
+}
+
 class QueueCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override { name_ = UniqueQueueName("cli"); }
@@ -94,14 +122,8 @@ TEST_F(QueueCommandsTest, RepairReleasesAKilledParticipant) {
   ASSERT_TRUE(q.ok());
   auto keeper = q->Attach("keeper", QueueRole::kWriter);
   ASSERT_TRUE(keeper.ok());
-  pid_t child = ForkRun([&] {
-    auto again = SyncQueue::Open(name_);
-    auto r = again->Attach("victim", QueueRole::kReader);
-    ::pause();
-    return 0;
-  });
-  ASSERT_TRUE(WaitUntil([&] { return q->Inspect()->participants.size() == 2; },
-                        absl::Seconds(20)));
+  const pid_t child = ForkAttached(name_, "victim", QueueRole::kReader);
+  ASSERT_GT(child, 0);
   KillAndReap(child);
   Result before = RunCli("queue inspect " + name_ + " --json");
   EXPECT_THAT(before.out, HasSubstr("\"name\":\"victim\",\"role\":\"reader\""));
@@ -117,15 +139,8 @@ TEST_F(QueueCommandsTest, RepairReleasesAKilledParticipant) {
 TEST_F(QueueCommandsTest, LsFlagsAQueueWhoseParticipantsAreAllDead) {
   { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
   // A child attaches and stays; the row counts it, alive.
-  pid_t child = ForkRun([&] {
-    auto again = SyncQueue::Open(name_);
-    auto w = again->Attach("only-writer", QueueRole::kWriter);
-    if (!w.ok()) return 1;
-    ::pause();
-    return 0;
-  });
-  ASSERT_TRUE(WaitUntil([&] { return SyncQueue::Open(name_)->Inspect()->participants.size() == 1; },
-                        absl::Seconds(20)));
+  const pid_t child = ForkAttached(name_, "only-writer", QueueRole::kWriter);
+  ASSERT_GT(child, 0);
   const std::string alive_row = absl::StrCat("\"name\":\"", name_,
                                              "\",\"segment_bytes\":");
   Result alive = RunCli("queue ls --json");
@@ -159,41 +174,29 @@ TEST_F(QueueCommandsTest, RmOrphanedRemovesOnlyQueuesWhoseParticipantsAreAllDead
   ASSERT_TRUE(live_writer.ok());
   // The live queue also has a dead participant: one dead is not orphaned.
   for (const std::string& queue : {name_, live_name}) {
-    pid_t child = ForkRun([&] {
-      auto again = SyncQueue::Open(queue);
-      auto r = again->Attach("doomed", QueueRole::kReader);
-      if (!r.ok()) return 1;
-      ::pause();
-      return 0;
-    });
-    ASSERT_TRUE(WaitUntil(
-        [&] {
-          auto snapshot = SyncQueue::Open(queue)->Inspect();
-          if (!snapshot.ok()) return false;
-          for (const auto& p : snapshot->participants) {
-            if (p.name == "doomed") return true;
-          }
-          return false;
-        },
-        absl::Seconds(20)));
+    const pid_t child = ForkAttached(queue, "doomed", QueueRole::kReader);
+    ASSERT_GT(child, 0);
     KillAndReap(child);
   }
-  Result both = RunCli("queue rm --orphaned " + name_);
-  EXPECT_EQ(both.code, 2);
-  EXPECT_THAT(both.out, HasSubstr("not both"));
-  Result rm = RunCli("queue rm --orphaned");
+  // Named, so as not to touch the queues of tests running beside this one:
+  // without names, --orphaned takes every orphaned queue of the machine
+  // (the same per-queue step, over the names `ls` flags).
+  const std::string names = absl::StrCat(name_, " ", live_name, " ", kept_name);
+  Result rm = RunCli("queue rm --orphaned " + names);
   ASSERT_EQ(rm.code, 0) << rm.out;
-  EXPECT_THAT(rm.out, HasSubstr("removed " + name_ + " (1 dead participant(s))"));
-  EXPECT_THAT(rm.out, ::testing::Not(HasSubstr(live_name)));
-  EXPECT_THAT(rm.out, ::testing::Not(HasSubstr(kept_name)));
+  EXPECT_THAT(rm.out, HasSubstr("removed " + name_ + " (orphaned: every participant dead)"));
+  EXPECT_THAT(rm.out, HasSubstr("kept " + live_name + " (not orphaned"));
+  EXPECT_THAT(rm.out, HasSubstr("kept " + kept_name + " (not orphaned"));
   struct stat st;
   EXPECT_NE(::stat(("/dev/shm/syncstream-queue." + name_).c_str(), &st), 0);
   EXPECT_EQ(::stat(("/dev/shm/syncstream-queue." + live_name).c_str(), &st), 0);
   EXPECT_EQ(::stat(("/dev/shm/syncstream-queue." + kept_name).c_str(), &st), 0);
   // The live queue still works.
   EXPECT_TRUE(live_writer->Append("t", "still here").ok());
-  Result again = RunCli("queue rm --orphaned");
-  EXPECT_THAT(again.out, ::testing::Not(HasSubstr("removed " + name_)));
+  // Gone now: a name that does not exist is an error.
+  Result again = RunCli("queue rm --orphaned " + name_);
+  EXPECT_EQ(again.code, 1);
+  EXPECT_THAT(again.out, HasSubstr("queue '" + name_ + "'"));
 }
 
 TEST_F(QueueCommandsTest, RemoveIfOrphanedAfterTheLastParticipantDied) {
@@ -208,15 +211,8 @@ TEST_F(QueueCommandsTest, RemoveIfOrphanedAfterTheLastParticipantDied) {
   auto alive = q->RemoveIfOrphaned();
   ASSERT_TRUE(alive.ok());
   EXPECT_FALSE(*alive);
-  pid_t child = ForkRun([&] {
-    auto again = SyncQueue::Open(name_);
-    auto w = again->Attach("doomed", QueueRole::kWriter);
-    if (!w.ok()) return 1;
-    ::pause();
-    return 0;
-  });
-  ASSERT_TRUE(WaitUntil([&] { return q->Inspect()->participants.size() == 2; },
-                        absl::Seconds(20)));
+  const pid_t child = ForkAttached(name_, "doomed", QueueRole::kWriter);
+  ASSERT_GT(child, 0);
   KillAndReap(child);
   ASSERT_TRUE(me->Close(CloseOptions{.keep = true}).ok());
   auto orphaned = q->RemoveIfOrphaned();
