@@ -245,10 +245,10 @@ int RunRepair(const std::vector<std::string>& args) {
   return 0;
 }
 
-// queue rm --orphaned: every queue whose participants are all dead, each
-// decided again under its lock (SyncQueue::RemoveIfOrphaned).
-// `names`: only those, each kept unless orphaned (a missing one is an
-// error); none: every queue of the machine that `ls` flags as orphaned.
+// queue rm --orphaned [NAME...]: of `names` (a missing one is an error), or
+// of every queue that `ls` flags as orphaned when none is given, removes
+// those whose participants are all dead, each decided again under its lock
+// (SyncQueue::RemoveIfOrphaned).
 int RemoveOrphaned(const std::vector<std::string>& names) {
   std::vector<std::string> candidates = names;
   if (names.empty()) {

@@ -233,15 +233,9 @@ absl::StatusOr<std::vector<QueueListing>> SyncQueue::List() {
     if (segment.ok()) {
       item.segment_bytes = (*segment)->size();
       item.capacity_bytes = (*segment)->capacity();
-      const Segment& seg = **segment;
-      item.participants = 0;
-      for (uint32_t i = 0; i < seg.max_participants(); ++i) {
-        if (seg.slot(i)->state.load(std::memory_order_acquire) != queue_internal::kSlotActive) {
-          continue;
-        }
-        ++item.participants;
-        if (!seg.SlotProcessAlive(i)) ++item.dead_participants;
-      }
+      const Segment::ParticipantCount count = (*segment)->CountParticipants();
+      item.participants = static_cast<int>(count.active);
+      item.dead_participants = static_cast<int>(count.dead);
     } else {
       item.problem = std::string(segment.status().message());
     }
@@ -353,15 +347,8 @@ absl::StatusOr<bool> SyncQueue::RemoveIfOrphaned() {
   if (!lock.ok()) return lock.status();
   QueueHeader& h = *seg.header();
   if (h.unlinked) return false;
-  uint32_t active = 0;
-  for (uint32_t i = 0; i < seg.max_participants(); ++i) {
-    if (seg.slot(i)->state.load(std::memory_order_acquire) != queue_internal::kSlotActive) {
-      continue;
-    }
-    if (seg.SlotProcessAlive(i)) return false;
-    ++active;
-  }
-  if (active == 0) return false;
+  const Segment::ParticipantCount count = seg.CountParticipants();
+  if (count.active == 0 || count.dead != count.active) return false;
   h.unlinked = 1;
   if (::shm_unlink(seg.shm_name().c_str()) != 0 && errno != ENOENT) {
     return seg.Error(absl::StatusCode::kInternal, absl::StrCat("cannot unlink: ", strerror(errno)));

@@ -405,6 +405,16 @@ uint32_t Segment::CountActive() const {
   return n;
 }
 
+Segment::ParticipantCount Segment::CountParticipants() const {
+  ParticipantCount count;
+  for (uint32_t i = 0; i < max_participants_; ++i) {
+    if (slots_[i].state.load(std::memory_order_acquire) != kSlotActive) continue;
+    ++count.active;
+    if (!SlotProcessAlive(i)) ++count.dead;
+  }
+  return count;
+}
+
 bool Segment::SlotProcessAlive(uint32_t i) const {
   const ParticipantSlot& s = slots_[i];
   return IsProcessAlive(ProcessIdentity{s.pid, s.start_time});

@@ -140,6 +140,13 @@ class Segment {
   bool SlotProcessAlive(uint32_t i) const;
   // How many participant slots are taken.
   uint32_t CountActive() const;
+  // How many slots are taken, and how many of those by a process that is
+  // gone (SlotProcessAlive: reads /proc for each).
+  struct ParticipantCount {
+    uint32_t active = 0;
+    uint32_t dead = 0;
+  };
+  ParticipantCount CountParticipants() const;
 
   // Under the lock: moves head forward over frames every reader has passed
   // (jumping over those below every writer's unfinished claim, walking the
