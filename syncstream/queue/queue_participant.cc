@@ -280,8 +280,7 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
       // Legitimate if head moved meanwhile (we were descheduled between the
       // loads); corrupt if it did not.
       if (h.head.load(std::memory_order_acquire) != head) continue;
-      return seg.Error(absl::StatusCode::kDataLoss,
-                       absl::StrCat("corrupt positions: head ", head, ", tail ", tail));
+      return seg.CorruptPositions("append", head, tail);
     }
     end = tail;
     for (size_t i = 0; i < messages.size(); ++i) {

@@ -788,6 +788,32 @@ TEST_F(CorruptSegmentTest, LayoutVersion4IsRefusedByName) {
               HasSubstr("queue '" + name_ + "': layout version 4, this program reads 5"));
 }
 
+// Positions that break head <= tail <= head + capacity are reported with
+// what every slot holds, so that a report from the field says how the
+// queue got there.
+TEST_F(CorruptSegmentTest, CorruptPositionsAreReportedWithTheSlots) {
+  auto q = SyncQueue::Create(name_, 4096);
+  ASSERT_TRUE(q.ok());
+  auto w = q->Attach("writer-w", QueueRole::kWriter);
+  auto r = q->Attach("reader-r", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  ASSERT_TRUE(w->Append("t", "fine").ok());
+  const uint64_t tail = q->Inspect()->tail;
+  Tamper([&](uint8_t* p) {
+    // Two laps ahead of head (0): more than the ring holds.
+    reinterpret_cast<queue_internal::QueueHeader*>(p)->tail.store(tail + 2 * 4096);
+  });
+  absl::Status st = w->Append("t", "after");
+  ASSERT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  const std::string message(st.message());
+  EXPECT_THAT(message, HasSubstr(absl::StrCat("corrupt positions (append): head 0, tail ",
+                                              tail + 2 * 4096, ", capacity 4096")));
+  EXPECT_THAT(message, HasSubstr("'writer-w' pid " + std::to_string(::getpid())));
+  EXPECT_THAT(message, HasSubstr(absl::StrCat("claim 0..", tail, " confirmed finished")));
+  EXPECT_THAT(message, HasSubstr("'reader-r' pid "));
+  EXPECT_THAT(message, HasSubstr("cursor 0"));
+}
+
 TEST_F(CorruptSegmentTest, CorruptFrameIsDataLossNotACrash) {
   auto q = SyncQueue::Create(name_, 4096);
   ASSERT_TRUE(q.ok());

@@ -317,6 +317,31 @@ absl::StatusOr<Segment::Lock> Segment::Acquire(absl::Duration timeout) {
   return Lock(this, recovered);
 }
 
+absl::Status Segment::CorruptPositions(absl::string_view who, uint64_t head,
+                                       uint64_t tail) const {
+  const QueueHeader& h = *header_;
+  std::string state = absl::StrCat(
+      "corrupt positions (", who, "): head ", head, ", tail ", tail, ", capacity ", capacity_,
+      "; now head ", h.head.load(std::memory_order_acquire), ", tail ",
+      h.tail.load(std::memory_order_acquire), ", next sequence ",
+      h.next_sequence.load(std::memory_order_acquire), ", lock recoveries ",
+      h.lock_recoveries, ", abandoned frames ",
+      h.abandoned_frames.load(std::memory_order_relaxed));
+  for (uint32_t i = 0; i < max_participants_; ++i) {
+    const ParticipantSlot& s = slots_[i];
+    if (s.state.load(std::memory_order_acquire) != kSlotActive) continue;
+    const uint64_t end = s.reserving_end.load(std::memory_order_acquire);
+    absl::StrAppend(&state, "; slot ", i, " '",
+                    absl::string_view(s.name, std::min<size_t>(s.name_length, kMaxNameLength)),
+                    "' pid ", s.pid, " role ", s.role, " cursor ",
+                    s.cursor.load(std::memory_order_acquire), " claim ",
+                    s.reserving.load(std::memory_order_acquire), "..", end & ~kClaimFlags,
+                    (end & kClaimConfirmed) ? " confirmed" : "",
+                    (end & kClaimFinished) ? " finished" : "");
+  }
+  return Error(absl::StatusCode::kDataLoss, state);
+}
+
 absl::Status Segment::DecodeFrame(uint64_t position, uint64_t tail, FrameView* out) const {
   if (position >= tail || tail - position > capacity_ || position % kFrameAlign) {
     return Error(absl::StatusCode::kDataLoss,
@@ -626,8 +651,7 @@ absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t head = h.head.load(std::memory_order_relaxed);
     if (tail < head || tail - head > capacity_ || head % kFrameAlign || tail % kFrameAlign) {
-      return Error(absl::StatusCode::kDataLoss,
-                   absl::StrCat("corrupt positions: head ", head, ", tail ", tail));
+      return CorruptPositions("reclaim", head, tail);
     }
     uint64_t limit = tail;
     for (uint32_t i = 0; i < max_participants_; ++i) {

@@ -64,6 +64,12 @@ class Segment {
 
   // "queue 'NAME': MESSAGE" with the given code.
   absl::Status Error(absl::StatusCode code, absl::string_view message) const;
+  // DataLoss for positions that break head <= tail <= head + capacity (or
+  // are not frame-aligned), as `who` loaded them: the message also carries
+  // what the header and every taken slot hold now (cursors, claims with
+  // their flags, the lock's recoveries), so that a report from the field
+  // says how the queue got there. Reads no /proc.
+  absl::Status CorruptPositions(absl::string_view who, uint64_t head, uint64_t tail) const;
 
   // The queue lock, held while alive. Move-only.
   class Lock {
