@@ -3,7 +3,6 @@
 // bookkeeping: internal/segment.h; attaching: sync_queue.cc.
 #include <signal.h>
 #include <unistd.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -734,11 +733,7 @@ absl::Status QueueParticipant::Close(const CloseOptions& options) {
     }
     QueueHeader& h = *seg.header();
     if (!options.keep && unlink_on_last_close_ && !h.unlinked && seg.CountActive() == 0) {
-      h.unlinked = 1;
-      if (::shm_unlink(seg.shm_name().c_str()) != 0 && errno != ENOENT) {
-        result = seg.Error(absl::StatusCode::kInternal,
-                           absl::StrCat("cannot unlink: ", strerror(errno)));
-      }
+      result = seg.UnlinkLocked();
     }
   }
   // A reader leaving may free space.

@@ -349,10 +349,8 @@ absl::StatusOr<bool> SyncQueue::RemoveIfOrphaned() {
   if (h.unlinked) return false;
   const Segment::ParticipantCount count = seg.CountParticipants();
   if (count.active == 0 || count.dead != count.active) return false;
-  h.unlinked = 1;
-  if (::shm_unlink(seg.shm_name().c_str()) != 0 && errno != ENOENT) {
-    return seg.Error(absl::StatusCode::kInternal, absl::StrCat("cannot unlink: ", strerror(errno)));
-  }
+  absl::Status unlinked = seg.UnlinkLocked();
+  if (!unlinked.ok()) return unlinked;
   return true;
 }
 

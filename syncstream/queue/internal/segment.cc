@@ -440,6 +440,14 @@ Segment::ParticipantCount Segment::CountParticipants() const {
   return count;
 }
 
+absl::Status Segment::UnlinkLocked() {
+  header_->unlinked = 1;
+  if (::shm_unlink(shm_name_.c_str()) != 0 && errno != ENOENT) {
+    return Error(absl::StatusCode::kInternal, absl::StrCat("cannot unlink: ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 bool Segment::SlotProcessAlive(uint32_t i) const {
   const ParticipantSlot& s = slots_[i];
   return IsProcessAlive(ProcessIdentity{s.pid, s.start_time});

@@ -153,6 +153,9 @@ class Segment {
     uint32_t dead = 0;
   };
   ParticipantCount CountParticipants() const;
+  // Under the lock: marks the queue unlinked (an Attach through an existing
+  // mapping then fails) and unlinks its name; a name already gone is fine.
+  absl::Status UnlinkLocked();
 
   // Under the lock: moves head forward over frames every reader has passed
   // (jumping over those below every writer's unfinished claim, walking the
