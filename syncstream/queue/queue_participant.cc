@@ -271,16 +271,10 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
   bool stopped_before_claim = false;  // test hook
   uint64_t end = 0;
   for (;;) {
-    // head before tail: head never passes a published tail.
-    const uint64_t head = h.head.load(std::memory_order_acquire);
-    tail = h.tail.load(std::memory_order_acquire);
+    uint64_t head = 0;
+    absl::Status positions = seg.LoadPositions("append", &head, &tail);
+    if (!positions.ok()) return positions;
     sequence = h.next_sequence.load(std::memory_order_relaxed);  // checked by the CAS
-    if (tail < head || tail - head > capacity || tail % queue_internal::kFrameAlign) {
-      // Legitimate if head moved meanwhile (we were descheduled between the
-      // loads); corrupt if it did not.
-      if (h.head.load(std::memory_order_acquire) != head) continue;
-      return seg.CorruptPositions("append", head, tail);
-    }
     end = tail;
     for (size_t i = 0; i < messages.size(); ++i) {
       const uint64_t room = capacity - (end & mask);

@@ -72,12 +72,10 @@ absl::StatusOr<QueueSnapshot> Snapshot(const Segment& seg) {
   snap.lock_recoveries = h.lock_recoveries;
   snap.abandoned_frames = h.abandoned_frames.load(std::memory_order_relaxed);
   snap.released_participants = h.released_participants;
-  const uint64_t head = h.head.load(std::memory_order_acquire);
-  const uint64_t tail = h.tail.load(std::memory_order_acquire);
-  if (tail < head || tail - head > seg.capacity()) {
-    return seg.Error(absl::StatusCode::kDataLoss,
-                     absl::StrCat("corrupt positions: head ", head, ", tail ", tail));
-  }
+  uint64_t head = 0;
+  uint64_t tail = 0;
+  absl::Status positions = seg.LoadPositions("inspect", &head, &tail);
+  if (!positions.ok()) return positions;
   // Space is reclaimed lazily (when a writer needs it): what every reader has
   // passed already counts as free.
   uint64_t held_from = tail;

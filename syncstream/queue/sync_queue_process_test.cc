@@ -507,6 +507,35 @@ TEST_F(DeathTest, BytesOfAnEarlierLapAtAClaimWithoutHeaderAreNeverAFrame) {
   ExpectWaitedForThenDelivered(*r, writer);
 }
 
+TEST_F(DeathTest, OpeningWhileOthersLapTheRingIsNotCorruption) {
+  // Opening a queue loads its head, then its tail. A process descheduled
+  // between the two can find the tail laps past the head it loaded, once
+  // others have appended and reclaimed meanwhile (a full TSan run once
+  // failed so: "writer w1: corrupt positions: head 33608, tail 37704,
+  // capacity 2048"). It must load both again, not refuse the queue.
+  auto r = queue_->Attach("r", QueueRole::kReader);
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(r.ok() && w.ok());
+  pid_t late = SpawnStoppedAppender(name_, "late", "stop-between-positions");
+  ASSERT_GT(late, 0);
+  // Three laps of the 2 KiB ring, each message read at once: head moves on.
+  const std::string body(100, 'x');
+  for (int i = 0; i < 45; ++i) {
+    ASSERT_TRUE(w->Append("t", body).ok());
+    auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+    ASSERT_TRUE(m.ok() && m->has_value());
+  }
+  ASSERT_GT(queue_->Inspect()->tail, 3u * 2048);
+  ASSERT_EQ(::kill(late, SIGCONT), 0);
+  auto code = WaitForExit(late, absl::Seconds(20));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  auto m = r->Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_TRUE(m->has_value());
+  EXPECT_EQ((*m)->body, "from late");
+}
+
 TEST_F(DeathTest, WriterThatLostTheRaceRetriesAfterHeadPassedWhatItSaw) {
   // A failed compare-and-swap hands back the tail as it was then; before
   // the retry looks at head, other writers may append a lap of the ring and

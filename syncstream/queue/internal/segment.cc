@@ -259,14 +259,9 @@ absl::Status Segment::MapAndValidate(int fd, absl::Duration init_wait) {
   max_participants_ = h.max_participants;
   slots_ = reinterpret_cast<ParticipantSlot*>(static_cast<uint8_t*>(base_) + kHeaderSize);
   ring_ = static_cast<uint8_t*>(base_) + ring_offset;
-  const uint64_t head = h.head.load(std::memory_order_acquire);
-  const uint64_t tail = h.tail.load(std::memory_order_acquire);
-  if (tail < head || tail - head > capacity_ || head % kFrameAlign || tail % kFrameAlign) {
-    return Error(absl::StatusCode::kDataLoss,
-                 absl::StrCat("corrupt positions: head ", head, ", tail ", tail,
-                              ", capacity ", capacity_));
-  }
-  return absl::OkStatus();
+  uint64_t head = 0;
+  uint64_t tail = 0;
+  return LoadPositions("open", &head, &tail);
 }
 
 Segment::Lock::~Lock() {
@@ -658,7 +653,7 @@ absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
   const uint64_t tail = h.tail.load(std::memory_order_acquire);
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t head = h.head.load(std::memory_order_relaxed);
-    if (tail < head || tail - head > capacity_ || head % kFrameAlign || tail % kFrameAlign) {
+    if (!PositionsValid(head, tail)) {  // head cannot move: we hold the lock
       return CorruptPositions("reclaim", head, tail);
     }
     uint64_t limit = tail;

@@ -10,11 +10,13 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/optimization.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "syncstream/queue/internal/layout.h"
+#include "syncstream/queue/internal/test_hook.h"
 #include "syncstream/queue/sync_queue.h"
 
 namespace syncstream::queue_internal {
@@ -70,6 +72,28 @@ class Segment {
   // their flags, the lock's recoveries), so that a report from the field
   // says how the queue got there. Reads no /proc.
   absl::Status CorruptPositions(absl::string_view who, uint64_t head, uint64_t tail) const;
+  // Whether head <= tail <= head + capacity, both frame-aligned.
+  bool PositionsValid(uint64_t head, uint64_t tail) const {
+    return head <= tail && tail - head <= capacity_ && (head | tail) % kFrameAlign == 0;
+  }
+  // Loads head, then tail (acquire each: head never passes a published
+  // tail) into a pair that PositionsValid accepts. Without the queue lock a
+  // process descheduled between the two loads can find the tail laps past
+  // the head it loaded, once others have appended and reclaimed meanwhile:
+  // the pair is then loaded again. CorruptPositions (naming `who`) only
+  // when head did not move. (Each retry means head moved: others made
+  // progress while this process was not running.)
+  absl::Status LoadPositions(absl::string_view who, uint64_t* head, uint64_t* tail) const {
+    for (;;) {
+      *head = header_->head.load(std::memory_order_acquire);
+      if (kActiveTestHook == TestHook::kStopBetweenPositions) StopOnceForTest();
+      *tail = header_->tail.load(std::memory_order_acquire);
+      if (ABSL_PREDICT_TRUE(PositionsValid(*head, *tail))) return absl::OkStatus();
+      if (header_->head.load(std::memory_order_acquire) == *head) {
+        return CorruptPositions(who, *head, *tail);
+      }
+    }
+  }
 
   // The queue lock, held while alive. Move-only.
   class Lock {

@@ -1,6 +1,9 @@
 // Reads SYNCSTREAM_QUEUE_TEST_HOOK once (see test_hook.h).
 #include "syncstream/queue/internal/test_hook.h"
 
+#include <signal.h>
+
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -16,6 +19,7 @@ TestHook ReadTestHook() {
   if (std::strcmp(v, "stop-after-commit") == 0) return TestHook::kStopAfterCommit;
   if (std::strcmp(v, "stop-around-lost-race") == 0) return TestHook::kStopAroundLostRace;
   if (std::strcmp(v, "stop-holding-lock") == 0) return TestHook::kStopHoldingLock;
+  if (std::strcmp(v, "stop-between-positions") == 0) return TestHook::kStopBetweenPositions;
   if (std::strcmp(v, "pause-after-claim") == 0) return TestHook::kPauseAfterClaim;
   return TestHook::kNone;
 }
@@ -23,5 +27,10 @@ TestHook ReadTestHook() {
 }  // namespace
 
 const TestHook kActiveTestHook = ReadTestHook();
+
+void StopOnceForTest() {
+  static std::atomic<bool> stopped{false};
+  if (!stopped.exchange(true)) ::raise(SIGSTOP);
+}
 
 }  // namespace syncstream::queue_internal

@@ -16,6 +16,9 @@ namespace syncstream::queue_internal {
 //                       that another writer can take the tail first), and
 //                       again after its compare-and-swap failed;
 //   stop-holding-lock:  Attach holds the queue lock;
+//   stop-between-positions: the process's first load of the queue's
+//                       positions (opening it) has loaded head, not tail
+//                       (others can move both on by laps meanwhile);
 //   pause-after-claim:  every append sleeps 50 us after its claim, before its
 //                       headers (readers meet claims without a header).
 enum class TestHook {
@@ -26,6 +29,7 @@ enum class TestHook {
   kStopAfterCommit,
   kStopAroundLostRace,
   kStopHoldingLock,
+  kStopBetweenPositions,
   kPauseAfterClaim
 };
 
@@ -33,6 +37,10 @@ enum class TestHook {
 // starts (a plain load where it is tested, no initialization guard): tests
 // set it in the environment of the programs they spawn.
 extern const TestHook kActiveTestHook;
+
+// Stops this process (SIGSTOP) the first time it is called, and does
+// nothing after that.
+void StopOnceForTest();
 
 }  // namespace syncstream::queue_internal
 
