@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "syncstream/proc/line_proc_buffer.h"
 #include "syncstream/queue/sync_queue.h"
 #include "tools/command.h"
 #include "tools/common_flags.h"  // -n, --json
@@ -245,6 +246,19 @@ int RunRepair(const std::vector<std::string>& args) {
   return 0;
 }
 
+// After queue `name` was removed: a LineProcBuffer's queue has a control
+// block beside it, which a buffer that was killed leaves behind with the
+// queue. Returns the exit code (0, or 1 after reporting an error).
+int RemoveControlBlockOf(const std::string& name) {
+  absl::Status st = LineProcBuffer::RemoveControlBlock(name);
+  if (st.ok()) {
+    std::cout << "removed the LineProcBuffer control block of " << name << "\n";
+  } else if (!absl::IsNotFound(st)) {
+    return Fail(st);
+  }
+  return 0;
+}
+
 // queue rm --orphaned [NAME...]: of `names` (a missing one is an error), or
 // of every queue that `ls` flags as orphaned when none is given, removes
 // those whose participants are all dead, each decided again under its lock
@@ -273,6 +287,7 @@ int RemoveOrphaned(const std::vector<std::string>& names) {
     } else if (*done) {
       ++removed;
       std::cout << "removed " << name << " (orphaned: every participant dead)\n";
+      if (RemoveControlBlockOf(name) != 0) code = 1;
     } else if (!names.empty()) {
       std::cout << "kept " << name << " (not orphaned: a participant is alive, or none is attached)\n";
     }
@@ -290,7 +305,16 @@ int RunRm(const std::vector<std::string>& args) {
   int code = 0;
   for (const std::string& name : args) {
     absl::Status st = SyncQueue::Remove(name);
-    if (!st.ok()) code = Fail(st);
+    if (absl::IsNotFound(st) && LineProcBuffer::RemoveControlBlock(name).ok()) {
+      // The queue was gone already, but not the control block beside it.
+      std::cout << "removed the LineProcBuffer control block of " << name << "\n";
+      continue;
+    }
+    if (!st.ok()) {
+      code = Fail(st);
+    } else if (RemoveControlBlockOf(name) != 0) {
+      code = 1;
+    }
   }
   return code;
 }
@@ -313,9 +337,11 @@ SYNCSTREAM_REGISTER_COMMAND(queue_repair, "queue repair", "NAME",
                             "Release dead participants, skip abandoned frames, report.",
                             RunRepair);
 SYNCSTREAM_REGISTER_COMMAND(queue_rm, "queue rm", "NAME... | --orphaned [NAME...]",
-                            "Remove queues by name; with --orphaned, only orphaned ones "
-                            "(all participants dead, as queue ls flags them): those named, "
-                            "or every one on the machine.",
+                            "Remove queues by name, each with the control block that a "
+                            "LineProcBuffer killed before its destructor leaves beside its "
+                            "queue; with --orphaned, only orphaned queues (all participants "
+                            "dead, as queue ls flags them): those named, or every one on the "
+                            "machine.",
                             RunRm);
 
 }  // namespace syncstream::tools

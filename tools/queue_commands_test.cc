@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "syncstream/proc/line_proc_buffer.h"
 #include "syncstream/queue/sync_queue.h"
 #include "syncstream/queue/testing/queue_test_util.h"
 
@@ -84,8 +85,9 @@ class QueueCommandsTest : public ::testing::Test {
  protected:
   void SetUp() override { name_ = UniqueQueueName("cli"); }
   void TearDown() override {
-    for (const char* suffix : {"", "-live", "-kept"}) {
+    for (const char* suffix : {"", "-live", "-kept", "-orphan", "-named", "-stray"}) {
       SyncQueue::Remove(name_ + suffix).IgnoreError();
+      LineProcBuffer::RemoveControlBlock(name_ + suffix).IgnoreError();
     }
   }
   std::string name_;
@@ -197,6 +199,74 @@ TEST_F(QueueCommandsTest, RmOrphanedRemovesOnlyQueuesWhoseParticipantsAreAllDead
   Result again = RunCli("queue rm --orphaned " + name_);
   EXPECT_EQ(again.code, 1);
   EXPECT_THAT(again.out, HasSubstr("queue '" + name_ + "'"));
+}
+
+bool ShmExists(const std::string& name) {
+  struct stat st;
+  return ::stat(("/dev/shm/" + name).c_str(), &st) == 0;
+}
+
+// Forks a child that creates a LineProcBuffer on queue `queue` and waits to
+// be killed. Returns its pid once the queue and its control block exist and
+// the buffer's collector is attached (-1 after 20 s).
+pid_t ForkProcBuffer(const std::string& queue) {
+  pid_t child = ForkRun([&] {
+    LineProcBufferOptions options;
+    options.queue_name = queue;
+    auto buffer = LineProcBuffer::Create(10, options);  // held until the kill
+    if (!buffer.ok()) {
+      fprintf(stderr, "LineProcBuffer::Create: %s\n", buffer.status().ToString().c_str());
+      return 1;
+    }
+    ::pause();
+    return 0;
+  });
+  const bool ready = WaitUntil(
+      [&] {
+        if (!ShmExists("syncstream-proc." + queue)) return false;
+        auto q = SyncQueue::Open(queue);
+        if (!q.ok()) return false;
+        auto snapshot = q->Inspect();
+        return snapshot.ok() && snapshot->participants.size() == 1;
+      },
+      absl::Seconds(20));
+  if (ready) return child;
+  KillAndReap(child);
+  return -1;
+}
+
+TEST_F(QueueCommandsTest, RmRemovesTheControlBlockAKilledLineProcBufferLeft) {
+  const std::string orphan = name_ + "-orphan";
+  const std::string named = name_ + "-named";
+  const std::string stray = name_ + "-stray";
+  for (const std::string& queue : {orphan, named, stray}) {
+    const pid_t child = ForkProcBuffer(queue);
+    ASSERT_GT(child, 0);
+    KillAndReap(child);  // no destructor: the queue and its block stay
+    ASSERT_TRUE(ShmExists("syncstream-queue." + queue));
+    ASSERT_TRUE(ShmExists("syncstream-proc." + queue));
+  }
+  Result rm = RunCli("queue rm --orphaned " + orphan);
+  ASSERT_EQ(rm.code, 0) << rm.out;
+  EXPECT_THAT(rm.out, HasSubstr("removed " + orphan + " (orphaned"));
+  EXPECT_THAT(rm.out, HasSubstr("removed the LineProcBuffer control block of " + orphan));
+  rm = RunCli("queue rm " + named);
+  ASSERT_EQ(rm.code, 0) << rm.out;
+  EXPECT_THAT(rm.out, HasSubstr("removed the LineProcBuffer control block of " + named));
+  // A queue removed without its block (through the library): the block
+  // alone is removed, and that is no error.
+  ASSERT_TRUE(SyncQueue::Remove(stray).ok());
+  rm = RunCli("queue rm " + stray);
+  ASSERT_EQ(rm.code, 0) << rm.out;
+  EXPECT_THAT(rm.out, HasSubstr("removed the LineProcBuffer control block of " + stray));
+  for (const std::string& queue : {orphan, named, stray}) {
+    EXPECT_FALSE(ShmExists("syncstream-queue." + queue)) << queue;
+    EXPECT_FALSE(ShmExists("syncstream-proc." + queue)) << queue;
+  }
+  // Neither left: still an error naming the queue.
+  rm = RunCli("queue rm " + stray);
+  EXPECT_EQ(rm.code, 1);
+  EXPECT_THAT(rm.out, HasSubstr("queue '" + stray + "'"));
 }
 
 TEST_F(QueueCommandsTest, RemoveIfOrphanedAfterTheLastParticipantDied) {

@@ -146,6 +146,10 @@ LineProcBuffer::LineProcBuffer(std::unique_ptr<RecordBlockStore> store,
   collector_ = std::thread([this] { CollectorLoop(); });
 }
 
+absl::Status LineProcBuffer::RemoveControlBlock(absl::string_view queue_name) {
+  return proc_internal::ControlBlock::Remove(queue_name);
+}
+
 LineProcBuffer::~LineProcBuffer() {
   TakeSpawned().clear();  // kills and ends the programs, closes their mirrors
   shutdown_.store(true);

@@ -136,6 +136,13 @@ class LineProcBuffer {
   // Kills programs started by Spawn(), stops the collector, and removes the
   // queue and the control block (children still writing get errors).
   ~LineProcBuffer();
+
+  // Removes the control block of the buffer whose queue is `queue_name`
+  // (/dev/shm/syncstream-proc.QUEUE), which a buffer killed before its
+  // destructor ran leaves beside its queue; `syncstream queue rm` calls it
+  // for every queue it removes. NotFound when there is none. Mirrors that
+  // start afterwards cannot attach, as once the queue is gone.
+  static absl::Status RemoveControlBlock(absl::string_view queue_name);
   LineProcBuffer(const LineProcBuffer&) = delete;
   LineProcBuffer& operator=(const LineProcBuffer&) = delete;
 

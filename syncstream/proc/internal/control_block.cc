@@ -71,6 +71,15 @@ std::string ControlBlock::SegmentName(absl::string_view queue_name) {
   return absl::StrCat("/syncstream-proc.", queue_name);
 }
 
+absl::Status ControlBlock::Remove(absl::string_view queue_name) {
+  if (::shm_unlink(SegmentName(queue_name).c_str()) == 0) return absl::OkStatus();
+  const int err = errno;
+  const std::string message =
+      absl::StrCat(Describe(queue_name), ": cannot remove /dev/shm", SegmentName(queue_name),
+                   ": ", strerror(err));
+  return err == ENOENT ? absl::NotFoundError(message) : absl::PermissionDeniedError(message);
+}
+
 absl::StatusOr<ControlBlock> ControlBlock::Create(
     absl::string_view queue_name, const MirrorSettings& settings,
     size_t max_body_bytes) {

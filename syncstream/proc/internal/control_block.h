@@ -47,6 +47,8 @@ class ControlBlock {
                                            size_t max_body_bytes);
   // The shared-memory name of the block of `queue_name`.
   static std::string SegmentName(absl::string_view queue_name);
+  // Unlinks the block of `queue_name`; NotFound when there is none.
+  static absl::Status Remove(absl::string_view queue_name);
 
   ControlBlock(ControlBlock&& other) noexcept;
   ControlBlock& operator=(ControlBlock&& other) noexcept;
