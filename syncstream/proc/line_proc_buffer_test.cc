@@ -36,6 +36,7 @@ namespace syncstream {
 namespace {
 
 using proc_testing::NumberedLine;
+using ::testing::HasSubstr;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr uint64_t kManyLines = 10000;  // sanitizers: 10x slower
@@ -162,6 +163,24 @@ void ExpectNumberedLines(const std::vector<Record>& records,
 TEST(LineProcBufferTest, MaxlenZeroIsInvalid) {
   auto buffer = LineProcBuffer::Create(0);
   EXPECT_TRUE(absl::IsInvalidArgument(buffer.status()));
+}
+
+// A queue too small for the default line length: the error says which
+// setting to change, and nothing is left in /dev/shm.
+TEST(LineProcBufferTest, QueueTooSmallForTheLineLengthNamesBothSettings) {
+  LineProcBufferOptions options;
+  options.queue_name = absl::StrCat("small-", ::getpid());
+  options.queue_bytes = 256 << 10;  // holds lines of just under 64 KiB
+  auto buffer = LineProcBuffer::Create(10, options);
+  ASSERT_TRUE(absl::IsInvalidArgument(buffer.status())) << buffer.status();
+  EXPECT_THAT(std::string(buffer.status().message()),
+              HasSubstr("max_line_length 65536 outside [4, "));
+  EXPECT_THAT(std::string(buffer.status().message()),
+              HasSubstr("lower max_line_length or raise queue_bytes"));
+  EXPECT_TRUE(absl::IsNotFound(SyncQueue::Open(options.queue_name).status()));
+  EXPECT_TRUE(absl::IsNotFound(LineProcBuffer::RemoveControlBlock(options.queue_name)));
+  options.max_line_length = 32 << 10;
+  EXPECT_TRUE(LineProcBuffer::Create(10, options).ok());
 }
 
 // The seed example: 4 children from a pool, each printing inside its mirror.

@@ -44,7 +44,9 @@ absl::Status ValidateMirrorSettings(const MirrorSettings& s,
   if (s.batch_bytes < 256 || s.batch_bytes > max_body_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("batch_bytes ", s.batch_bytes, " outside [256, ",
-                     max_body_bytes, "] (the queue's largest message)"));
+                     max_body_bytes,
+                     "] (the queue's largest message: lower batch_bytes or raise "
+                     "queue_bytes)"));
   }
   if (s.batch_records < 1 || s.batch_records > (1u << 20)) {
     return absl::InvalidArgumentError(
@@ -62,7 +64,9 @@ absl::Status ValidateMirrorSettings(const MirrorSettings& s,
   if (s.max_line_length < 4 || s.max_line_length > max_body_bytes / 2) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_line_length ", s.max_line_length, " outside [4, ",
-                     max_body_bytes / 2, "]"));
+                     max_body_bytes / 2,
+                     "] (half the queue's largest message: lower max_line_length or "
+                     "raise queue_bytes)"));
   }
   return absl::OkStatus();
 }
