@@ -38,6 +38,8 @@ class Segment {
   static constexpr absl::Duration kInitWait = absl::Seconds(2);
   // How long any lock acquisition waits (the lock is held for microseconds).
   static constexpr absl::Duration kLockTimeout = absl::Seconds(2);
+  // LoadPositions gives up after this many loads of a head that moves.
+  static constexpr int kMaxPositionLoads = 1000;
 
   static absl::StatusOr<std::shared_ptr<Segment>> Create(
       absl::string_view name, size_t capacity_bytes, const QueueOptions& options);
@@ -80,16 +82,18 @@ class Segment {
   // tail) into a pair that PositionsValid accepts. Without the queue lock a
   // process descheduled between the two loads can find the tail laps past
   // the head it loaded, once others have appended and reclaimed meanwhile:
-  // the pair is then loaded again. CorruptPositions (naming `who`) only
-  // when head did not move. (Each retry means head moved: others made
-  // progress while this process was not running.)
+  // the pair is then loaded again. CorruptPositions (naming `who`) when
+  // head did not move, or kept moving for kMaxPositionLoads loads (each
+  // retry means others appended a lap while this process was not running:
+  // a head that never settles is a segment someone scribbles on).
   absl::Status LoadPositions(absl::string_view who, uint64_t* head, uint64_t* tail) const {
-    for (;;) {
+    for (int loads = 1;; ++loads) {
       *head = header_->head.load(std::memory_order_acquire);
       if (kActiveTestHook == TestHook::kStopBetweenPositions) StopOnceForTest();
       *tail = header_->tail.load(std::memory_order_acquire);
       if (ABSL_PREDICT_TRUE(PositionsValid(*head, *tail))) return absl::OkStatus();
-      if (header_->head.load(std::memory_order_acquire) == *head) {
+      if (header_->head.load(std::memory_order_acquire) == *head ||
+          loads == kMaxPositionLoads) {
         return CorruptPositions(who, *head, *tail);
       }
     }
