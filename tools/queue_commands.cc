@@ -3,6 +3,7 @@
 #include <gflags/gflags.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -23,8 +24,9 @@
 
 DEFINE_bool(orphaned, false,
             "queue rm: remove only orphaned queues (they have participants and all "
-            "of them are dead; see queue ls): of the names given, or every one on "
-            "the machine when none is given");
+            "of them are dead; see queue ls) and LineProcBuffer control blocks "
+            "whose queue is gone: of the names given, or every one on the machine "
+            "when none is given");
 
 namespace syncstream::tools {
 namespace {
@@ -72,6 +74,21 @@ std::string IsoTime(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
 }
 
+// The queue names of the LineProcBuffer control blocks whose queue is not
+// among `queues` (a killed buffer's, after its queue was removed alone).
+absl::StatusOr<std::vector<std::string>> StrayControlBlocks(
+    const std::vector<QueueListing>& queues) {
+  auto blocks = LineProcBuffer::ListControlBlocks();
+  if (!blocks.ok()) return blocks.status();
+  std::vector<std::string> stray;
+  for (const std::string& block : *blocks) {
+    const bool has_queue = std::any_of(queues.begin(), queues.end(),
+                                       [&](const QueueListing& q) { return q.name == block; });
+    if (!has_queue) stray.push_back(block);
+  }
+  return stray;
+}
+
 int RunLs(const std::vector<std::string>& args) {
   auto queues = SyncQueue::List();
   if (!queues.ok()) return Fail(queues.status());
@@ -106,6 +123,13 @@ int RunLs(const std::vector<std::string>& args) {
     std::cout << orphaned
               << " orphaned queue(s): every participant's process is gone, so nobody will "
                  "unlink them; `syncstream queue rm --orphaned` removes them\n";
+  }
+  auto stray = StrayControlBlocks(*queues);
+  if (!stray.ok()) return Fail(stray.status());
+  if (!stray->empty()) {
+    std::cout << stray->size() << " LineProcBuffer control block(s) whose queue is gone: "
+              << absl::StrJoin(*stray, " ")
+              << "; `syncstream queue rm --orphaned` removes them\n";
   }
   return 0;
 }
@@ -259,10 +283,20 @@ int RemoveControlBlockOf(const std::string& name) {
   return 0;
 }
 
-// queue rm --orphaned [NAME...]: of `names` (a missing one is an error), or
-// of every queue that `ls` flags as orphaned when none is given, removes
-// those whose participants are all dead, each decided again under its lock
-// (SyncQueue::RemoveIfOrphaned).
+// Removes the control block of `name` whose queue is gone. Returns whether
+// there was one.
+bool RemoveStrayControlBlock(const std::string& name) {
+  if (!LineProcBuffer::RemoveControlBlock(name).ok()) return false;
+  std::cout << "removed the LineProcBuffer control block of " << name
+            << " (its queue is gone)\n";
+  return true;
+}
+
+// queue rm --orphaned [NAME...]: of `names` (a missing one is an error,
+// unless a control block of that name is left), or of every queue that `ls`
+// flags as orphaned and every stray control block when none is given,
+// removes those whose participants are all dead, each decided again under
+// its lock (SyncQueue::RemoveIfOrphaned), and the stray blocks.
 int RemoveOrphaned(const std::vector<std::string>& names) {
   std::vector<std::string> candidates = names;
   if (names.empty()) {
@@ -271,12 +305,19 @@ int RemoveOrphaned(const std::vector<std::string>& names) {
     for (const QueueListing& listed : *queues) {
       if (listed.orphaned()) candidates.push_back(listed.name);
     }
+    auto stray = StrayControlBlocks(*queues);
+    if (!stray.ok()) return Fail(stray.status());
+    candidates.insert(candidates.end(), stray->begin(), stray->end());
   }
   int code = 0;
   int removed = 0;
   for (const std::string& name : candidates) {
     auto q = SyncQueue::Open(name);
     if (!q.ok()) {
+      if (absl::IsNotFound(q.status()) && RemoveStrayControlBlock(name)) {
+        ++removed;
+        continue;
+      }
       // Listed a moment ago: removed meanwhile. Named: the user's mistake.
       if (!names.empty() || !absl::IsNotFound(q.status())) code = Fail(q.status());
       continue;
@@ -305,11 +346,7 @@ int RunRm(const std::vector<std::string>& args) {
   int code = 0;
   for (const std::string& name : args) {
     absl::Status st = SyncQueue::Remove(name);
-    if (absl::IsNotFound(st) && LineProcBuffer::RemoveControlBlock(name).ok()) {
-      // The queue was gone already, but not the control block beside it.
-      std::cout << "removed the LineProcBuffer control block of " << name << "\n";
-      continue;
-    }
+    if (absl::IsNotFound(st) && RemoveStrayControlBlock(name)) continue;
     if (!st.ok()) {
       code = Fail(st);
     } else if (RemoveControlBlockOf(name) != 0) {
@@ -324,7 +361,9 @@ int RunRm(const std::vector<std::string>& args) {
 SYNCSTREAM_REGISTER_COMMAND(queue_ls, "queue ls", "[--json]",
                             "List the shared-memory queues with their size, participant "
                             "count and how many of those participants are dead; flags "
-                            "orphaned queues (every participant dead).",
+                            "orphaned queues (every participant dead), and names the "
+                            "LineProcBuffer control blocks whose queue is gone (not in "
+                            "--json).",
                             RunLs);
 SYNCSTREAM_REGISTER_COMMAND(queue_inspect, "queue inspect", "NAME [--json]",
                             "Show a queue's header, usage and participants.", RunInspect);
@@ -339,9 +378,10 @@ SYNCSTREAM_REGISTER_COMMAND(queue_repair, "queue repair", "NAME",
 SYNCSTREAM_REGISTER_COMMAND(queue_rm, "queue rm", "NAME... | --orphaned [NAME...]",
                             "Remove queues by name, each with the control block that a "
                             "LineProcBuffer killed before its destructor leaves beside its "
-                            "queue; with --orphaned, only orphaned queues (all participants "
-                            "dead, as queue ls flags them): those named, or every one on the "
-                            "machine.",
+                            "queue (or that block alone, when its queue is gone); with "
+                            "--orphaned, only orphaned queues (all participants dead, as "
+                            "queue ls flags them) and blocks whose queue is gone: those "
+                            "named, or every one on the machine.",
                             RunRm);
 
 }  // namespace syncstream::tools

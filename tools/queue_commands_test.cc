@@ -21,6 +21,7 @@ namespace syncstream {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace queue_testing;
 
 std::string binary;
@@ -253,20 +254,36 @@ TEST_F(QueueCommandsTest, RmRemovesTheControlBlockAKilledLineProcBufferLeft) {
   rm = RunCli("queue rm " + named);
   ASSERT_EQ(rm.code, 0) << rm.out;
   EXPECT_THAT(rm.out, HasSubstr("removed the LineProcBuffer control block of " + named));
-  // A queue removed without its block (through the library): the block
-  // alone is removed, and that is no error.
+  // A queue removed without its block (through the library): ls names the
+  // block, and rm removes it alone, which is no error (both forms).
   ASSERT_TRUE(SyncQueue::Remove(stray).ok());
+  Result ls = RunCli("queue ls");
+  ASSERT_EQ(ls.code, 0) << ls.out;
+  EXPECT_THAT(ls.out, HasSubstr("LineProcBuffer control block(s) whose queue is gone: "));
+  EXPECT_THAT(ls.out, HasSubstr(" " + stray));
   rm = RunCli("queue rm " + stray);
   ASSERT_EQ(rm.code, 0) << rm.out;
-  EXPECT_THAT(rm.out, HasSubstr("removed the LineProcBuffer control block of " + stray));
+  EXPECT_THAT(rm.out, HasSubstr("removed the LineProcBuffer control block of " + stray +
+                                " (its queue is gone)"));
+  const pid_t again = ForkProcBuffer(stray);
+  ASSERT_GT(again, 0);
+  KillAndReap(again);
+  ASSERT_TRUE(SyncQueue::Remove(stray).ok());
+  rm = RunCli("queue rm --orphaned " + stray);
+  ASSERT_EQ(rm.code, 0) << rm.out;
+  EXPECT_THAT(rm.out, HasSubstr("removed the LineProcBuffer control block of " + stray +
+                                " (its queue is gone)"));
+  EXPECT_THAT(RunCli("queue ls").out, Not(HasSubstr(" " + stray)));
   for (const std::string& queue : {orphan, named, stray}) {
     EXPECT_FALSE(ShmExists("syncstream-queue." + queue)) << queue;
     EXPECT_FALSE(ShmExists("syncstream-proc." + queue)) << queue;
   }
-  // Neither left: still an error naming the queue.
-  rm = RunCli("queue rm " + stray);
-  EXPECT_EQ(rm.code, 1);
-  EXPECT_THAT(rm.out, HasSubstr("queue '" + stray + "'"));
+  // Neither left: still an error naming the queue (both forms).
+  for (const char* command : {"queue rm ", "queue rm --orphaned "}) {
+    rm = RunCli(std::string(command) + stray);
+    EXPECT_EQ(rm.code, 1) << command;
+    EXPECT_THAT(rm.out, HasSubstr("queue '" + stray + "'")) << command;
+  }
 }
 
 TEST_F(QueueCommandsTest, RemoveIfOrphanedAfterTheLastParticipantDied) {

@@ -150,6 +150,10 @@ absl::Status LineProcBuffer::RemoveControlBlock(absl::string_view queue_name) {
   return proc_internal::ControlBlock::Remove(queue_name);
 }
 
+absl::StatusOr<std::vector<std::string>> LineProcBuffer::ListControlBlocks() {
+  return proc_internal::ControlBlock::List();
+}
+
 LineProcBuffer::~LineProcBuffer() {
   TakeSpawned().clear();  // kills and ends the programs, closes their mirrors
   shutdown_.store(true);

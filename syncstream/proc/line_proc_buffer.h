@@ -143,6 +143,9 @@ class LineProcBuffer {
   // for every queue it removes. NotFound when there is none. Mirrors that
   // start afterwards cannot attach, as once the queue is gone.
   static absl::Status RemoveControlBlock(absl::string_view queue_name);
+  // The queue names of the control blocks in /dev/shm, sorted (`syncstream
+  // queue ls` reports those whose queue is gone).
+  static absl::StatusOr<std::vector<std::string>> ListControlBlocks();
   LineProcBuffer(const LineProcBuffer&) = delete;
   LineProcBuffer& operator=(const LineProcBuffer&) = delete;
 

@@ -4,7 +4,6 @@
 // queue_participant.cc.
 #include "syncstream/queue/sync_queue.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/mman.h>
 
@@ -18,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/futex.h"
+#include "syncstream/core/shared_memory_names.h"
 #include "syncstream/core/process_identity.h"
 #include "syncstream/core/internal/thread_biased_lock.h"
 #include "syncstream/core/internal/tsc_wall_clock.h"
@@ -209,22 +209,11 @@ absl::Status SyncQueue::Remove(absl::string_view name) {
 }
 
 absl::StatusOr<std::vector<QueueListing>> SyncQueue::List() {
-  DIR* dir = ::opendir("/dev/shm");
-  if (dir == nullptr) {
-    return absl::UnavailableError(absl::StrCat("/dev/shm: ", strerror(errno)));
-  }
-  std::vector<std::string> names;
-  const absl::string_view prefix = queue_internal::kShmPrefix;
-  while (struct dirent* e = ::readdir(dir)) {
-    absl::string_view file = e->d_name;
-    if (file.size() > prefix.size() && file.substr(0, prefix.size()) == prefix) {
-      names.emplace_back(file.substr(prefix.size()));
-    }
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
+  absl::StatusOr<std::vector<std::string>> names =
+      SharedMemoryNames(queue_internal::kShmPrefix);
+  if (!names.ok()) return names.status();
   std::vector<QueueListing> out;
-  for (const std::string& name : names) {
+  for (const std::string& name : *names) {
     QueueListing item;
     item.name = name;
     auto segment = Segment::Open(name, absl::ZeroDuration());

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/shared_memory_names.h"
 #include "syncstream/core/unique_fd.h"
 
 namespace syncstream::proc_internal {
@@ -71,8 +72,14 @@ absl::Status ValidateMirrorSettings(const MirrorSettings& s,
   return absl::OkStatus();
 }
 
+constexpr absl::string_view kSegmentPrefix = "syncstream-proc.";
+
 std::string ControlBlock::SegmentName(absl::string_view queue_name) {
-  return absl::StrCat("/syncstream-proc.", queue_name);
+  return absl::StrCat("/", kSegmentPrefix, queue_name);
+}
+
+absl::StatusOr<std::vector<std::string>> ControlBlock::List() {
+  return SharedMemoryNames(kSegmentPrefix);
 }
 
 absl::Status ControlBlock::Remove(absl::string_view queue_name) {

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -49,6 +50,8 @@ class ControlBlock {
   static std::string SegmentName(absl::string_view queue_name);
   // Unlinks the block of `queue_name`; NotFound when there is none.
   static absl::Status Remove(absl::string_view queue_name);
+  // The queue names of the blocks in /dev/shm, sorted.
+  static absl::StatusOr<std::vector<std::string>> List();
 
   ControlBlock(ControlBlock&& other) noexcept;
   ControlBlock& operator=(ControlBlock&& other) noexcept;
