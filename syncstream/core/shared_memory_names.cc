@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -13,18 +14,17 @@
 namespace syncstream {
 
 absl::StatusOr<std::vector<std::string>> SharedMemoryNames(absl::string_view prefix) {
-  DIR* dir = ::opendir("/dev/shm");
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/dev/shm"), &::closedir);
   if (dir == nullptr) {
     return absl::UnavailableError(absl::StrCat("/dev/shm: ", strerror(errno)));
   }
   std::vector<std::string> names;
-  while (struct dirent* e = ::readdir(dir)) {
+  while (struct dirent* e = ::readdir(dir.get())) {
     absl::string_view file = e->d_name;
     if (file.size() > prefix.size() && absl::StartsWith(file, prefix)) {
       names.emplace_back(file.substr(prefix.size()));
     }
   }
-  ::closedir(dir);
   std::sort(names.begin(), names.end());
   return names;
 }
