@@ -270,26 +270,19 @@ int RunRepair(const std::vector<std::string>& args) {
   return 0;
 }
 
-// After queue `name` was removed: a LineProcBuffer's queue has a control
-// block beside it, which a buffer that was killed leaves behind with the
-// queue. Returns the exit code (0, or 1 after reporting an error).
-int RemoveControlBlockOf(const std::string& name) {
+// Removes the control block that a LineProcBuffer's queue `name` has beside
+// it, which a buffer that was killed leaves behind: after the queue was
+// removed, or alone when `queue_gone`. Returns whether there was one; any
+// error but NotFound is reported and sets *code to 1.
+bool RemoveControlBlockOf(const std::string& name, bool queue_gone, int* code) {
   absl::Status st = LineProcBuffer::RemoveControlBlock(name);
   if (st.ok()) {
-    std::cout << "removed the LineProcBuffer control block of " << name << "\n";
-  } else if (!absl::IsNotFound(st)) {
-    return Fail(st);
+    std::cout << "removed the LineProcBuffer control block of " << name
+              << (queue_gone ? " (its queue is gone)" : "") << "\n";
+    return true;
   }
-  return 0;
-}
-
-// Removes the control block of `name` whose queue is gone. Returns whether
-// there was one.
-bool RemoveStrayControlBlock(const std::string& name) {
-  if (!LineProcBuffer::RemoveControlBlock(name).ok()) return false;
-  std::cout << "removed the LineProcBuffer control block of " << name
-            << " (its queue is gone)\n";
-  return true;
+  if (!absl::IsNotFound(st)) *code = Fail(st);
+  return false;
 }
 
 // queue rm --orphaned [NAME...]: of `names` (a missing one is an error,
@@ -314,7 +307,7 @@ int RemoveOrphaned(const std::vector<std::string>& names) {
   for (const std::string& name : candidates) {
     auto q = SyncQueue::Open(name);
     if (!q.ok()) {
-      if (absl::IsNotFound(q.status()) && RemoveStrayControlBlock(name)) {
+      if (absl::IsNotFound(q.status()) && RemoveControlBlockOf(name, true, &code)) {
         ++removed;
         continue;
       }
@@ -328,7 +321,7 @@ int RemoveOrphaned(const std::vector<std::string>& names) {
     } else if (*done) {
       ++removed;
       std::cout << "removed " << name << " (orphaned: every participant dead)\n";
-      if (RemoveControlBlockOf(name) != 0) code = 1;
+      RemoveControlBlockOf(name, false, &code);
     } else if (!names.empty()) {
       std::cout << "kept " << name << " (not orphaned: a participant is alive, or none is attached)\n";
     }
@@ -346,11 +339,11 @@ int RunRm(const std::vector<std::string>& args) {
   int code = 0;
   for (const std::string& name : args) {
     absl::Status st = SyncQueue::Remove(name);
-    if (absl::IsNotFound(st) && RemoveStrayControlBlock(name)) continue;
+    if (absl::IsNotFound(st) && RemoveControlBlockOf(name, true, &code)) continue;
     if (!st.ok()) {
       code = Fail(st);
-    } else if (RemoveControlBlockOf(name) != 0) {
-      code = 1;
+    } else {
+      RemoveControlBlockOf(name, false, &code);
     }
   }
   return code;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -54,32 +55,44 @@ std::string RowOf(const std::string& out, const std::string& name) {
   return "";
 }
 
+// Forks a child that runs `hold` (it takes something and pauses until it is
+// killed) and returns its pid once `ready(pid)` holds; -1, the child killed,
+// after 20 s.
+template <typename Hold, typename Ready>
+pid_t ForkHolding(Hold hold, Ready ready) {
+  const pid_t child = ForkRun(hold);
+  if (WaitUntil([&] { return ready(child); }, absl::Seconds(20))) return child;
+  KillAndReap(child);
+  return -1;
+}
+
+// The participants of `queue` as Inspect shows them (none when it cannot).
+std::vector<ParticipantInfo> ParticipantsOf(const std::string& queue) {
+  auto q = SyncQueue::Open(queue);
+  if (!q.ok()) return {};
+  auto snapshot = q->Inspect();
+  if (!snapshot.ok()) return {};
+  return snapshot->participants;
+}
+
 // Forks a child that attaches to `queue` as `participant` and waits to be
 // killed. Returns its pid once the queue lists it (-1 after 20 s).
 pid_t ForkAttached(const std::string& queue, const std::string& participant, QueueRole role) {
-  pid_t child = ForkRun([&] {
-    auto again = SyncQueue::Open(queue);
-    if (!again.ok()) return 1;
-    auto attached = again->Attach(participant, role);  // held until the kill
-    if (!attached.ok()) return 1;
-    ::pause();
-    return 0;
-  });
-  const bool attached = WaitUntil(
+  return ForkHolding(
       [&] {
-        auto q = SyncQueue::Open(queue);
-        if (!q.ok()) return false;
-        auto snapshot = q->Inspect();
-        if (!snapshot.ok()) return false;
-        for (const ParticipantInfo& p : snapshot->participants) {
+        auto again = SyncQueue::Open(queue);
+        if (!again.ok()) return 1;
+        auto attached = again->Attach(participant, role);  // held until the kill
+        if (!attached.ok()) return 1;
+        ::pause();
+        return 0;
+      },
+      [&](pid_t child) {
+        for (const ParticipantInfo& p : ParticipantsOf(queue)) {
           if (p.name == participant && p.pid == child) return true;
         }
         return false;
-      },
-      absl::Seconds(20));
-  if (attached) return child;
-  KillAndReap(child);
-  return -1;
+      });
 }
 
 class QueueCommandsTest : public ::testing::Test {
@@ -211,29 +224,21 @@ bool ShmExists(const std::string& name) {
 // be killed. Returns its pid once the queue and its control block exist and
 // the buffer's collector is attached (-1 after 20 s).
 pid_t ForkProcBuffer(const std::string& queue) {
-  pid_t child = ForkRun([&] {
-    LineProcBufferOptions options;
-    options.queue_name = queue;
-    auto buffer = LineProcBuffer::Create(10, options);  // held until the kill
-    if (!buffer.ok()) {
-      fprintf(stderr, "LineProcBuffer::Create: %s\n", buffer.status().ToString().c_str());
-      return 1;
-    }
-    ::pause();
-    return 0;
-  });
-  const bool ready = WaitUntil(
+  return ForkHolding(
       [&] {
-        if (!ShmExists("syncstream-proc." + queue)) return false;
-        auto q = SyncQueue::Open(queue);
-        if (!q.ok()) return false;
-        auto snapshot = q->Inspect();
-        return snapshot.ok() && snapshot->participants.size() == 1;
+        LineProcBufferOptions options;
+        options.queue_name = queue;
+        auto buffer = LineProcBuffer::Create(10, options);  // held until the kill
+        if (!buffer.ok()) {
+          fprintf(stderr, "LineProcBuffer::Create: %s\n", buffer.status().ToString().c_str());
+          return 1;
+        }
+        ::pause();
+        return 0;
       },
-      absl::Seconds(20));
-  if (ready) return child;
-  KillAndReap(child);
-  return -1;
+      [&](pid_t) {
+        return ShmExists("syncstream-proc." + queue) && ParticipantsOf(queue).size() == 1;
+      });
 }
 
 TEST_F(QueueCommandsTest, RmRemovesTheControlBlockAKilledLineProcBufferLeft) {

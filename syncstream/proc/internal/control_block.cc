@@ -83,11 +83,11 @@ absl::StatusOr<std::vector<std::string>> ControlBlock::List() {
 }
 
 absl::Status ControlBlock::Remove(absl::string_view queue_name) {
-  if (::shm_unlink(SegmentName(queue_name).c_str()) == 0) return absl::OkStatus();
+  const std::string name = SegmentName(queue_name);
+  if (::shm_unlink(name.c_str()) == 0) return absl::OkStatus();
   const int err = errno;
   const std::string message =
-      absl::StrCat(Describe(queue_name), ": cannot remove /dev/shm", SegmentName(queue_name),
-                   ": ", strerror(err));
+      absl::StrCat(Describe(queue_name), ": cannot remove /dev/shm", name, ": ", strerror(err));
   return err == ENOENT ? absl::NotFoundError(message) : absl::PermissionDeniedError(message);
 }
 
