@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
 
 #include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
@@ -419,22 +422,41 @@ absl::Status QueueParticipant::AppendBatch(absl::Span<const OutgoingMessage> mes
   return AppendMessages(messages, options);
 }
 
-bool QueueParticipant::Screened(absl::string_view sender, absl::string_view type) const {
-  // Per message: the usual one or two entries are compared by length first
-  // (a tree lookup compares bytes at every node).
-  auto contains = [](const std::set<std::string, std::less<>>& set, absl::string_view key) {
-    if (set.size() > 4) return set.find(key) != set.end();
-    for (const std::string& s : set) {
-      // Length, then the first byte, inline: most names differ there.
-      if (s.size() == key.size() && (key.empty() || s[0] == key[0]) &&
-          std::memcmp(s.data(), key.data(), key.size()) == 0) {
-        return true;
-      }
+namespace {
+
+// Whether `sorted` (sorted, no duplicates) holds `key`. The usual one or
+// two entries are compared by length and first byte before their bytes.
+inline bool SortedContains(const std::vector<std::string>& sorted, absl::string_view key) {
+  if (sorted.size() > 4) {
+    return std::binary_search(sorted.begin(), sorted.end(), key, std::less<>());
+  }
+  for (const std::string& s : sorted) {
+    if (s.size() == key.size() && (key.empty() || s[0] == key[0]) &&
+        std::memcmp(s.data(), key.data(), key.size()) == 0) {
+      return true;
     }
-    return false;
-  };
-  return (!screened_senders_.empty() && contains(screened_senders_, sender)) ||
-         (!screened_types_.empty() && contains(screened_types_, type));
+  }
+  return false;
+}
+
+// Adds `key` to `sorted`, keeping it sorted and without duplicates.
+void SortedInsert(std::vector<std::string>* sorted, absl::string_view key) {
+  auto it = std::lower_bound(sorted->begin(), sorted->end(), key, std::less<>());
+  if (it == sorted->end() || *it != key) sorted->emplace(it, key);
+}
+
+// Removes `key` from `sorted`, if there.
+void SortedErase(std::vector<std::string>* sorted, absl::string_view key) {
+  auto it = std::lower_bound(sorted->begin(), sorted->end(), key, std::less<>());
+  if (it != sorted->end() && *it == key) sorted->erase(it);
+}
+
+}  // namespace
+
+// Per message, inline in the reading loops.
+inline bool QueueParticipant::Screened(absl::string_view sender, absl::string_view type) const {
+  return (!screened_senders_.empty() && SortedContains(screened_senders_, sender)) ||
+         (!screened_types_.empty() && SortedContains(screened_types_, type));
 }
 
 void QueueParticipant::PublishCursor() {
@@ -680,21 +702,19 @@ void QueueParticipant::PublishFilters() {
 }
 
 void QueueParticipant::ScreenSender(absl::string_view sender) {
-  screened_senders_.emplace(sender);
+  SortedInsert(&screened_senders_, sender);
   PublishFilters();
 }
 void QueueParticipant::UnscreenSender(absl::string_view sender) {
-  auto it = screened_senders_.find(sender);
-  if (it != screened_senders_.end()) screened_senders_.erase(it);
+  SortedErase(&screened_senders_, sender);
   PublishFilters();
 }
 void QueueParticipant::ScreenType(absl::string_view type) {
-  screened_types_.emplace(type);
+  SortedInsert(&screened_types_, type);
   PublishFilters();
 }
 void QueueParticipant::UnscreenType(absl::string_view type) {
-  auto it = screened_types_.find(type);
-  if (it != screened_types_.end()) screened_types_.erase(it);
+  SortedErase(&screened_types_, type);
   PublishFilters();
 }
 

