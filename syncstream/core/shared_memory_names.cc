@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstring>
@@ -27,6 +28,14 @@ absl::StatusOr<std::vector<std::string>> SharedMemoryNames(absl::string_view pre
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+absl::Status RemoveSharedMemory(const std::string& shm_name, absl::string_view what) {
+  if (::shm_unlink(shm_name.c_str()) == 0) return absl::OkStatus();
+  const int err = errno;
+  return absl::Status(
+      err == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kPermissionDenied,
+      absl::StrCat(what, ": ", strerror(err)));
 }
 
 }  // namespace syncstream

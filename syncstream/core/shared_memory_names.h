@@ -1,12 +1,13 @@
 // The POSIX shared-memory objects of this machine (/dev/shm), by name: how
 // `syncstream queue ls` finds queues and the control blocks of
-// LineProcBuffers.
+// LineProcBuffers, and how `queue rm` removes them.
 #ifndef SYNCSTREAM_CORE_SHARED_MEMORY_NAMES_H_
 #define SYNCSTREAM_CORE_SHARED_MEMORY_NAMES_H_
 
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -16,6 +17,11 @@ namespace syncstream {
 // with the prefix taken off, sorted. Unavailable when /dev/shm cannot be
 // read.
 absl::StatusOr<std::vector<std::string>> SharedMemoryNames(absl::string_view prefix);
+
+// Unlinks the object `shm_name` ("/NAME"). On failure the message is
+// `what`, ": " and the system's reason: NotFound when there is no such
+// object, PermissionDenied otherwise.
+absl::Status RemoveSharedMemory(const std::string& shm_name, absl::string_view what);
 
 }  // namespace syncstream
 

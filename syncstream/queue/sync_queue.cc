@@ -5,7 +5,6 @@
 #include "syncstream/queue/sync_queue.h"
 
 #include <signal.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -199,13 +198,7 @@ absl::StatusOr<SyncQueue> SyncQueue::OpenOrCreate(absl::string_view name, size_t
 absl::Status SyncQueue::Remove(absl::string_view name) {
   absl::StatusOr<std::string> shm_name = queue_internal::ShmNameFor(name);
   if (!shm_name.ok()) return shm_name.status();
-  if (::shm_unlink(shm_name->c_str()) != 0) {
-    int err = errno;
-    return absl::Status(err == ENOENT ? absl::StatusCode::kNotFound
-                                      : absl::StatusCode::kPermissionDenied,
-                        absl::StrCat("queue '", name, "': cannot remove: ", strerror(err)));
-  }
-  return absl::OkStatus();
+  return RemoveSharedMemory(*shm_name, absl::StrCat("queue '", name, "': cannot remove"));
 }
 
 absl::StatusOr<std::vector<QueueListing>> SyncQueue::List() {

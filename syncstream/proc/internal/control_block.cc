@@ -84,11 +84,8 @@ absl::StatusOr<std::vector<std::string>> ControlBlock::List() {
 
 absl::Status ControlBlock::Remove(absl::string_view queue_name) {
   const std::string name = SegmentName(queue_name);
-  if (::shm_unlink(name.c_str()) == 0) return absl::OkStatus();
-  const int err = errno;
-  const std::string message =
-      absl::StrCat(Describe(queue_name), ": cannot remove /dev/shm", name, ": ", strerror(err));
-  return err == ENOENT ? absl::NotFoundError(message) : absl::PermissionDeniedError(message);
+  return RemoveSharedMemory(name,
+                            absl::StrCat(Describe(queue_name), ": cannot remove /dev/shm", name));
 }
 
 absl::StatusOr<ControlBlock> ControlBlock::Create(
