@@ -102,7 +102,7 @@ bool TailCompareExchange(QueueHeader* h, uint64_t* tail, uint64_t* sequence,
   // ThreadSanitizer does not see this instruction: say what it is, a
   // release and an acquire of the tail, which readers load as an atomic
   // (what they then read of the claim, zeroed by ReclaimLocked before the
-  // head this writer loaded, is ordered after that zeroing through it).
+  // space_end this writer loaded, is ordered after that zeroing through it).
   __tsan_release(&h->tail);
 #endif
   asm volatile("lock cmpxchg16b (%[pair])"
@@ -277,6 +277,9 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
     uint64_t head = 0;
     absl::Status positions = seg.LoadPositions("append", &head, &tail);
     if (!positions.ok()) return positions;
+    // After tail (acquire): at least the space_end that tail's claim saw. The
+    // claim must also stay below head + capacity, which bounds a corrupt one.
+    const uint64_t space_end = h.space_end.load(std::memory_order_acquire);
     sequence = h.next_sequence.load(std::memory_order_relaxed);  // checked by the CAS
     end = tail;
     for (size_t i = 0; i < messages.size(); ++i) {
@@ -284,7 +287,7 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
       if (room < sizes[i]) end += room;
       end += sizes[i];
     }
-    if (end - head <= capacity) {
+    if (end - head <= capacity && end <= space_end) {
       // Announce the claim (start, then end: see layout.h), make it, then
       // confirm it (dead claimants' holes are closed up to their end).
       me.reserving.store(tail, std::memory_order_release);
@@ -306,8 +309,8 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
       if (kActiveTestHook == TestHook::kStopAroundLostRace) ::raise(SIGSTOP);
       continue;
     }
-    // Short of space: move head under the lock (rarely needed while readers
-    // keep up, since every reclaim frees all they have read).
+    // Short of space: move head and space_end under the lock (once per
+    // Segment::kReclaimStep bytes appended while readers keep up).
     bool fits = false;
     {
       auto lock = seg.Acquire();

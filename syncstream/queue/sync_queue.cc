@@ -363,7 +363,7 @@ absl::StatusOr<RepairReport> SyncQueue::Repair() {
       pos += f.length;
     }
     auto reclaimed = seg.ReclaimLocked(h.head.load(std::memory_order_relaxed),
-                                       /*probe=*/true, &report);
+                                       /*probe=*/true, /*step=*/UINT64_MAX, &report);
     if (!reclaimed.ok()) return reclaimed.status();
   }
   EventWord(&seg.header()->data_event).Notify();

@@ -791,30 +791,54 @@ TEST_F(CorruptSegmentTest, OtherLayoutVersionIsReported) {
   EXPECT_THAT(std::string(opened.message()), HasSubstr("layout version 7"));
 }
 
-TEST_F(CorruptSegmentTest, LayoutVersion2IsRefusedByName) {
-  // Version 2 announced only a claim's start (holes were closed by scanning).
-  const absl::Status opened = OpenAtLayoutVersion(2);
-  ASSERT_FALSE(opened.ok());
-  EXPECT_THAT(std::string(opened.message()),
-              HasSubstr("queue '" + name_ + "': layout version 2, this program reads 5"));
+// Every earlier layout is refused by its number; each would misread this
+// one's segments:
+//  2: announced only a claim's start (holes were closed by scanning);
+//  3: never marks a claim finished, and would read a newer writer's finish
+//     mark as part of its claim's end;
+//  4: reclaimed space without zeroing it: its writers would hand a newer
+//     reader the bytes of an earlier lap at a claim in progress;
+//  5: its writers claim up to head + capacity, past the zeroed space
+//     (space_end) that version 6 hands out a step at a time.
+TEST_F(CorruptSegmentTest, EarlierLayoutVersionsAreRefusedByName) {
+  for (uint32_t version : {2u, 3u, 4u, 5u}) {
+    SCOPED_TRACE(version);
+    const absl::Status opened = OpenAtLayoutVersion(version);
+    ASSERT_FALSE(opened.ok());
+    EXPECT_THAT(std::string(opened.message()),
+                HasSubstr(absl::StrCat("queue '", name_, "': layout version ", version,
+                                       ", this program reads 6")));
+    ASSERT_TRUE(SyncQueue::Remove(name_).ok());
+  }
 }
 
-TEST_F(CorruptSegmentTest, LayoutVersion3IsRefusedByName) {
-  // Version 3 writers never mark a claim finished, and a version 3 process
-  // would read a version 4 writer's finish mark as part of its claim's end.
-  const absl::Status opened = OpenAtLayoutVersion(3);
-  ASSERT_FALSE(opened.ok());
-  EXPECT_THAT(std::string(opened.message()),
-              HasSubstr("queue '" + name_ + "': layout version 3, this program reads 5"));
-}
-
-TEST_F(CorruptSegmentTest, LayoutVersion4IsRefusedByName) {
-  // Version 4 reclaimed space without zeroing it: its writers would hand a
-  // version 5 reader the bytes of an earlier lap at a claim in progress.
-  const absl::Status opened = OpenAtLayoutVersion(4);
-  ASSERT_FALSE(opened.ok());
-  EXPECT_THAT(std::string(opened.message()),
-              HasSubstr("queue '" + name_ + "': layout version 4, this program reads 5"));
+// A space_end outside [tail, head + capacity] is DataLoss when a writer
+// needs more space, never a claim of bytes that are not zeroed or not read.
+TEST_F(CorruptSegmentTest, CorruptSpaceEndIsDataLoss) {
+  auto q = SyncQueue::Create(name_, 4096);
+  ASSERT_TRUE(q.ok());
+  auto w = q->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w->Append("t", "fine").ok());
+  const uint64_t tail = q->Inspect()->tail;
+  Tamper([&](uint8_t* p) {
+    reinterpret_cast<queue_internal::QueueHeader*>(p)->space_end.store(tail - 8);
+  });
+  absl::Status st = w->Append("t", "after");
+  ASSERT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr(absl::StrCat("queue '", name_, "': corrupt space end ", tail - 8,
+                                     " (head ", tail, ", tail ", tail)));
+  Tamper([&](uint8_t* p) {
+    // Beyond head + capacity: appends still stop at head + capacity, and the
+    // first one that needs space finds the damage.
+    reinterpret_cast<queue_internal::QueueHeader*>(p)->space_end.store(tail + 3 * 4096);
+  });
+  int appended = 0;
+  while ((st = w->Append("t", std::string(100, 'x'))).ok() && appended < 1000) ++appended;
+  EXPECT_LT(appended, 4096 / 100);
+  ASSERT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("corrupt space end"));
 }
 
 // Positions that break head <= tail <= head + capacity are reported with

@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "syncstream/queue/internal/segment.h"
 #include "syncstream/queue/testing/queue_test_util.h"
 #include "syncstream/core/deadline.h"
 
@@ -329,6 +330,65 @@ TEST_F(SyncQueueTest, MarkAllReadFreesSpace) {
   auto m = r->Pop();
   ASSERT_TRUE(m.ok() && m->has_value());
   EXPECT_EQ((*m)->body, "fits again");
+}
+
+// A writer short of space moves head as far as the readers allow, but hands
+// out (and zeroes, under the queue lock) only one step of space past what it
+// needs, so an Append never zeroes a whole large ring; repair hands out all
+// of it.
+TEST_F(SyncQueueTest, WritersZeroSpaceInBoundedStepsAndRepairZeroesTheRest) {
+  constexpr uint64_t kCapacity = 4 << 20;
+  constexpr uint64_t kStep = queue_internal::Segment::kReclaimStep;
+  static_assert(kCapacity > 4 * kStep, "the ring must hold several steps");
+  constexpr uint64_t kSlack = 1024;  // a few frames, and padding at the lap's end
+  SyncQueue q = MakeQueue(kCapacity);
+  auto w = q.Attach("w", QueueRole::kWriter);
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && r.ok());
+  auto segment = queue_internal::Segment::Open(name_);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  const queue_internal::QueueHeader& header = *(*segment)->header();
+  const std::string body(100, 'x');
+  absl::Status appended;
+  while ((appended = w->Append("t", body)).ok()) {
+  }
+  ASSERT_TRUE(absl::IsResourceExhausted(appended)) << appended;
+  auto full = q.Inspect();
+  ASSERT_TRUE(full.ok()) << full.status();
+  ASSERT_TRUE(full->newest_sequence.has_value());
+  EXPECT_GT(full->used_bytes, kCapacity - kSlack);
+  EXPECT_EQ(header.head.load(), 0u);
+  EXPECT_EQ(header.space_end.load(), kCapacity);  // a new segment is all zeros
+  ASSERT_TRUE(r->MarkAllRead().ok());
+
+  // Everything is read: head moves to the reader, space only a step on.
+  ASSERT_TRUE(w->Append("t", body).ok());
+  EXPECT_EQ(header.head.load(), full->tail);
+  const uint64_t stepped = header.space_end.load();
+  EXPECT_GE(stepped, full->tail + kStep);  // the step, and this message
+  EXPECT_LE(stepped, kCapacity + kStep + kSlack);
+  // What it added is zeros, but for the message just appended.
+  const uint8_t* ring = (*segment)->ring();
+  const uint64_t written_end = full->tail + kSlack;
+  for (uint64_t pos = written_end; pos < stepped; pos += 8) {
+    ASSERT_EQ(ring[pos & (kCapacity - 1)], 0) << "position " << pos;
+  }
+
+  auto report = q.Repair();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->reclaimed_bytes, 0u);  // head had nothing left to pass
+  EXPECT_EQ(header.space_end.load(), full->tail + kCapacity);
+  auto m = r->Pop();
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->sequence, *full->newest_sequence + 1);
+  // The space keeps being handed out a step at a time, lap after lap.
+  for (int i = 0; i < 100000; ++i) {
+    ASSERT_TRUE(w->Append("t", body).ok()) << i;
+    ASSERT_TRUE(r->Pop().ok());
+    const uint64_t space_end = header.space_end.load();
+    ASSERT_LE(space_end - header.head.load(), kCapacity);
+    ASSERT_GE(space_end, header.tail.load());
+  }
 }
 
 TEST_F(SyncQueueTest, WritersNeedNotReadAndNoReaderMeansNoBacklog) {

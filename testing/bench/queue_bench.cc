@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -197,9 +198,10 @@ struct SpscRates {
 
 // A template, so that the plain ring's code is what it was before the
 // timestamped variant existed (a run-time flag changed how its reader's
-// copy compiled, and its rate).
-template <bool kTimestamped>
-SpscRates RunSpsc() {
+// copy compiled, and its rate). kTimed: each push's duration goes to
+// `*push_ns` (g_messages entries), for the `stall` case.
+template <bool kTimestamped, bool kTimed = false>
+SpscRates RunSpsc(std::vector<int32_t>* push_ns = nullptr) {
   const double cpu_before = ChildrenCpuNs();
   struct rusage self_before;
   getrusage(RUSAGE_SELF, &self_before);
@@ -232,6 +234,8 @@ SpscRates RunSpsc() {
   const int64_t start = NowNs();
   uint64_t tail = 0;
   for (long i = 0; i < total; ++i) {
+    [[maybe_unused]] int64_t push_start = 0;
+    if constexpr (kTimed) push_start = NowNs();
     int full = 0;
     while (tail - ring->head.load(std::memory_order_acquire) >= SpscRing::kSlots) {
       Backoff(&full);
@@ -243,6 +247,7 @@ SpscRates RunSpsc() {
       memcpy(slot + kBody, &now_ns, sizeof(now_ns));
     }
     ring->tail.store(++tail, std::memory_order_release);
+    if constexpr (kTimed) (*push_ns)[i] = static_cast<int32_t>(NowNs() - push_start);
   }
   WaitAll({reader});
   const double seconds = (s->end_ns[0].load() - start) / 1e9;
@@ -372,6 +377,69 @@ Percentiles RunPipeLatency(int samples, int gap_us) {
   return p;
 }
 
+// How long each call of a writer took, from g_messages calls.
+struct CallDurations {
+  double p50_us, p9999_us, max_us;
+  long over_1ms;
+};
+
+CallDurations SummarizeCalls(std::vector<int32_t>& ns) {
+  const long n = static_cast<long>(ns.size());
+  const long over_1ms = std::count_if(ns.begin(), ns.end(), [](int32_t d) { return d > 1'000'000; });
+  std::sort(ns.begin(), ns.end());
+  return {ns[n / 2] / 1e3, ns[n - 1 - n / 10000] / 1e3, ns[n - 1] / 1e3, over_1ms};
+}
+
+// Each Append's duration, one writer and one reader that keeps up, on a
+// queue of `capacity` bytes: the writer's tail latency, which includes the
+// reclaims (head moved and the bytes it passes zeroed, under the queue
+// lock) that an Append short of space does.
+CallDurations RunAppendDurations(size_t capacity) {
+  const std::string name = QueueName("stall");
+  SyncQueue::Remove(name).IgnoreError();
+  auto q = SyncQueue::Create(name, capacity);
+  if (!q.ok()) {
+    fprintf(stderr, "%s\n", std::string(q.status().message()).c_str());
+    exit(1);
+  }
+  Shared* s = MakeShared();
+  const long total = g_messages;
+  pid_t reader = Fork([&] {
+    auto qq = SyncQueue::Open(name);
+    auto me = qq->Attach("r", QueueRole::kReader, AttachOptions{.unlink_on_last_close = false});
+    s->ready.fetch_add(1);
+    for (long got = 0; got < total;) {
+      auto n = me->ForEachAvailable([](const QueueMessageView&) {}, PopOptions{absl::Seconds(5)});
+      if (!n.ok() || *n == 0) {
+        s->failures.fetch_add(1);
+        break;
+      }
+      got += static_cast<long>(*n);
+    }
+    me->Close(CloseOptions{.keep = true}).IgnoreError();
+  });
+  SpinUntil(s->ready, 1);
+  auto me = q->Attach("w", QueueRole::kWriter, AttachOptions{.unlink_on_last_close = false});
+  const std::string body(kBody, 'x');
+  std::vector<int32_t> append_ns(total);
+  for (long i = 0; i < total; ++i) {
+    const int64_t start = NowNs();
+    if (!me->Append("t", body, AppendOptions{.block = true, .timeout = absl::Seconds(5)}).ok()) {
+      s->failures.fetch_add(1);
+      append_ns.resize(i);
+      break;
+    }
+    append_ns[i] = static_cast<int32_t>(NowNs() - start);
+  }
+  WaitAll({reader});
+  if (s->failures.load() != 0) fprintf(stderr, "  (failures: %ld)\n", (long)s->failures.load());
+  me->Close(CloseOptions{.keep = true}).IgnoreError();
+  munmap(s, sizeof(Shared));
+  SyncQueue::Remove(name).IgnoreError();
+  if (append_ns.empty()) exit(1);
+  return SummarizeCalls(append_ns);
+}
+
 bool Wanted(const std::string& cases, absl::string_view name) {
   if (cases.empty()) return true;
   for (absl::string_view c : absl::StrSplit(cases, ',')) {
@@ -388,10 +456,10 @@ fixed slots (the practical limit of any cross-process channel), the same
 ring with a timestamp per message from the queue's clock, and a pipe.
 
   --messages=N   messages per case (default 2000000)
-  --cases=LIST   comma-separated subset of: baseline, append, batch, latency
-                 (default: all), or one shape of append/batch: append-1-1,
-                 append-1-3, append-4-1, batch-1-1, batch-1-3, batch-4-1.
-                 The ratios need `baseline` in the same run.
+  --cases=LIST   comma-separated subset of: baseline, append, batch, latency,
+                 stall (default: all), or one shape of append/batch:
+                 append-1-1, append-1-3, append-4-1, batch-1-1, batch-1-3,
+                 batch-4-1. The ratios need `baseline` in the same run.
 
 Rows: "Append" is one Append call per message; "AppendBatch(16)" appends 16
 messages per call. 1 -> 1 is the like-with-like comparison with the ring.
@@ -404,6 +472,9 @@ message carries a timestamp, and with one Append per message that is one
 clock read per message.
 "CPU ns/msg" is the CPU time (user + system) of all the case's processes per
 message: unlike the rates, other load on the machine barely changes it.
+`stall` times every call of a writer, 1 -> 1 with a reader that keeps up:
+Append on a 64 MiB queue (the space it reclaims included) beside a push
+into the SPSC ring, each timed the same way (two CLOCK_MONOTONIC reads).
 )usage";
 
 }  // namespace
@@ -471,6 +542,17 @@ int main(int argc, char** argv) {
       printf("%-44s %12.2f M msgs/s  (%s; target >= 5; CPU %.0f ns/msg)\n",
              absl::StrCat("queue 4 -> 1, ", how).c_str(), fan_in.messages_per_s / 1e6,
              ratio(fan_in.messages_per_s).c_str(), fan_in.cpu_ns_per_message);
+    }
+  }
+  if (Wanted(cases, "stall")) {
+    std::vector<int32_t> push_ns(g_messages);
+    RunSpsc</*kTimestamped=*/false, /*kTimed=*/true>(&push_ns);
+    const CallDurations ring = SummarizeCalls(push_ns);
+    const CallDurations queue = RunAppendDurations(64 << 20);
+    for (const auto& [what, d] : {std::pair{"stall: SPSC ring push", ring},
+                                  std::pair{"stall: queue Append, 64 MiB", queue}}) {
+      printf("%-44s p50 %6.2f us  p99.99 %8.2f us  max %9.2f us  over 1 ms: %ld\n", what,
+             d.p50_us, d.p9999_us, d.max_us, d.over_1ms);
     }
   }
   if (!Wanted(cases, "latency")) return 0;

@@ -1,7 +1,7 @@
 // Fuzz target: the queue's attach-and-validate path and frame decoding, fed
 // arbitrary segment bytes through real shared memory.
 //
-// The first input byte picks how the rest becomes a segment (layout version 5):
+// The first input byte picks how the rest becomes a segment (layout version 6):
 //   even: the bytes are the whole segment, as is;
 //   odd:  a valid segment (2 slots, a 512-byte ring, a wrapped ring with
 //         committed, reserved and padding frames) patched by (offset:2,
@@ -11,9 +11,10 @@
 // every participant slot is decoded, and frames still being written are
 // resolved as a stuck reader would (abandoning those of dead writers), and
 // space is reclaimed as a writer short of space would (head jumps over what
-// the writers' announced claims say is finished, then walks). No crash, no
-// hang, head never moves back nor past the tail, and what it passed is
-// zeroed, whatever the bytes.
+// the writers' announced claims say is finished, then walks, and space_end
+// moves on). No crash, no hang, head never moves back nor past the tail,
+// space_end never moves back nor outside [tail, head + capacity], and the
+// space it adds is zeroed, whatever the bytes.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -156,11 +157,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // What a writer short of space does (under the queue lock, which the
     // fuzzer, alone with the segment, does not take: its bytes are arbitrary).
     const uint64_t head_before = seg.header()->head.load();
+    const uint64_t space_before = seg.header()->space_end.load();
     auto fits = seg.ReclaimLocked(tail + seg.capacity(), /*probe=*/false);
     const uint64_t head_after = seg.header()->head.load();
-    if (fits.ok() && (head_after < head_before || head_after > tail)) __builtin_trap();
-    // What head passed is handed to writers zeroed (layout.h).
-    for (uint64_t pos = head_before; fits.ok() && pos < head_after; ++pos) {
+    const uint64_t space_after = seg.header()->space_end.load();
+    if (fits.ok() && (head_after < head_before || head_after > tail ||
+                      space_after < space_before || space_after < tail ||
+                      space_after - head_after > seg.capacity())) {
+      __builtin_trap();
+    }
+    // The space it added is handed to writers zeroed (layout.h).
+    for (uint64_t pos = space_before; fits.ok() && pos < space_after; ++pos) {
       if (seg.ring()[pos & (seg.capacity() - 1)] != 0) __builtin_trap();
     }
   }

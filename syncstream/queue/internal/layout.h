@@ -1,5 +1,5 @@
 // The bytes of a syncstream queue segment (/dev/shm/syncstream-queue.NAME).
-// Layout version 5. All integers are little-endian host order (the segment
+// Layout version 6. All integers are little-endian host order (the segment
 // never leaves the machine). Everything here is read by other processes and
 // therefore untrusted: see segment.h for the validation rules.
 //
@@ -33,16 +33,22 @@
 //     (release);
 //  4. it sets kClaimFinished in `reserving_end` (release): every frame of
 //     the claim is committed.
-// Space is handed to writers zeroed: head moves only under the queue lock,
-// and whoever moves it zeroes the bytes it passes first (every reader has
-// read them), then stores head (release). A writer claims space only below
-// head + capacity as it loaded it (acquire), so a reader that finds a claim
+// Space is handed to writers zeroed: `space_end` (head <= tail <= space_end
+// <= head + capacity) is the end of the space writers may claim, and the
+// ring's bytes of [tail, space_end) are zeros. It moves only under the queue
+// lock: whoever moves it zeroes the bytes of the positions it adds first
+// (their previous lap lies below head: every reader has read it), then
+// stores it (release). A writer claims space only below space_end and head
+// + capacity as it loaded them (acquire), so a reader that finds a claim
 // whose header is not written yet reads zeros there (kFrameUnwritten), never
 // bytes of an earlier lap: 8 of those can look like a frame word of this
 // one (a body may hold anything, and an old header's body and type lengths
 // read as a word give a state, a length and a small lap). Version 4 did not
 // zero, and its readers could take such bytes for a frame: a garbage message
-// or a "bad length". A frame word also carries the position's lap, so a word
+// or a "bad length". Version 5 zeroed whatever head passed, at once, so an
+// Append that moved head over a large ring zeroed all of it while holding
+// the lock (60 ms for 512 MiB); space_end moves a bounded step at a time
+// (segment.h, kReclaimStep), while head still jumps. A frame word also carries the position's lap, so a word
 // of an earlier lap is not taken for this one's either. A reader at a
 // position below `tail` whose word is zero or not of this lap is looking at a
 // claim whose header is not written yet: it waits while a live writer's
@@ -76,7 +82,7 @@
 namespace syncstream::queue_internal {
 
 inline constexpr uint64_t kMagic = 0x3151'4D52'5453'5353ull;  // "SSSTRMQ1"
-inline constexpr uint32_t kLayoutVersion = 5;
+inline constexpr uint32_t kLayoutVersion = 6;
 inline constexpr const char* kShmPrefix = "syncstream-queue.";
 
 inline constexpr size_t kFrameAlign = 8;
@@ -201,7 +207,8 @@ struct alignas(64) QueueHeader {
   uint64_t released_participants;
   int64_t last_probe_ns;          // rate limit for liveness probes
   std::atomic<uint64_t> head;     // stored under the lock, read by anyone
-  uint8_t pad3[64 - 48];
+  std::atomic<uint64_t> space_end;  // likewise; see "Space is handed to writers zeroed"
+  uint8_t pad3[64 - 56];
 
   // (tail, next_sequence) change together in one 16-byte compare-and-swap
   // (queue_participant.cc: TailCompareExchange); readers load `tail` alone.

@@ -156,6 +156,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Create(
     return s->Error(absl::StatusCode::kInternal,
                     absl::StrCat("cannot initialize the lock: ", strerror(rc)));
   }
+  h->space_end.store(capacity, std::memory_order_relaxed);  // the file is zero-filled
   h->next_generation = 1;
   for (uint32_t i = 0; i < options.max_participants; ++i) {
     ParticipantSlot* slot = new (s->slots_ + i) ParticipantSlot();
@@ -318,7 +319,8 @@ absl::Status Segment::CorruptPositions(absl::string_view who, uint64_t head,
   std::string state = absl::StrCat(
       "corrupt positions (", who, "): head ", head, ", tail ", tail, ", capacity ", capacity_,
       "; now head ", h.head.load(std::memory_order_acquire), ", tail ",
-      h.tail.load(std::memory_order_acquire), ", next sequence ",
+      h.tail.load(std::memory_order_acquire), ", space end ",
+      h.space_end.load(std::memory_order_acquire), ", next sequence ",
       h.next_sequence.load(std::memory_order_acquire), ", lock recoveries ",
       h.lock_recoveries, ", abandoned frames ",
       h.abandoned_frames.load(std::memory_order_relaxed));
@@ -635,7 +637,7 @@ void Segment::ReleaseDeadLocked(RepairReport* report) {
 
 void Segment::ZeroRangeLocked(uint64_t begin, uint64_t end) {
   // Every reader is past these bytes, and no one reads them again before a
-  // writer claims them anew, which it does only after loading the head
+  // writer claims them anew, which it does only after loading the space_end
   // stored after this: a reader of that claim is ordered after the zeroing
   // through the claim (queue_participant.cc, TailCompareExchange).
   const uint64_t offset = begin & (capacity_ - 1);
@@ -645,7 +647,7 @@ void Segment::ZeroRangeLocked(uint64_t begin, uint64_t end) {
   std::memset(ring_, 0, length - first);
 }
 
-absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
+absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe, uint64_t step,
                                             RepairReport* report) {
   QueueHeader& h = *header_;
   // Acquire: the claims announced before the compare-and-swaps that made
@@ -710,14 +712,27 @@ absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe,
       head += f.length;
     }
     if (head != old_head) {
-      // Before head passes them (release): a writer claims this space only
-      // after loading such a head, so a reader that finds a claim's header
-      // not written yet reads zeros there, never an earlier lap's bytes.
-      ZeroRangeLocked(old_head, head);
       h.head.store(head, std::memory_order_release);
       if (report != nullptr) report->reclaimed_bytes += head - old_head;
     }
-    if (needed_end - head <= capacity_) return true;
+    // Hand writers the space they need and a step more, zeroed first
+    // (release): a writer claims it only after loading this space_end, so a
+    // reader that finds a claim's header not written yet reads zeros there,
+    // never an earlier lap's bytes.
+    const uint64_t space_end = h.space_end.load(std::memory_order_relaxed);
+    const uint64_t room_end = head + capacity_;
+    if (space_end < tail || space_end > room_end || space_end % kFrameAlign != 0) {
+      return Error(absl::StatusCode::kDataLoss,
+                   absl::StrCat("corrupt space end ", space_end, " (head ", head, ", tail ",
+                                tail, ", capacity ", capacity_, ")"));
+    }
+    const uint64_t stepped = step < room_end - space_end ? space_end + step : room_end;
+    const uint64_t new_space_end = std::min(room_end, std::max(needed_end, stepped));
+    if (new_space_end > space_end) {
+      ZeroRangeLocked(space_end, new_space_end);
+      h.space_end.store(new_space_end, std::memory_order_release);
+    }
+    if (needed_end <= new_space_end) return true;
     if (!probe || attempt == 1) return false;
     // Still short: a dead reader may be holding the space.
     ReleaseDeadLocked(report);

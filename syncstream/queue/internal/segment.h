@@ -185,13 +185,25 @@ class Segment {
   // mapping then fails) and unlinks its name; a name already gone is fine.
   absl::Status UnlinkLocked();
 
+  // How far past what a writer needs one reclaim moves space_end (layout.h),
+  // by default. The bytes it adds are zeroed under the queue lock, so this
+  // bounds what an Append that reclaims does while it holds the lock (about
+  // 15-20 microseconds here, whatever the capacity), and the writer fills
+  // them while they are still in the cache. 256 KiB took twice as long per
+  // reclaim at the same throughput; a whole lap at once took milliseconds.
+  static constexpr uint64_t kReclaimStep = uint64_t{128} << 10;
+
   // Under the lock: moves head forward over frames every reader has passed
   // (jumping over those below every writer's unfinished claim, walking the
-  // rest, abandoning reserved frames of dead writers when `probe`), zeroing
-  // the bytes it passes before it publishes head (layout.h), and, when that
-  // is not enough to make [head, needed_end) fit and `probe`, releases dead
-  // readers and tries again. Returns whether needed_end - head <= capacity.
+  // rest, abandoning reserved frames of dead writers when `probe`), then
+  // space_end to max(needed_end, space_end + step), or head + capacity if
+  // that is less, zeroing the bytes it adds before it publishes it
+  // (layout.h); when that is not enough to make [tail, needed_end)
+  // claimable and `probe`, releases dead readers and tries again. `step` =
+  // UINT64_MAX hands out all the space there is. Returns whether needed_end
+  // <= space_end. DataLoss when head, tail or space_end are inconsistent.
   absl::StatusOr<bool> ReclaimLocked(uint64_t needed_end, bool probe,
+                                     uint64_t step = kReclaimStep,
                                      RepairReport* report = nullptr);
   // Under the lock: whether liveness probes (reading /proc) are due; they
   // run at most every 10 ms per queue while it is full.
@@ -217,8 +229,8 @@ class Segment {
   uint64_t CompleteBelowLocked(uint64_t head, uint64_t limit) const;
   // Whether `c` is a plausible claim below `tail` that covers `position`.
   bool Covers(const Claim& c, uint64_t position, uint64_t tail) const;
-  // Under the lock: zeroes the ring's bytes of positions [begin, end), which
-  // every reader has passed (end - begin <= capacity).
+  // Under the lock: zeroes the ring's bytes of positions [begin, end), whose
+  // previous lap every reader has passed (end - begin <= capacity).
   void ZeroRangeLocked(uint64_t begin, uint64_t end);
   // Under the lock, for a dead writer's slot `i`: closes what is left
   // unwritten of its claim; false when that cannot be decided yet.
