@@ -39,6 +39,7 @@ using namespace syncstream;
 
 constexpr size_t kBody = 100;
 long g_messages = 2'000'000;
+long g_stall_mib = 64;  // the `stall` case's queue size
 
 int64_t NowNs() { return syncstream::bench::ClockNanos(CLOCK_MONOTONIC); }
 
@@ -448,7 +449,7 @@ bool Wanted(const std::string& cases, absl::string_view name) {
   return false;
 }
 
-constexpr char kUsage[] = R"usage(usage: queue [--messages=N] [--cases=LIST]
+constexpr char kUsage[] = R"usage(usage: queue [--messages=N] [--cases=LIST] [--stall_mib=N]
 
 The shared-memory queue across processes (fork), 100-byte messages, with the
 same-run baselines: a single-producer single-consumer shared-memory ring of
@@ -460,6 +461,8 @@ ring with a timestamp per message from the queue's clock, and a pipe.
                  stall (default: all), or one shape of append/batch:
                  append-1-1, append-1-3, append-4-1, batch-1-1, batch-1-3,
                  batch-4-1. The ratios need `baseline` in the same run.
+  --stall_mib=N  the `stall` case's queue size in MiB, a power of two
+                 (default 64)
 
 Rows: "Append" is one Append call per message; "AppendBatch(16)" appends 16
 messages per call. 1 -> 1 is the like-with-like comparison with the ring.
@@ -473,8 +476,9 @@ clock read per message.
 "CPU ns/msg" is the CPU time (user + system) of all the case's processes per
 message: unlike the rates, other load on the machine barely changes it.
 `stall` times every call of a writer, 1 -> 1 with a reader that keeps up:
-Append on a 64 MiB queue (the space it reclaims included) beside a push
-into the SPSC ring, each timed the same way (two CLOCK_MONOTONIC reads).
+Append on a queue of --stall_mib MiB (the space it reclaims included)
+beside a push into the SPSC ring, each timed the same way (two
+CLOCK_MONOTONIC reads).
 )usage";
 
 }  // namespace
@@ -490,6 +494,12 @@ int main(int argc, char** argv) {
       }
     } else if (a.substr(0, 8) == "--cases=") {
       cases = std::string(a.substr(8));
+    } else if (a.substr(0, 12) == "--stall_mib=") {
+      if (!absl::SimpleAtoi(a.substr(12), &g_stall_mib) || g_stall_mib <= 0 ||
+          g_stall_mib > (1 << 20) || (g_stall_mib & (g_stall_mib - 1)) != 0) {
+        fprintf(stderr, "--stall_mib must be a power of two from 1 to 1048576\n%s", kUsage);
+        return 2;
+      }
     } else {
       fprintf(stderr, "%s", kUsage);
       return a == "--help" || a == "-h" ? 0 : 2;
@@ -548,9 +558,10 @@ int main(int argc, char** argv) {
     std::vector<int32_t> push_ns(g_messages);
     RunSpsc</*kTimestamped=*/false, /*kTimed=*/true>(&push_ns);
     const CallDurations ring = SummarizeCalls(push_ns);
-    const CallDurations queue = RunAppendDurations(64 << 20);
+    const CallDurations queue = RunAppendDurations(static_cast<size_t>(g_stall_mib) << 20);
+    const std::string queue_row = absl::StrCat("stall: queue Append, ", g_stall_mib, " MiB");
     for (const auto& [what, d] : {std::pair{"stall: SPSC ring push", ring},
-                                  std::pair{"stall: queue Append, 64 MiB", queue}}) {
+                                  std::pair{queue_row.c_str(), queue}}) {
       printf("%-44s p50 %6.2f us  p99.99 %8.2f us  max %9.2f us  over 1 ms: %ld\n", what,
              d.p50_us, d.p9999_us, d.max_us, d.over_1ms);
     }
