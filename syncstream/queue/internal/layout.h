@@ -47,11 +47,12 @@
 // zero, and its readers could take such bytes for a frame: a garbage message
 // or a "bad length". Version 5 zeroed whatever head passed, at once, so an
 // Append that moved head over a large ring zeroed all of it while holding
-// the lock (60 ms for 512 MiB); space_end moves a bounded step at a time
-// (segment.h, kReclaimStep), while head still jumps. A frame word also carries the position's lap, so a word
-// of an earlier lap is not taken for this one's either. A reader at a
-// position below `tail` whose word is zero or not of this lap is looking at a
-// claim whose header is not written yet: it waits while a live writer's
+// the lock (54-70 ms for 512 MiB, measured); space_end moves a bounded step
+// at a time (segment.h, kReclaimStep), while head still jumps. A frame word
+// also carries the position's lap, so a word of an earlier lap is not taken
+// for this one's either. A reader at a position below `tail` whose word is
+// zero or not of this lap is looking at a claim whose header is not written
+// yet: it waits while a live writer's
 // announced claim [reserving, reserving_end) covers that position. When only
 // dead writers' claims cover it, the claimant died between steps 1 and 2
 // (or in the middle of step 2): the hole from the position to the claim's
