@@ -241,21 +241,55 @@ absl::StatusOr<LineFileBuffer::Snapshot> LineFileBuffer::TakeSnapshot(
       return absl::InternalError(absl::StrCat(
           "file buffer '", path_, "': opendir: ", ErrnoText(errno)));
     }
+    std::vector<std::string> names;
     while (struct dirent* entry = ::readdir(dir)) {
-      absl::string_view name = entry->d_name;
+      names.emplace_back(entry->d_name);
+    }
+    ::closedir(dir);
+    if (options_.after_listing_for_testing) {
+      options_.after_listing_for_testing(&names);
+    }
+    for (const std::string& name : names) {
       uint64_t generation;
       if (ParseSegmentName(name, &generation)) {
         snap.segments.push_back({generation, false, {}});
       } else if (absl::StartsWith(name, "tmp-") ||
                  absl::StartsWith(name, "lock.released-") ||
                  absl::StartsWith(name, "lock.new-")) {
-        snap.leftovers.emplace_back(name);
+        snap.leftovers.push_back(name);
       }
     }
-    ::closedir(dir);
   }
   std::sort(snap.segments.begin(), snap.segments.end(),
             [](const auto& a, const auto& b) { return a.generation < b.generation; });
+  // readdir is not a snapshot: a name linked while the listing runs may be
+  // left out while a later one is returned (ext4 lists in hash order), so a
+  // listing can show seg-G+1 without seg-G, and a reader would step over G's
+  // records. Generations are committed densely (each is newest + 1) and
+  // rotation only removes the oldest, so a hole between two listed
+  // generations is a segment this listing missed (or one rotated away
+  // meanwhile): look each up by name; the header read below drops the ones
+  // that are really gone. Newest holes first, and a bounded number of names
+  // (a hole of thousands is a damaged or hand-edited directory, not a race).
+  if (snap.segments.size() > 1) {
+    constexpr uint64_t kMaxLookups = 4096;
+    std::vector<Snapshot::Entry> missed;
+    for (size_t i = snap.segments.size() - 1;
+         i > 0 && missed.size() < kMaxLookups; --i) {
+      for (uint64_t g = snap.segments[i].generation - 1;
+           g > snap.segments[i - 1].generation && missed.size() < kMaxLookups;
+           --g) {
+        missed.push_back({g, false, {}});
+      }
+    }
+    if (!missed.empty()) {
+      snap.segments.insert(snap.segments.end(), missed.begin(), missed.end());
+      std::sort(snap.segments.begin(), snap.segments.end(),
+                [](const auto& a, const auto& b) {
+                  return a.generation < b.generation;
+                });
+    }
+  }
   if (!snap.segments.empty()) {
     // Forget headers of segments rotated away (by any instance).
     std::lock_guard<std::mutex> guard(header_mutex_);

@@ -55,7 +55,10 @@
 // Reading needs no lock: list, read the newest header, then whole segments
 // newest first until `n` records are found: O(n + one batch) records decoded
 // (a segment holds at most max_batch_records unless commits failed), plus a
-// directory listing; headers are cached (segments are immutable).
+// directory listing; headers are cached (segments are immutable). A listing
+// that runs while segments are linked can leave one out yet show a later one
+// (readdir is no snapshot; ext4 lists in hash order): generations are dense,
+// so a hole between two listed generations is looked up by name.
 // Records whose checksum fails are never returned; damage is reported in
 // ReadReport (and `syncstream file inspect`).
 //
@@ -114,6 +117,10 @@ struct LineFileBufferOptions {
   // before a batch is linked (to crash or pause a holder at the worst
   // moment).
   std::function<void()> before_link_for_testing;
+  // Tests only: called with the names of every directory listing a
+  // snapshot takes, before they are used (to drop a name the way a listing
+  // that races with link(2) can).
+  std::function<void(std::vector<std::string>* names)> after_listing_for_testing;
 };
 
 // Damage met while reading.

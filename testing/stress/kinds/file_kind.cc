@@ -28,6 +28,7 @@ namespace {
 constexpr uint64_t kCommitEvery = 256;
 constexpr absl::Duration kLease = absl::Milliseconds(300);
 constexpr absl::Duration kPollInterval = absl::Milliseconds(10);
+constexpr int kFencedAttempts = 8;
 
 file::LineFileBufferOptions BufferOptions(size_t maxlen, int worker) {
   file::LineFileBufferOptions options;
@@ -47,15 +48,27 @@ class FileChannel : public WorkerChannel {
 
   absl::Status WriteLine(absl::string_view line) override {
     SYNCSTREAM_RETURN_IF_ERROR(buffer_->Write(line));
-    if (++written_ % kCommitEvery == 0) return buffer_->Commit();
+    if (++written_ % kCommitEvery == 0) return CommitAgainIfFenced();
     return absl::OkStatus();
   }
   uint64_t Committed(uint64_t written) const override {
     return std::min<uint64_t>(written, buffer_->committed_records());
   }
-  absl::Status Close() override { return buffer_->Commit(); }
+  absl::Status Close() override { return CommitAgainIfFenced(); }
 
  private:
+  // Aborted: this worker's lock was taken over while it was paused past its
+  // lease, and nothing was written (the records stay queued): commit again,
+  // as an application would, instead of ending the worker.
+  absl::Status CommitAgainIfFenced() {
+    absl::Status status;
+    for (int attempt = 0; attempt < kFencedAttempts; ++attempt) {
+      status = buffer_->Commit();
+      if (!absl::IsAborted(status)) return status;
+    }
+    return status;
+  }
+
   std::unique_ptr<file::LineFileBuffer> buffer_;
   uint64_t written_ = 0;
 };
@@ -137,8 +150,12 @@ class FileSession : public Session {
       sink_->CollectorError(absl::DataLossError(
           absl::StrCat("segment ", damage.segment, ": ", damage.damage.cause)));
     }
+    for (const std::string& unreadable : report.unreadable_segments) {
+      sink_->CollectorError(absl::DataLossError(
+          absl::StrCat("unreadable segment ", unreadable)));
+    }
     const uint64_t skipped = next - next_ - records->size();
-    if (skipped > 0 && report.damages.empty()) {
+    if (skipped > 0 && report.damages.empty() && report.unreadable_segments.empty()) {
       sink_->CollectorError(absl::DataLossError(absl::StrCat(
           "file buffer rotated away ", skipped, " records at indexes ", next_,
           ".. before they were read (raise --buffer_lines)")));
@@ -163,7 +180,8 @@ class FileKind : public Kind {
   absl::string_view description() const override {
     return "each worker has its own LineFileBuffer instance (its own "
            "simulated host) on one directory; a reader instance follows it. "
-           "Workers may be killed while holding the lock (lease 300 ms). "
+           "Workers may be killed while holding the lock (lease 300 ms); "
+           "one fenced after pausing past its lease commits again. "
            "Commit point: the line's batch was committed to disk (every 256 "
            "lines)";
   }
