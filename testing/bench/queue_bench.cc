@@ -98,15 +98,37 @@ double ChildrenCpuNs() {
   return ns(ru.ru_utime) + ns(ru.ru_stime);
 }
 
-Rates RunQueue(int writers, int readers, size_t batch) {
-  const double cpu_before = ChildrenCpuNs();
-  const std::string name = QueueName("tp");
+// A new queue `name` of `capacity` bytes (one left by a crashed run is
+// removed first); a failure ends the run.
+SyncQueue CreateQueueOrExit(const std::string& name, size_t capacity) {
   SyncQueue::Remove(name).IgnoreError();
-  auto q = SyncQueue::Create(name, 4 << 20);
+  auto q = SyncQueue::Create(name, capacity);
   if (!q.ok()) {
     fprintf(stderr, "%s\n", std::string(q.status().message()).c_str());
     exit(1);
   }
+  return *std::move(q);
+}
+
+// A reader's loop: reads until `total` messages arrived, touching every
+// body; a wait of 5 s without a message counts as a failure in `s`.
+void ReadAll(QueueParticipant& me, long total, Shared* s) {
+  size_t bytes = 0;
+  for (long got = 0; got < total;) {
+    auto n = me.ForEachAvailable([&](const QueueMessageView& m) { bytes += m.body.size(); },
+                                 PopOptions{absl::Seconds(5)});
+    if (!n.ok() || *n == 0) {
+      s->failures.fetch_add(1);
+      break;
+    }
+    got += static_cast<long>(*n);
+  }
+}
+
+Rates RunQueue(int writers, int readers, size_t batch) {
+  const double cpu_before = ChildrenCpuNs();
+  const std::string name = QueueName("tp");
+  SyncQueue q = CreateQueueOrExit(name, 4 << 20);
   Shared* s = MakeShared();
   const long per_writer = g_messages / writers;
   const long total = per_writer * writers;
@@ -117,17 +139,7 @@ Rates RunQueue(int writers, int readers, size_t batch) {
       auto me = qq->Attach(absl::StrCat("r", r), QueueRole::kReader,
                            AttachOptions{.unlink_on_last_close = false});
       s->ready.fetch_add(1);
-      long got = 0;
-      size_t bytes = 0;
-      while (got < total) {
-        auto n = me->ForEachAvailable([&](const QueueMessageView& m) { bytes += m.body.size(); },
-                                      PopOptions{absl::Seconds(5)});
-        if (!n.ok() || *n == 0) {
-          s->failures.fetch_add(1);
-          break;
-        }
-        got += static_cast<long>(*n);
-      }
+      ReadAll(*me, total, s);
       s->end_ns[r].store(NowNs());
       me->Close(CloseOptions{.keep = true}).IgnoreError();
     }));
@@ -305,8 +317,7 @@ Percentiles Summarize(int64_t* samples, int n) {
 // fall asleep.
 Percentiles RunQueueLatency(bool spinning, int samples, int gap_us) {
   const std::string name = QueueName("lat");
-  SyncQueue::Remove(name).IgnoreError();
-  auto q = SyncQueue::Create(name, 1 << 20);
+  SyncQueue q = CreateQueueOrExit(name, 1 << 20);
   Shared* s = MakeShared();
   pid_t reader = Fork([&] {
     auto qq = SyncQueue::Open(name);
@@ -324,7 +335,7 @@ Percentiles RunQueueLatency(bool spinning, int samples, int gap_us) {
     me->Close(CloseOptions{.keep = true}).IgnoreError();
   });
   SpinUntil(s->ready, 1);
-  auto me = q->Attach("w", QueueRole::kWriter, AttachOptions{.unlink_on_last_close = false});
+  auto me = q.Attach("w", QueueRole::kWriter, AttachOptions{.unlink_on_last_close = false});
   std::string body(kBody, 'x');
   for (int i = 0; i < samples; ++i) {
     const int64_t until = NowNs() + gap_us * 1000LL;
@@ -397,30 +408,18 @@ CallDurations SummarizeCalls(std::vector<int32_t>& ns) {
 // lock) that an Append short of space does.
 CallDurations RunAppendDurations(size_t capacity) {
   const std::string name = QueueName("stall");
-  SyncQueue::Remove(name).IgnoreError();
-  auto q = SyncQueue::Create(name, capacity);
-  if (!q.ok()) {
-    fprintf(stderr, "%s\n", std::string(q.status().message()).c_str());
-    exit(1);
-  }
+  SyncQueue q = CreateQueueOrExit(name, capacity);
   Shared* s = MakeShared();
   const long total = g_messages;
   pid_t reader = Fork([&] {
     auto qq = SyncQueue::Open(name);
     auto me = qq->Attach("r", QueueRole::kReader, AttachOptions{.unlink_on_last_close = false});
     s->ready.fetch_add(1);
-    for (long got = 0; got < total;) {
-      auto n = me->ForEachAvailable([](const QueueMessageView&) {}, PopOptions{absl::Seconds(5)});
-      if (!n.ok() || *n == 0) {
-        s->failures.fetch_add(1);
-        break;
-      }
-      got += static_cast<long>(*n);
-    }
+    ReadAll(*me, total, s);
     me->Close(CloseOptions{.keep = true}).IgnoreError();
   });
   SpinUntil(s->ready, 1);
-  auto me = q->Attach("w", QueueRole::kWriter, AttachOptions{.unlink_on_last_close = false});
+  auto me = q.Attach("w", QueueRole::kWriter, AttachOptions{.unlink_on_last_close = false});
   const std::string body(kBody, 'x');
   std::vector<int32_t> append_ns(total);
   for (long i = 0; i < total; ++i) {
