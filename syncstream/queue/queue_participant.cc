@@ -53,6 +53,9 @@ namespace {
 // Busy-wait iterations (a few microseconds), then one nap, before sleeping
 // on the futex.
 constexpr int kSpinIterations = 50;
+// Claims smaller than this are padded to a cache line's end when other
+// writers are appending too.
+constexpr uint64_t kLineAlignClaimsBelow = 4096;
 // A reader that found nothing after spinning naps this long (plus the
 // kernel's timer slack) without announcing itself, before it sleeps until
 // woken. During a stream of appends the nap ends with a run of messages to
@@ -153,6 +156,7 @@ QueueParticipant& QueueParticipant::operator=(QueueParticipant&& other) noexcept
   published_cursor_ = other.published_cursor_;
   unpublished_reads_ = other.unpublished_reads_;
   known_tail_ = other.known_tail_;
+  last_claim_end_ = other.last_claim_end_;
   dense_waits_ = other.dense_waits_;
   append_lock_ = std::move(other.append_lock_);
   append_clock_ = std::move(other.append_clock_);
@@ -273,6 +277,7 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
   uint64_t sequence = 0;
   bool stopped_before_claim = false;  // test hook
   uint64_t end = 0;
+  uint64_t line_padding = 0;
   for (;;) {
     uint64_t head = 0;
     absl::Status positions = seg.LoadPositions("append", &head, &tail);
@@ -286,6 +291,14 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
       const uint64_t room = capacity - (end & mask);
       if (room < sizes[i]) end += room;
       end += sizes[i];
+    }
+    // Another writer claimed since our last claim: end this one on a cache
+    // line, so that the next claim, likely another core's, shares no line
+    // with it (the last frame takes the padding).
+    line_padding = 0;
+    if (tail != last_claim_end_ && total < kLineAlignClaimsBelow) {
+      line_padding = queue_internal::AlignUp(end, 64) - end;
+      end += line_padding;
     }
     if (end - head <= capacity && end <= space_end) {
       // Announce the claim (start, then end: see layout.h), make it, then
@@ -345,6 +358,8 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
     space.Wait(space_epoch, std::min(left, kWriterSlice));
     prepared = false;
   }
+  sizes[messages.size() - 1] += static_cast<uint32_t>(line_padding);
+  last_claim_end_ = end;
   // The claim's compare-and-swap was a full barrier: a reader that announced
   // its sleep before it is seen here (and is woken once the frames are
   // committed); one that announced it after sees the new tail.

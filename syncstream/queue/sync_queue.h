@@ -365,6 +365,7 @@ class QueueParticipant {
   uint64_t published_cursor_ = 0;  // the cursor as last stored in the slot
   uint64_t unpublished_reads_ = 0;
   uint64_t known_tail_ = 0;  // the last tail this reader loaded
+  uint64_t last_claim_end_ = 0;  // where this writer's last claim ended
   // Consecutive waits at the tail that a new message ended while spinning:
   // a dense stream, for which the reader naps instead of spinning.
   int dense_waits_ = 0;

@@ -390,6 +390,59 @@ TEST_F(SyncQueueTest, WritersZeroSpaceInBoundedStepsAndRepairZeroesTheRest) {
   }
 }
 
+// A lone writer packs its frames (8-byte aligned); once another writer has
+// claimed since its previous claim, a writer ends each claim on a cache
+// line, and readers read the padded frames as before.
+TEST_F(SyncQueueTest, ClaimsEndOnACacheLineWhileAnotherWriterAppends) {
+  SyncQueue q = MakeQueue(1 << 16);
+  auto a = q.Attach("a", QueueRole::kWriter);
+  auto b = q.Attach("b", QueueRole::kWriter);
+  auto r = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(a.ok() && b.ok() && r.ok());
+  auto segment = queue_internal::Segment::Open(name_);
+  ASSERT_TRUE(segment.ok()) << segment.status();
+  const queue_internal::QueueHeader& header = *(*segment)->header();
+  const std::string body(100, 'x');  // a 144-byte frame: 40 + 1 + 1 + 100, padded to 8
+  const uint64_t frame = queue_internal::FrameSize(1, 1, body.size());
+  ASSERT_EQ(frame % 64, 16u);
+
+  ASSERT_TRUE(a->Append("t", body).ok());
+  ASSERT_TRUE(a->Append("t", body).ok());
+  EXPECT_EQ(header.tail.load(), 2 * frame);  // alone: packed
+  ASSERT_TRUE(b->Append("t", body).ok());    // a claimed since b's last claim (none)
+  EXPECT_EQ(header.tail.load(), 2 * frame + frame + 64 - (3 * frame) % 64);
+  ASSERT_EQ(header.tail.load() % 64, 0u);
+  ASSERT_TRUE(a->Append("t", body).ok());  // b claimed since a's last claim
+  ASSERT_EQ(header.tail.load() % 64, 0u);
+  const uint64_t aligned_tail = header.tail.load();
+  ASSERT_TRUE(a->Append("t", body).ok());  // a's own claim was the last: packed
+  EXPECT_EQ(header.tail.load(), aligned_tail + frame);
+
+  std::vector<std::string> senders;
+  std::vector<uint64_t> sequences;
+  for (;;) {
+    auto m = r->Pop({.timeout = absl::ZeroDuration()});
+    ASSERT_TRUE(m.ok()) << m.status();
+    if (!m->has_value()) break;
+    EXPECT_EQ((*m)->body, body);
+    EXPECT_EQ((*m)->type, "t");
+    senders.push_back((*m)->sender);
+    sequences.push_back((*m)->sequence);
+  }
+  EXPECT_THAT(senders, ::testing::ElementsAre("a", "a", "b", "a", "a"));
+  EXPECT_THAT(sequences, ::testing::ElementsAre(0, 1, 2, 3, 4));
+
+  // Interleaved writers over many laps: every message read once, in order.
+  uint64_t next_sequence = 5;
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE((i % 3 == 0 ? b : a)->Append("t", absl::StrCat(i)).ok()) << i;
+    auto m = r->Pop({.timeout = absl::ZeroDuration()});
+    ASSERT_TRUE(m.ok() && m->has_value()) << i;
+    ASSERT_EQ((*m)->body, absl::StrCat(i));
+    ASSERT_EQ((*m)->sequence, next_sequence++);
+  }
+}
+
 TEST_F(SyncQueueTest, WritersNeedNotReadAndNoReaderMeansNoBacklog) {
   SyncQueue q = MakeQueue(1024);
   auto w = q.Attach("w", QueueRole::kWriter);
