@@ -1,7 +1,8 @@
 // //testing/bench:queue — the shared-memory queue across processes, with
 // same-run baselines: a plain single-producer single-consumer shared-memory
-// ring (the practical limit), the same ring with a timestamp per message, and
-// a pipe. 100-byte messages.
+// ring (the practical limit), the same ring with a timestamp per message, a
+// pipe, and a multi-producer ring (one fetch-and-add per message, with and
+// without a timestamp) for 4 -> 1. 100-byte messages.
 //
 //   ./bazelw run -c opt //testing/bench:queue -- [--messages=N] [--cases=LIST]
 //   (--help explains the rows)
@@ -274,6 +275,84 @@ SpscRates RunSpsc(std::vector<int32_t>* push_ns = nullptr) {
   return {total / seconds, (ChildrenCpuNs() - cpu_before + writer_ns) / total};
 }
 
+// The multi-producer baseline: a ring of fixed 128-byte slots in shared
+// memory that writers claim with one fetch-and-add each on a shared counter,
+// the least any channel must do that gives messages of several writers one
+// order (the queue's claim is one compare-and-swap on such a counter, its
+// tail). A slot's `turn` (message index + 1, stored last with release)
+// commits it; the reader publishes how far it read every 64 slots and when
+// it waits, and a writer waits until its slot's previous message is read.
+// No timestamps, no sender or type, no dead-writer handling.
+struct alignas(64) MpscRing {
+  static constexpr size_t kSlots = 32768;
+  struct alignas(128) Slot {
+    std::atomic<uint64_t> turn{0};
+    char body[120];
+  };
+  alignas(64) std::atomic<uint64_t> tail{0};
+  alignas(64) std::atomic<uint64_t> head{0};
+  Slot slots[kSlots];
+};
+
+template <bool kTimestamped>
+SpscRates RunMpsc(int writers) {
+  const double cpu_before = ChildrenCpuNs();
+  void* p = mmap(nullptr, sizeof(MpscRing), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  auto* ring = new (p) MpscRing();
+  Shared* s = MakeShared();
+  const long per_writer = g_messages / writers;
+  const uint64_t total = static_cast<uint64_t>(per_writer) * writers;
+  std::vector<pid_t> pids;
+  pids.push_back(Fork([&] {
+    size_t sum = 0;
+    constexpr size_t length = kTimestamped ? kBody + sizeof(int64_t) : kBody;
+    char out[length];
+    s->ready.fetch_add(1);
+    for (uint64_t head = 0; head < total;) {
+      MpscRing::Slot& slot = ring->slots[head % MpscRing::kSlots];
+      int idle = 0;
+      while (slot.turn.load(std::memory_order_acquire) != head + 1) {
+        ring->head.store(head, std::memory_order_release);
+        Backoff(&idle);
+      }
+      memcpy(out, slot.body, length);
+      sum += out[head % length];
+      if (++head % 64 == 0) ring->head.store(head, std::memory_order_release);
+    }
+    s->end_ns[0].store(NowNs());
+    if (sum == 1) s->failures.fetch_add(1);
+  }));
+  for (int w = 0; w < writers; ++w) {
+    pids.push_back(Fork([&] {
+      std::string body(kBody, 'x');
+      [[maybe_unused]] internal::TscWallClock clock;
+      s->ready.fetch_add(1);
+      SpinUntil(s->go, 1);
+      for (long i = 0; i < per_writer; ++i) {
+        [[maybe_unused]] int64_t now_ns = 0;
+        if constexpr (kTimestamped) now_ns = clock.NowNs();  // before the claim, as the queue
+        const uint64_t n = ring->tail.fetch_add(1, std::memory_order_relaxed);
+        int full = 0;
+        while (n - ring->head.load(std::memory_order_acquire) >= MpscRing::kSlots) {
+          Backoff(&full);
+        }
+        MpscRing::Slot& slot = ring->slots[n % MpscRing::kSlots];
+        memcpy(slot.body, body.data(), kBody);
+        if constexpr (kTimestamped) memcpy(slot.body + kBody, &now_ns, sizeof(now_ns));
+        slot.turn.store(n + 1, std::memory_order_release);
+      }
+    }));
+  }
+  SpinUntil(s->ready, writers + 1);
+  const int64_t start = NowNs();
+  s->go.store(1);
+  WaitAll(pids);
+  const double seconds = (s->end_ns[0].load() - start) / 1e9;
+  munmap(s, sizeof(Shared));
+  munmap(p, sizeof(MpscRing));
+  return {total / seconds, (ChildrenCpuNs() - cpu_before) / total};
+}
+
 double RunPipe() {
   int fds[2];
   if (pipe(fds) != 0) exit(1);
@@ -453,7 +532,10 @@ constexpr char kUsage[] = R"usage(usage: queue [--messages=N] [--cases=LIST] [--
 The shared-memory queue across processes (fork), 100-byte messages, with the
 same-run baselines: a single-producer single-consumer shared-memory ring of
 fixed slots (the practical limit of any cross-process channel), the same
-ring with a timestamp per message from the queue's clock, and a pipe.
+ring with a timestamp per message from the queue's clock, a pipe, and for
+4 -> 1 a multi-producer ring whose writers claim slots with one
+fetch-and-add each on a shared counter (the least a channel does that puts
+several writers' messages in one order), with and without a timestamp.
 
   --messages=N   messages per case (default 2000000)
   --cases=LIST   comma-separated subset of: baseline, append, batch, latency,
@@ -471,7 +553,9 @@ and the issue-3 targets (1 -> 3 >= 10 M deliveries/s, 4 -> 1 >= 5 M msgs/s,
 within 3x of the ring, i.e. a ratio >= 0.33x). The timestamped ring's row
 shows what reading the clock per message alone costs the ring: every queue
 message carries a timestamp, and with one Append per message that is one
-clock read per message.
+clock read per message. 4 -> 1 has a second line: its ratio to the MPSC
+ring, plain and timestamped (like with like: the queue's writers also
+share one counter, its tail, and stamp every message).
 "CPU ns/msg" is the CPU time (user + system) of all the case's processes per
 message: unlike the rates, other load on the machine barely changes it.
 `stall` times every call of a writer, 1 -> 1 with a reader that keeps up:
@@ -507,6 +591,8 @@ int main(int argc, char** argv) {
   printf("queue benchmark: %ld messages of %zu bytes per case, %ld CPUs\n", g_messages, kBody,
          sysconf(_SC_NPROCESSORS_ONLN));
   double spsc = 0;
+  double mpsc = 0;
+  double mpsc_stamped = 0;
   if (Wanted(cases, "baseline")) {
     const SpscRates plain = RunSpsc</*kTimestamped=*/false>();
     const SpscRates stamped = RunSpsc</*kTimestamped=*/true>();
@@ -519,6 +605,15 @@ int main(int argc, char** argv) {
            stamped.messages_per_s / spsc, stamped.cpu_ns_per_message);
     printf("%-44s %12.2f M msgs/s  (%.2fx of SPSC)\n", "baseline: pipe 1 -> 1", pipe_rate / 1e6,
            pipe_rate / spsc);
+    const SpscRates fan_in = RunMpsc</*kTimestamped=*/false>(4);
+    const SpscRates fan_in_stamped = RunMpsc</*kTimestamped=*/true>(4);
+    mpsc = fan_in.messages_per_s;
+    mpsc_stamped = fan_in_stamped.messages_per_s;
+    printf("%-44s %12.2f M msgs/s  (%.2fx of SPSC; CPU %.0f ns/msg)\n",
+           "baseline: MPSC shm ring 4 -> 1", mpsc / 1e6, mpsc / spsc, fan_in.cpu_ns_per_message);
+    printf("%-44s %12.2f M msgs/s  (%.2fx of MPSC; CPU %.0f ns/msg)\n",
+           "baseline: MPSC ring + timestamp 4 -> 1", fan_in_stamped.messages_per_s / 1e6,
+           fan_in_stamped.messages_per_s / mpsc, fan_in_stamped.cpu_ns_per_message);
   }
   auto ratio = [&](double rate) {
     return spsc > 0 ? absl::StrFormat("%.2fx of SPSC", rate / spsc) : std::string("no baseline");
@@ -551,6 +646,12 @@ int main(int argc, char** argv) {
       printf("%-44s %12.2f M msgs/s  (%s; target >= 5; CPU %.0f ns/msg)\n",
              absl::StrCat("queue 4 -> 1, ", how).c_str(), fan_in.messages_per_s / 1e6,
              ratio(fan_in.messages_per_s).c_str(), fan_in.cpu_ns_per_message);
+      if (mpsc > 0) {
+        // Like with like: four writers' messages in one order, each stamped.
+        printf("%-44s %12.2f M msgs/s  (%.2fx of MPSC, %.2fx of MPSC + timestamp)\n", "",
+               fan_in.messages_per_s / 1e6, fan_in.messages_per_s / mpsc,
+               fan_in.messages_per_s / mpsc_stamped);
+      }
     }
   }
   if (Wanted(cases, "stall")) {
