@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -24,6 +26,66 @@ namespace syncstream::file {
 namespace {
 
 std::string ErrnoText(int err) { return std::strerror(err); }
+
+// The segment generations in a buffer's directory, sorted, and the names a
+// writer or a lock left behind (tmp-*, lock.released-*, lock.new-*).
+struct SegmentListing {
+  std::vector<uint64_t> generations;
+  std::vector<std::string> leftovers;
+};
+
+// readdir is not a snapshot: a name linked while the listing runs may be
+// left out while a later one is returned (ext4 lists in hash order), so a
+// listing can show seg-G+1 without seg-G, and a reader would step over G's
+// records. Generations are committed densely (each is newest + 1) and
+// rotation only removes the oldest, so a hole between two listed
+// generations is a segment the listing missed (or one rotated away
+// meanwhile): each is listed too, and its reader finds the ones really gone
+// NotFound. Newest holes first, and a bounded number of names (a hole of
+// thousands is a damaged or hand-edited directory, not a race).
+absl::StatusOr<SegmentListing> ListSegmentDirectory(
+    const std::string& path,
+    const std::function<void(std::vector<std::string>*)>& after_listing) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) {
+    const int err = errno;
+    const std::string message =
+        absl::StrCat("file buffer '", path, "': opendir: ", ErrnoText(err));
+    if (err == ENOENT) return absl::NotFoundError(message);
+    if (err == EACCES) return absl::PermissionDeniedError(message);
+    return absl::InternalError(message);
+  }
+  std::vector<std::string> names;
+  while (struct dirent* entry = ::readdir(dir)) names.emplace_back(entry->d_name);
+  ::closedir(dir);
+  if (after_listing) after_listing(&names);
+  SegmentListing listing;
+  for (const std::string& name : names) {
+    uint64_t generation;
+    if (ParseSegmentName(name, &generation)) {
+      listing.generations.push_back(generation);
+    } else if (absl::StartsWith(name, "tmp-") ||
+               absl::StartsWith(name, "lock.released-") ||
+               absl::StartsWith(name, "lock.new-")) {
+      listing.leftovers.push_back(name);
+    }
+  }
+  std::vector<uint64_t>& listed = listing.generations;
+  std::sort(listed.begin(), listed.end());
+  constexpr uint64_t kMaxHoleLookups = 4096;
+  std::vector<uint64_t> missed;
+  for (size_t i = listed.size(); i > 1 && missed.size() < kMaxHoleLookups; --i) {
+    for (uint64_t g = listed[i - 1] - 1;
+         g > listed[i - 2] && missed.size() < kMaxHoleLookups; --g) {
+      missed.push_back(g);
+    }
+  }
+  if (!missed.empty()) {
+    listed.insert(listed.end(), missed.begin(), missed.end());
+    std::sort(listed.begin(), listed.end());
+  }
+  return listing;
+}
 
 std::string JoinPath(const std::string& dir, absl::string_view name) {
   return absl::StrCat(dir, "/", name);
@@ -235,61 +297,13 @@ absl::Status LineFileBuffer::CommitBatch(const Batch& batch, uint32_t flags,
 absl::StatusOr<LineFileBuffer::Snapshot> LineFileBuffer::TakeSnapshot(
     bool repair, ReadReport* report) {
   Snapshot snap;
-  {
-    DIR* dir = ::opendir(path_.c_str());
-    if (dir == nullptr) {
-      return absl::InternalError(absl::StrCat(
-          "file buffer '", path_, "': opendir: ", ErrnoText(errno)));
-    }
-    std::vector<std::string> names;
-    while (struct dirent* entry = ::readdir(dir)) {
-      names.emplace_back(entry->d_name);
-    }
-    ::closedir(dir);
-    if (options_.after_listing_for_testing) {
-      options_.after_listing_for_testing(&names);
-    }
-    for (const std::string& name : names) {
-      uint64_t generation;
-      if (ParseSegmentName(name, &generation)) {
-        snap.segments.push_back({generation, false, {}});
-      } else if (absl::StartsWith(name, "tmp-") ||
-                 absl::StartsWith(name, "lock.released-") ||
-                 absl::StartsWith(name, "lock.new-")) {
-        snap.leftovers.push_back(name);
-      }
-    }
+  SYNCSTREAM_ASSIGN_OR_RETURN(
+      SegmentListing listing,
+      ListSegmentDirectory(path_, options_.after_listing_for_testing));
+  for (uint64_t generation : listing.generations) {
+    snap.segments.push_back({generation, false, {}});
   }
-  std::sort(snap.segments.begin(), snap.segments.end(),
-            [](const auto& a, const auto& b) { return a.generation < b.generation; });
-  // readdir is not a snapshot: a name linked while the listing runs may be
-  // left out while a later one is returned (ext4 lists in hash order), so a
-  // listing can show seg-G+1 without seg-G, and a reader would step over G's
-  // records. Generations are committed densely (each is newest + 1) and
-  // rotation only removes the oldest, so a hole between two listed
-  // generations is a segment this listing missed (or one rotated away
-  // meanwhile): look each up by name; the header read below drops the ones
-  // that are really gone. Newest holes first, and a bounded number of names
-  // (a hole of thousands is a damaged or hand-edited directory, not a race).
-  if (snap.segments.size() > 1) {
-    constexpr uint64_t kMaxLookups = 4096;
-    std::vector<Snapshot::Entry> missed;
-    for (size_t i = snap.segments.size() - 1;
-         i > 0 && missed.size() < kMaxLookups; --i) {
-      for (uint64_t g = snap.segments[i].generation - 1;
-           g > snap.segments[i - 1].generation && missed.size() < kMaxLookups;
-           --g) {
-        missed.push_back({g, false, {}});
-      }
-    }
-    if (!missed.empty()) {
-      snap.segments.insert(snap.segments.end(), missed.begin(), missed.end());
-      std::sort(snap.segments.begin(), snap.segments.end(),
-                [](const auto& a, const auto& b) {
-                  return a.generation < b.generation;
-                });
-    }
-  }
+  snap.leftovers = std::move(listing.leftovers);
   if (!snap.segments.empty()) {
     // Forget headers of segments rotated away (by any instance).
     std::lock_guard<std::mutex> guard(header_mutex_);
@@ -636,32 +650,28 @@ absl::Status LineFileBuffer::Clear() {
 
 absl::StatusOr<std::vector<SegmentInfo>> LineFileBuffer::ListSegments(
     const std::string& path) {
-  DIR* dir = ::opendir(path.c_str());
-  if (dir == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("file buffer '", path, "': opendir: ", ErrnoText(errno)));
-  }
+  SYNCSTREAM_ASSIGN_OR_RETURN(SegmentListing listing,
+                              ListSegmentDirectory(path, nullptr));
   std::vector<SegmentInfo> out;
-  while (struct dirent* entry = ::readdir(dir)) {
+  for (uint64_t generation : listing.generations) {
     SegmentInfo info;
-    if (!ParseSegmentName(entry->d_name, &info.generation)) continue;
-    info.name = entry->d_name;
+    info.generation = generation;
+    info.name = SegmentFileName(generation);
     out.push_back(std::move(info));
   }
-  ::closedir(dir);
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.generation < b.generation;
-  });
+  std::vector<SegmentInfo> present;
   for (SegmentInfo& info : out) {
     auto header = ReadHeader(JoinPath(path, info.name), info.name, &info.file_size);
+    if (absl::IsNotFound(header.status())) continue;  // rotated away meanwhile
     if (header.ok()) {
       info.header = *header;
       info.header_ok = true;
     } else {
       info.problem = std::string(header.status().message());
     }
+    present.push_back(std::move(info));
   }
-  return out;
+  return present;
 }
 
 }  // namespace syncstream::file

@@ -183,7 +183,10 @@ class LineFileBuffer : public LineWriter {
   absl::StatusOr<std::vector<Record>> ReadFrom(uint64_t from, uint64_t* next,
                                                ReadReport* report = nullptr);
 
-  // The segments in the directory, oldest first (no lock taken).
+  // The segments in the directory, oldest first (no lock taken), listed as
+  // readers list them: a generation between two listed ones is looked up
+  // by name, since the listing may have missed it (see "Reading" above);
+  // one that is gone is left out. NotFound when `path` does not exist.
   static absl::StatusOr<std::vector<SegmentInfo>> ListSegments(
       const std::string& path);
   static std::string LockPath(const std::string& path);
