@@ -205,9 +205,9 @@ struct alignas(64) SpscRing {
   alignas(64) char slots[kSlots][128];
 };
 
-struct SpscRates {
+struct RingRates {
   double messages_per_s;
-  double cpu_ns_per_message;  // reader + writer
+  double cpu_ns_per_message;  // every process of the run
 };
 
 // A template, so that the plain ring's code is what it was before the
@@ -215,7 +215,7 @@ struct SpscRates {
 // copy compiled, and its rate). kTimed: each push's duration goes to
 // `*push_ns` (g_messages entries), for the `stall` case.
 template <bool kTimestamped, bool kTimed = false>
-SpscRates RunSpsc(std::vector<int32_t>* push_ns = nullptr) {
+RingRates RunSpsc(std::vector<int32_t>* push_ns = nullptr) {
   const double cpu_before = ChildrenCpuNs();
   struct rusage self_before;
   getrusage(RUSAGE_SELF, &self_before);
@@ -282,7 +282,9 @@ SpscRates RunSpsc(std::vector<int32_t>* push_ns = nullptr) {
 // tail). A slot's `turn` (message index + 1, stored last with release)
 // commits it; the reader publishes how far it read every 64 slots and when
 // it waits, and a writer waits until its slot's previous message is read.
-// No timestamps, no sender or type, no dead-writer handling.
+// No sender or type, no reclaiming, nothing for writers that die.
+// Timestamped, each writer reads the queue's clock before its claim, as an
+// Append does, and stores the time after the body.
 struct alignas(64) MpscRing {
   static constexpr size_t kSlots = 32768;
   struct alignas(128) Slot {
@@ -295,7 +297,7 @@ struct alignas(64) MpscRing {
 };
 
 template <bool kTimestamped>
-SpscRates RunMpsc(int writers) {
+RingRates RunMpsc(int writers) {
   const double cpu_before = ChildrenCpuNs();
   void* p = mmap(nullptr, sizeof(MpscRing), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   auto* ring = new (p) MpscRing();
@@ -594,8 +596,8 @@ int main(int argc, char** argv) {
   double mpsc = 0;
   double mpsc_stamped = 0;
   if (Wanted(cases, "baseline")) {
-    const SpscRates plain = RunSpsc</*kTimestamped=*/false>();
-    const SpscRates stamped = RunSpsc</*kTimestamped=*/true>();
+    const RingRates plain = RunSpsc</*kTimestamped=*/false>();
+    const RingRates stamped = RunSpsc</*kTimestamped=*/true>();
     spsc = plain.messages_per_s;
     const double pipe_rate = RunPipe();
     printf("%-44s %12.2f M msgs/s  (1.00x; CPU %.0f ns/msg)\n", "baseline: SPSC shm ring 1 -> 1",
@@ -605,8 +607,8 @@ int main(int argc, char** argv) {
            stamped.messages_per_s / spsc, stamped.cpu_ns_per_message);
     printf("%-44s %12.2f M msgs/s  (%.2fx of SPSC)\n", "baseline: pipe 1 -> 1", pipe_rate / 1e6,
            pipe_rate / spsc);
-    const SpscRates fan_in = RunMpsc</*kTimestamped=*/false>(4);
-    const SpscRates fan_in_stamped = RunMpsc</*kTimestamped=*/true>(4);
+    const RingRates fan_in = RunMpsc</*kTimestamped=*/false>(4);
+    const RingRates fan_in_stamped = RunMpsc</*kTimestamped=*/true>(4);
     mpsc = fan_in.messages_per_s;
     mpsc_stamped = fan_in_stamped.messages_per_s;
     printf("%-44s %12.2f M msgs/s  (%.2fx of SPSC; CPU %.0f ns/msg)\n",
