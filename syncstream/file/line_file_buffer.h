@@ -180,6 +180,9 @@ class LineFileBuffer : public LineWriter {
   // Records with buffer-wide index >= `from` (at most maxlen, oldest first)
   // and, in `*next`, the index to continue from: for followers (tail -f).
   // Does not commit this instance's queue.
+  //
+  // Read, ReadFrom, Size and Commit list the directory: NotFound when it is
+  // gone, PermissionDenied when it cannot be read.
   absl::StatusOr<std::vector<Record>> ReadFrom(uint64_t from, uint64_t* next,
                                                ReadReport* report = nullptr);
 

@@ -340,7 +340,7 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
     if (fits) continue;
     if (!options.block) {
       return seg.Error(absl::StatusCode::kResourceExhausted,
-                       absl::StrCat("full: ", total, " bytes do not fit in ", capacity,
+                       absl::StrCat("full: ", end - tail, " bytes do not fit in ", capacity,
                                     " (readers have not read the rest)"));
     }
     if (deadline == absl::InfinitePast()) deadline = DeadlineAfter(options.timeout);

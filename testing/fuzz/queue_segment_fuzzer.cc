@@ -44,22 +44,25 @@ std::string ReadShm(const std::string& name) {
   return out;
 }
 
-// A real segment whose ring has wrapped, a reader's cursor mid-ring.
+// A real segment whose ring has wrapped, a reader's cursor mid-ring, and
+// frames of two writers that alternate (so claims padded to a cache line).
 std::string TemplateBytes() {
   static const std::string bytes = [] {
     const std::string name = absl::StrCat("fuzz-template-", ::getpid());
     SyncQueue::Remove(name).IgnoreError();
-    auto q = SyncQueue::Create(name, 512, syncstream::QueueOptions{.max_participants = 2});
+    auto q = SyncQueue::Create(name, 512, syncstream::QueueOptions{.max_participants = 3});
     if (!q.ok()) return std::string();
     auto w = q->Attach("w", syncstream::QueueRole::kWriter);
+    auto v = q->Attach("v", syncstream::QueueRole::kWriter);
     auto r = q->Attach("reader", syncstream::QueueRole::kReader);
-    if (!w.ok() || !r.ok()) return std::string();
+    if (!w.ok() || !v.ok() || !r.ok()) return std::string();
     for (int i = 0; i < 12; ++i) {
-      w->Append("type", std::string(20 + i * 3, 'a' + i)).IgnoreError();
+      (i % 2 == 0 ? w : v)->Append("type", std::string(20 + i * 3, 'a' + i)).IgnoreError();
       if (i < 9) r->Pop().IgnoreError();
     }
     std::string copy = ReadShm(name);
     w->Close(syncstream::CloseOptions{.keep = true}).IgnoreError();
+    v->Close(syncstream::CloseOptions{.keep = true}).IgnoreError();
     r->Close(syncstream::CloseOptions{.keep = true}).IgnoreError();
     SyncQueue::Remove(name).IgnoreError();
     return copy;

@@ -18,8 +18,9 @@
 // wraps: when a frame does not fit before the ring's end, a padding frame
 // fills the rest of the lap. A frame's length may exceed its payload: a
 // writer that finds another writer's claim since its own previous one pads
-// the last frame of a small claim to a 64-byte line (so two writers, often
-// on two cores, do not write one cache line); readers go by the length.
+// the last frame of a small claim to a 64-byte line (so the next claim,
+// often another core's, starts on a line of its own); readers go by the
+// length.
 //
 // Appending is lock-free (version 1 took the queue lock on every append):
 //  1. the writer announces the claim it is about to make in its slot: its
