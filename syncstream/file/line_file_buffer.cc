@@ -652,15 +652,11 @@ absl::StatusOr<std::vector<SegmentInfo>> LineFileBuffer::ListSegments(
     const std::string& path) {
   SYNCSTREAM_ASSIGN_OR_RETURN(SegmentListing listing,
                               ListSegmentDirectory(path, nullptr));
-  std::vector<SegmentInfo> out;
+  std::vector<SegmentInfo> present;
   for (uint64_t generation : listing.generations) {
     SegmentInfo info;
     info.generation = generation;
     info.name = SegmentFileName(generation);
-    out.push_back(std::move(info));
-  }
-  std::vector<SegmentInfo> present;
-  for (SegmentInfo& info : out) {
     auto header = ReadHeader(JoinPath(path, info.name), info.name, &info.file_size);
     if (absl::IsNotFound(header.status())) continue;  // rotated away meanwhile
     if (header.ok()) {

@@ -47,6 +47,21 @@ std::unique_ptr<LineFileBuffer> OpenBuffer(const std::string& dir,
   return buffer.ok() ? *std::move(buffer) : nullptr;
 }
 
+// Commits `batches` batches of `lines` lines ("BATCH:LINE") through
+// `writer`, a segment each; returns the lines in the order written.
+std::vector<std::string> CommitBatches(LineFileBuffer& writer, int batches,
+                                       int lines) {
+  std::vector<std::string> written;
+  for (int batch = 0; batch < batches; ++batch) {
+    for (int i = 0; i < lines; ++i) {
+      written.push_back(absl::StrCat(batch, ":", i));
+      writer.stream() << written.back() << "\n";
+    }
+    EXPECT_TRUE(writer.Commit().ok()) << "batch " << batch;
+  }
+  return written;
+}
+
 std::vector<std::string> SegmentPaths(const std::string& dir) {
   std::vector<std::string> out;
   auto list = LineFileBuffer::ListSegments(dir);
@@ -294,10 +309,7 @@ TEST(LineFileBufferTest, SegmentMissingFromTheListingIsStillRead) {
   std::string dir = NewDir("missed");
   auto writer = OpenBuffer(dir, 100);
   ASSERT_TRUE(writer);
-  for (int batch = 0; batch < 3; ++batch) {
-    for (int i = 0; i < 4; ++i) writer->stream() << batch << ":" << i << "\n";
-    ASSERT_TRUE(writer->Commit().ok());
-  }
+  const std::vector<std::string> expected = CommitBatches(*writer, 3, 4);
   ASSERT_EQ(SegmentPaths(dir).size(), 3u);
   LineFileBufferOptions options;
   options.maxlen = 100;
@@ -308,10 +320,6 @@ TEST(LineFileBufferTest, SegmentMissingFromTheListingIsStillRead) {
   };
   auto reader = LineFileBuffer::Open(dir, options);
   ASSERT_TRUE(reader.ok()) << reader.status();
-  std::vector<std::string> expected;
-  for (int batch = 0; batch < 3; ++batch) {
-    for (int i = 0; i < 4; ++i) expected.push_back(absl::StrCat(batch, ":", i));
-  }
   uint64_t next = 0;
   ReadReport report;
   auto followed = (*reader)->ReadFrom(0, &next, &report);
@@ -345,10 +353,7 @@ TEST(LineFileBufferTest, ListSegmentsLeavesOutAGenerationThatIsGone) {
   std::string dir = NewDir("gone");
   auto writer = OpenBuffer(dir, 100);
   ASSERT_TRUE(writer);
-  for (int batch = 0; batch < 3; ++batch) {
-    writer->stream() << batch << "\n";
-    ASSERT_TRUE(writer->Commit().ok());
-  }
+  CommitBatches(*writer, 3, 1);
   auto listed = LineFileBuffer::ListSegments(dir);
   ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->size(), 3u);
