@@ -42,7 +42,7 @@ namespace syncstream {
 
 using queue_internal::FrameHeader;
 using queue_internal::FrameView;
-using queue_internal::kActiveTestHook;
+using queue_internal::active_test_hook;
 using queue_internal::ParticipantSlot;
 using queue_internal::QueueHeader;
 using queue_internal::Segment;
@@ -306,7 +306,7 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
       me.reserving.store(tail, std::memory_order_release);
       me.reserving_end.store(end, std::memory_order_release);
       const uint64_t claimed = tail;
-      if (kActiveTestHook == TestHook::kStopAroundLostRace && !stopped_before_claim) {
+      if (active_test_hook == TestHook::kStopAroundLostRace && !stopped_before_claim) {
         stopped_before_claim = true;
         ::raise(SIGSTOP);
       }
@@ -319,7 +319,7 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
       // Lost the race: withdraw the announcement (a reader must not wait
       // for a claim that is not ours) and look again.
       me.reserving_end.store(claimed, std::memory_order_release);
-      if (kActiveTestHook == TestHook::kStopAroundLostRace) ::raise(SIGSTOP);
+      if (active_test_hook == TestHook::kStopAroundLostRace) ::raise(SIGSTOP);
       continue;
     }
     // Short of space: move head and space_end under the lock (once per
@@ -331,7 +331,12 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
       auto r = seg.ReclaimLocked(end, /*probe=*/false);
       if (!r.ok()) return r.status();
       fits = *r;
-      if (!fits && seg.ProbeDueLocked()) {
+      // A non-blocking append reports "full" to its caller at once: it
+      // first looks whether a dead reader holds the space, whenever the
+      // last probe was. (A blocking one waits in slices and probes at the
+      // rate ProbeDueLocked allows; a reader that died just after such a
+      // probe must not make the next non-blocking append fail.)
+      if (!fits && (!options.block || seg.ProbeDueLocked())) {
         r = seg.ReclaimLocked(end, /*probe=*/true);
         if (!r.ok()) return r.status();
         fits = *r;
@@ -365,7 +370,7 @@ __attribute__((always_inline)) inline absl::Status QueueParticipant::AppendMessa
   // committed); one that announced it after sees the new tail.
   EventWord data(&h.data_event);
   const bool sleepers_at_claim = (h.data_event.load(std::memory_order_seq_cst) & 1u) != 0;
-  const TestHook hook = kActiveTestHook;
+  const TestHook hook = active_test_hook;
   if (hook == TestHook::kStopAfterClaim) ::raise(SIGSTOP);
   if (hook == TestHook::kPauseAfterClaim) ::usleep(50);
   // Reserved headers first, any padding word after them (a reader that sees
@@ -764,8 +769,12 @@ absl::Status QueueParticipant::Close(const CloseOptions& options) {
       s.state.store(queue_internal::kSlotFree, std::memory_order_release);
     }
     QueueHeader& h = *seg.header();
-    if (!options.keep && unlink_on_last_close_ && !h.unlinked && seg.CountActive() == 0) {
-      result = seg.UnlinkLocked();
+    if (!options.keep && unlink_on_last_close_ && !h.unlinked) {
+      // Participants that were killed never closed: release them first, so
+      // that the last live participant's close still unlinks the name
+      // instead of leaving an orphaned queue in /dev/shm.
+      if (seg.CountActive() > 0) seg.ReleaseDeadLocked(nullptr);
+      if (seg.CountActive() == 0) result = seg.UnlinkLocked();
     }
   }
   // A reader leaving may free space.

@@ -30,7 +30,7 @@ using queue_internal::FrameView;
 using queue_internal::ParticipantSlot;
 using queue_internal::QueueHeader;
 using queue_internal::Segment;
-using queue_internal::kActiveTestHook;
+using queue_internal::active_test_hook;
 using queue_internal::TestHook;
 
 namespace {
@@ -239,7 +239,7 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
   {
     auto lock = seg.Acquire();
     if (!lock.ok()) return lock.status();
-    if (kActiveTestHook == TestHook::kStopHoldingLock) ::raise(SIGSTOP);
+    if (active_test_hook == TestHook::kStopHoldingLock) ::raise(SIGSTOP);
     QueueHeader& h = *seg.header();
     if (h.unlinked) {
       return seg.Error(absl::StatusCode::kNotFound,

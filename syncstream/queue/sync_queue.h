@@ -291,7 +291,8 @@ class QueueParticipant {
   bool is_open() const { return slot_ >= 0; }
 
   // Appends one message (writers). ResourceExhausted when the queue is full
-  // (at once, or after options.timeout when options.block), InvalidArgument
+  // (at once, or after options.timeout when options.block; either way only
+  // after releasing readers found dead, reading /proc), InvalidArgument
   // when it can never fit, FailedPrecondition for a non-writer.
   absl::Status Append(absl::string_view type, absl::string_view body,
                       const AppendOptions& options = {});
@@ -325,9 +326,10 @@ class QueueParticipant {
   const std::vector<std::string>& screened_senders() const { return screened_senders_; }
   const std::vector<std::string>& screened_types() const { return screened_types_; }
 
-  // Releases the slot. When no participant remains and neither this
-  // participant's AttachOptions nor `options` ask to keep it, the queue's name
-  // is unlinked. Later calls do nothing.
+  // Releases the slot. When no live participant remains (dead ones are
+  // released first) and neither this participant's AttachOptions nor
+  // `options` ask to keep it, the queue's name is unlinked. Later calls do
+  // nothing.
   absl::Status Close(const CloseOptions& options = {});
 
  private:

@@ -217,6 +217,53 @@ TEST_F(DeathTest, DeadReaderStopsHoldingSpace) {
   EXPECT_EQ(snap->released_participants, 1u);
 }
 
+// A reader that died just after a failed non-blocking append looked for
+// dead readers: the next non-blocking append, at once, finds it dead.
+TEST_F(DeathTest, NonBlockingAppendRightAfterAReadersDeathFindsTheSpace) {
+  auto w = queue_->Attach("w", QueueRole::kWriter);
+  ASSERT_TRUE(w.ok());
+  pid_t reader = ForkRun([&] {
+    auto q = SyncQueue::Open(name_);
+    if (!q.ok()) return 2;
+    auto r = q->Attach("sleepy", QueueRole::kReader);
+    if (!r.ok()) return 3;
+    ::pause();  // never reads
+    return 0;
+  });
+  ASSERT_TRUE(WaitUntil([&] { return queue_->Inspect()->participants.size() == 2; },
+                        absl::Seconds(20)));
+  absl::Status st;
+  while ((st = w->Append("t", std::string(100, 'x'))).ok()) {
+  }
+  ASSERT_EQ(st.code(), absl::StatusCode::kResourceExhausted) << st;
+  KillAndReap(reader);
+  st = w->Append("t", "right after the reader died");
+  EXPECT_TRUE(st.ok()) << st;
+}
+
+// The last live participant's close releases a killed one first, so the
+// queue's name does not stay behind in /dev/shm.
+TEST_F(DeathTest, LastLiveCloseUnlinksPastAKilledParticipant) {
+  pid_t child = ForkRun([&] {
+    auto q = SyncQueue::Open(name_);
+    if (!q.ok()) return 2;
+    auto r = q->Attach("killed", QueueRole::kBoth);
+    if (!r.ok()) return 3;
+    ::pause();
+    return 0;
+  });
+  ASSERT_TRUE(WaitUntil([&] { return queue_->Inspect()->participants.size() == 1; },
+                        absl::Seconds(20)));
+  auto me = queue_->Attach("last", QueueRole::kBoth);
+  ASSERT_TRUE(me.ok());
+  ASSERT_TRUE(me->Append("t", "x").ok());
+  KillAndReap(child);
+  ASSERT_TRUE(me->Close().ok());
+  const std::string path = "/dev/shm/syncstream-queue." + name_;
+  EXPECT_NE(::access(path.c_str(), F_OK), 0) << path << " is still there";
+  EXPECT_EQ(SyncQueue::Open(name_).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(DeathTest, RepairReleasesADeadReader) {
   pid_t reader = ForkRun([&] {
     auto q = SyncQueue::Open(name_);

@@ -89,7 +89,7 @@ class Segment {
   absl::Status LoadPositions(absl::string_view who, uint64_t* head, uint64_t* tail) const {
     for (int loads = 1;; ++loads) {
       *head = header_->head.load(std::memory_order_acquire);
-      if (kActiveTestHook == TestHook::kStopBetweenPositions) StopOnceForTest();
+      if (active_test_hook == TestHook::kStopBetweenPositions) StopOnceForTest();
       *tail = header_->tail.load(std::memory_order_acquire);
       if (ABSL_PREDICT_TRUE(PositionsValid(*head, *tail))) return absl::OkStatus();
       if (header_->head.load(std::memory_order_acquire) == *head ||

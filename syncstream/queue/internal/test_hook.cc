@@ -1,32 +1,15 @@
-// Reads SYNCSTREAM_QUEUE_TEST_HOOK once (see test_hook.h).
+// The queue's test hook: off in every program (see test_hook.h).
 #include "syncstream/queue/internal/test_hook.h"
 
 #include <signal.h>
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
+
+#include "absl/base/attributes.h"
 
 namespace syncstream::queue_internal {
-namespace {
 
-TestHook ReadTestHook() {
-  const char* v = std::getenv("SYNCSTREAM_QUEUE_TEST_HOOK");
-  if (v == nullptr) return TestHook::kNone;
-  if (std::strcmp(v, "stop-after-claim") == 0) return TestHook::kStopAfterClaim;
-  if (std::strcmp(v, "stop-mid-header") == 0) return TestHook::kStopMidHeader;
-  if (std::strcmp(v, "stop-after-reserve") == 0) return TestHook::kStopAfterReserve;
-  if (std::strcmp(v, "stop-after-commit") == 0) return TestHook::kStopAfterCommit;
-  if (std::strcmp(v, "stop-around-lost-race") == 0) return TestHook::kStopAroundLostRace;
-  if (std::strcmp(v, "stop-holding-lock") == 0) return TestHook::kStopHoldingLock;
-  if (std::strcmp(v, "stop-between-positions") == 0) return TestHook::kStopBetweenPositions;
-  if (std::strcmp(v, "pause-after-claim") == 0) return TestHook::kPauseAfterClaim;
-  return TestHook::kNone;
-}
-
-}  // namespace
-
-const TestHook kActiveTestHook = ReadTestHook();
+ABSL_CONST_INIT TestHook active_test_hook = TestHook::kNone;
 
 void StopOnceForTest() {
   static std::atomic<bool> stopped{false};

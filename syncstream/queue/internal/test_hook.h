@@ -1,11 +1,17 @@
 // Test hooks of the queue: points where a process stops itself, so that a
 // death test can SIGKILL it exactly there. Internal to syncstream/queue.
+//
+// The production library never enables a hook: `active_test_hook` is
+// kNone unless a test program links //syncstream/queue:test_hook_from_env,
+// which sets it from SYNCSTREAM_QUEUE_TEST_HOOK before main. No environment
+// variable can stop a program built without that test-only library.
 #ifndef SYNCSTREAM_QUEUE_INTERNAL_TEST_HOOK_H_
 #define SYNCSTREAM_QUEUE_INTERNAL_TEST_HOOK_H_
 
 namespace syncstream::queue_internal {
 
-// The hooks (SYNCSTREAM_QUEUE_TEST_HOOK=NAME) and where each stops:
+// The hooks (SYNCSTREAM_QUEUE_TEST_HOOK=NAME, in test programs) and where
+// each stops:
 //   stop-after-claim:   an append claimed its frames, wrote no header yet;
 //   stop-mid-header:    an append wrote its first frame's header fields, not
 //                       its frame word;
@@ -33,10 +39,10 @@ enum class TestHook {
   kPauseAfterClaim
 };
 
-// The hook named by SYNCSTREAM_QUEUE_TEST_HOOK, read once when the program
-// starts (a plain load where it is tested, no initialization guard): tests
-// set it in the environment of the programs they spawn.
-extern const TestHook kActiveTestHook;
+// The hook in effect: kNone (constant-initialized) unless a test-only
+// library sets it during static initialization; never changed after main
+// starts (a plain load where it is tested).
+extern TestHook active_test_hook;
 
 // Stops this process (SIGSTOP) the first time it is called, and does
 // nothing after that.
