@@ -1,7 +1,5 @@
 #include "syncstream/core/line_writer.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <atomic>
 
@@ -31,14 +29,6 @@ struct ThreadCache {
   void* state = nullptr;
 };
 thread_local ThreadCache thread_cache;
-
-// The time a record is completed, in Unix nanoseconds (see
-// LineWriterOptions::precise_timestamps).
-int64_t RecordNanos(bool precise) {
-  struct timespec now;
-  clock_gettime(precise ? CLOCK_REALTIME : CLOCK_REALTIME_COARSE, &now);
-  return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
-}
 
 }  // namespace
 
@@ -72,7 +62,7 @@ struct alignas(64) LineWriter::WriterState {
   // (LineView::record()).
   Record scratch;
   uint64_t next_sequence = 0;
-  // Timestamps from order keys that are TSC ticks.
+  // Converts the writer's clock readings to timestamps.
   internal::TscWallClock wall_clock;
   int64_t last_nanos = 0;  // the writer's latest timestamp
   bool wrote = false;
@@ -92,8 +82,6 @@ LineWriter::LineWriter(LineWriterOptions options)
 LineWriter::LineWriter(LineWriterOptions options, Stamping stamping)
     : options_(std::move(options)),
       order_keys_(stamping == Stamping::kWallClockAndOrderKey),
-      tsc_stamps_(order_keys_ && internal::OrderClockUsesTsc() &&
-                  internal::TscWallClock::Usable()),
       id_(next_writer_id.fetch_add(1, std::memory_order_relaxed)),
       streambuf_(this),
       stream_(&streambuf_) {}
@@ -127,17 +115,18 @@ LineWriter::NewThreadState() {
 }
 
 inline LineWriter::Stamp LineWriter::StampLocked(WriterState& state) {
+  // One clock read: the key (if any), and the time derived from it.
   Stamp stamp;
+  if (order_keys_) {
 #if defined(__x86_64__)
-  if (tsc_stamps_) {
-    // One TSC read: the key, and the time derived from it.
-    stamp.order_key = internal::OrderKeyFromTsc();
-    stamp.unix_nanos = state.wall_clock.NanosAt(stamp.order_key);
-  } else
+    stamp.order_key = uses_tsc_ ? internal::OrderKeyFromTsc()
+                                : internal::OrderKeyNow();
+#else
+    stamp.order_key = internal::OrderKeyNow();
 #endif
-  {
-    if (order_keys_) stamp.order_key = internal::OrderKeyNow();
-    stamp.unix_nanos = RecordNanos(options_.precise_timestamps);
+    stamp.unix_nanos = state.wall_clock.NanosAt(stamp.order_key);
+  } else {
+    stamp.unix_nanos = state.wall_clock.NowNs();
   }
   if (__builtin_expect(stamp.unix_nanos < state.last_nanos, 0) &&
       state.last_nanos - stamp.unix_nanos < kMaxHeldBackNs) {

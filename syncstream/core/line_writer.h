@@ -21,15 +21,17 @@
 // copy (about a tenth of a write).
 //
 // Timestamps: each record carries the time it was completed (LineView
-// unix_nanos(), Record::timestamp). A writer's timestamps never decrease
+// unix_nanos(), Record::timestamp), within 100 us of CLOCK_REALTIME at that
+// moment on every machine (lines completed by one Write() without order
+// keys share the time of that Write). A writer's timestamps never decrease
 // (a clock that steps back by less than a second is held at the writer's
 // last time; a larger step, the system clock being set, is followed).
 // Subclasses that merge writers by order keys (a ShardedRecordStore) ask
 // for them with Stamping::kWallClockAndOrderKey: each line then also
-// carries an order key (internal/order_clock.h), and where that key is TSC
-// ticks the timestamp is derived from the same reading
-// (internal/tsc_wall_clock.h): one clock read per line, microsecond
-// timestamps.
+// carries an order key (internal/order_clock.h), and its timestamp is
+// derived from the same clock reading. The clock read is the CPU's TSC
+// where it is reliable, clock_gettime elsewhere (internal/tsc.h; the
+// environment variable SYNCSTREAM_CLOCK=tsc|clock_gettime overrides).
 #ifndef SYNCSTREAM_CORE_LINE_WRITER_H_
 #define SYNCSTREAM_CORE_LINE_WRITER_H_
 
@@ -47,6 +49,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "syncstream/core/internal/tsc.h"
 #include "syncstream/core/line_assembler.h"
 #include "syncstream/core/record.h"
 
@@ -59,17 +62,6 @@ struct LineWriterOptions {
   std::string type;
   // Longest line kept whole; see line_assembler.h.
   size_t max_line_length = kDefaultMaxLineLength;
-  // Record timestamps come from the kernel's coarse wall clock
-  // (CLOCK_REALTIME_COARSE: resolution of one timer tick, 1-4 ms, see
-  // clock_getres), which costs about 6 ns; a precise read (CLOCK_REALTIME)
-  // costs 20-35 ns on the virtual machines measured, a quarter of a whole
-  // LineBuffer write. Order never depends on timestamps (positions,
-  // order keys and per-writer sequence numbers carry it). Set this for
-  // microsecond timestamps. Lines completed by one Write() share one
-  // timestamp. Writers with order keys whose keys are TSC ticks (see
-  // above) always have microsecond timestamps, one per line, and ignore
-  // this.
-  bool precise_timestamps = false;
 };
 
 // One complete line of one writer, handed to LineWriter::PublishLine in
@@ -220,8 +212,8 @@ class LineWriter {
 
   const LineWriterOptions options_;
   const bool order_keys_;  // Stamping::kWallClockAndOrderKey
-  // Order keys are TSC ticks and timestamps derive from them.
-  const bool tsc_stamps_;
+  // Order keys are TSC ticks (internal/tsc.h), read inline.
+  const bool uses_tsc_ = internal::UsesTsc();
   const uint64_t id_;  // process-unique, never reused
   mutable std::mutex mutex_;  // guards the maps, not the states
   // Keyed by a per-thread token that, unlike std::thread::id, is never

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "syncstream/core/testing/clock.h"
 
 namespace syncstream {
 namespace {
@@ -137,13 +138,13 @@ TEST(LineWriterTest, OrderKeysStampEveryLine) {
   LineWriterOptions options;
   options.name = "k";
   ViewWriter writer(options, ViewWriter::Stamping::kWallClockAndOrderKey);
-  const absl::Time before = absl::Now();
+  const absl::Time before = testing::RealtimeNow();
   ASSERT_TRUE(writer.Write("a\nb\nc\n").ok());
   {
     std::unique_ptr<LineWriter::Writer> other = writer.NewWriter("other");
     ASSERT_TRUE(other->Write("d\n").ok());
   }
-  const absl::Time after = absl::Now();
+  const absl::Time after = testing::RealtimeNow();
   ASSERT_EQ(writer.lines.size(), 4u);
   for (size_t i = 0; i < 4; ++i) {
     EXPECT_GT(writer.lines[i].order_key, 0u);
@@ -152,13 +153,47 @@ TEST(LineWriterTest, OrderKeysStampEveryLine) {
       EXPECT_GE(writer.lines[i].unix_nanos, writer.lines[i - 1].unix_nanos);
     }
     EXPECT_GE(absl::FromUnixNanos(writer.lines[i].unix_nanos),
-              before - absl::Milliseconds(1));
+              before - testing::kTimestampTolerance);
     EXPECT_LE(absl::FromUnixNanos(writer.lines[i].unix_nanos),
-              after + absl::Milliseconds(1));
+              after + testing::kTimestampTolerance);
   }
   EXPECT_EQ(writer.lines[2].writer_id, writer.lines[0].writer_id);
   EXPECT_NE(writer.lines[3].writer_id, writer.lines[0].writer_id);
 }
+
+// The timestamp contract (line_writer.h), with and without order keys, on
+// the clock source this test target runs on (clock_tests.bzl): every line's
+// time is within the tolerance of CLOCK_REALTIME around its Write, across
+// many re-anchorings of the clock, and never decreases.
+class TimestampContractTest
+    : public ::testing::TestWithParam<ViewWriter::Stamping> {};
+
+TEST_P(TimestampContractTest, WithinToleranceOfTheWallClock) {
+  testing::ExpectRequestedClockSource();
+  ViewWriter writer(LineWriterOptions{}, GetParam());
+  std::vector<std::pair<absl::Time, absl::Time>> windows;
+  const absl::Time start = testing::RealtimeNow();
+  // 20 ms of writes: the clock anchors, measures its rate and converts.
+  while (testing::RealtimeNow() - start < absl::Milliseconds(20)) {
+    const absl::Time before = testing::RealtimeNow();
+    ASSERT_TRUE(writer.Write("line\n").ok());
+    windows.emplace_back(before, testing::RealtimeNow());
+  }
+  ASSERT_EQ(writer.lines.size(), windows.size());
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const absl::Time at = absl::FromUnixNanos(writer.lines[i].unix_nanos);
+    ASSERT_GE(at, windows[i].first - testing::kTimestampTolerance) << i;
+    ASSERT_LE(at, windows[i].second + testing::kTimestampTolerance) << i;
+    if (i > 0) {
+      ASSERT_GE(writer.lines[i].unix_nanos, writer.lines[i - 1].unix_nanos);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BothStampings, TimestampContractTest,
+    ::testing::Values(ViewWriter::Stamping::kWallClock,
+                      ViewWriter::Stamping::kWallClockAndOrderKey));
 
 TEST(LineWriterTest, RefusedWriteDeliversThePendingLineAndDropsTheText) {
   RefusingWriter writer;

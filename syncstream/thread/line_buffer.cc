@@ -22,7 +22,6 @@ absl::StatusOr<std::unique_ptr<LineBuffer>> LineBuffer::Create(
   writer_options.name = std::move(options.name);
   writer_options.type = std::move(options.type);
   writer_options.max_line_length = options.max_line_length;
-  writer_options.precise_timestamps = options.precise_timestamps;
   return std::unique_ptr<LineBuffer>(
       new LineBuffer(*std::move(store), std::move(writer_options)));
 }

@@ -23,9 +23,9 @@
 // cores do not slow each other down, and reads merge the rings in an order
 // consistent with causality (a line whose Write returned before another
 // Write began comes first; each writer's lines keep their order). Each
-// line's order key is read once, and where it is TSC ticks its timestamp is
-// derived from the same reading (microseconds, within a few of
-// CLOCK_REALTIME; never decreasing per writer; see line_writer.h). Memory:
+// line's order key is read once and its timestamp derived from the same
+// reading (within 100 us of CLOCK_REALTIME; never decreasing per writer; see
+// line_writer.h). Memory:
 // up to maxlen records per writing thread, allocated as it writes; the ring
 // of a thread that exited is freed once its lines have left the last maxlen.
 //
@@ -58,12 +58,6 @@ struct LineBufferOptions {
   std::string type;
   // Longest line kept whole; longer lines are cut (see line_assembler.h).
   size_t max_line_length = kDefaultMaxLineLength;
-  // Where the order clock is the TSC (x86-64 machines whose kernel uses it
-  // as clocksource), timestamps are microsecond ones derived from each
-  // line's order key, and this is ignored. Elsewhere: microsecond record
-  // timestamps instead of timer-tick ones (see
-  // LineWriterOptions::precise_timestamps; costs 20-35 ns a line).
-  bool precise_timestamps = false;
 };
 
 class LineBuffer : public LineWriter {

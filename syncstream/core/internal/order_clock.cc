@@ -15,7 +15,7 @@ namespace internal {
 namespace {
 
 // Decided once (tsc.h), so that keys never mix clocks.
-bool UseTsc() { return TscIsSystemClock(); }
+bool UseTsc() { return UsesTsc(); }
 
 uint64_t MonotonicNanos() {
   struct timespec now;

@@ -8,16 +8,14 @@
 // And if a reader took OrderHorizonNow() and then did not see a record's
 // publication, every write that begins after seeing that publication takes
 // a key above the reader's horizon: readers that leave out records keyed at
-// or above their horizon return causally closed sets. On x86-64 with an
-// invariant TSC that the kernel uses as its clocksource (it checked that
-// the CPUs' counters agree; tsc.h) the keys are TSC ticks read in order
-// with the surrounding memory accesses (lfence); elsewhere they are
-// CLOCK_MONOTONIC nanoseconds (the kernel keeps that clock monotonic across
-// CPUs) between full fences.
+// or above their horizon return causally closed sets. Where the process
+// uses the TSC (tsc.h: an invariant TSC whose counters agree across CPUs)
+// the keys are TSC ticks read in order with the surrounding memory accesses
+// (lfence); elsewhere they are CLOCK_MONOTONIC nanoseconds (the kernel
+// keeps that clock monotonic across CPUs) between full fences.
 //
-// Where the keys are TSC ticks, a key is also a time: TscWallClock
-// (tsc_wall_clock.h) turns it into the record's wall-clock timestamp, so a
-// record costs one clock read, not two.
+// A key is also a time: TscWallClock (tsc_wall_clock.h) turns it into the
+// record's wall-clock timestamp, so a record costs one clock read, not two.
 #ifndef SYNCSTREAM_CORE_INTERNAL_ORDER_CLOCK_H_
 #define SYNCSTREAM_CORE_INTERNAL_ORDER_CLOCK_H_
 

@@ -4,33 +4,64 @@ namespace syncstream {
 namespace internal {
 namespace {
 
-// An anchor whose two TSC reads lie further apart than this many ticks (2 us
-// at 10 GHz, more at lower rates) was interrupted.
-constexpr uint64_t kAnchorSlackTicks = 20'000;
-// The rate is measured over at least this long.
+// An anchor whose two key reads lie further apart than this many
+// nanoseconds was interrupted (preempted, or the VM was descheduled); its
+// midpoint could be off by half of it.
+constexpr int64_t kAnchorSlackNs = 10'000;
+// The TSC rate is measured over at least this long: with both anchors off
+// by at most kAnchorSlackNs / 2, the rate is off by at most 2%, which over
+// the kAnchorEveryNs of extrapolation is 20 us; with the anchor's own 5 us,
+// a time is within 25 us of CLOCK_REALTIME (kMaxErrorNs is 100 us).
 constexpr int64_t kMinRateIntervalNs = 500'000;
-// Plausible rates, in 32.32 nanoseconds per tick: 20 GHz to 50 MHz.
+// Plausible TSC rates, in 32.32 nanoseconds per tick: 20 GHz to 50 MHz.
 constexpr uint64_t kMinScale = (uint64_t{1} << 32) / 20;
 constexpr uint64_t kMaxScale = uint64_t{20} << 32;
+// Ticks in kAnchorSlackNs at the fastest plausible rate (20 GHz).
+constexpr uint64_t kAnchorSlackTicks = kAnchorSlackNs * 20;
 
 }  // namespace
 
-int64_t TscWallClock::Anchor() {
+uint64_t TscWallClock::KeyNow() const {
 #if defined(__x86_64__)
-  const uint64_t before = __rdtsc();
+  if (tsc_) return __rdtsc();
+#endif
+  return static_cast<uint64_t>(MonotonicNs());
+}
+
+int64_t TscWallClock::Anchor() {
+  const uint64_t before = KeyNow();
   const int64_t ns = RealtimeNs();
-  const uint64_t after = __rdtsc();
-  if (after < before || (anchored_ && before < anchor_tsc_) ||
+  const uint64_t after = KeyNow();
+  if (after < before || (anchored_ && before < anchor_key_) ||
       ns < anchor_ns_) {
-    // The TSC or the clock went backwards: measure afresh.
+    // A clock went backwards (or the system clock was set back): measure
+    // afresh.
     anchored_ = false;
-    scale_ = 0;
+    per_key_ = 0;
   }
-  if (after - before > kAnchorSlackTicks) return ns;  // interrupted
-  const uint64_t tsc = before + (after - before) / 2;
+  // The slack in keys: ticks at the fastest plausible rate until the rate
+  // is known, then at the measured one.
+  const uint64_t slack =
+      !tsc_ ? kAnchorSlackNs
+            : per_key_ == 0
+                  ? kAnchorSlackTicks
+                  : static_cast<uint64_t>(
+                        (static_cast<unsigned __int128>(kAnchorSlackNs) << 32) /
+                        per_key_);
+  if (after - before > slack) return ns;  // interrupted
+  const uint64_t key = before + (after - before) / 2;
+  if (!tsc_) {
+    // Monotonic nanoseconds: the rate is 1; the offset is this anchor's.
+    anchored_ = true;
+    anchor_key_ = key;
+    anchor_ns_ = ns;
+    per_key_ = uint64_t{1} << 32;
+    anchor_every_keys_ = kAnchorEveryNs;
+    return ns;
+  }
   if (!anchored_) {
     anchored_ = true;
-    anchor_tsc_ = tsc;
+    anchor_key_ = key;
     anchor_ns_ = ns;
     return ns;
   }
@@ -40,25 +71,22 @@ int64_t TscWallClock::Anchor() {
     // (and the rate, if known, would not have brought us here).
     return ns;
   }
-  const uint64_t elapsed_ticks = tsc - anchor_tsc_;
+  const uint64_t elapsed_ticks = key - anchor_key_;
   uint64_t scale = 0;
   if (elapsed_ticks != 0) {
     scale = static_cast<uint64_t>(
         (static_cast<unsigned __int128>(elapsed_ns) << 32) / elapsed_ticks);
   }
   if (scale < kMinScale || scale > kMaxScale) {
-    scale_ = 0;
+    per_key_ = 0;
   } else {
-    scale_ = scale;
-    anchor_every_ticks_ = static_cast<uint64_t>(
+    per_key_ = scale;
+    anchor_every_keys_ = static_cast<uint64_t>(
         (static_cast<unsigned __int128>(kAnchorEveryNs) << 32) / scale);
   }
-  anchor_tsc_ = tsc;
+  anchor_key_ = key;
   anchor_ns_ = ns;
   return ns;
-#else
-  return RealtimeNs();
-#endif
 }
 
 }  // namespace internal

@@ -1,23 +1,27 @@
-// TscWallClock: wall-clock time (CLOCK_REALTIME) computed from TSC readings,
-// cheaper than a clock_gettime per call. Not a public API.
+// TscWallClock: wall-clock time (CLOCK_REALTIME) for records and queue
+// messages, from one cheap clock read. Not a public API.
 //
-// The clock anchors itself to CLOCK_REALTIME at least every kAnchorEveryNs
-// and extrapolates with the TSC in between, at the rate measured between
-// its last two anchors; so a time is within a few microseconds of
-// CLOCK_REALTIME, and a step of the system clock shows within a
-// millisecond. An anchor read that was interrupted (preemption between the
-// TSC reads around it), a TSC or clock that went backwards, or an
-// implausible rate falls back to clock_gettime until two good anchors exist
-// again (the first half millisecond of a clock's life is such a time).
+// Contract: every time it returns lies within kMaxErrorNs (100 us) of
+// CLOCK_REALTIME at the moment of the reading it converts, on every clock
+// source the kernel may use (tsc, kvm-clock, hpet, xen, acpi_pm), as long as
+// the system clock was not stepped in the last millisecond.
 //
-// Two uses: NanosAt(tsc) gives the time of a TSC reading the caller took
-// anyway (a record's order key, order_clock.h: one clock read serves both),
-// and NowNs() reads the TSC itself (the queue's message timestamps). The
-// TSC is used only where TscIsSystemClock() (tsc.h): the counters of all
-// CPUs agree, so a thread may migrate between readings. Elsewhere NowNs()
-// is a clock_gettime and NanosAt() must not be called.
+// Readings are the order keys of order_clock.h: TSC ticks where
+// UsesTsc() (tsc.h), CLOCK_MONOTONIC nanoseconds elsewhere. The clock
+// anchors itself to CLOCK_REALTIME at least every millisecond of readings
+// and converts in between: TSC ticks at the rate measured between its last
+// two anchors, monotonic nanoseconds by the offset between the two clocks
+// (which only a step of the system clock changes). An anchor whose clock
+// read was interrupted, a clock that went backwards, or an implausible rate
+// make it read clock_gettime until two good anchors exist again (so the
+// first half millisecond of a clock's life reads clock_gettime each time).
 //
-// Not thread-safe: each writer owns one and uses it under its own lock.
+// Two uses: NanosAt(key) gives the time of an order key the caller read
+// anyway (a record's key: one clock read serves both), and NowNs() reads
+// the clock itself.
+//
+// Thread safety: not thread-safe; each writer owns one and uses it under its
+// own lock.
 #ifndef SYNCSTREAM_CORE_INTERNAL_TSC_WALL_CLOCK_H_
 #define SYNCSTREAM_CORE_INTERNAL_TSC_WALL_CLOCK_H_
 
@@ -36,17 +40,20 @@ namespace internal {
 
 class TscWallClock {
  public:
-  // Whether NanosAt() may be called (the TSC is a system-wide clock here).
-  static bool Usable() { return TscIsSystemClock(); }
+  // The bound of the contract above.
+  static constexpr int64_t kMaxErrorNs = 100'000;
 
-  // Unix time in nanoseconds at the moment the TSC read `tsc`: a reading
-  // the caller took just before (on any CPU), no earlier than the reading
-  // of its previous call. Only where Usable().
-  int64_t NanosAt(uint64_t tsc) {
-    const uint64_t ticks = tsc - anchor_tsc_;
-    if (scale_ != 0 && ticks < anchor_every_ticks_) {
-      // ticks < ~1 ms of ticks and scale_ <= 20 << 32: no overflow.
-      return anchor_ns_ + static_cast<int64_t>((ticks * scale_) >> 32);
+  // Whether readings are TSC ticks (else CLOCK_MONOTONIC nanoseconds).
+  static bool Usable() { return UsesTsc(); }
+
+  // Unix time in nanoseconds at the moment of `key`, an order key
+  // (order_clock.h) read by the caller just before, no earlier than the key
+  // of its previous call.
+  int64_t NanosAt(uint64_t key) {
+    const uint64_t elapsed = key - anchor_key_;
+    if (per_key_ != 0 && elapsed < anchor_every_keys_) {
+      // elapsed < 1 ms worth of keys and per_key_ <= 20 << 32: no overflow.
+      return anchor_ns_ + static_cast<int64_t>((elapsed * per_key_) >> 32);
     }
     return Anchor();
   }
@@ -54,31 +61,37 @@ class TscWallClock {
   // Unix time in nanoseconds now.
   int64_t NowNs() {
 #if defined(__x86_64__)
-    if (usable_) return NanosAt(__rdtsc());
+    if (tsc_) return NanosAt(__rdtsc());
 #endif
     return RealtimeNs();
   }
 
-  static int64_t RealtimeNs() {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
-  }
+  static int64_t RealtimeNs() { return ReadNs(CLOCK_REALTIME); }
+  static int64_t MonotonicNs() { return ReadNs(CLOCK_MONOTONIC); }
 
  private:
   static constexpr int64_t kAnchorEveryNs = 1'000'000;  // 1 ms
 
-  // Reads CLOCK_REALTIME between two TSC reads and returns it; when the
-  // pair is tight, derives the TSC rate from the previous anchor and moves
-  // the anchor here.
+  static int64_t ReadNs(clockid_t id) {
+    struct timespec now;
+    clock_gettime(id, &now);
+    return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+  }
+  // The key clock now.
+  uint64_t KeyNow() const;
+
+  // Reads CLOCK_REALTIME between two key-clock reads and returns it; when
+  // the pair is tight, derives the rate from the previous anchor (TSC) or
+  // takes it as 1 (monotonic), and moves the anchor here.
   int64_t Anchor();
 
-  bool usable_ = Usable();
-  uint64_t anchor_tsc_ = 0;
+  const bool tsc_ = Usable();
+  uint64_t anchor_key_ = 0;
   int64_t anchor_ns_ = 0;
   bool anchored_ = false;
-  uint64_t scale_ = 0;  // nanoseconds per tick, 32.32 fixed point; 0: unknown
-  uint64_t anchor_every_ticks_ = 0;
+  // Nanoseconds per key unit, 32.32 fixed point; 0: unknown.
+  uint64_t per_key_ = 0;
+  uint64_t anchor_every_keys_ = 0;
 };
 
 }  // namespace internal

@@ -1,23 +1,33 @@
 #include "syncstream/core/internal/tsc_wall_clock.h"
 
 #include <cstdint>
-
-#if defined(__x86_64__)
-#include <x86intrin.h>
-#endif
+#include <cstdlib>
 
 #include "gtest/gtest.h"
+#include "syncstream/core/internal/order_clock.h"
+#include "syncstream/core/internal/tsc.h"
+#include "syncstream/core/testing/clock.h"
 
 namespace syncstream {
 namespace internal {
 namespace {
 
-// Loose, so that a loaded machine does not matter; the extrapolation's
-// error is microseconds.
-constexpr int64_t kTolerance = 500'000;  // 0.5 ms
+// The contract's bound, not a measurement of this machine: a reading taken
+// between `before` and `after` converts to a time within kMaxErrorNs of
+// that interval.
+constexpr int64_t kTolerance = TscWallClock::kMaxErrorNs;
 
-// Every time lies between CLOCK_REALTIME read just before and just after
-// it, across several re-anchorings (20 ms: the rate is measured, then used).
+TEST(TscWallClockTest, RunsOnTheRequestedClockSource) {
+  // The BUILD file runs this test once per source (clock_tests.bzl).
+  ASSERT_NE(std::getenv("SYNCSTREAM_CLOCK"), nullptr);
+  testing::ExpectRequestedClockSource();
+  EXPECT_EQ(TscWallClock::Usable(), UsesTsc());
+  EXPECT_EQ(OrderClockUsesTsc(), UsesTsc());
+}
+
+// Every time lies within the bound of CLOCK_REALTIME read just before and
+// just after it, across many re-anchorings (20 ms: the rate is measured,
+// then used).
 TEST(TscWallClockTest, NowFollowsRealtime) {
   TscWallClock clock;
   const int64_t start = TscWallClock::RealtimeNs();
@@ -33,16 +43,15 @@ TEST(TscWallClockTest, NowFollowsRealtime) {
   EXPECT_GT(calls, 0);
 }
 
-#if defined(__x86_64__)
-// The time of a TSC reading taken by the caller (a record's order key).
-TEST(TscWallClockTest, NanosAtFollowsRealtime) {
-  if (!TscWallClock::Usable()) GTEST_SKIP() << "the TSC is not the clock here";
+// The time of an order key read by the caller (a record's key), on either
+// kind of key (TSC ticks or CLOCK_MONOTONIC nanoseconds).
+TEST(TscWallClockTest, NanosAtOrderKeysFollowsRealtime) {
   TscWallClock clock;
   const int64_t start = TscWallClock::RealtimeNs();
   int64_t calls = 0;
   while (TscWallClock::RealtimeNs() - start < 20'000'000) {
     const int64_t before = TscWallClock::RealtimeNs();
-    const int64_t at = clock.NanosAt(__rdtsc());
+    const int64_t at = clock.NanosAt(OrderKeyNow());
     const int64_t after = TscWallClock::RealtimeNs();
     ASSERT_GE(at, before - kTolerance) << "call " << calls;
     ASSERT_LE(at, after + kTolerance) << "call " << calls;
@@ -54,11 +63,10 @@ TEST(TscWallClockTest, NanosAtFollowsRealtime) {
 // Readings spaced further apart than the anchoring interval still give the
 // right time (each re-anchors).
 TEST(TscWallClockTest, SparseReadingsReanchor) {
-  if (!TscWallClock::Usable()) GTEST_SKIP() << "the TSC is not the clock here";
   TscWallClock clock;
   for (int i = 0; i < 5; ++i) {
     const int64_t before = TscWallClock::RealtimeNs();
-    const int64_t at = clock.NanosAt(__rdtsc());
+    const int64_t at = clock.NanosAt(OrderKeyNow());
     const int64_t after = TscWallClock::RealtimeNs();
     EXPECT_GE(at, before - kTolerance);
     EXPECT_LE(at, after + kTolerance);
@@ -67,7 +75,16 @@ TEST(TscWallClockTest, SparseReadingsReanchor) {
     }
   }
 }
-#endif
+
+// Which sources the machine offers is read, not assumed: whatever it says,
+// a reliable TSC is an invariant one.
+TEST(TscWallClockTest, AReliableTscIsInvariant) {
+  if (TscIsReliable()) {
+    EXPECT_TRUE(HasInvariantTsc());
+  }
+  EXPECT_STREQ(ClockSourceName(ClockSource::kTsc), "tsc");
+  EXPECT_STREQ(ClockSourceName(ClockSource::kClockGettime), "clock_gettime");
+}
 
 }  // namespace
 }  // namespace internal
