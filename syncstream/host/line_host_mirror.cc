@@ -20,8 +20,10 @@
 #include "syncstream/core/status_macros.h"
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/host/internal/batch_codec.h"
+#include "syncstream/host/internal/mirror_link.h"
 #include "syncstream/host/internal/protocol.h"
 #include "syncstream/net/connection.h"
+#include "syncstream/nats/internal/jetstream_link.h"
 #include "syncstream/net/internal/proof.h"
 #include "syncstream/proto/host.pb.h"
 
@@ -41,6 +43,36 @@ bool IsFatal(const absl::Status& status) {
   }
 }
 
+// A collector's connection, after the mirror's hello, as a MirrorLink.
+class CollectorLink : public host::internal::MirrorLink {
+ public:
+  explicit CollectorLink(std::unique_ptr<net::Connection> connection)
+      : connection_(std::move(connection)) {}
+  absl::Status Send(const proto::HostRequest& request,
+                    absl::Duration timeout) override {
+    return connection_->Send(request, timeout);
+  }
+  absl::Status Flush(absl::Duration timeout) override {
+    return connection_->Flush(timeout);
+  }
+  absl::Status Receive(proto::HostReply* reply,
+                       absl::Duration timeout) override {
+    return connection_->Receive(reply, timeout);
+  }
+  bool HasBufferedReply() const override {
+    return connection_->HasBufferedFrame();
+  }
+  int fd() const override { return connection_->fd(); }
+  void Goodbye() override {
+    proto::HostRequest goodbye;
+    goodbye.mutable_goodbye();
+    connection_->SendNow(goodbye, absl::Seconds(1)).IgnoreError();
+  }
+
+ private:
+  std::unique_ptr<net::Connection> connection_;
+};
+
 }  // namespace
 
 class LineHostMirror::Sender {
@@ -48,6 +80,9 @@ class LineHostMirror::Sender {
   explicit Sender(LineHostMirrorOptions options)
       : options_(std::move(options)) {
     options_.window = std::max<size_t>(options_.window, 1);
+    // A JetStream stream stores one batch at a time (see
+    // nats/internal/jetstream_link.cc for why).
+    if (options_.collector.is_jetstream()) options_.window = 1;
     options_.batch_max_records = std::max<size_t>(options_.batch_max_records, 1);
     options_.max_queued_records = std::max(options_.max_queued_records,
                                            2 * options_.batch_max_records);
@@ -262,6 +297,36 @@ class LineHostMirror::Sender {
 
   // Connects, introduces the mirror and resends what is unacknowledged.
   absl::Status Connect() {
+    std::unique_ptr<host::internal::MirrorLink> link;
+    if (options_.collector.is_jetstream()) {
+      nats::internal::JetStreamLinkOptions link_options;
+      link_options.mirror_id = hex_id_;
+      link_options.sender = options_.writer.name;
+      link_options.connect_timeout = options_.connect_timeout;
+      SYNCSTREAM_ASSIGN_OR_RETURN(
+          link, nats::internal::ConnectJetStreamLink(
+                    options_.collector.jetstream, options_.jetstream,
+                    link_options));
+    } else {
+      SYNCSTREAM_ASSIGN_OR_RETURN(link, ConnectCollector());
+    }
+    for (auto& batch : inflight_) {
+      SYNCSTREAM_RETURN_IF_ERROR(
+          link->Send(batch->request, options_.ack_timeout));
+      std::lock_guard<internal::SpinLock> guard(mutex_);
+      ++stats_.batches_sent;
+      ++stats_.batches_resent;
+    }
+    SYNCSTREAM_RETURN_IF_ERROR(link->Flush(options_.ack_timeout));
+    link_ = std::move(link);
+    last_progress_ = ::syncstream::Now();
+    return absl::OkStatus();
+  }
+
+  // Connects to the collector and says hello; acknowledges what the
+  // collector already holds.
+  absl::StatusOr<std::unique_ptr<host::internal::MirrorLink>>
+  ConnectCollector() {
     net::ConnectionOptions connection_options;
     connection_options.service = host::internal::kHostService;
     connection_options.key = options_.key;
@@ -288,17 +353,7 @@ class LineHostMirror::Sender {
     }
     if (reply.welcome().stopped()) return StoppedStatus();
     Acknowledge(reply.welcome().acked_through());
-    for (auto& batch : inflight_) {
-      SYNCSTREAM_RETURN_IF_ERROR(
-          connection->Send(batch->request, options_.ack_timeout));
-      std::lock_guard<internal::SpinLock> guard(mutex_);
-      ++stats_.batches_sent;
-      ++stats_.batches_resent;
-    }
-    SYNCSTREAM_RETURN_IF_ERROR(connection->Flush(options_.ack_timeout));
-    connection_ = std::move(connection);
-    last_progress_ = ::syncstream::Now();
-    return absl::OkStatus();
+    return std::make_unique<CollectorLink>(std::move(connection));
   }
 
   absl::Status StoppedStatus() const {
@@ -349,10 +404,10 @@ class LineHostMirror::Sender {
     }
     for (Batch* batch : taken) {
       SYNCSTREAM_RETURN_IF_ERROR(
-          connection_->Send(batch->request, options_.ack_timeout));
+          link_->Send(batch->request, options_.ack_timeout));
     }
     if (!taken.empty()) {
-      SYNCSTREAM_RETURN_IF_ERROR(connection_->Flush(options_.ack_timeout));
+      SYNCSTREAM_RETURN_IF_ERROR(link_->Flush(options_.ack_timeout));
     }
     return absl::OkStatus();
   }
@@ -396,7 +451,7 @@ class LineHostMirror::Sender {
       std::lock_guard<internal::SpinLock> guard(mutex_);
       bool can_send = CanSendLocked();
       bool done = closing_ && queue_.empty() && inflight_.empty();
-      wait = !can_send && !done && !abort_ && !connection_->HasBufferedFrame();
+      wait = !can_send && !done && !abort_ && !link_->HasBufferedReply();
       if (inflight_.empty()) {
         wait_for = absl::Seconds(1);
       } else {
@@ -411,7 +466,7 @@ class LineHostMirror::Sender {
       if (wait) sender_waiting_ = true;
     }
     if (wait) {
-      pollfd fds[2] = {{connection_->fd(), POLLIN, 0},
+      pollfd fds[2] = {{link_->fd(), POLLIN, 0},
                        {wakeup_.get(), POLLIN, 0}};
       int ms = static_cast<int>(std::max<int64_t>(
           1, absl::ToInt64Milliseconds(wait_for + absl::Microseconds(999))));
@@ -424,7 +479,7 @@ class LineHostMirror::Sender {
     }
     proto::HostReply reply;
     for (;;) {
-      absl::Status received = connection_->Receive(&reply, absl::ZeroDuration());
+      absl::Status received = link_->Receive(&reply, absl::ZeroDuration());
       if (received.code() == absl::StatusCode::kDeadlineExceeded) break;
       SYNCSTREAM_RETURN_IF_ERROR(received);
       SYNCSTREAM_RETURN_IF_ERROR(HandleReply(reply));
@@ -439,7 +494,7 @@ class LineHostMirror::Sender {
         std::lock_guard<internal::SpinLock> guard(mutex_);
         if (abort_ || !sticky_.ok()) break;
       }
-      if (connection_ == nullptr) {
+      if (link_ == nullptr) {
         absl::Status connected = Connect();
         if (!connected.ok()) {
           if (IsFatal(connected)) {
@@ -466,20 +521,18 @@ class LineHostMirror::Sender {
           Fail(status);
           break;
         }
-        connection_.reset();  // reconnect and resend
+        link_.reset();  // reconnect and resend
         continue;
       }
       std::lock_guard<internal::SpinLock> guard(mutex_);
       if (closing_ && queue_.empty() && inflight_.empty()) {
-        proto::HostRequest goodbye;
-        goodbye.mutable_goodbye();
-        connection_->SendNow(goodbye, absl::Seconds(1)).IgnoreError();
+        link_->Goodbye();
         finished_ = true;
         progress_cv_.notify_all();
         break;
       }
     }
-    connection_.reset();
+    link_.reset();
   }
 
   LineHostMirrorOptions options_;
@@ -515,7 +568,7 @@ class LineHostMirror::Sender {
   Stats stats_;
 
   // Sender thread only.
-  std::unique_ptr<net::Connection> connection_;
+  std::unique_ptr<host::internal::MirrorLink> link_;
 };
 
 LineHostMirror::LineHostMirror(LineHostMirrorOptions options)

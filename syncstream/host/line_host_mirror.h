@@ -31,6 +31,17 @@
 // collector skips those it already holds. No line is lost or duplicated as
 // long as the mirror lives until Close() returns OK.
 //
+// JetStream. With `collector` a JetStream stream ("nats://HOST:PORT/STREAM",
+// net/address.h), there is no collector: each batch is published on the
+// mirror's subject "syncstream.STREAM.<writer.name>" with the message id
+// "<id()>-<batch number>", one batch at a time (window 1), and a batch is
+// acknowledged by JetStream's PubAck. A batch resent after a timeout or a
+// reconnection is recognised by its id and stored once, provided it is
+// resent within the stream's duplicate window (2 minutes by default). The
+// stream must exist (`syncstream stream create`); Create() fails with
+// FailedPrecondition saying how to create it otherwise. `key` is unused;
+// `jetstream` holds the NATS credentials.
+//
 // Stop. When the collector stops all mirrors, the mirror's next write (and
 // Sync/Close) returns FailedPrecondition "collector ... stopped all mirrors";
 // lines not yet stored are discarded. Errors that reconnecting cannot cure
@@ -46,6 +57,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "syncstream/core/line_writer.h"
+#include "syncstream/nats/credentials.h"
 #include "syncstream/net/address.h"
 #include "syncstream/net/auth_key.h"
 
@@ -55,6 +67,7 @@ struct LineHostMirrorOptions {
   LineWriterOptions writer;
   net::Address collector;
   net::AuthKey key;
+  nats::JetStreamCredentials jetstream;  // for a JetStream `collector`
   size_t batch_max_records = 4096;
   size_t batch_max_bytes = 512 * 1024;
   size_t max_queued_records = 64 * 1024;  // at least 2 * batch_max_records

@@ -43,7 +43,17 @@ LineHostReader::LineHostReader(net::Address collector, net::AuthKey key,
 
 absl::StatusOr<std::unique_ptr<LineHostReader>> LineHostReader::Connect(
     const net::Address& collector, const net::AuthKey& key,
-    absl::Duration timeout) {
+    absl::Duration timeout, const nats::JetStreamCredentials& jetstream) {
+  if (collector.is_jetstream()) {
+    SYNCSTREAM_ASSIGN_OR_RETURN(
+        std::unique_ptr<nats::JetStreamReader> reader,
+        nats::JetStreamReader::Connect(collector.jetstream, jetstream,
+                                       timeout));
+    std::unique_ptr<LineHostReader> result(
+        new LineHostReader(collector, key, nullptr));
+    result->jetstream_ = std::move(reader);
+    return result;
+  }
   SYNCSTREAM_ASSIGN_OR_RETURN(
       std::unique_ptr<net::Connection> connection,
       net::Connection::Connect(collector, ReaderOptions(key), timeout));
@@ -53,6 +63,7 @@ absl::StatusOr<std::unique_ptr<LineHostReader>> LineHostReader::Connect(
 
 absl::StatusOr<std::vector<Record>> LineHostReader::DoRead(
     size_t n, bool all, absl::Duration timeout, HostInfo* info) {
+  if (jetstream_ != nullptr) return jetstream_->Read(all ? 0 : n, timeout);
   const absl::Time deadline = DeadlineAfter(timeout);
   proto::HostRequest request;
   const uint64_t id = next_request_id_++;
@@ -94,6 +105,18 @@ absl::StatusOr<std::vector<Record>> LineHostReader::ReadAll(
 
 absl::StatusOr<HostInfo> LineHostReader::Control(int action,
                                                  absl::Duration timeout) {
+  if (jetstream_ != nullptr) {
+    if (action == proto::ControlRequest::CLEAR) {
+      SYNCSTREAM_RETURN_IF_ERROR(jetstream_->Clear());
+      return HostInfo();
+    }
+    return absl::UnimplementedError(absl::StrCat(
+        jetstream_->name(),
+        action == proto::ControlRequest::INFO
+            ? ": a JetStream stream counts batches, not lines; see "
+              "`syncstream stream info`"
+            : ": a JetStream stream has no collector to stop or reset"));
+  }
   const absl::Time deadline = DeadlineAfter(timeout);
   proto::HostRequest request;
   const uint64_t id = next_request_id_++;
@@ -140,6 +163,11 @@ absl::Status LineHostReader::ResetStates(absl::Duration timeout) {
 
 absl::StatusOr<std::unique_ptr<HostFollower>> LineHostReader::Follow(
     size_t last, absl::Duration timeout) {
+  if (jetstream_ != nullptr) {
+    SYNCSTREAM_ASSIGN_OR_RETURN(std::unique_ptr<nats::JetStreamFollower> f,
+                                jetstream_->Follow(last, timeout));
+    return std::unique_ptr<HostFollower>(new HostFollower(std::move(f)));
+  }
   SYNCSTREAM_ASSIGN_OR_RETURN(
       std::unique_ptr<net::Connection> connection,
       net::Connection::Connect(collector_, ReaderOptions(key_), timeout));
@@ -151,6 +179,7 @@ absl::StatusOr<std::unique_ptr<HostFollower>> LineHostReader::Follow(
 
 absl::StatusOr<std::vector<Record>> HostFollower::Next(
     absl::Duration timeout) {
+  if (jetstream_ != nullptr) return jetstream_->Next(timeout);
   proto::HostReply reply;
   SYNCSTREAM_RETURN_IF_ERROR(connection_->Receive(&reply, timeout));
   if (reply.reply_case() != proto::HostReply::kRecords) {

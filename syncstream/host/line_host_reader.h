@@ -15,6 +15,12 @@
 //     ...  // DeadlineExceeded: nothing new yet
 //   }
 //
+// A JetStream stream ("nats://HOST:PORT/STREAM", net/address.h) is read
+// through nats::JetStreamReader (syncstream/nats/jetstream_reader.h): Read,
+// ReadAll, Follow and Clear (a purge) work as above; Info and Size give
+// Unimplemented (JetStream counts batches, not lines: see `syncstream stream
+// info`), StopAllMirrors and ResetStates Unimplemented (no collector).
+//
 // Every call takes a timeout. Requests carry ids, so a reply that arrives
 // after its call timed out is skipped rather than handed to the next call.
 // One reader is used by one thread at a time.
@@ -31,6 +37,8 @@
 #include "syncstream/core/record.h"
 #include "syncstream/net/address.h"
 #include "syncstream/net/auth_key.h"
+#include "syncstream/nats/credentials.h"
+#include "syncstream/nats/jetstream_reader.h"
 #include "syncstream/net/connection.h"
 
 namespace syncstream {
@@ -45,9 +53,10 @@ class HostFollower;
 
 class LineHostReader {
  public:
+  // `jetstream`: the NATS credentials, for a JetStream `collector` only.
   static absl::StatusOr<std::unique_ptr<LineHostReader>> Connect(
       const net::Address& collector, const net::AuthKey& key,
-      absl::Duration timeout);
+      absl::Duration timeout, const nats::JetStreamCredentials& jetstream = {});
 
   // The last `n` records held, oldest first; ReadAll() every record held.
   absl::StatusOr<std::vector<Record>> Read(
@@ -76,6 +85,7 @@ class LineHostReader {
   const net::Address collector_;
   const net::AuthKey key_;
   std::unique_ptr<net::Connection> connection_;
+  std::unique_ptr<nats::JetStreamReader> jetstream_;  // instead, for nats://
   uint64_t next_request_id_ = 1;
 };
 
@@ -89,7 +99,10 @@ class HostFollower {
   friend class LineHostReader;
   explicit HostFollower(std::unique_ptr<net::Connection> connection)
       : connection_(std::move(connection)) {}
+  explicit HostFollower(std::unique_ptr<nats::JetStreamFollower> jetstream)
+      : jetstream_(std::move(jetstream)) {}
   std::unique_ptr<net::Connection> connection_;
+  std::unique_ptr<nats::JetStreamFollower> jetstream_;  // or this
 };
 
 }  // namespace syncstream

@@ -36,6 +36,7 @@ bool IsLoopbackSockaddr(const SocketAddress& a) {
 
 std::string Address::ToString() const {
   if (is_unix()) return absl::StrCat("unix:", path);
+  if (is_jetstream()) return jetstream.ToString();
   if (absl::StrContains(host, ':')) {
     return absl::StrCat("tcp:[", host, "]:", port);
   }
@@ -44,6 +45,7 @@ std::string Address::ToString() const {
 
 bool Address::IsLocal() const {
   if (is_unix()) return true;
+  if (is_jetstream()) return false;
   if (absl::AsciiStrToLower(host) == "localhost") return true;
   absl::StatusOr<std::vector<SocketAddress>> resolved = Resolve(*this);
   if (!resolved.ok() || resolved->empty()) return false;
@@ -56,6 +58,14 @@ bool Address::IsLocal() const {
 absl::StatusOr<Address> ParseAddress(absl::string_view text) {
   Address address;
   absl::string_view rest = text;
+  if (nats::IsJetStreamAddress(text)) {
+    absl::StatusOr<nats::JetStreamAddress> jetstream =
+        nats::ParseJetStreamAddress(text);
+    if (!jetstream.ok()) return jetstream.status();
+    address.family = Address::Family::kJetStream;
+    address.jetstream = *std::move(jetstream);
+    return address;
+  }
   if (absl::ConsumePrefix(&rest, "unix:")) {
     if (rest.empty()) {
       return absl::InvalidArgumentError(
@@ -87,7 +97,8 @@ absl::StatusOr<Address> ParseAddress(absl::string_view text) {
     if (colon == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
           "address '", text,
-          "': expected unix:/PATH, tcp:HOST:PORT or HOST:PORT"));
+          "': expected unix:/PATH, tcp:HOST:PORT, HOST:PORT or "
+          "nats://HOST:PORT/STREAM"));
     }
     host = rest.substr(0, colon);
     port = rest.substr(colon + 1);
@@ -110,6 +121,12 @@ absl::StatusOr<Address> ParseAddress(absl::string_view text) {
 
 absl::StatusOr<std::vector<SocketAddress>> Resolve(const Address& address) {
   std::vector<SocketAddress> result;
+  if (address.is_jetstream()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address '", address.ToString(),
+                     "': a JetStream stream, not a socket to listen on or "
+                     "connect to"));
+  }
   if (address.is_unix()) {
     SocketAddress a;
     auto* un = reinterpret_cast<sockaddr_un*>(&a.storage);

@@ -17,6 +17,22 @@ TEST(AddressTest, ParsesUnixPaths) {
   EXPECT_TRUE(a->IsLocal());
 }
 
+TEST(AddressTest, ParsesJetStreamStreams) {
+  absl::StatusOr<Address> a = ParseAddress("nats://127.0.0.1:4222,n2:4222/S");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_TRUE(a->is_jetstream());
+  EXPECT_EQ(a->jetstream.stream, "S");
+  EXPECT_EQ(a->jetstream.servers.size(), 2u);
+  EXPECT_EQ(a->ToString(), "nats://127.0.0.1:4222,n2:4222/S");
+  EXPECT_FALSE(a->IsLocal());
+  absl::StatusOr<std::vector<SocketAddress>> resolved = Resolve(*a);
+  ASSERT_FALSE(resolved.ok());
+  EXPECT_EQ(resolved.status().code(), absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<Address> bad = ParseAddress("nats://127.0.0.1:4222");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("no /STREAM"));
+}
+
 TEST(AddressTest, ParsesTcpWithAndWithoutPrefix) {
   absl::StatusOr<Address> a = ParseAddress("tcp:127.0.0.1:7000");
   ASSERT_TRUE(a.ok()) << a.status();
