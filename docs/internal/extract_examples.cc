@@ -14,11 +14,17 @@
 // document order, and fails if one exits non-zero, is killed, or runs longer
 // than a minute.
 //
-// Exits 1 (naming the file and line) for an unterminated fence or a C++
-// block without any code.
+// It also checks the links between the given files: a relative link to one
+// of them (or to a Markdown file under docs/) must name a file that exists,
+// and its #anchor a heading of that file (GitHub's anchor rules).
+//
+// Exits 1 (naming the file and line) for an unterminated fence, a C++ block
+// without any code, or a broken link.
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -31,6 +37,16 @@ struct Block {
   int first_line = 0;  // line number of the block's first code line
   std::vector<std::string> lines;
 };
+
+struct Link {
+  std::string file;
+  int line = 0;
+  std::string target;
+};
+
+// Headings' anchors per file, and every relative link, outside code blocks.
+std::map<std::string, std::set<std::string>> anchors;
+std::vector<Link> links;
 
 bool StartsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -48,6 +64,102 @@ bool IsCppInfo(const std::string& info) {
          info == "C++";
 }
 
+// GitHub's anchor of a heading: lower case, punctuation other than '-' and
+// '_' dropped, spaces as '-'.
+std::string Anchor(const std::string& heading) {
+  std::string out;
+  for (char c : heading) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_') {
+      out += static_cast<char>(std::tolower(u));
+    } else if (c == ' ') {
+      out += '-';
+    }
+  }
+  return out;
+}
+
+// Records the heading and the links of a line outside code blocks.
+void ScanProse(const std::string& path, int number, const std::string& line) {
+  if (StartsWith(line, "#")) {
+    size_t text = line.find_first_not_of('#');
+    if (text != std::string::npos && line[text] == ' ') {
+      std::string anchor = Anchor(Trim(line.substr(text)));
+      std::set<std::string>& set = anchors[path];
+      // Repeated headings get -1, -2, ...
+      std::string unique = anchor;
+      for (int i = 1; set.count(unique) > 0; ++i) {
+        unique = anchor + "-" + std::to_string(i);
+      }
+      set.insert(unique);
+    }
+  }
+  bool in_code = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '`') in_code = !in_code;
+    if (in_code || line[i] != ']' || i + 1 >= line.size() || line[i + 1] != '(') {
+      continue;
+    }
+    size_t end = line.find(')', i + 2);
+    if (end == std::string::npos) continue;
+    std::string target = line.substr(i + 2, end - i - 2);
+    if (target.find("://") != std::string::npos || StartsWith(target, "mailto:")) {
+      continue;
+    }
+    links.push_back(Link{path, number, target});
+  }
+}
+
+// `base`'s directory joined with `relative`, with "." and ".." resolved.
+std::string Resolve(const std::string& base, const std::string& relative) {
+  std::vector<std::string> parts;
+  size_t slash = base.rfind('/');
+  std::string joined =
+      (slash == std::string::npos ? "" : base.substr(0, slash + 1)) + relative;
+  std::stringstream in(joined);
+  std::string part;
+  while (std::getline(in, part, '/')) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(part);
+  }
+  std::string out;
+  for (const std::string& p : parts) out += (out.empty() ? "" : "/") + p;
+  return out;
+}
+
+// Whether every collected link resolves; prints each broken one.
+bool CheckLinks() {
+  bool ok = true;
+  for (const Link& link : links) {
+    size_t hash = link.target.find('#');
+    std::string path = link.target.substr(0, hash);
+    std::string anchor =
+        hash == std::string::npos ? "" : link.target.substr(hash + 1);
+    std::string file = path.empty() ? link.file : Resolve(link.file, path);
+    auto it = anchors.find(file);
+    if (it == anchors.end()) {
+      bool ours = StartsWith(file, "docs/") && file.size() > 3 &&
+                  file.compare(file.size() - 3, 3, ".md") == 0;
+      if (ours) {
+        std::cerr << link.file << ":" << link.line << ": broken link to "
+                  << link.target << " (no such file)\n";
+        ok = false;
+      }
+      continue;
+    }
+    if (!anchor.empty() && it->second.count(anchor) == 0) {
+      std::cerr << link.file << ":" << link.line << ": broken link to "
+                << link.target << " (no heading with that anchor)\n";
+      ok = false;
+    }
+  }
+  return ok;
+}
+
 // Appends the C++ blocks of `path` to `blocks`; false on a malformed file.
 bool ReadBlocks(const std::string& path, std::vector<Block>* blocks) {
   std::ifstream in(path);
@@ -62,10 +174,14 @@ bool ReadBlocks(const std::string& path, std::vector<Block>* blocks) {
   std::string fence;
   int fence_line = 0;
   Block block;
+  anchors[path];  // the file exists, even without headings
   while (std::getline(in, line)) {
     ++number;
     std::string trimmed = Trim(line);
     if (!in_fence) {
+      if (!StartsWith(trimmed, "```") && !StartsWith(trimmed, "~~~")) {
+        ScanProse(path, number, line);
+      }
       if (StartsWith(trimmed, "```") || StartsWith(trimmed, "~~~")) {
         size_t n = trimmed.find_first_not_of(trimmed[0]);
         fence = trimmed.substr(0, n == std::string::npos ? trimmed.size() : n);
@@ -130,6 +246,7 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     if (!ReadBlocks(argv[i], &blocks)) return 1;
   }
+  if (!CheckLinks()) return 1;
 
   std::ostringstream out;
   out << "// Generated by docs/internal/extract_examples from the "
