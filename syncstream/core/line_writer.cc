@@ -249,6 +249,28 @@ absl::Status LineWriter::SendWarning(absl::string_view message) {
   return SendTrace(RecordKind::kWarning, std::string(message));
 }
 
+absl::Status LineWriter::SendError(absl::string_view message,
+                                   std::vector<std::string> trace) {
+  return SendGivenTrace(RecordKind::kError, message, std::move(trace));
+}
+
+absl::Status LineWriter::SendWarning(absl::string_view message,
+                                     std::vector<std::string> trace) {
+  return SendGivenTrace(RecordKind::kWarning, message, std::move(trace));
+}
+
+absl::Status LineWriter::SendGivenTrace(RecordKind kind,
+                                        absl::string_view message,
+                                        std::vector<std::string> trace) {
+  Record record;
+  record.kind = kind;
+  record.text = std::string(message);
+  record.trace = std::move(trace);
+  WriterState& state = *ThreadState();
+  internal::BiasedLock::OwnerGuard guard(state.lock);
+  return SendRecordLocked(state, std::move(record));
+}
+
 std::unique_ptr<LineWriter::Writer> LineWriter::NewWriter(std::string sender,
                                                           std::string type) {
   auto state = new WriterState(std::move(sender), std::move(type),

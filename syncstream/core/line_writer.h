@@ -136,6 +136,12 @@ class LineWriter {
   absl::Status SendError(const absl::Status& error);
   absl::Status SendError(absl::string_view message);
   absl::Status SendWarning(absl::string_view message);
+  // The same with a trace the caller already has (an interpreter's
+  // traceback, one entry per line) instead of the caller's C++ stack.
+  absl::Status SendError(absl::string_view message,
+                         std::vector<std::string> trace);
+  absl::Status SendWarning(absl::string_view message,
+                           std::vector<std::string> trace);
   // A std::ostream (unbuffered: each insertion reaches Write at once) and its
   // stream buffer, for ScopedRedirect. Safe to use from many threads.
   std::ostream& stream() { return stream_; }
@@ -197,6 +203,8 @@ class LineWriter {
   absl::Status FlushLocked(WriterState& state);
   absl::Status SendRecordLocked(WriterState& state, Record record);
   absl::Status SendTrace(RecordKind kind, std::string message);
+  absl::Status SendGivenTrace(RecordKind kind, absl::string_view message,
+                              std::vector<std::string> trace);
 
   class StreamBuf : public std::streambuf {
    public:

@@ -326,6 +326,28 @@ TEST(LineWriterTest, SendErrorWithStatus) {
   EXPECT_EQ(writer.records()[0].text, "DATA_LOSS: torn tail");
 }
 
+TEST(LineWriterTest, SendErrorAndWarningCarryTheGivenTrace) {
+  CollectingWriter writer;
+  ASSERT_TRUE(writer.Write("partial").ok());
+  ASSERT_TRUE(writer
+                  .SendError("TypeError: bad",
+                             {"Traceback (most recent call last):",
+                              "  File \"w.py\", line 3, in f"})
+                  .ok());
+  ASSERT_TRUE(writer.SendWarning("UserWarning: careful", {}).ok());
+  std::vector<Record> records = writer.records();
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].text, "partial");  // pending line flushed first
+  EXPECT_TRUE(records[1].is_error());
+  EXPECT_EQ(records[1].text, "TypeError: bad");
+  EXPECT_THAT(records[1].trace,
+              ElementsAre("Traceback (most recent call last):",
+                          "  File \"w.py\", line 3, in f"));
+  EXPECT_TRUE(records[2].is_warning());
+  EXPECT_TRUE(records[2].trace.empty());  // no C++ stack added
+  EXPECT_EQ(records[2].sequence, records[1].sequence + 1);
+}
+
 TEST(LineWriterTest, PublishFailureReachesTheCallerAndTheStream) {
   CollectingWriter writer;
   writer.fail_with = absl::FailedPreconditionError("stopped");

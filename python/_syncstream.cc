@@ -1,0 +1,407 @@
+// _syncstream: the C++ engine under the `syncstream` Python package.
+//
+// This module is the thin binding; Python idioms (context managers,
+// pickling, GroupedMessage, the sync-stream method names) live in the pure
+// Python layer, python/syncstream/. Conventions here:
+//  - Text crosses as UTF-8: a str argument is taken through its cached UTF-8
+//    form (no copy for ASCII strings), records come back as str.
+//  - A record read back is a str for a line, or a tuple
+//    (kind, sender, type, text, trace) for anything else, kind being
+//    "eof", "error" or "warning"; the Python layer turns those into
+//    GroupedMessage and leaves end-of-stream records out.
+//  - Calls that may block (a mirror's write on a full queue, waits) release
+//    the GIL. Waits wait in slices of at most kWaitSlice and check for
+//    signals between slices, so Ctrl-C interrupts them with KeyboardInterrupt.
+//  - A failed absl::Status becomes an exception whose message is the
+//    status's: StopIteration for a stopped mirror (as sync-stream), 
+//    TimeoutError for DeadlineExceeded, ValueError for InvalidArgument,
+//    RuntimeError otherwise.
+#include <Python.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "syncstream/core/deadline.h"
+#include "syncstream/core/record.h"
+#include "syncstream/proc/line_proc_buffer.h"
+#include "syncstream/proc/line_proc_mirror.h"
+#include "syncstream/thread/line_buffer.h"
+
+namespace py = pybind11;
+
+namespace syncstream {
+namespace {
+
+// How long a blocking call waits without the GIL before it looks for
+// signals (Ctrl-C): short enough to feel immediate, long enough to cost
+// nothing.
+constexpr absl::Duration kWaitSlice = absl::Milliseconds(50);
+
+[[noreturn]] void Raise(const absl::Status& status) {
+  PyObject* type = PyExc_RuntimeError;
+  switch (status.code()) {
+    case absl::StatusCode::kDeadlineExceeded:
+      type = PyExc_TimeoutError;
+      break;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      type = PyExc_ValueError;
+      break;
+    case absl::StatusCode::kFailedPrecondition:
+      type = PyExc_StopIteration;
+      break;
+    case absl::StatusCode::kNotFound:
+      type = PyExc_FileNotFoundError;
+      break;
+    default:
+      break;
+  }
+  PyErr_SetString(type, std::string(status.message()).c_str());
+  throw py::error_already_set();
+}
+
+void Check(const absl::Status& status) {
+  if (!status.ok()) Raise(status);
+}
+
+// The UTF-8 bytes of a str argument (valid while the object lives), or a
+// TypeError worded like io.TextIOBase.write's.
+absl::string_view Utf8Of(py::handle text) {
+  if (!PyUnicode_Check(text.ptr())) {
+    PyErr_Format(PyExc_TypeError, "write() argument must be str, not %s",
+                 Py_TYPE(text.ptr())->tp_name);
+    throw py::error_already_set();
+  }
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
+  if (data == nullptr) throw py::error_already_set();
+  return absl::string_view(data, static_cast<size_t>(size));
+}
+
+// A str from UTF-8 bytes; bytes that are not UTF-8 (a line cut inside a
+// character by another writer's process, say) become U+FFFD.
+py::object Text(absl::string_view utf8) {
+  PyObject* text = PyUnicode_DecodeUTF8(
+      utf8.data(), static_cast<Py_ssize_t>(utf8.size()), "replace");
+  if (text == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(text);
+}
+
+py::object ToPython(const Record& record) {
+  if (record.is_line()) return Text(record.text);
+  py::list trace;
+  for (const std::string& entry : record.trace) trace.append(Text(entry));
+  return py::make_tuple(Text(RecordKindName(record.kind)),
+                        Text(record.sender), Text(record.type),
+                        Text(record.text), trace);
+}
+
+// The last `n` records of `read(k)` (the last k records of a store) that are
+// not end-of-stream records, oldest first. End-of-stream records are not
+// sync-stream items, so `n` counts only the others: reads further back by as
+// many end-of-stream records as it met, until it has n or the store has no
+// more.
+template <typename ReadLast>
+std::vector<Record> LastWithoutEof(size_t n, size_t held, ReadLast read) {
+  size_t want = std::min(n, held);
+  for (;;) {
+    std::vector<Record> records = read(want);
+    size_t eofs = 0;
+    for (const Record& r : records) eofs += r.is_end_of_stream();
+    if (records.size() - eofs >= n || records.size() < want ||
+        want >= held) {
+      std::vector<Record> kept;
+      kept.reserve(records.size() - eofs);
+      for (Record& r : records) {
+        if (!r.is_end_of_stream()) kept.push_back(std::move(r));
+      }
+      if (kept.size() > n) kept.erase(kept.begin(), kept.end() - n);
+      return kept;
+    }
+    want = std::min(held, want + (n - (records.size() - eofs)));
+  }
+}
+
+// Waits for `done(slice)` (which waits up to `slice` without the GIL and
+// says whether it is finished) until it is, or `timeout` seconds pass (None:
+// no limit). Between slices, pending signals are handled: KeyboardInterrupt
+// and other exceptions from signal handlers propagate. Returns whether
+// `done` finished.
+template <typename WaitSlice>
+bool WaitInterruptibly(std::optional<double> timeout, WaitSlice wait_slice) {
+  const absl::Time deadline =
+      timeout.has_value() ? DeadlineAfter(absl::Seconds(std::max(0.0, *timeout)))
+                          : absl::InfiniteFuture();
+  for (;;) {
+    const absl::Duration left = TimeLeft(deadline);
+    const absl::Duration slice = std::min(left, kWaitSlice);
+    bool finished;
+    {
+      py::gil_scoped_release release;
+      finished = wait_slice(slice);
+    }
+    if (finished) return true;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (TimeLeft(deadline) <= absl::ZeroDuration()) return false;
+  }
+}
+
+// --- LineBuffer -------------------------------------------------------------
+
+class PyLineBuffer {
+ public:
+  explicit PyLineBuffer(size_t maxlen) {
+    LineBufferOptions options;
+    absl::StatusOr<std::unique_ptr<LineBuffer>> buffer =
+        LineBuffer::Create(maxlen, options);
+    Check(buffer.status());
+    buffer_ = *std::move(buffer);
+  }
+
+  // Returns the number of characters written, as io.TextIOBase.write does.
+  Py_ssize_t Write(py::handle text) {
+    Check(buffer_->Write(Utf8Of(text)));
+    return PyUnicode_GET_LENGTH(text.ptr());
+  }
+  // Ends the calling thread's partial line, if it has one.
+  void EndLine() { Check(buffer_->Flush()); }
+  void Close() { Check(buffer_->Close()); }
+  void Clear() { buffer_->Clear(); }
+  size_t maxlen() const { return buffer_->maxlen(); }
+
+  // The last `size` items (all that fit in maxlen if None): records, then
+  // every writer's pending partial line (as sync-stream reads its last
+  // line), oldest first.
+  py::tuple Read(std::optional<Py_ssize_t> size) const {
+    const size_t maxlen = buffer_->maxlen();
+    size_t n = maxlen;
+    if (size.has_value()) {
+      if (*size <= 0) return py::tuple();
+      n = static_cast<size_t>(*size);
+    }
+    std::vector<std::pair<std::string, std::string>> pending =
+        buffer_->PendingLines();
+    const size_t from_pending = std::min(pending.size(), n);
+    std::vector<Record> records =
+        buffer_->Read(std::min(n - from_pending, maxlen));
+    // Within maxlen in all: a pending line pushes out the oldest record.
+    if (!size.has_value() && records.size() + from_pending > maxlen) {
+      records.erase(records.begin(),
+                    records.begin() + (records.size() + from_pending - maxlen));
+    }
+    py::tuple out(records.size() + from_pending);
+    size_t i = 0;
+    for (const Record& r : records) out[i++] = ToPython(r);
+    for (size_t k = pending.size() - from_pending; k < pending.size(); ++k) {
+      out[i++] = Text(pending[k].second);
+    }
+    return out;
+  }
+
+  size_t Len() const {
+    return std::min(buffer_->maxlen(),
+                    buffer_->Size() + buffer_->PendingLines().size());
+  }
+
+ private:
+  std::unique_ptr<LineBuffer> buffer_;
+};
+
+// --- LineProcBuffer / LineProcMirror -----------------------------------------
+
+class PyLineProcMirror {
+ public:
+  explicit PyLineProcMirror(std::unique_ptr<LineProcMirror> mirror)
+      : mirror_(std::move(mirror)) {}
+
+  static std::unique_ptr<PyLineProcMirror> Attach(const std::string& token) {
+    absl::StatusOr<std::unique_ptr<LineProcMirror>> mirror;
+    {
+      py::gil_scoped_release release;
+      mirror = LineProcMirror::Attach(token);
+    }
+    Check(mirror.status());
+    return std::make_unique<PyLineProcMirror>(*std::move(mirror));
+  }
+
+  // A full queue may make a write wait (up to the buffer's send_timeout):
+  // without the GIL.
+  Py_ssize_t Write(py::handle text) {
+    const absl::string_view utf8 = Utf8Of(text);
+    absl::Status status;
+    {
+      py::gil_scoped_release release;
+      status = mirror_->Write(utf8);
+    }
+    Check(status);
+    return PyUnicode_GET_LENGTH(text.ptr());
+  }
+  void EndLine() { Released([&] { return mirror_->Flush(); }); }
+  void Sync() { Released([&] { return mirror_->Sync(); }); }
+  void Open() { Released([&] { return mirror_->Open(); }); }
+  void SendEof() { Released([&] { return mirror_->SendEof(); }); }
+  void SendError(const std::string& message, std::vector<std::string> trace) {
+    Released([&] { return mirror_->SendError(message, std::move(trace)); });
+  }
+  void SendWarning(const std::string& message,
+                   std::vector<std::string> trace) {
+    Released([&] { return mirror_->SendWarning(message, std::move(trace)); });
+  }
+  void Close() { Released([&] { return mirror_->Close(); }); }
+  bool closed() const { return mirror_->closed(); }
+  const std::string& name() const { return mirror_->name(); }
+  const std::string& token() const { return mirror_->token(); }
+
+ private:
+  template <typename F>
+  void Released(F f) {
+    absl::Status status;
+    {
+      py::gil_scoped_release release;
+      status = f();
+    }
+    Check(status);
+  }
+
+  std::unique_ptr<LineProcMirror> mirror_;
+};
+
+// The buffer stores end-of-stream records, one per mirror and process that
+// closed it, and sync-stream does not count them: the store holds this many
+// records beyond maxlen so that maxlen other records stay readable. Exact
+// unless more than this many streams ended among the records held.
+constexpr size_t kEndOfStreamRoom = 4096;
+
+class PyLineProcBuffer {
+ public:
+  explicit PyLineProcBuffer(size_t maxlen) : maxlen_(maxlen) {
+    if (maxlen == 0) Raise(absl::InvalidArgumentError("maxlen must be >= 1"));
+    absl::StatusOr<std::unique_ptr<LineProcBuffer>> buffer =
+        LineProcBuffer::Create(maxlen + kEndOfStreamRoom);
+    Check(buffer.status());
+    buffer_ = *std::move(buffer);
+  }
+
+  std::unique_ptr<PyLineProcMirror> NewMirror(const std::string& name) {
+    absl::StatusOr<std::unique_ptr<LineProcMirror>> mirror =
+        buffer_->NewMirror(name);
+    Check(mirror.status());
+    return std::make_unique<PyLineProcMirror>(*std::move(mirror));
+  }
+
+  // Returns normally once every mirror is closed, died or force-stopped;
+  // TimeoutError naming the open mirrors when `timeout` passes first.
+  void Wait(std::optional<double> timeout) {
+    absl::Status last;
+    const bool done = WaitInterruptibly(timeout, [&](absl::Duration slice) {
+      last = buffer_->Wait(slice);
+      return last.code() != absl::StatusCode::kDeadlineExceeded;
+    });
+    if (!done) {
+      if (last.ok()) last = buffer_->Wait(absl::ZeroDuration());
+      if (!last.ok()) {
+        Raise(absl::DeadlineExceededError(
+            absl::StrCat("wait(timeout=", *timeout, "): ", last.message())));
+      }
+    }
+    Check(last);
+  }
+
+  py::tuple Read(std::optional<Py_ssize_t> size) const {
+    size_t n = maxlen_;
+    if (size.has_value()) {
+      if (*size <= 0) return py::tuple();
+      n = std::min(n, static_cast<size_t>(*size));
+    }
+    std::vector<Record> records = LastWithoutEof(
+        n, buffer_->Size(), [&](size_t k) { return buffer_->Read(k); });
+    py::tuple out(records.size());
+    for (size_t i = 0; i < records.size(); ++i) out[i] = ToPython(records[i]);
+    return out;
+  }
+  size_t Len() const {
+    return LastWithoutEof(maxlen_, buffer_->Size(),
+                          [&](size_t k) { return buffer_->Read(k); })
+        .size();
+  }
+
+  void Clear() { buffer_->Clear(); }
+  void StopAllMirrors() { buffer_->StopAllMirrors(); }
+  void ForceStop() { buffer_->ForceStop(); }
+  void Reset() {
+    py::gil_scoped_release release;
+    buffer_->Reset();
+  }
+  size_t maxlen() const { return maxlen_; }
+  const std::string& queue_name() const { return buffer_->queue_name(); }
+  // (name, state, pid) of every mirror registered since creation or Reset.
+  std::vector<std::tuple<std::string, std::string, int>> Mirrors() const {
+    std::vector<std::tuple<std::string, std::string, int>> out;
+    for (const MirrorInfo& m : buffer_->Mirrors()) {
+      out.emplace_back(m.name, std::string(MirrorStateName(m.state)),
+                       static_cast<int>(m.pid));
+    }
+    return out;
+  }
+
+ private:
+  const size_t maxlen_;
+  std::unique_ptr<LineProcBuffer> buffer_;
+};
+
+}  // namespace
+}  // namespace syncstream
+
+PYBIND11_MODULE(_syncstream, m) {
+  using namespace syncstream;
+  m.doc() = "The C++ engine of the syncstream package (use `syncstream`).";
+
+  py::class_<PyLineBuffer>(m, "LineBuffer")
+      .def(py::init<size_t>(), py::arg("maxlen"))
+      .def("write", &PyLineBuffer::Write)
+      .def("end_line", &PyLineBuffer::EndLine)
+      .def("close", &PyLineBuffer::Close)
+      .def("clear", &PyLineBuffer::Clear)
+      .def("read", &PyLineBuffer::Read, py::arg("size") = py::none())
+      .def("__len__", &PyLineBuffer::Len)
+      .def_property_readonly("maxlen", &PyLineBuffer::maxlen);
+
+  py::class_<PyLineProcMirror>(m, "LineProcMirror")
+      .def_static("attach", &PyLineProcMirror::Attach, py::arg("token"))
+      .def("write", &PyLineProcMirror::Write)
+      .def("end_line", &PyLineProcMirror::EndLine)
+      .def("sync", &PyLineProcMirror::Sync)
+      .def("open", &PyLineProcMirror::Open)
+      .def("send_eof", &PyLineProcMirror::SendEof)
+      .def("send_error", &PyLineProcMirror::SendError)
+      .def("send_warning", &PyLineProcMirror::SendWarning)
+      .def("close", &PyLineProcMirror::Close)
+      .def_property_readonly("closed", &PyLineProcMirror::closed)
+      .def_property_readonly("name", &PyLineProcMirror::name)
+      .def_property_readonly("token", &PyLineProcMirror::token);
+
+  py::class_<PyLineProcBuffer>(m, "LineProcBuffer")
+      .def(py::init<size_t>(), py::arg("maxlen"))
+      .def("new_mirror", &PyLineProcBuffer::NewMirror, py::arg("name"))
+      .def("wait", &PyLineProcBuffer::Wait, py::arg("timeout") = py::none())
+      .def("read", &PyLineProcBuffer::Read, py::arg("size") = py::none())
+      .def("__len__", &PyLineProcBuffer::Len)
+      .def("clear", &PyLineProcBuffer::Clear)
+      .def("stop_all_mirrors", &PyLineProcBuffer::StopAllMirrors)
+      .def("force_stop", &PyLineProcBuffer::ForceStop)
+      .def("reset", &PyLineProcBuffer::Reset)
+      .def("mirrors", &PyLineProcBuffer::Mirrors)
+      .def_property_readonly("maxlen", &PyLineProcBuffer::maxlen)
+      .def_property_readonly("queue_name", &PyLineProcBuffer::queue_name);
+}
