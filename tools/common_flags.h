@@ -7,7 +7,8 @@
 
 #include <gflags/gflags.h>
 
-// Servers: where to listen (unix:/PATH, tcp:HOST:PORT, HOST:PORT).
+// Servers: where to listen (unix:/PATH, tcp:HOST:PORT, HOST:PORT); empty
+// (the default) means each server's own default address.
 DECLARE_string(listen);
 // Servers and clients: the shared key's file (else $SYNCSTREAM_AUTH_KEY).
 DECLARE_string(auth_key_file);

@@ -228,7 +228,8 @@ int RunUnlock(const std::vector<std::string>& args) {
 
 }  // namespace
 
-SYNCSTREAM_REGISTER_COMMAND(file_tail, "file tail", "PATH [-n N] [-f]",
+SYNCSTREAM_REGISTER_COMMAND(file_tail, "file tail",
+                            "PATH [-n N] [-f] [--file_follow_seconds S]",
                             "Print the last lines of a LineFileBuffer.",
                             RunTail);
 SYNCSTREAM_REGISTER_COMMAND(

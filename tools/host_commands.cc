@@ -44,6 +44,9 @@ DEFINE_bool(control_reset, false, "read: reset (reopen and clear)");
 namespace syncstream::tools {
 namespace {
 
+// Unless --listen is given.
+constexpr char kDefaultCollectorAddress[] = "tcp:127.0.0.1:7700";
+
 int Fail(const std::string& command, const absl::Status& status) {
   std::cerr << "syncstream " << command << ": " << status << "\n";
   return 1;
@@ -78,7 +81,8 @@ int RunServe(const std::vector<std::string>& args) {
     std::cerr << "syncstream serve: --maxlen must be at least 1\n";
     return 2;
   }
-  absl::StatusOr<net::Address> address = net::ParseAddress(FLAGS_listen);
+  absl::StatusOr<net::Address> address = net::ParseAddress(
+      FLAGS_listen.empty() ? kDefaultCollectorAddress : FLAGS_listen);
   if (!address.ok()) return Fail("serve", address.status());
   absl::StatusOr<net::AuthKey> key = LoadKey();
   if (!key.ok()) return Fail("serve", key.status());
@@ -203,15 +207,17 @@ int RunSend(const std::vector<std::string>& args) {
 
 SYNCSTREAM_REGISTER_COMMAND(
     serve, "serve",
-    "[--listen ADDR] [--maxlen N] [--auth_key_file F] [--store DIR]",
+    "[--listen ADDR] [--maxlen N] [--auth_key_file F] [--store DIR] "
+    "[--sync_store]",
     "Run a LineHostBuffer collector that mirrors on other hosts send lines "
-    "to (loopback by default).",
+    "to (default address tcp:127.0.0.1:7700).",
     RunServe);
 SYNCSTREAM_REGISTER_COMMAND(
-    read, "read", "ADDR [-n N] [-f] [--auth_key_file F]",
+    read, "read", "ADDR [-n N] [-f] [--auth_key_file F] "
+    "[--control_clear | --control_stop | --control_reset]",
     "Print the last N records of a collector; -f keeps following.", RunRead);
 SYNCSTREAM_REGISTER_COMMAND(
-    send, "send", "ADDR [--send_as NAME] [--auth_key_file F]",
+    send, "send", "ADDR [--send_as NAME] [--send_drop_oldest] [--auth_key_file F]",
     "Send standard input's lines to a collector (like logger).", RunSend);
 
 }  // namespace syncstream::tools

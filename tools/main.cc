@@ -6,7 +6,6 @@
 #include <gflags/gflags.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -15,18 +14,21 @@
 #include "absl/debugging/symbolize.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "tools/command.h"
 #include "tools/flag_help.h"
 
 namespace syncstream::tools {
 namespace {
 
-void PrintCommandList(std::ostream& out) {
-  out << "usage: syncstream COMMAND [FLAGS] [ARGS]\n\ncommands:\n";
+// One line per command whose words start with `prefix`, sorted.
+void PrintCommands(std::ostream& out, const std::string& prefix) {
   std::vector<const Command*> sorted;
-  for (const Command& c : Commands()) sorted.push_back(&c);
+  for (const Command& c : Commands()) {
+    if (absl::StartsWith(c.words, prefix)) sorted.push_back(&c);
+  }
   std::sort(sorted.begin(), sorted.end(),
             [](auto* a, auto* b) { return a->words < b->words; });
   for (const Command* c : sorted) {
@@ -34,6 +36,11 @@ void PrintCommandList(std::ostream& out) {
     if (c->words.size() < 18) out << std::string(18 - c->words.size(), ' ');
     out << "  " << c->summary << "\n";
   }
+}
+
+void PrintCommandList(std::ostream& out) {
+  out << "usage: syncstream COMMAND [FLAGS] [ARGS]\n\ncommands:\n";
+  PrintCommands(out, "");
   out << "\n'syncstream COMMAND --help' shows a command's flags.\n";
 }
 
@@ -57,23 +64,44 @@ const Command* FindCommand(int argc, char** argv, int* words_used) {
   return best;
 }
 
-// Whether `usage` names flag `name` as "--name" or "-name" (a shared flag
-// from tools/common_flags.h that this command takes).
-bool UsageNamesFlag(absl::string_view usage, absl::string_view name) {
-  for (absl::string_view dashes : {"--", "-"}) {
-    std::string spelled = absl::StrCat(dashes, name);
-    for (size_t at = usage.find(spelled); at != absl::string_view::npos;
-         at = usage.find(spelled, at + 1)) {
-      bool starts = at == 0 || usage[at - 1] == ' ' || usage[at - 1] == '[' ||
-                    usage[at - 1] == '(';
-      size_t end = at + spelled.size();
-      bool ends = end == usage.size() ||
-                  !(std::isalnum(static_cast<unsigned char>(usage[end])) ||
-                    usage[end] == '_' || usage[end] == '-');
-      if (starts && ends) return true;
+// The words of argv[1..] that begin some command's words ("queue" of
+// "queue ls"): the group the user named, or empty.
+std::vector<std::string> GroupWords(int argc, char** argv) {
+  std::vector<std::string> group;
+  for (int i = 1; i < argc && argv[i][0] != '-'; ++i) {
+    std::string prefix = absl::StrJoin(group, " ");
+    absl::StrAppend(&prefix, group.empty() ? "" : " ", argv[i], " ");
+    bool begins = false;
+    for (const Command& c : Commands()) {
+      begins |= absl::StartsWith(c.words + " ", prefix) &&
+                c.words.size() + 1 > prefix.size();
     }
+    if (!begins) break;
+    group.push_back(argv[i]);
   }
-  return false;
+  return group;
+}
+
+void PrintGroup(std::ostream& out, const std::string& group) {
+  out << "usage: syncstream " << group << " COMMAND [FLAGS] [ARGS]\n\n"
+      << "commands:\n";
+  PrintCommands(out, group + " ");
+  out << "\n'syncstream " << group
+      << " COMMAND --help' shows a command's flags.\n";
+}
+
+void PrintHelp(const Command& command) {
+  std::cout << "usage: syncstream " << command.words << " " << command.usage
+            << "\n\n"
+            << command.summary << "\n";
+  PrintFlags(std::cout, [&command](const gflags::CommandLineFlagInfo& flag) {
+    return !IsGflagsOwnFlag(flag) && CommandTakesFlag(command, flag.name);
+  });
+  std::cout << "\nexit status:\n"
+            << (command.exit_statuses.empty()
+                    ? "  0 success, 1 failure (the reason on stderr), 2 usage "
+                      "error (a bad flag, value or argument)\n"
+                    : command.exit_statuses);
 }
 
 int Main(int argc, char** argv) {
@@ -81,30 +109,38 @@ int Main(int argc, char** argv) {
   int words_used = 0;
   const Command* command = FindCommand(argc, argv, &words_used);
   if (command == nullptr) {
-    bool asked = argc < 2 || WantsHelp(argc, argv);
+    const bool asked = argc < 2 || WantsHelp(argc, argv);
+    const std::vector<std::string> group = GroupWords(argc, argv);
+    const int group_end = 1 + static_cast<int>(group.size());
+    if (!group.empty()) {
+      const std::string words = absl::StrJoin(group, " ");
+      if (group_end == argc || asked) {  // "syncstream queue": its commands
+        PrintGroup(std::cout, words);
+        return 0;
+      }
+      std::cerr << "syncstream: unknown command '" << words << " "
+                << argv[group_end] << "'\n\n";
+      PrintGroup(std::cerr, words);
+      return kUsageError;
+    }
     if (!asked) std::cerr << "syncstream: unknown command '" << argv[1] << "'\n\n";
     PrintCommandList(asked ? std::cout : std::cerr);
-    return asked ? 0 : 2;
+    return asked ? 0 : kUsageError;
   }
-  std::string program = "syncstream " + command->words;
   if (WantsHelp(argc, argv)) {
-    std::cout << "usage: " << program << " " << command->usage << "\n\n"
-              << command->summary << "\n";
-    PrintFlags(std::cout, [command](const gflags::CommandLineFlagInfo& flag) {
-      return flag.filename == command->flags_file ||
-             UsageNamesFlag(command->usage, flag.name);
-    });
+    PrintHelp(*command);
     return 0;
   }
-  // Hand gflags the command's own arguments, with the words folded into argv0.
-  std::vector<char*> args;
-  args.push_back(program.data());
-  for (int i = 1 + words_used; i < argc; ++i) args.push_back(argv[i]);
-  int count = static_cast<int>(args.size());
-  char** data = args.data();
-  gflags::SetUsageMessage(command->usage);
-  gflags::ParseCommandLineNonHelpFlags(&count, &data, /*remove_flags=*/true);
-  std::vector<std::string> positional(data + 1, data + count);
+  std::vector<std::string> args(argv + 1 + words_used, argv + argc);
+  std::vector<std::string> positional;
+  std::string error;
+  if (!ParseCommandFlags(*command, args, &positional, &error)) {
+    std::cerr << "syncstream " << command->words << ": " << error
+              << "\nusage: syncstream " << command->words << " "
+              << command->usage << "\n('syncstream " << command->words
+              << " --help' lists its flags)\n";
+    return kUsageError;
+  }
   return command->run(positional);
 }
 

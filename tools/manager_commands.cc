@@ -47,10 +47,8 @@ int RunServe(const std::vector<std::string>& args) {
               << "'\n";
     return 2;
   }
-  gflags::CommandLineFlagInfo listen_flag;
-  gflags::GetCommandLineFlagInfo("listen", &listen_flag);
   const std::string listen =
-      listen_flag.is_default ? kDefaultManagerAddress : FLAGS_listen;
+      FLAGS_listen.empty() ? kDefaultManagerAddress : FLAGS_listen;
   absl::StatusOr<net::Address> address = net::ParseAddress(listen);
   if (!address.ok()) return Fail("serve", address.status());
   manager::ManagerOptions options;

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -21,6 +20,7 @@
 #include "syncstream/queue/sync_queue.h"
 #include "tools/command.h"
 #include "tools/common_flags.h"  // -n, --json
+#include "tools/record_output.h"
 
 DEFINE_bool(orphaned, false,
             "queue rm: remove only orphaned queues (they have participants and all "
@@ -40,38 +40,6 @@ bool OneName(const std::vector<std::string>& args, const char* command) {
   if (args.size() == 1) return true;
   std::cerr << "usage: syncstream queue " << command << " NAME (see --help)\n";
   return false;
-}
-
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);  // UTF-8 passes through
-        }
-    }
-  }
-  return out + "\"";
-}
-
-// Text safe for a terminal: printable bytes and UTF-8 as is, others escaped.
-std::string Printable(absl::string_view s) {
-  for (unsigned char c : s) {
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return absl::CHexEscape(s);
-  }
-  return std::string(s);
-}
-
-std::string IsoTime(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
 }
 
 // The queue names of the LineProcBuffer control blocks whose queue is not
@@ -224,8 +192,8 @@ int RunTail(const std::vector<std::string>& args) {
     auto n = me->ForEachAvailable(
         [](const QueueMessageView& m) {
           std::cout << m.sequence << " " << IsoTime(m.timestamp) << " "
-                    << Printable(m.sender) << " " << Printable(m.type) << ": "
-                    << Printable(m.body) << "\n";
+                    << TerminalSafe(m.sender) << " " << TerminalSafe(m.type) << ": "
+                    << TerminalSafe(m.body) << "\n";
         },
         PopOptions{absl::Milliseconds(200)}, 1024);
     if (!n.ok()) {

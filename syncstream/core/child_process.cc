@@ -237,8 +237,12 @@ absl::StatusOr<ChildProcess> ChildProcess::Spawn(const SpawnOptions& options) {
   sigemptyset(&no_signals);
   posix_spawnattr_setsigdefault(setup.attr(), &all_signals);
   posix_spawnattr_setsigmask(setup.attr(), &no_signals);
-  posix_spawnattr_setflags(setup.attr(),
-                           POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (options.new_process_group) {
+    posix_spawnattr_setpgroup(setup.attr(), 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  posix_spawnattr_setflags(setup.attr(), flags);
 
   std::vector<std::string> argv_strings = options.argv;
   std::vector<std::string> env_strings = BuildEnvironment(options);

@@ -123,6 +123,11 @@ struct SpawnOptions {
   // numbers, even if they are close-on-exec here (every other close-on-exec
   // descriptor is closed by exec as usual). Must not be 0, 1 or 2.
   std::vector<int> inherit_fds;
+  // Start the program in a process group of its own (its group id is its
+  // pid), so that it and the processes it starts can be signalled together
+  // with kill(-pid, signal), and a terminal's Ctrl-C reaches only this
+  // process, which decides what to forward.
+  bool new_process_group = false;
 };
 
 class ChildProcess {

@@ -56,6 +56,7 @@ absl::StatusOr<std::unique_ptr<RunningProgram>> RunningProgram::Start(
   spawn.stdin_from = options.stdin_from;
   spawn.stdout_to = FdRedirect::To(out_write.get());
   spawn.stderr_to = FdRedirect::To(err_write.get());
+  spawn.new_process_group = options.new_process_group;
   absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(spawn);
   if (!child.ok()) return child.status();
   out_write.Reset();
@@ -111,8 +112,19 @@ absl::StatusOr<ExitStatus> RunningProgram::Wait(absl::Duration timeout) {
 
 absl::Status RunningProgram::Kill(int signal) {
   std::lock_guard<std::mutex> guard(mutex_);
+  return KillLocked(signal);
+}
+
+absl::Status RunningProgram::KillLocked(int signal) {
   if (child_.reaped()) return absl::OkStatus();
-  return child_.Kill(signal);
+  if (!options_.new_process_group) return child_.Kill(signal);
+  // The unreaped leader keeps the group id from being reused.
+  if (::kill(-pid_, signal) != 0 && errno != ESRCH) {
+    return absl::InternalError(absl::StrCat("program ", sender_,
+                                            ": kill(-", pid_, ", ", signal,
+                                            "): ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 void RunningProgram::Pump() {
@@ -131,7 +143,7 @@ void RunningProgram::Pump() {
     if (killed) return;
     killed = true;
     std::lock_guard<std::mutex> guard(mutex_);
-    if (!child_.reaped()) child_.Kill(SIGKILL).IgnoreError();
+    KillLocked(SIGKILL).IgnoreError();
   };
 
   while (open > 0) {

@@ -61,6 +61,10 @@ struct ProgramOptions {
   std::string name;
   // The program's stdin (default /dev/null, so it never competes for ours).
   FdRedirect stdin_from = FdRedirect::DevNull();
+  // Start the program in a process group of its own
+  // (SpawnOptions::new_process_group); Kill() and the destructor then signal
+  // the whole group, the processes the program started included.
+  bool new_process_group = false;
   // Called on the pump thread after the final record was delivered.
   std::function<void(const ExitStatus&)> on_finished;
 };
@@ -88,10 +92,12 @@ class RunningProgram {
   // Whether the final record was delivered.
   bool finished() const;
 
-  // Sends `signal` to the program (no-op once it has been reaped).
+  // Sends `signal` to the program, or to its process group when it was
+  // started with new_process_group (no-op once it has been reaped).
   absl::Status Kill(int signal);
 
  private:
+  absl::Status KillLocked(int signal);  // requires mutex_
   RunningProgram(LineWriter& sink, ProgramOptions options, ChildProcess child,
                  UniqueFd out, UniqueFd err);
   void Pump();

@@ -1,0 +1,168 @@
+// The conventions every `syncstream` command follows, checked on the real
+// binary (argv[1]) for every command it lists: usage errors exit with 2,
+// --help lists the command's own flags only, a group lists its commands.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tools/command.h"
+
+namespace syncstream::tools {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string binary;
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr
+};
+
+Result RunCli(const std::string& args) {
+  Result r;
+  FILE* p = ::popen(
+      ("timeout 20 " + binary + " " + args + " </dev/null 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), p)) > 0) {
+    r.out.append(buffer, n);
+  }
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// The commands `syncstream --help` lists ("queue ls", "run", ...).
+std::vector<std::string> ListedCommands() {
+  std::vector<std::string> words;
+  bool in_list = false;
+  for (absl::string_view line : absl::StrSplit(RunCli("--help").out, '\n')) {
+    if (line == "commands:") {
+      in_list = true;
+    } else if (in_list && absl::ConsumePrefix(&line, "  ")) {
+      words.emplace_back(line.substr(0, line.find("  ")));
+    } else if (in_list) {
+      break;
+    }
+  }
+  return words;
+}
+
+// The flags a command's --help lists ("--name").
+std::vector<std::string> HelpFlags(const std::string& help) {
+  std::vector<std::string> flags;
+  for (absl::string_view line : absl::StrSplit(help, '\n')) {
+    if (absl::ConsumePrefix(&line, "  --")) {
+      flags.push_back(std::string(line.substr(0, line.find(' '))));
+    }
+  }
+  return flags;
+}
+
+TEST(CliTest, EveryCommandIsListed) {
+  const std::vector<std::string> words = ListedCommands();
+  EXPECT_GE(words.size(), 15u);
+  EXPECT_THAT(words, ::testing::Contains("queue ls"));
+  EXPECT_THAT(words, ::testing::Contains("run"));
+}
+
+TEST(CliTest, EveryCommandExitsWith2OnAnUnknownFlag) {
+  for (const std::string& words : ListedCommands()) {
+    Result r = RunCli(words + " --no_such_flag");
+    EXPECT_EQ(r.code, 2) << words << ": " << r.out;
+    EXPECT_THAT(r.out, HasSubstr("unknown flag --no_such_flag")) << words;
+    EXPECT_THAT(r.out, HasSubstr("usage: syncstream " + words)) << words;
+  }
+}
+
+TEST(CliTest, AnotherCommandsFlagIsAUsageError) {
+  for (const char* args :
+       {"queue ls --orphaned", "serve --send_as x", "manager ls ADDR -f",
+        "file inspect /tmp --force", "read ADDR --store /tmp",
+        "queue tail q -j 3"}) {
+    Result r = RunCli(args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.out;
+    EXPECT_THAT(r.out, HasSubstr("not a flag of this command")) << args;
+  }
+}
+
+TEST(CliTest, ABadValueIsAUsageError) {
+  for (const char* args : {"queue tail q -n abc", "serve --maxlen=x",
+                           "file tail /tmp -n", "run --grace soon -- true"}) {
+    Result r = RunCli(args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.out;
+  }
+}
+
+TEST(CliTest, HelpListsTheCommandsOwnFlagsOnly) {
+  for (const std::string& words : ListedCommands()) {
+    Result r = RunCli(words + " --help");
+    EXPECT_EQ(r.code, 0) << words;
+    const std::string usage_line = r.out.substr(0, r.out.find('\n'));
+    for (const std::string& flag : HelpFlags(r.out)) {
+      // Named in the usage line, as --flag or -flag.
+      EXPECT_THAT(usage_line, HasSubstr("-" + flag)) << words;
+    }
+    EXPECT_THAT(r.out, HasSubstr("exit status:")) << words;
+  }
+  const std::string serve = RunCli("serve --help").out;
+  EXPECT_THAT(serve, HasSubstr("--store"));
+  EXPECT_THAT(serve, HasSubstr("--sync_store"));
+  EXPECT_THAT(serve, Not(HasSubstr("--send_as")));
+  EXPECT_THAT(serve, Not(HasSubstr("--control_clear")));
+  const std::string ls = RunCli("queue ls --help").out;
+  EXPECT_THAT(ls, HasSubstr("--json"));
+  EXPECT_THAT(ls, Not(HasSubstr("--orphaned")));
+}
+
+TEST(CliTest, ManagerServeHelpGivesItsOwnDefaultPort) {
+  const std::string help = RunCli("manager serve --help").out;
+  EXPECT_THAT(help, HasSubstr("tcp:127.0.0.1:7710"));
+  EXPECT_THAT(help, Not(HasSubstr("default: \"tcp:127.0.0.1:7700\"")));
+}
+
+TEST(CliTest, AGroupListsItsCommands) {
+  for (const char* group : {"queue", "queue --help", "file", "manager"}) {
+    Result r = RunCli(group);
+    EXPECT_EQ(r.code, 0) << group << ": " << r.out;
+    EXPECT_THAT(r.out, HasSubstr("usage: syncstream ")) << group;
+  }
+  Result queue = RunCli("queue");
+  for (const char* listed : {"queue ls", "queue inspect", "queue tail",
+                             "queue append", "queue repair", "queue rm"}) {
+    EXPECT_THAT(queue.out, HasSubstr(listed));
+  }
+  EXPECT_THAT(queue.out, Not(HasSubstr("file tail")));
+  Result unknown = RunCli("queue bogus");
+  EXPECT_EQ(unknown.code, 2) << unknown.out;
+  EXPECT_THAT(unknown.out, HasSubstr("unknown command 'queue bogus'"));
+  EXPECT_THAT(unknown.out, HasSubstr("queue ls"));
+  EXPECT_EQ(RunCli("bogus").code, 2);
+}
+
+// Linked with every command group: no flag is defined that no command takes.
+TEST(CliTest, EveryDefinedFlagIsTakenBySomeCommand) {
+  EXPECT_GE(Commands().size(), 15u);
+  EXPECT_THAT(FlagsNoCommandTakes(), ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace syncstream::tools
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  if (argc < 2) return 2;
+  syncstream::tools::binary = argv[1];
+  return RUN_ALL_TESTS();
+}
