@@ -151,24 +151,34 @@ int RunLs(const std::vector<std::string>& args) {
   absl::StatusOr<std::shared_ptr<manager::ManagerClient>> client =
       manager::ManagerClient::Connect(args[0], *key, options);
   if (!client.ok()) return Fail("ls", client.status());
-  absl::StatusOr<Value> objects = (*client)->ListObjects();
-  if (!objects.ok()) return Fail("ls", objects.status());
+  // Streamed page by page (ManagerClient::ForEachObject): a manager holding
+  // any number of objects is listed without one huge reply.
   if (FLAGS_json) {
-    std::string out;
-    AppendJson(*objects, &out);
-    std::cout << out << "\n";
+    bool first = true;
+    std::cout << "[";
+    absl::Status listed = (*client)->ForEachObject([&](const Value& object) {
+      std::string out = first ? "" : ",";
+      first = false;
+      AppendJson(object, &out);
+      std::cout << out;
+      return absl::OkStatus();
+    });
+    std::cout << "]\n";
+    if (!listed.ok()) return Fail("ls", listed);
     return 0;
   }
   std::printf("%-6s %-18s %-20s %5s %7s  %-30s %s\n", "ID", "TYPE", "NAME",
               "REFS", "WAITERS", "HOLDERS", "STATE");
-  for (const Value& object : objects->as_list()) {
+  absl::Status listed = (*client)->ForEachObject([](const Value& object) {
     const manager::ValueDict& e = object.as_dict();
     std::string name = Field(e, "name");
     std::printf("%-6s %-18s %-20s %5s %7s  %-30s %s\n", Field(e, "id").c_str(),
                 Field(e, "type").c_str(), name.empty() ? "-" : name.c_str(),
                 Field(e, "references").c_str(), Field(e, "waiters").c_str(),
                 Field(e, "holders").c_str(), Field(e, "state").c_str());
-  }
+    return absl::OkStatus();
+  });
+  if (!listed.ok()) return Fail("ls", listed);
   return 0;
 }
 

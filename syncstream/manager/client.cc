@@ -1,10 +1,13 @@
 #include "syncstream/manager/client.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/core/process_identity.h"
 #include "syncstream/manager/internal/dispatcher.h"
 #include "syncstream/manager/manager.h"
 #include "syncstream/manager/proxies.h"
@@ -59,8 +62,9 @@ absl::StatusOr<std::shared_ptr<ManagerClient>> ManagerClient::Connect(
   absl::Status blocking =
       (*connection)->EnableBlockingReceives(internal::kBlockingReceiveSlice);
   if (!blocking.ok()) return blocking;
-  return std::shared_ptr<ManagerClient>(new ManagerClient(
-      *std::move(connection), address.ToString(), std::move(options)));
+  return std::shared_ptr<ManagerClient>(
+      new ManagerClient(*std::move(connection), address.ToString(), std::move(options)),
+      &ManagerClient::Destroy);
 }
 
 absl::StatusOr<std::shared_ptr<ManagerClient>> ManagerClient::Connect(
@@ -75,6 +79,7 @@ ManagerClient::ManagerClient(std::unique_ptr<net::Connection> connection,
     : connection_(std::move(connection)),
       address_(std::move(address)),
       options_(std::move(options)),
+      owner_pid_(CachedPid()),
       spin_(options_.spin_limit) {}
 
 ManagerClient::~ManagerClient() {
@@ -82,13 +87,39 @@ ManagerClient::~ManagerClient() {
   connection_->Shutdown();
 }
 
+void ManagerClient::Destroy(ManagerClient* client) {
+  if (client->InOwnerProcess()) {
+    delete client;
+    return;
+  }
+  // The last reference of a forked child: the object is the parent's copy.
+  // Its socket is shared with the parent, so it is closed here, never shut
+  // down; the rest is left as it is: its flusher handle names a thread of
+  // the parent (neither joinable nor destructible here), and its condition
+  // variables may count waiters that are the parent's threads (destroying
+  // them would wait for those forever).
+  ::close(client->connection_->fd());
+}
+
 void ManagerClient::Close() {
+  if (!InOwnerProcess()) return;  // the parent's connection
   // Unwritten releases need no write: the manager releases what a closed
   // connection held.
   connection_->Shutdown();
 }
 
+bool ManagerClient::InOwnerProcess() const { return CachedPid() == owner_pid_; }
+
+absl::Status ManagerClient::ForkedChildError(absl::string_view method) const {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "manager at ", address_, ": ", method, " called in process ", CachedPid(),
+      " on a client that process ", owner_pid_,
+      " connected (a forked child cannot share its parent's connection: "
+      "connect again in the child)"));
+}
+
 absl::Status ManagerClient::Post(proto::Request& request, bool defer) {
+  if (!InOwnerProcess()) return ForkedChildError(request.method());
   request.set_posted(true);
   defer = defer && options_.release_delay > absl::ZeroDuration();
   // Send() writes only once its buffer is full; anything sent later with
@@ -215,6 +246,9 @@ absl::StatusOr<Value> ManagerClient::Call(uint64_t object_id,
                                           std::vector<Value> args,
                                           absl::Duration timeout,
                                           CallMode mode) {
+  // Before any lock: a forked child's copies of the mutexes may be held by
+  // threads that exist only in the parent.
+  if (!InOwnerProcess()) return ForkedChildError(method);
   proto::Request request;
   const uint64_t request_id = next_request_id_.fetch_add(1);
   request.set_request_id(request_id);
@@ -353,8 +387,54 @@ absl::Status ManagerClient::Sync() {
                                                    earlier.message()));
 }
 
+absl::Status ManagerClient::ForEachObject(
+    absl::FunctionRef<absl::Status(const Value&)> fn) {
+  const int64_t page_bytes = static_cast<int64_t>(options_.max_frame_bytes / 2);
+  int64_t after_id = 0;
+  for (;;) {
+    absl::StatusOr<Value> page =
+        Call(0, "objects", {Value(after_id), Value(page_bytes)}, absl::ZeroDuration());
+    if (!page.ok()) return page.status();
+    const Value* objects = nullptr;
+    const Value* more = nullptr;
+    if (page->is_dict()) {
+      auto o = page->as_dict().find("objects");
+      auto m = page->as_dict().find("more");
+      if (o != page->as_dict().end() && o->second.is_list()) objects = &o->second;
+      if (m != page->as_dict().end() && m->second.is_bool()) more = &m->second;
+    }
+    if (objects == nullptr || more == nullptr) {
+      return absl::DataLossError(absl::StrCat("manager at ", address_,
+                                              ": objects: bad page ", page->DebugString()));
+    }
+    for (const Value& object : objects->as_list()) {
+      if (!object.is_dict()) {
+        return absl::DataLossError(absl::StrCat("manager at ", address_,
+                                                ": objects: bad entry ", object.DebugString()));
+      }
+      auto id = object.as_dict().find("id");
+      if (id == object.as_dict().end() || !id->second.is_int() ||
+          id->second.as_int() <= after_id) {
+        return absl::DataLossError(absl::StrCat("manager at ", address_,
+                                                ": objects: entry without a new id: ",
+                                                object.DebugString()));
+      }
+      after_id = id->second.as_int();
+      absl::Status handled = fn(object);
+      if (!handled.ok()) return handled;
+    }
+    if (!more->as_bool() || objects->as_list().empty()) return absl::OkStatus();
+  }
+}
+
 absl::StatusOr<Value> ManagerClient::ListObjects() {
-  return Call(0, "objects", {}, absl::ZeroDuration());
+  ValueList all;
+  absl::Status listed = ForEachObject([&](const Value& object) {
+    all.push_back(object);
+    return absl::OkStatus();
+  });
+  if (!listed.ok()) return listed;
+  return Value(std::move(all));
 }
 
 absl::StatusOr<UserProxy> ManagerClient::CreateUser(const std::string& type,

@@ -43,10 +43,17 @@
 // after their own timeout plus `reply_timeout`.
 //
 // Threads: thread-safe. Owners of RLocks and Condition locks are (client,
-// calling thread). A client does not survive fork(): connect again in the
-// child.
+// calling thread).
+//
+// Processes: a client belongs to the process that connected it. In a forked
+// child every call on it (and on its proxies) returns FailedPrecondition at
+// once, without touching the connection, which stays the parent's; dropping
+// the child's copies sends nothing and leaves the parent's connection open.
+// Connect again in the child.
 #ifndef SYNCSTREAM_MANAGER_CLIENT_H_
 #define SYNCSTREAM_MANAGER_CLIENT_H_
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -58,6 +65,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -133,7 +141,13 @@ class ManagerClient : public std::enable_shared_from_this<ManagerClient> {
   absl::Status Delete(const std::string& name);
   // One round trip: returns the first unreported error of a posted call.
   absl::Status Sync();
-  // What `syncstream manager ls` shows: one dict per object.
+  // What `syncstream manager ls` shows, one dict per object (id, type, name,
+  // references, holders, waiters, state), handed to `fn` in id order. The
+  // listing travels in pages of at most half of max_frame_bytes, so any
+  // number of objects can be listed; objects made or dropped meanwhile may
+  // or may not appear. Stops at the first error, fn's included.
+  absl::Status ForEachObject(absl::FunctionRef<absl::Status(const Value&)> fn);
+  // Every object in one list (ForEachObject).
   absl::StatusOr<Value> ListObjects();
 
   // The generic call every proxy uses. `timeout` bounds how long a waiting
@@ -147,7 +161,7 @@ class ManagerClient : public std::enable_shared_from_this<ManagerClient> {
   }
 
   // Closes the connection: later calls are Unavailable; the manager releases
-  // what this client held.
+  // what this client held. Does nothing in a forked child (see Processes).
   void Close();
 
   const std::string& address() const { return address_; }
@@ -164,6 +178,13 @@ class ManagerClient : public std::enable_shared_from_this<ManagerClient> {
                                         absl::string_view want_type);
   // Gives each reference in `value` a handle releasing it when dropped.
   void AdoptReferences(Value& value);
+  // The deleter of every client: deletes it, or in a forked child only
+  // closes its copy of the socket (see client.cc).
+  static void Destroy(ManagerClient* client);
+  // Whether this process is the one that connected (not a forked child).
+  bool InOwnerProcess() const;
+  // FailedPrecondition for `method` called in a forked child.
+  absl::Status ForkedChildError(absl::string_view method) const;
   // With mu_ held: a reply arrived.
   void DeliverLocked(proto::Response& response);
   void PostRelease(uint64_t object_id);
@@ -179,6 +200,7 @@ class ManagerClient : public std::enable_shared_from_this<ManagerClient> {
   const std::unique_ptr<net::Connection> connection_;
   const std::string address_;
   const ClientOptions options_;
+  const pid_t owner_pid_;  // the process that connected
   std::atomic<uint64_t> next_request_id_{1};
 
   std::mutex mu_;

@@ -11,10 +11,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "syncstream/core/child_process.h"
@@ -409,6 +411,53 @@ int NestedListRole(const std::string& address, uint64_t list_id) {
   for (int v : {99, 98, 97}) CHILD_CHECK(nested->Append(Value(v)).ok());
   CHILD_CHECK((*c)->Sync().ok());
   return 0;
+}
+
+// A forked child that uses its parent's client gets FailedPrecondition at
+// once (not a 30 s stall on a reply the parent may read); dropping its
+// copies sends nothing and leaves the parent's connection working.
+TEST_F(ManagerTest, ParentsClientInAForkedChildFailsAtOnce) {
+  auto client = MustConnect(address_);
+  std::optional<Lock> lock(*client->GetOrCreate<Lock>("F"));
+  ASSERT_TRUE(lock->Acquire(kLong).ok());
+  ASSERT_TRUE(lock->Release().ok());  // deferred: the flusher thread starts
+  ChildProcess child = ForkChild([&]() -> int {
+    absl::Status acquired = lock->Acquire(kLong);
+    CHILD_CHECK(acquired.code() == absl::StatusCode::kFailedPrecondition);
+    CHILD_CHECK(absl::StrContains(acquired.message(), "forked child"));
+    CHILD_CHECK(client->Sync().code() == absl::StatusCode::kFailedPrecondition);
+    CHILD_CHECK(lock->Release().code() == absl::StatusCode::kFailedPrecondition);
+    lock.reset();    // its release is not sent
+    client->Close();  // nor is the shared socket shut down
+    client.reset();
+    return 0;
+  });
+  ExpectSuccess(child);
+  ASSERT_TRUE(client->Sync().ok());
+  absl::StatusOr<bool> locked = lock->Locked();
+  ASSERT_TRUE(locked.ok()) << locked.status();
+  EXPECT_FALSE(*locked);
+  EXPECT_TRUE(lock->Acquire(kLong).ok());
+  EXPECT_TRUE(client->Sync().ok());
+}
+
+// More objects than one frame can list: the listing arrives in pages
+// (without them, the one reply outgrew the frame limit and the connection
+// was lost).
+TEST_F(ManagerTest, ListingOutgrowingAFrameArrivesInPages) {
+  ClientOptions options;
+  options.max_frame_bytes = 64 << 10;
+  absl::StatusOr<std::shared_ptr<ManagerClient>> client =
+      ManagerClient::Connect(address_, TestKey(), options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  constexpr int kObjects = 2000;  // about 100 bytes each listed
+  for (int i = 0; i < kObjects; ++i) {
+    ASSERT_TRUE((*client)->GetOrCreate<Lock>(absl::StrCat("many-", i)).ok());
+  }
+  absl::StatusOr<Value> objects = (*client)->ListObjects();
+  ASSERT_TRUE(objects.ok()) << objects.status();
+  EXPECT_EQ(objects->as_list().size(), static_cast<size_t>(kObjects));
+  EXPECT_TRUE((*client)->Sync().ok());
 }
 
 TEST_F(ManagerTest, KilledHolderReleasesTheLock) {

@@ -406,17 +406,46 @@ absl::StatusOr<Value> Dispatcher::CallManager(CallContext& ctx,
     for (const auto& [name, type] : types_) names.emplace_back(name);
     return Value(std::move(names));
   }
-  if (method == "objects") return Objects();
+  if (method == "objects") return Objects(args);
   return absl::InvalidArgumentError(
       absl::StrCat("manager: no method '", absl::CEscape(method), "'"));
 }
 
-Value Dispatcher::Objects() {
+// The listing comes in pages, so that no reply outgrows a frame however
+// many objects the manager holds (one reply with 200,000 objects exceeded
+// 16 MiB and lost the connection). A page holds the objects after AFTER_ID
+// (by id) up to MAX_BYTES encoded (kObjectsPageBytes when absent or larger;
+// at least one object), as {"objects": [...], "more": bool}. A client lists
+// everything by asking again after the last id it got while "more" is true;
+// objects made or dropped meanwhile may or may not be listed.
+namespace {
+constexpr int64_t kObjectsPageBytes = int64_t{1} << 20;
+constexpr size_t kObjectsPageEntries = 4096;
+}  // namespace
+
+absl::StatusOr<Value> Dispatcher::Objects(const std::vector<Value>& args) {
+  uint64_t after_id = 0;
+  int64_t max_bytes = kObjectsPageBytes;
+  if (!args.empty()) {
+    absl::StatusOr<int64_t> after = args[0].GetInt("manager: objects after-id");
+    if (!after.ok()) return after.status();
+    after_id = static_cast<uint64_t>(*after);
+  }
+  if (args.size() > 1) {
+    absl::StatusOr<int64_t> bytes = args[1].GetInt("manager: objects max-bytes");
+    if (!bytes.ok()) return bytes.status();
+    max_bytes = std::clamp<int64_t>(*bytes, 1, kObjectsPageBytes);
+  }
+  const std::vector<Registry::Entry> entries =
+      registry_.Page(after_id, kObjectsPageEntries + 1);
   ValueList out;
-  for (const Registry::Entry& entry : registry_.Snapshot()) {
+  int64_t bytes = 0;
+  size_t taken = 0;
+  for (; taken < entries.size() && taken < kObjectsPageEntries; ++taken) {
+    const Registry::Entry& entry = entries[taken];
     ObjectInfo info = entry.object->Describe();
     ValueList holders(info.holders.begin(), info.holders.end());
-    out.emplace_back(ValueDict{
+    Value item(ValueDict{
         {"id", Value(static_cast<int64_t>(entry.id))},
         {"type", Value(entry.object->type())},
         {"name", Value(entry.name)},
@@ -425,8 +454,16 @@ Value Dispatcher::Objects() {
         {"waiters", Value(info.waiters)},
         {"state", Value(info.state)},
     });
+    proto::Value encoded;
+    ToProto(item, &encoded);
+    // A list element costs its bytes plus a tag and a length (<= 16).
+    const int64_t size = static_cast<int64_t>(encoded.ByteSizeLong()) + 16;
+    if (taken > 0 && bytes + size > max_bytes) break;
+    bytes += size;
+    out.push_back(std::move(item));
   }
-  return Value(std::move(out));
+  return Value(ValueDict{{"objects", Value(std::move(out))},
+                         {"more", Value(taken < entries.size())}});
 }
 
 }  // namespace syncstream::manager::internal

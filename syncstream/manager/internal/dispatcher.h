@@ -89,7 +89,9 @@ class Dispatcher {
   absl::StatusOr<std::shared_ptr<ManagedObject>> Create(
       absl::string_view type, std::vector<Value> args);
   absl::Status ResolveRefs(Value& value);
-  Value Objects();
+  // "objects" [AFTER_ID [MAX_BYTES]]: a page of the listing (see
+  // dispatcher.cc).
+  absl::StatusOr<Value> Objects(const std::vector<Value>& args);
 
   Registry registry_;
   std::atomic<uint64_t> next_session_{1};

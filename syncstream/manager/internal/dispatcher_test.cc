@@ -629,6 +629,38 @@ TEST_F(DispatcherTest, UserTypes) {
   EXPECT_EQ(*Call(s, 0, "types"), Value(ValueList{Value("counter")}));
 }
 
+// The listing comes in pages bounded in bytes, asked for after the last id
+// seen, so that no reply outgrows a frame.
+TEST_F(DispatcherTest, ObjectsAreListedInPagesBoundedInBytes) {
+  auto a = dispatcher_.OpenSession("a");
+  constexpr int kObjects = 300;
+  for (int i = 0; i < kObjects; ++i) {
+    ASSERT_TRUE(Call(a, 0, "get_or_create",
+                     {Value(absl::StrCat("object-", i)), Value("lock")})
+                    .ok());
+  }
+  int64_t after = 0;
+  int listed = 0;
+  int pages = 0;
+  for (;;) {
+    absl::StatusOr<Value> page = Call(a, 0, "objects", {Value(after), Value(2000)});
+    ASSERT_TRUE(page.ok()) << page.status();
+    proto::Value encoded;
+    ToProto(*page, &encoded);
+    EXPECT_LE(encoded.ByteSizeLong(), 2100u);
+    ++pages;
+    for (const Value& o : page->as_dict().at("objects").as_list()) {
+      const int64_t id = o.as_dict().at("id").as_int();
+      EXPECT_GT(id, after);
+      after = id;
+      ++listed;
+    }
+    if (!page->as_dict().at("more").as_bool()) break;
+  }
+  EXPECT_EQ(listed, kObjects);
+  EXPECT_GT(pages, 10);
+}
+
 TEST_F(DispatcherTest, ObjectsListsHoldersAndWaiters) {
   auto a = dispatcher_.OpenSession("a");
   auto b = dispatcher_.OpenSession("b");
@@ -639,10 +671,12 @@ TEST_F(DispatcherTest, ObjectsListsHoldersAndWaiters) {
     return Call(b, lock, "acquire", {}, absl::Seconds(20)).status();
   });
   ASSERT_TRUE(WaitForWaiters(lock, 1));
-  absl::StatusOr<Value> objects = Call(a, 0, "objects");
-  ASSERT_TRUE(objects.ok());
-  ASSERT_EQ(objects->as_list().size(), 1u);
-  const ValueDict& entry = objects->as_list()[0].as_dict();
+  absl::StatusOr<Value> page = Call(a, 0, "objects");
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->as_dict().at("more"), Value(false));
+  const Value& objects = page->as_dict().at("objects");
+  ASSERT_EQ(objects.as_list().size(), 1u);
+  const ValueDict& entry = objects.as_list()[0].as_dict();
   EXPECT_EQ(entry.at("name"), Value("L"));
   EXPECT_EQ(entry.at("type"), Value("lock"));
   EXPECT_EQ(entry.at("waiters"), Value(1));

@@ -193,6 +193,29 @@ std::vector<Registry::Entry> Registry::Snapshot() const {
   return entries;
 }
 
+std::vector<Registry::Entry> Registry::Page(uint64_t after_id, size_t limit) const {
+  std::vector<Entry> entries;
+  if (limit == 0) return entries;
+  std::lock_guard<std::mutex> lock(mu_);
+  // Ids only, then the smallest `limit` of them: a page of a large registry
+  // copies no more names than it returns.
+  std::vector<uint64_t> ids;
+  for (const auto& [id, slot] : objects_) {
+    if (id > after_id) ids.push_back(id);
+  }
+  if (ids.size() > limit) {
+    std::nth_element(ids.begin(), ids.begin() + limit, ids.end());
+    ids.resize(limit);
+  }
+  std::sort(ids.begin(), ids.end());
+  entries.reserve(ids.size());
+  for (uint64_t id : ids) {
+    const Slot& slot = objects_.at(id);
+    entries.push_back(Entry{id, slot.name, slot.references, slot.object});
+  }
+  return entries;
+}
+
 void Registry::Clear() {
   std::unordered_map<uint64_t, Slot> objects;
   {

@@ -63,6 +63,8 @@ class Registry : public ReferenceKeeper {
   };
   // A snapshot of every object, by id.
   std::vector<Entry> Snapshot() const;
+  // The first `limit` objects (by id) whose id is above `after_id`.
+  std::vector<Entry> Page(uint64_t after_id, size_t limit) const;
 
   // Drops every name and object (manager shutdown).
   void Clear();
