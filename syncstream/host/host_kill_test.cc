@@ -39,18 +39,30 @@ struct Collector {
   std::string address;
 };
 
+// `store` "" runs without --store; `log_file`, if given, receives stderr.
 absl::StatusOr<Collector> StartServe(const std::string& listen,
-                                     const std::string& store) {
+                                     const std::string& store,
+                                     const std::string& log_file = "") {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe");
   UniqueFd read_end(fds[0]);
   UniqueFd write_end(fds[1]);
   SpawnOptions options;
   options.argv = {g_syncstream_binary, "serve", "--listen", listen,
-                  "--maxlen", std::to_string(kClients * kLinesPerClient + 100),
-                  "--store", store};
+                  "--maxlen", std::to_string(kClients * kLinesPerClient + 100)};
+  if (!store.empty()) {
+    options.argv.push_back("--store");
+    options.argv.push_back(store);
+  }
   options.env = {{"SYNCSTREAM_AUTH_KEY", "kill-test-key-0123456789"}};
   options.stdout_to = FdRedirect::To(write_end.get());
+  UniqueFd log;
+  if (!log_file.empty()) {
+    log.Reset(::open(log_file.c_str(),
+                     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!log.valid()) return absl::InternalError("open " + log_file);
+    options.stderr_to = FdRedirect::To(log.get());
+  }
   Collector collector;
   auto spawned = ChildProcess::Spawn(options);
   if (!spawned.ok()) return spawned.status();
@@ -149,6 +161,77 @@ TEST(HostKillTest, SigkilledCollectorWithStoreLosesAndDuplicatesNothing) {
   auto status = collector->process.Wait(absl::Seconds(10));
   ASSERT_TRUE(status.ok());
   EXPECT_TRUE(status->success()) << status->ToString();
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::string out;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  char buffer[4096];
+  ssize_t n;
+  while (fd.valid() && (n = ::read(fd.get(), buffer, sizeof(buffer))) > 0) {
+    out.append(buffer, n);
+  }
+  return out;
+}
+
+size_t CountOccurrences(const std::string& text, const std::string& what) {
+  size_t count = 0;
+  for (size_t at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// A collector without --store, killed and restarted, lost what it held; the
+// running mirror must be accepted again (not refused for a "gap" forever),
+// deliver everything written after the restart, and the loss must be said
+// once, in a warning record and in the collector's log.
+TEST(HostKillTest, CollectorRestartedWithoutStoreAcceptsRunningMirrors) {
+  ASSERT_FALSE(g_syncstream_binary.empty());
+  const std::string log_file =
+      absl::StrCat(getenv("TEST_TMPDIR"), "/restarted.log");
+  auto collector = StartServe("tcp:127.0.0.1:0", "");
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  const net::Address address = *net::ParseAddress(collector->address);
+  const net::AuthKey key =
+      *net::AuthKey::FromBytes("kill-test-key-0123456789");
+  auto options = MirrorOptions(address, "survivor", key);
+  options.max_reconnect_backoff = absl::Milliseconds(100);
+  auto mirror = LineHostMirror::Create(options);
+  ASSERT_TRUE(mirror.ok()) << mirror.status();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE((*mirror)->Write(absl::StrCat("before ", i, "\n")).ok());
+    ASSERT_TRUE((*mirror)->Sync(absl::Seconds(30)).ok());  // batch per line
+  }
+  for (int signal : {SIGKILL, SIGTERM}) {
+    ASSERT_TRUE(collector->process.Kill(signal).ok());
+    ASSERT_TRUE(collector->process.Wait(absl::Seconds(10)).ok());
+    collector = StartServe(address.ToString(), "", log_file);
+    ASSERT_TRUE(collector.ok()) << collector.status();
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_TRUE(
+          (*mirror)->Write(absl::StrCat("after ", signal, " ", i, "\n")).ok());
+    }
+    absl::Status synced = (*mirror)->Sync(absl::Seconds(30));
+    ASSERT_TRUE(synced.ok()) << synced << "\n" << ReadWholeFile(log_file);
+    auto reader = LineHostReader::Connect(address, key, absl::Seconds(10));
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    auto records = (*reader)->ReadAll(absl::Seconds(30));
+    ASSERT_TRUE(records.ok()) << records.status();
+    ASSERT_EQ(records->size(), 51u);
+    EXPECT_TRUE((*records)[0].is_warning());
+    EXPECT_EQ((*records)[0].sender, "survivor");
+    EXPECT_NE((*records)[0].text.find("are lost"), std::string::npos)
+        << (*records)[0].text;
+    for (int i = 0; i < 50; ++i) {
+      EXPECT_EQ((*records)[i + 1].text, absl::StrCat("after ", signal, " ", i));
+    }
+    const std::string log = ReadWholeFile(log_file);
+    EXPECT_EQ(CountOccurrences(log, "are lost"), 1u) << log;
+    EXPECT_EQ(CountOccurrences(log, "a gap"), 0u) << log;
+  }
+  ASSERT_TRUE((*mirror)->Close(absl::Seconds(30)).ok());
 }
 
 }  // namespace

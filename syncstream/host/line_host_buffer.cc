@@ -61,9 +61,14 @@ class LineHostBuffer::Impl {
     std::lock_guard<std::mutex> guard(mutex_);
     return stopped_;
   }
+  // Lock order: never hold `mutex_` and `workers_mutex_` at once (each
+  // section below takes one of them).
   Stats stats() const {
-    std::lock_guard<std::mutex> guard(mutex_);
-    Stats s = stats_;
+    Stats s;
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      s = stats_;
+    }
     std::lock_guard<std::mutex> workers(workers_mutex_);
     s.active_connections = workers_.size();
     return s;
@@ -83,8 +88,8 @@ class LineHostBuffer::Impl {
 
   void AcceptLoop();
   void Serve(std::list<Worker>::iterator self, net::Listener::AcceptedSocket s);
-  absl::Status ServeConnection(net::Connection& connection);
-  absl::Status ServeMirror(net::Connection& connection,
+  absl::Status ServeConnection(const std::shared_ptr<net::Connection>& shared);
+  absl::Status ServeMirror(const std::shared_ptr<net::Connection>& shared,
                            const proto::MirrorHello& hello);
   absl::Status ServeReader(net::Connection& connection,
                            proto::HostRequest request);
@@ -102,6 +107,10 @@ class LineHostBuffer::Impl {
                           proto::MirrorBatch* batch,
                           absl::Span<const Record> records,
                           uint64_t* acked_through, bool* stopped);
+  absl::Status ResumeAfterLossLocked(const std::string& mirror_id,
+                                     const proto::MirrorHello& hello,
+                                     const std::string& name,
+                                     MirrorState* state);
   absl::Status LogLocked(const proto::HostLogEntry& entry);
   absl::Status CompactLocked();
   absl::Status ReplayEntry(const proto::HostLogEntry& entry);
@@ -115,7 +124,8 @@ class LineHostBuffer::Impl {
   std::atomic<bool> shutting_down_{false};
 
   // Guards the mirrors' progress, the stopped state, the log and the order
-  // in which batches enter the store.
+  // in which batches enter the store. Never held together with
+  // `workers_mutex_`, nor across network I/O that can wait.
   mutable std::mutex mutex_;
   std::unordered_map<std::string, MirrorState> mirrors_;
   bool stopped_ = false;
@@ -127,7 +137,7 @@ class LineHostBuffer::Impl {
   std::vector<Record> replayed_;
   Stats stats_;
   // Mirror connections, to tell them at once when mirrors are stopped.
-  std::unordered_set<net::Connection*> mirror_connections_;
+  std::unordered_set<std::shared_ptr<net::Connection>> mirror_connections_;
 
   mutable std::mutex workers_mutex_;
   std::list<Worker> workers_;
@@ -226,10 +236,12 @@ void LineHostBuffer::Impl::AcceptLoop() {
       }
       continue;
     }
-    std::lock_guard<std::mutex> lock(workers_mutex_);
+    std::unique_lock<std::mutex> lock(workers_mutex_);
     if (workers_.size() >= options_.max_connections) {
+      const size_t workers = workers_.size();
+      lock.unlock();
       Log(absl::StrCat("connection from ", accepted->peer,
-                       ": refused: already ", workers_.size(),
+                       ": refused: already ", workers,
                        " connections (max_connections)"));
       std::lock_guard<std::mutex> guard(mutex_);
       ++stats_.connections_refused;
@@ -247,7 +259,7 @@ void LineHostBuffer::Impl::AcceptLoop() {
 
 void LineHostBuffer::Impl::Serve(std::list<Worker>::iterator self,
                                  net::Listener::AcceptedSocket socket) {
-  std::unique_ptr<net::Connection> connection;
+  std::shared_ptr<net::Connection> connection;
   {
     absl::StatusOr<std::unique_ptr<net::Connection>> accepted =
         net::Connection::Accept(std::move(socket.fd), socket.peer,
@@ -263,7 +275,7 @@ void LineHostBuffer::Impl::Serve(std::list<Worker>::iterator self,
     }
   }
   if (connection != nullptr) {
-    absl::Status served = ServeConnection(*connection);
+    absl::Status served = ServeConnection(connection);
     if (!served.ok() && !shutting_down_.load()) {
       Log(absl::StrCat(served.ToString(), " (connection closed)"));
     }
@@ -282,13 +294,14 @@ void LineHostBuffer::Impl::Serve(std::list<Worker>::iterator self,
 // --- Connections -----------------------------------------------------------
 
 absl::Status LineHostBuffer::Impl::ServeConnection(
-    net::Connection& connection) {
+    const std::shared_ptr<net::Connection>& shared) {
+  net::Connection& connection = *shared;
   proto::HostRequest request;
   SYNCSTREAM_RETURN_IF_ERROR(
       connection.Receive(&request, options_.idle_timeout));
   switch (request.request_case()) {
     case proto::HostRequest::kMirrorHello:
-      return ServeMirror(connection, request.mirror_hello());
+      return ServeMirror(shared, request.mirror_hello());
     case proto::HostRequest::kFollow:
       return ServeFollower(connection, request);
     case proto::HostRequest::kRead:
@@ -302,7 +315,9 @@ absl::Status LineHostBuffer::Impl::ServeConnection(
 }
 
 absl::Status LineHostBuffer::Impl::ServeMirror(
-    net::Connection& connection, const proto::MirrorHello& hello) {
+    const std::shared_ptr<net::Connection>& shared,
+    const proto::MirrorHello& hello) {
+  net::Connection& connection = *shared;
   if (hello.mirror_id().empty() || hello.mirror_id().size() > 64) {
     return absl::InvalidArgumentError(absl::StrCat(
         connection.name(), ": protocol error: mirror id of ",
@@ -331,9 +346,13 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
   {
     std::lock_guard<std::mutex> guard(mutex_);
     MirrorState& state = mirrors_[id];
+    if (hello.acked_through() > state.acked_through) {
+      SYNCSTREAM_RETURN_IF_ERROR(
+          ResumeAfterLossLocked(id, hello, name, &state));
+    }
     ++state.live_connections;
     state.last_seen = ::syncstream::Now();
-    mirror_connections_.insert(&connection);
+    mirror_connections_.insert(shared);
     reply.mutable_welcome()->set_acked_through(state.acked_through);
     reply.mutable_welcome()->set_stopped(stopped_);
     if (mirrors_.size() > options_.max_mirrors_remembered) {
@@ -342,7 +361,7 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
   }
   struct Unregister {
     Impl* impl;
-    net::Connection* connection;
+    const std::shared_ptr<net::Connection>& connection;
     const std::string& id;
     ~Unregister() {
       std::lock_guard<std::mutex> guard(impl->mutex_);
@@ -353,7 +372,7 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
         it->second.last_seen = ::syncstream::Now();
       }
     }
-  } unregister{this, &connection, id};
+  } unregister{this, shared, id};
   SYNCSTREAM_RETURN_IF_ERROR(connection.SendNow(reply, options_.io_timeout));
 
   proto::HostRequest request;
@@ -424,6 +443,47 @@ absl::Status LineHostBuffer::Impl::ServeMirror(
       ack_owed = false;
     }
   }
+}
+
+// A mirror resumes after a batch this collector does not hold: it was
+// acknowledged by this collector before a restart without a store (or before
+// the store was lost or the mirror forgotten). Waiting for batches that will
+// never be resent would refuse the mirror forever, so the collector resumes
+// with it and says once, in the log and in a warning record among the lines,
+// that the lines of those batches are not here.
+absl::Status LineHostBuffer::Impl::ResumeAfterLossLocked(
+    const std::string& mirror_id, const proto::MirrorHello& hello,
+    const std::string& name, MirrorState* state) {
+  const std::string what = absl::StrCat(
+      "mirror '", absl::CHexEscape(hello.name().substr(0, 128)),
+      "' resumes after its batch ", hello.acked_through(),
+      ", but this collector holds its batches only up to ",
+      state->acked_through,
+      " (restarted without --store, or its store was lost): the lines of "
+      "batches ",
+      state->acked_through + 1, " to ", hello.acked_through(),
+      " are lost unless a reader already has them");
+  Log(absl::StrCat(name, ": ", what));
+  Record warning;
+  warning.kind = RecordKind::kWarning;
+  warning.sender = std::string(hello.name().substr(0, 128));
+  warning.type = "syncstream";
+  warning.timestamp = ::syncstream::Now();
+  warning.text = absl::StrCat("collector: ", what);
+  if (log_ != nullptr) {
+    proto::HostLogEntry entry;
+    entry.mutable_progress()->set_mirror_id(mirror_id);
+    entry.mutable_progress()->set_acked_through(hello.acked_through());
+    SYNCSTREAM_RETURN_IF_ERROR(LogLocked(entry));
+    entry.Clear();
+    host::internal::BatchEncoder encoder;
+    encoder.Reset(entry.mutable_batch()->mutable_records());
+    encoder.Add(warning);
+    SYNCSTREAM_RETURN_IF_ERROR(LogLocked(entry));
+  }
+  store_->Append(warning);
+  state->acked_through = hello.acked_through();
+  return absl::OkStatus();
 }
 
 absl::Status LineHostBuffer::Impl::StoreBatch(
@@ -613,18 +673,25 @@ void LineHostBuffer::Impl::Clear() {
 }
 
 void LineHostBuffer::Impl::StopAllMirrors() {
-  std::lock_guard<std::mutex> guard(mutex_);
-  proto::HostLogEntry entry;
-  entry.set_control(proto::ControlRequest::STOP_ALL_MIRRORS);
-  absl::Status logged = LogLocked(entry);
-  if (!logged.ok()) Log(logged.ToString());
-  stopped_ = true;
-  // Tell connected mirrors now rather than at their next batch.
+  std::vector<std::shared_ptr<net::Connection>> connected;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    proto::HostLogEntry entry;
+    entry.set_control(proto::ControlRequest::STOP_ALL_MIRRORS);
+    absl::Status logged = LogLocked(entry);
+    if (!logged.ok()) Log(logged.ToString());
+    stopped_ = true;
+    connected.assign(mirror_connections_.begin(), mirror_connections_.end());
+  }
+  // Tell connected mirrors now rather than at their next batch, without the
+  // collector's lock and without waiting for a mirror that does not read:
+  // what does not fit in its socket now goes with the next acknowledgement,
+  // which also says "stopped".
   proto::HostReply notice;
   notice.mutable_ack()->set_stopped(true);
-  for (net::Connection* c : mirror_connections_) {
+  for (const std::shared_ptr<net::Connection>& c : connected) {
     c->Send(notice, absl::ZeroDuration()).IgnoreError();
-    c->Flush(absl::Milliseconds(100)).IgnoreError();
+    c->Flush(absl::ZeroDuration()).IgnoreError();
   }
 }
 

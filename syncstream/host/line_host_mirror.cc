@@ -30,6 +30,8 @@
 namespace syncstream {
 namespace {
 
+constexpr absl::Duration kMinReconnectBackoff = absl::Milliseconds(10);
+
 // Errors that reconnecting cannot cure.
 bool IsFatal(const absl::Status& status) {
   switch (status.code()) {
@@ -107,6 +109,7 @@ class LineHostMirror::Sender {
       return connected;
     }
     connected_once_ = connected.ok();
+    stats_.reconnect_backoff = kMinReconnectBackoff;
     running_ = true;
     thread_ = std::thread([this] { Run(); });
     return absl::OkStatus();
@@ -178,6 +181,11 @@ class LineHostMirror::Sender {
   }
 
   // Called after the writers' partial lines were published.
+  bool closed() const {
+    std::lock_guard<internal::SpinLock> guard(mutex_);
+    return close_result_.has_value();
+  }
+
   absl::Status Close(absl::Duration timeout) {
     const absl::Time deadline = DeadlineAfter(timeout);
     std::unique_lock<internal::SpinLock> lock(mutex_);
@@ -297,6 +305,7 @@ class LineHostMirror::Sender {
 
   // Connects, introduces the mirror and resends what is unacknowledged.
   absl::Status Connect() {
+    connection_progressed_ = false;
     std::unique_ptr<host::internal::MirrorLink> link;
     if (options_.collector.is_jetstream()) {
       nats::internal::JetStreamLinkOptions link_options;
@@ -339,6 +348,7 @@ class LineHostMirror::Sender {
     hello.mutable_mirror_hello()->set_name(options_.writer.name);
     hello.mutable_mirror_hello()->set_batch_encoding(
         host::internal::kBatchEncodingVersion);
+    hello.mutable_mirror_hello()->set_acked_through(acked_through_);
     SYNCSTREAM_RETURN_IF_ERROR(
         connection->SendNow(hello, options_.connect_timeout));
     proto::HostReply reply;
@@ -364,6 +374,7 @@ class LineHostMirror::Sender {
 
   // Everything up to `acked_through` is stored.
   void Acknowledge(uint64_t acked_through) {
+    acked_through_ = std::max(acked_through_, acked_through);
     std::lock_guard<internal::SpinLock> guard(mutex_);
     bool progressed = false;
     while (!inflight_.empty() &&
@@ -375,6 +386,7 @@ class LineHostMirror::Sender {
       progressed = true;
     }
     if (progressed) {
+      connection_progressed_ = true;
       last_progress_ = ::syncstream::Now();
       progress_cv_.notify_all();
     }
@@ -487,8 +499,27 @@ class LineHostMirror::Sender {
     return absl::OkStatus();
   }
 
+  // Waits for the reconnect backoff (or Stop()), then doubles it. The
+  // backoff returns to its minimum only when a connection made progress (an
+  // acknowledgement): a collector that accepts the connection and then
+  // refuses or drops it is retried ever more slowly, never in a hot loop.
+  void BackOff() {
+    absl::Duration backoff;
+    {
+      std::lock_guard<internal::SpinLock> guard(mutex_);
+      backoff = stats_.reconnect_backoff;
+      if (abort_) return;
+    }
+    pollfd p{wakeup_.get(), POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(backoff)));
+    DrainWakeups();
+    std::lock_guard<internal::SpinLock> guard(mutex_);
+    stats_.reconnect_backoff =
+        std::min(backoff * 2, std::max(options_.max_reconnect_backoff,
+                                       kMinReconnectBackoff));
+  }
+
   void Run() {
-    absl::Duration backoff = absl::Milliseconds(10);
     for (;;) {
       {
         std::lock_guard<internal::SpinLock> guard(mutex_);
@@ -501,14 +532,9 @@ class LineHostMirror::Sender {
             Fail(connected);
             break;
           }
-          // Wait for the backoff, or for Stop().
-          pollfd p{wakeup_.get(), POLLIN, 0};
-          ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(backoff)));
-          DrainWakeups();
-          backoff = std::min(backoff * 2, options_.max_reconnect_backoff);
+          BackOff();
           continue;
         }
-        backoff = absl::Milliseconds(10);
         std::lock_guard<internal::SpinLock> guard(mutex_);
         if (connected_once_) ++stats_.reconnects;
         connected_once_ = true;
@@ -522,6 +548,12 @@ class LineHostMirror::Sender {
           break;
         }
         link_.reset();  // reconnect and resend
+        if (connection_progressed_) {
+          std::lock_guard<internal::SpinLock> guard(mutex_);
+          stats_.reconnect_backoff = kMinReconnectBackoff;
+        } else {
+          BackOff();
+        }
         continue;
       }
       std::lock_guard<internal::SpinLock> guard(mutex_);
@@ -569,6 +601,10 @@ class LineHostMirror::Sender {
 
   // Sender thread only.
   std::unique_ptr<host::internal::MirrorLink> link_;
+  // The highest sequence any collector acknowledged (sent in the hello).
+  uint64_t acked_through_ = 0;
+  // The current connection brought an acknowledgement.
+  bool connection_progressed_ = false;
 };
 
 LineHostMirror::LineHostMirror(LineHostMirrorOptions options)
@@ -586,8 +622,10 @@ absl::StatusOr<std::unique_ptr<LineHostMirror>> LineHostMirror::Create(
 }
 
 LineHostMirror::~LineHostMirror() {
+  // A Close() the owner called already returned its status to the owner.
+  const bool reported = sender_->closed();
   absl::Status closed = Close(close_timeout_);
-  if (!closed.ok() &&
+  if (!reported && !closed.ok() &&
       closed.code() != absl::StatusCode::kFailedPrecondition) {
     std::cerr << "syncstream: " << closed << std::endl;
   }

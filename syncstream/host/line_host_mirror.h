@@ -29,7 +29,10 @@
 // Delivery. If the connection breaks or the collector restarts, the sender
 // reconnects (with backoff) and resends every batch not acknowledged; the
 // collector skips those it already holds. No line is lost or duplicated as
-// long as the mirror lives until Close() returns OK.
+// long as the mirror lives until Close() returns OK and the collector keeps
+// what it acknowledged (a store, or no restart). A collector restarted without
+// its store resumes with the mirror after the last acknowledged batch and
+// puts a warning record about the lines it lost in their place.
 //
 // JetStream. With `collector` a JetStream stream ("nats://HOST:PORT/STREAM",
 // net/address.h), there is no collector: each batch is published on the
@@ -95,6 +98,10 @@ class LineHostMirror : public LineWriter {
     uint64_t batches_sent = 0;      // including resends
     uint64_t batches_resent = 0;
     uint64_t reconnects = 0;
+    // The wait before the next reconnect attempt: doubles (up to
+    // max_reconnect_backoff) each time connecting fails or a connection ends
+    // without an acknowledgement, back to its minimum after one.
+    absl::Duration reconnect_backoff;
   };
 
   // Connects (so that a wrong address or key fails here) and starts the

@@ -7,6 +7,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <set>
@@ -27,6 +28,7 @@
 #include "syncstream/host/line_host_reader.h"
 #include "syncstream/host/testing/host_fixture.h"
 #include "syncstream/net/connection.h"
+#include "syncstream/net/listener.h"
 #include "syncstream/proto/host.pb.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/status_macros.h"
@@ -433,6 +435,76 @@ TEST(LineHostTest, AMalformedBatchClosesThatConnectionAndStoresNothing) {
     return log.Contains("batch 1: record batch: record 1 of 2: bad text");
   })) << log.All();
   EXPECT_EQ(buffer->Size(), 0u);
+}
+
+// A collector that welcomes a mirror and then drops the connection (as one
+// refusing its batches does) must see the mirror come back ever more slowly:
+// a connection that brought no acknowledgement does not reset the backoff.
+TEST(LineHostTest, RefusedConnectionsDoNotResetTheMirrorsBackoff) {
+  net::ConnectionOptions server_options;
+  server_options.service = "host";
+  auto listener = net::Listener::Listen(
+      *net::ParseAddress("tcp:127.0.0.1:0"), server_options);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  std::atomic<int> connections{0};
+  std::atomic<bool> stop{false};
+  std::thread server([&] {
+    while (!stop.load()) {
+      auto c = (*listener)->Accept(absl::Milliseconds(100));
+      if (!c.ok()) continue;
+      proto::HostRequest hello;
+      if (!(*c)->Receive(&hello, kTimeout).ok()) continue;
+      proto::HostReply welcome;
+      welcome.mutable_welcome()->set_acked_through(0);
+      (*c)->SendNow(welcome, kTimeout).IgnoreError();
+      ++connections;
+      // Closed here, before any batch is acknowledged.
+    }
+  });
+  auto options = MirrorOptions((*listener)->address(), "refused");
+  options.connect_at_create = false;
+  options.max_reconnect_backoff = absl::Milliseconds(80);
+  auto mirror = LineHostMirror::Create(options);
+  ASSERT_TRUE(mirror.ok()) << mirror.status();
+  ASSERT_TRUE((*mirror)->Write("never acknowledged\n").ok());
+  EXPECT_TRUE(WaitFor([&] {
+    return connections.load() >= 6 &&
+           (*mirror)->stats().reconnect_backoff == absl::Milliseconds(80);
+  })) << connections.load() << " connections, backoff "
+      << (*mirror)->stats().reconnect_backoff;
+  stop = true;
+  server.join();
+  (*mirror)->Close(absl::ZeroDuration()).IgnoreError();
+}
+
+// stats() and a connection refused at max_connections used to take the
+// collector's two locks in opposite orders (ThreadSanitizer reports the
+// inversion; it could deadlock). Refusals and stats() run concurrently here.
+TEST(LineHostTest, StatsAndRefusalsAtTheConnectionLimitTakeNoLocksInReverse) {
+  LineHostBufferOptions options;
+  options.maxlen = 10;
+  options.max_connections = 1;
+  options.log = [](absl::string_view) {};
+  auto buffer = LineHostBuffer::Start(std::move(options));
+  ASSERT_TRUE(buffer.ok()) << buffer.status();
+  const net::Address address = (*buffer)->address();
+  auto held = LineHostReader::Connect(address, {}, kTimeout);
+  ASSERT_TRUE(held.ok()) << held.status();
+  std::atomic<bool> done{false};
+  std::thread poller([&] {
+    while (!done.load()) (*buffer)->stats();
+  });
+  net::ConnectionOptions refused;
+  refused.service = "host";
+  for (int i = 0; i < 5; ++i) {
+    // Refused at once: the collector closes it before the handshake.
+    net::Connection::Connect(address, refused, kTimeout).IgnoreError();
+  }
+  EXPECT_TRUE(WaitFor([&] {
+    return (*buffer)->stats().connections_refused >= 5;
+  }));
+  done = true;
+  poller.join();
 }
 
 TEST(LineHostTest, AStoreOfFormatVersion2IsReadAndRewritten) {
