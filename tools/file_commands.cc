@@ -3,14 +3,20 @@
 //
 //   syncstream file tail PATH [-n N] [-f]      last N lines (0: all); -f follows
 //                                              (-n, -f: tools/common_flags.h)
-//   syncstream file inspect PATH [--json]      segments, counts, lock holder
+//   syncstream file inspect PATH [--json]      segments, counts, damage, lock
 //   syncstream file unlock PATH [--force]      remove a stale lock
+//
+// Exit status: 0; 1 when records were lost (damaged frames, unreadable
+// segments, lines rotated away before `tail -f` read them: each is said on
+// stderr) or on an error; 2 for a usage error.
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -58,50 +64,78 @@ void PrintRecords(const std::vector<Record>& records) {
   std::cout.flush();
 }
 
+// Says on stderr what `report` lost; true if it lost anything.
+bool ReportLosses(const std::string& path, const file::ReadReport& report) {
+  for (const auto& d : report.damages) {
+    std::cerr << "syncstream: " << d.segment << ": " << d.damage.cause
+              << " at offset " << d.damage.offset << " (skipped)\n";
+  }
+  for (const std::string& unreadable : report.unreadable_segments) {
+    std::cerr << "syncstream: " << unreadable
+              << " (unreadable: its records are lost)\n";
+  }
+  if (report.rotated_away > 0) {
+    std::cerr << "syncstream: file buffer '" << path << "': "
+              << report.rotated_away
+              << " lines rotated away before they were read\n";
+  }
+  return !report.damages.empty() || !report.unreadable_segments.empty() ||
+         report.rotated_away > 0;
+}
+
 int RunTail(const std::vector<std::string>& args) {
   if (!CheckPath(args, "file tail PATH [-n N] [-f]")) return 2;
   if (FLAGS_n < 0) {
     std::cerr << "syncstream file tail: -n must not be negative\n";
     return 2;
   }
+  // A reader's maxlen caps what one read returns: the last N first, then
+  // (following) everything the directory still holds, never a fixed cap.
+  constexpr size_t kAll = std::numeric_limits<size_t>::max();
   file::LineFileBufferOptions options;
-  options.maxlen = std::max<size_t>(static_cast<size_t>(FLAGS_n), 1u << 16);
-  auto buffer = LineFileBuffer::Open(args[0], options);
-  if (!buffer.ok()) {
-    std::cerr << "syncstream: " << buffer.status().message() << "\n";
+  options.maxlen = FLAGS_n > 0 ? static_cast<size_t>(FLAGS_n) : kAll;
+  auto last = LineFileBuffer::Open(args[0], options);
+  options.maxlen = kAll;
+  auto follower = LineFileBuffer::Open(args[0], options);
+  if (!last.ok() || !follower.ok()) {
+    std::cerr << "syncstream: "
+              << (last.ok() ? follower : last).status().message() << "\n";
     return 1;
   }
   uint64_t next = 0;
   file::ReadReport report;
-  auto records = (*buffer)->ReadFrom(0, &next, &report);
+  auto records = (*last)->ReadFrom(0, &next, &report);
   if (!records.ok()) {
     std::cerr << "syncstream: " << records.status().message() << "\n";
     return 1;
   }
-  if (FLAGS_n > 0 && records->size() > static_cast<size_t>(FLAGS_n)) {
-    records->erase(records->begin(), records->end() - FLAGS_n);
-  }
   PrintRecords(*records);
-  for (const auto& d : report.damages) {
-    std::cerr << "syncstream: " << d.segment << ": " << d.damage.cause
-              << " at offset " << d.damage.offset << " (skipped)\n";
-  }
-  if (!FLAGS_f) return 0;
+  report.rotated_away = 0;  // older than the last N: not asked for
+  bool lost = ReportLosses(args[0], report);
+  if (!FLAGS_f) return lost ? 1 : 0;
   ::signal(SIGINT, [](int) { interrupted = true; });
   ::signal(SIGTERM, [](int) { interrupted = true; });
   const absl::Time stop = FLAGS_file_follow_seconds > 0
                               ? ::syncstream::Now() + absl::Seconds(FLAGS_file_follow_seconds)
                               : absl::InfiniteFuture();
-  while (!interrupted && ::syncstream::Now() < stop) {
-    absl::SleepFor(absl::Milliseconds(100));
-    auto more = (*buffer)->ReadFrom(next, &next);
+  // One last read after the stop time, so that what was committed before it
+  // is shown.
+  while (true) {
+    const bool last_round = interrupted || ::syncstream::Now() >= stop;
+    if (!last_round) {
+      absl::SleepFor(std::min(absl::Milliseconds(100),
+                              stop - ::syncstream::Now()));
+    }
+    auto more = (*follower)->ReadFrom(next, &next, &report);
     if (!more.ok()) {
       std::cerr << "syncstream: " << more.status().message() << "\n";
       return 1;
     }
     PrintRecords(*more);
+    lost = ReportLosses(args[0], report) || lost;
+    if (last_round) break;
   }
-  return 0;
+  return lost ? 1 : 0;
 }
 
 std::string JsonString(absl::string_view s) {
@@ -122,15 +156,17 @@ std::string JsonString(absl::string_view s) {
 int RunInspect(const std::vector<std::string>& args) {
   if (!CheckPath(args, "file inspect PATH [--json]")) return 2;
   const std::string& path = args[0];
-  auto segments = LineFileBuffer::ListSegments(path);
+  auto segments = LineFileBuffer::ListSegments(path, /*check_frames=*/true);
   if (!segments.ok()) {
     std::cerr << "syncstream: " << segments.status().message() << "\n";
     return 1;
   }
   LockState lock = LockFile::Inspect(LineFileBuffer::LockPath(path));
   uint64_t bytes = 0, records = 0, end = 0, clear = 0;
+  bool damaged = false;
   for (const auto& s : *segments) {
     bytes += s.file_size;
+    damaged = damaged || !s.problem.empty() || !s.damages.empty();
     if (!s.header_ok) continue;
     records += s.header.record_count;
     end = s.header.end_index();
@@ -148,11 +184,22 @@ int RunInspect(const std::vector<std::string>& args) {
       if (s.header_ok) {
         absl::StrAppend(&out, ",\"first_index\":", s.header.first_index,
                         ",\"records\":", s.header.record_count,
+                        ",\"valid_records\":", s.valid_records,
                         ",\"clear_marker\":",
                         s.header.is_clear_marker() ? "true" : "false");
-      } else {
+      }
+      if (!s.problem.empty()) {
         absl::StrAppend(&out, ",\"problem\":", JsonString(s.problem));
       }
+      absl::StrAppend(&out, ",\"damages\":[");
+      for (size_t d = 0; d < s.damages.size(); ++d) {
+        const file::SegmentDamage& damage = s.damages[d];
+        absl::StrAppend(&out, d ? "," : "", "{\"offset\":", damage.offset,
+                        ",\"length\":", damage.length, ",\"torn_tail\":",
+                        damage.torn_tail ? "true" : "false",
+                        ",\"cause\":", JsonString(damage.cause), "}");
+      }
+      out += "]";
       out += "}";
     }
     absl::StrAppend(&out, "],\"records_on_disk\":", records,
@@ -180,7 +227,7 @@ int RunInspect(const std::vector<std::string>& args) {
       out += "}";
     }
     std::cout << out << "}\n";
-    return 0;
+    return damaged ? 1 : 0;
   }
   std::cout << "file buffer " << path << "\n"
             << "  segments: " << segments->size() << ", " << records
@@ -188,13 +235,22 @@ int RunInspect(const std::vector<std::string>& args) {
             << end << ") since the last clear\n";
   for (const auto& s : *segments) {
     std::cout << "  " << s.name << "  " << s.file_size << " bytes  ";
-    if (!s.header_ok) {
+    if (!s.problem.empty()) {
       std::cout << "DAMAGED: " << s.problem << "\n";
     } else if (s.header.is_clear_marker()) {
       std::cout << "clear marker at index " << s.header.first_index << "\n";
     } else {
       std::cout << s.header.record_count << " records from index "
-                << s.header.first_index << "\n";
+                << s.header.first_index
+                << (s.valid_records < s.header.record_count
+                        ? absl::StrCat(", ", s.valid_records, " readable")
+                        : "")
+                << "\n";
+    }
+    for (const file::SegmentDamage& damage : s.damages) {
+      std::cout << "    DAMAGED at offset " << damage.offset << ", "
+                << damage.length << " bytes: " << damage.cause
+                << (damage.torn_tail ? " (torn tail)" : "") << "\n";
     }
   }
   if (!lock.present) {
@@ -211,7 +267,7 @@ int RunInspect(const std::vector<std::string>& args) {
               << (lock.stale ? ", STALE: " + lock.stale_reason : ", live")
               << "\n";
   }
-  return 0;
+  return damaged ? 1 : 0;
 }
 
 int RunUnlock(const std::vector<std::string>& args) {
@@ -230,11 +286,14 @@ int RunUnlock(const std::vector<std::string>& args) {
 
 SYNCSTREAM_REGISTER_COMMAND(file_tail, "file tail",
                             "PATH [-n N] [-f] [--file_follow_seconds S]",
-                            "Print the last lines of a LineFileBuffer.",
+                            "Print the last lines of a LineFileBuffer (exit "
+                            "status 1 if any were lost: damaged, unreadable "
+                            "or, with -f, rotated away before being read).",
                             RunTail);
 SYNCSTREAM_REGISTER_COMMAND(
     file_inspect, "file inspect", "PATH [--json]",
-    "Show a LineFileBuffer's segments, record counts and lock holder.",
+    "Show a LineFileBuffer's segments, record counts, damage and lock "
+    "holder (exit status 1 if anything is damaged).",
     RunInspect);
 SYNCSTREAM_REGISTER_COMMAND(file_unlock, "file unlock", "PATH [--force]",
                             "Remove a LineFileBuffer's lock if it is stale.",

@@ -11,9 +11,11 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -21,11 +23,15 @@
 #include "syncstream/core/status_macros.h"
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/file/internal/shared_file.h"
 
 namespace syncstream::file {
 namespace {
 
-std::string ErrnoText(int err) { return std::strerror(err); }
+using internal::ErrnoText;
+
+constexpr absl::string_view kLineKeptPayload =
+    "type.googleapis.com/syncstream.file.LineKept";
 
 // The segment generations in a buffer's directory, sorted, and the names a
 // writer or a lock left behind (tmp-*, lock.released-*, lock.new-*).
@@ -91,44 +97,18 @@ std::string JoinPath(const std::string& dir, absl::string_view name) {
   return absl::StrCat(dir, "/", name);
 }
 
-// Reads the whole file at `path`. NotFound if it vanished (rotated away).
+// Reads the whole segment at `path`. NotFound if it vanished (rotated
+// away), FailedPrecondition if it is not a regular file.
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return absl::NotFoundError(path);
-    return absl::InternalError(
-        absl::StrCat("segment '", path, "': open: ", ErrnoText(errno)));
-  }
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) {
-    return absl::InternalError(
-        absl::StrCat("segment '", path, "': fstat: ", ErrnoText(errno)));
-  }
-  std::string data(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < data.size()) {
-    ssize_t n = ::pread(fd.get(), &data[got], data.size() - got, got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return absl::InternalError(
-          absl::StrCat("segment '", path, "': read: ", ErrnoText(errno)));
-    }
-    if (n == 0) break;  // shrank (repaired) since fstat
-    got += static_cast<size_t>(n);
-  }
-  data.resize(got);
-  return data;
+  return internal::ReadRegularFile(path, std::numeric_limits<size_t>::max(),
+                                   "segment");
 }
 
 absl::StatusOr<SegmentHeader> ReadHeader(const std::string& path,
                                          absl::string_view name,
                                          uint64_t* file_size) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return absl::NotFoundError(path);
-    return absl::InternalError(
-        absl::StrCat("segment '", path, "': open: ", ErrnoText(errno)));
-  }
+  SYNCSTREAM_ASSIGN_OR_RETURN(
+      UniqueFd fd, internal::OpenRegularFile(path, O_RDONLY, "segment"));
   char buf[kSegmentHeaderSize];
   ssize_t n;
   do {
@@ -161,6 +141,7 @@ struct LineFileBuffer::Snapshot {
     uint64_t generation;
     bool header_ok;
     SegmentHeader header;
+    std::string problem;  // why the header is unusable (!header_ok)
   };
   std::vector<Entry> segments;  // ascending generation
   std::vector<std::string> leftovers;  // tmp-*, lock.released-*, lock.new-*
@@ -183,8 +164,9 @@ LineFileBuffer::LineFileBuffer(std::string path, LineFileBufferOptions options)
       path_(std::move(path)),
       options_(std::move(options)),
       nonce_(RandomNonce()),
-      lock_file_(LockPath(path_), LockFileOptions{options_.host_id,
-                                                  options_.lease}) {}
+      lock_file_(LockPath(path_),
+                 LockFileOptions{options_.host_id, options_.lease,
+                                 options_.share_with_group}) {}
 
 absl::StatusOr<std::unique_ptr<LineFileBuffer>> LineFileBuffer::Open(
     std::string path, LineFileBufferOptions options) {
@@ -197,7 +179,16 @@ absl::StatusOr<std::unique_ptr<LineFileBuffer>> LineFileBuffer::Open(
         "file buffer '", path, "': lease and max_batch_records must be positive"));
   }
   while (path.size() > 1 && path.back() == '/') path.pop_back();
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
+  // Owner only by default, as lines may hold anything. Shared with the
+  // group: setgid, so that every file takes the directory's group (mkdir
+  // ignores the setgid bit and the umask may take the group's: chmod).
+  const mode_t dir_mode = options.share_with_group ? 02770 : 0700;
+  if (::mkdir(path.c_str(), dir_mode & 0777) == 0) {
+    if (options.share_with_group && ::chmod(path.c_str(), dir_mode) != 0) {
+      return absl::InternalError(absl::StrCat(
+          "file buffer '", path, "': chmod: ", ErrnoText(errno)));
+    }
+  } else if (errno != EEXIST) {
     return absl::InternalError(
         absl::StrCat("file buffer '", path, "': mkdir: ", ErrnoText(errno)));
   }
@@ -239,8 +230,23 @@ absl::Status LineFileBuffer::Publish(const Record& record) {
       flusher_ = std::thread([this] { FlushLoop(); });
     }
   }
-  if (commit_now) return Commit(options_.lock_timeout);
-  return absl::OkStatus();
+  if (!commit_now) return absl::OkStatus();
+  absl::Status committed = Commit(options_.lock_timeout);
+  if (committed.ok()) return committed;
+  // The record is queued (Commit keeps a failed batch): say so, so that a
+  // caller who retries does not write the line twice.
+  absl::Status kept(committed.code(),
+                    absl::StrCat("file buffer '", path_,
+                                 "': line kept, not yet committed (a later "
+                                 "Commit, the flusher or the close commits "
+                                 "it: do not write it again): ",
+                                 committed.message()));
+  kept.SetPayload(kLineKeptPayload, absl::Cord("kept"));
+  return kept;
+}
+
+bool LineFileBuffer::LineKept(const absl::Status& status) {
+  return !status.ok() && status.GetPayload(kLineKeptPayload).has_value();
 }
 
 void LineFileBuffer::FlushLoop() {
@@ -295,13 +301,13 @@ absl::Status LineFileBuffer::CommitBatch(const Batch& batch, uint32_t flags,
 }
 
 absl::StatusOr<LineFileBuffer::Snapshot> LineFileBuffer::TakeSnapshot(
-    bool repair, ReadReport* report) {
+    bool repair) {
   Snapshot snap;
   SYNCSTREAM_ASSIGN_OR_RETURN(
       SegmentListing listing,
       ListSegmentDirectory(path_, options_.after_listing_for_testing));
   for (uint64_t generation : listing.generations) {
-    snap.segments.push_back({generation, false, {}});
+    snap.segments.push_back({generation, false, {}, {}});
   }
   snap.leftovers = std::move(listing.leftovers);
   if (!snap.segments.empty()) {
@@ -336,9 +342,8 @@ absl::StatusOr<LineFileBuffer::Snapshot> LineFileBuffer::TakeSnapshot(
       entry.header_ok = true;
       std::lock_guard<std::mutex> guard(header_mutex_);
       header_cache_[entry.generation] = *header;
-    } else if (report != nullptr) {
-      report->unreadable_segments.push_back(
-          std::string(header.status().message()));
+    } else {
+      entry.problem = std::string(header.status().message());
     }
     present.push_back(entry);
   }
@@ -359,9 +364,12 @@ absl::StatusOr<LineFileBuffer::Snapshot> LineFileBuffer::TakeSnapshot(
 void LineFileBuffer::RepairTail(uint64_t generation, SegmentHeader* header) {
   const std::string name = SegmentFileName(generation);
   const std::string path = JoinPath(path_, name);
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  absl::StatusOr<UniqueFd> opened =
+      internal::OpenRegularFile(path, O_RDWR, "segment");
+  if (!opened.ok()) return;
+  UniqueFd fd = *std::move(opened);
   struct stat st;
-  if (!fd || ::fstat(fd.get(), &st) != 0) return;
+  if (::fstat(fd.get(), &st) != 0) return;
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   // The common case in O(1): the size matches the header and the last
   // frame (its offset is in the header) passes its checksum.
@@ -421,12 +429,21 @@ absl::Status LineFileBuffer::LinkSegment(const SegmentHeader& header,
   std::string head;
   EncodeSegmentHeader(header, &head);
   {
-    UniqueFd fd(::open(stage.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                       0644));
-    if (!fd) {
-      return absl::InternalError(absl::StrCat(
-          "file buffer '", path_, "': create staging file: ", ErrnoText(errno)));
+    const mode_t mode = options_.share_with_group ? 0660 : 0600;
+    absl::StatusOr<UniqueFd> created =
+        internal::CreateExclusive(stage, mode, "staging file");
+    if (absl::IsAlreadyExists(created.status())) {
+      // Left by an earlier attempt of this instance, or planted: never
+      // opened (it may be a FIFO or a link), replaced.
+      ::unlink(stage.c_str());
+      created = internal::CreateExclusive(stage, mode, "staging file");
     }
+    if (!created.ok()) {
+      return absl::Status(created.status().code(),
+                          absl::StrCat("file buffer '", path_, "': ",
+                                       created.status().message()));
+    }
+    UniqueFd fd = *std::move(created);
     size_t total = head.size() + frames.size();
     size_t done = 0;
     while (done < total) {
@@ -471,6 +488,12 @@ absl::Status LineFileBuffer::LinkSegment(const SegmentHeader& header,
     }
     // EEXIST: ours after all (a retransmitted NFS link), or fenced.
     auto existing = ReadHeader(target, name, nullptr);
+    if (absl::IsFailedPrecondition(existing.status())) {
+      // Planted after our listing; the next attempt lists it and moves on.
+      return absl::AbortedError(absl::StrCat(
+          "file buffer '", path_, "': write refused: ",
+          existing.status().message(), "; nothing was written"));
+    }
     if (!existing.ok() || existing->writer_nonce != nonce_) {
       return absl::AbortedError(absl::StrCat(
           "file buffer '", path_, "': write refused: generation ",
@@ -492,7 +515,7 @@ absl::Status LineFileBuffer::LinkSegment(const SegmentHeader& header,
 absl::Status LineFileBuffer::CommitLocked(HeldLock& lock, const Batch& batch,
                                           uint32_t flags) {
   SYNCSTREAM_ASSIGN_OR_RETURN(Snapshot snap,
-                              TakeSnapshot(/*repair=*/true, nullptr));
+                              TakeSnapshot(/*repair=*/true));
   if (lock.took_over()) {
     // Burn the generation a paused previous holder would commit next, so
     // that its late write is refused. Never reused: link does not replace.
@@ -508,9 +531,9 @@ absl::Status LineFileBuffer::CommitLocked(HeldLock& lock, const Batch& batch,
       absl::Status burned = LinkSegment(burn, std::string());
       if (burned.ok()) break;
       if (!absl::IsAborted(burned) || attempt == 2) return burned;
-      SYNCSTREAM_ASSIGN_OR_RETURN(snap, TakeSnapshot(true, nullptr));
+      SYNCSTREAM_ASSIGN_OR_RETURN(snap, TakeSnapshot(/*repair=*/true));
     }
-    SYNCSTREAM_ASSIGN_OR_RETURN(snap, TakeSnapshot(false, nullptr));
+    SYNCSTREAM_ASSIGN_OR_RETURN(snap, TakeSnapshot(/*repair=*/false));
   }
   const uint64_t end = snap.end_index();
   const uint64_t clear = snap.clear_index();
@@ -572,48 +595,73 @@ void LineFileBuffer::Rotate(const Snapshot& snap, uint64_t end,
 }
 
 absl::StatusOr<std::vector<Record>> LineFileBuffer::Collect(
-    uint64_t from, size_t limit, uint64_t* next, ReadReport* report) {
+    uint64_t from, size_t limit, bool follow, uint64_t* next,
+    ReadReport* report) {
   constexpr int kAttempts = 4;
   for (int attempt = 0;; ++attempt) {
     ReadReport local;
-    SYNCSTREAM_ASSIGN_OR_RETURN(Snapshot snap, TakeSnapshot(false, &local));
+    SYNCSTREAM_ASSIGN_OR_RETURN(Snapshot snap, TakeSnapshot(/*repair=*/false));
     const uint64_t end = snap.end_index();
     const uint64_t window = std::min<uint64_t>(limit, options_.maxlen);
-    uint64_t lower = std::max<uint64_t>(from, snap.clear_index());
+    const uint64_t wanted = std::max<uint64_t>(from, snap.clear_index());
+    uint64_t lower = wanted;
     if (end > window) lower = std::max<uint64_t>(lower, end - window);
     if (next != nullptr) *next = end;
     std::vector<std::vector<Record>> chunks;  // newest first
     bool vanished = false;
+    // Where the segments read cover [covered, end) without a gap (and
+    // whether an unreadable segment lies just below `covered`): records
+    // in [lower, covered) are gone from the directory.
+    uint64_t covered = end;
+    bool unreadable_below = false;
     for (auto it = snap.segments.rbegin(); it != snap.segments.rend(); ++it) {
-      if (!it->header_ok) continue;
-      const SegmentHeader& h = it->header;
-      if (h.end_index() <= lower) break;
-      if (h.record_count == 0) continue;
       const std::string name = SegmentFileName(it->generation);
+      if (!it->header_ok) {
+        local.unreadable_segments.push_back(it->problem);
+        unreadable_below = true;
+        continue;
+      }
+      const SegmentHeader& h = it->header;
+      if (h.end_index() <= lower) {
+        covered = lower;
+        break;
+      }
+      if (h.record_count == 0) continue;
       auto bytes = ReadWholeFile(JoinPath(path_, name));
       if (absl::IsNotFound(bytes.status())) {
         vanished = true;
         break;
       }
-      if (!bytes.ok()) return bytes.status();
+      unreadable_below = false;
+      covered = std::max(lower, h.first_index);
+      if (!bytes.ok()) {  // replaced since its header was read
+        local.unreadable_segments.push_back(
+            std::string(bytes.status().message()));
+        if (h.first_index <= lower) break;
+        continue;
+      }
       auto decoded = DecodeSegment(*bytes, name);
       if (!decoded.ok()) {
         local.unreadable_segments.push_back(
             std::string(decoded.status().message()));
+        if (h.first_index <= lower) break;
         continue;
       }
       for (SegmentDamage& damage : decoded->damages) {
         local.damages.push_back({name, std::move(damage)});
       }
       std::vector<Record>& records = decoded->records;
-      const uint64_t wanted = h.end_index() - std::max(lower, h.first_index);
-      if (records.size() > wanted) {
-        records.erase(records.begin(), records.end() - wanted);
+      const uint64_t count = h.end_index() - covered;
+      if (records.size() > count) {
+        records.erase(records.begin(), records.end() - count);
       }
       chunks.push_back(std::move(records));
       if (h.first_index <= lower) break;
     }
     if (vanished && attempt + 1 < kAttempts) continue;  // rotated: look again
+    if (follow && !unreadable_below && covered > wanted) {
+      local.rotated_away = covered - wanted;
+    }
     std::vector<Record> out;
     for (auto it = chunks.rbegin(); it != chunks.rend(); ++it) {
       std::move(it->begin(), it->end(), std::back_inserter(out));
@@ -627,17 +675,17 @@ absl::StatusOr<std::vector<Record>> LineFileBuffer::Read(size_t n,
                                                          ReadReport* report) {
   SYNCSTREAM_RETURN_IF_ERROR(Commit(options_.lock_timeout));
   if (n == 0) return std::vector<Record>();
-  return Collect(0, n, nullptr, report);
+  return Collect(0, n, /*follow=*/false, nullptr, report);
 }
 
 absl::StatusOr<std::vector<Record>> LineFileBuffer::ReadFrom(
     uint64_t from, uint64_t* next, ReadReport* report) {
-  return Collect(from, options_.maxlen, next, report);
+  return Collect(from, options_.maxlen, /*follow=*/true, next, report);
 }
 
 absl::StatusOr<size_t> LineFileBuffer::Size() {
   SYNCSTREAM_RETURN_IF_ERROR(Commit(options_.lock_timeout));
-  SYNCSTREAM_ASSIGN_OR_RETURN(Snapshot snap, TakeSnapshot(false, nullptr));
+  SYNCSTREAM_ASSIGN_OR_RETURN(Snapshot snap, TakeSnapshot(/*repair=*/false));
   return static_cast<size_t>(std::min<uint64_t>(
       options_.maxlen, snap.end_index() - snap.clear_index()));
 }
@@ -649,7 +697,7 @@ absl::Status LineFileBuffer::Clear() {
 }
 
 absl::StatusOr<std::vector<SegmentInfo>> LineFileBuffer::ListSegments(
-    const std::string& path) {
+    const std::string& path, bool check_frames) {
   SYNCSTREAM_ASSIGN_OR_RETURN(SegmentListing listing,
                               ListSegmentDirectory(path, nullptr));
   std::vector<SegmentInfo> present;
@@ -657,7 +705,8 @@ absl::StatusOr<std::vector<SegmentInfo>> LineFileBuffer::ListSegments(
     SegmentInfo info;
     info.generation = generation;
     info.name = SegmentFileName(generation);
-    auto header = ReadHeader(JoinPath(path, info.name), info.name, &info.file_size);
+    const std::string file = JoinPath(path, info.name);
+    auto header = ReadHeader(file, info.name, &info.file_size);
     if (absl::IsNotFound(header.status())) continue;  // rotated away meanwhile
     if (header.ok()) {
       info.header = *header;
@@ -665,9 +714,39 @@ absl::StatusOr<std::vector<SegmentInfo>> LineFileBuffer::ListSegments(
     } else {
       info.problem = std::string(header.status().message());
     }
+    if (check_frames && info.header_ok) CheckFrames(file, &info);
     present.push_back(std::move(info));
   }
   return present;
+}
+
+void LineFileBuffer::CheckFrames(const std::string& file, SegmentInfo* info) {
+  auto bytes = ReadWholeFile(file);
+  if (!bytes.ok()) {
+    info->problem = std::string(bytes.status().message());
+    return;
+  }
+  // As a reader decodes it: frames and records that fail their checks.
+  auto decoded = DecodeSegment(*bytes, info->name);
+  if (!decoded.ok()) {
+    info->problem = std::string(decoded.status().message());
+    return;
+  }
+  info->valid_records = static_cast<uint32_t>(decoded->records.size());
+  info->damages = std::move(decoded->damages);
+  // Cut at a frame boundary, a file shows no bad frame: only its size
+  // tells (a reader finds fewer records than the header counts).
+  const uint64_t expected = kSegmentHeaderSize + info->header.payload_bytes;
+  if (bytes->size() < expected &&
+      (info->damages.empty() || !info->damages.back().torn_tail)) {
+    SegmentDamage torn;
+    torn.offset = bytes->size();
+    torn.length = expected - bytes->size();
+    torn.torn_tail = true;
+    torn.cause = absl::StrCat("file ends ", torn.length,
+                              " bytes before the end its header gives");
+    info->damages.push_back(std::move(torn));
+  }
 }
 
 }  // namespace syncstream::file

@@ -16,6 +16,15 @@
 // `flush_interval` (a background thread), on Commit(), before Read/Size/Clear
 // of this instance, and at destruction (pending partial lines included).
 //
+// A writing call (Write, stream(), Flush, SendEof, SendError, SendWarning, a
+// Writer's calls) queues its records before it commits anything, so it never
+// drops a line. When it commits (durability kAlways, or a full batch) and
+// the commit fails, it returns that failure -- DeadlineExceeded: the lock was
+// not had within `lock_timeout`; Aborted: this holder was fenced; others
+// from the disk -- with LineKept(status) true: the line is kept, queued,
+// and the next Commit, the flusher or the destructor commits it. Do not
+// write it again (it would be committed twice); call Commit() to retry.
+//
 // Disk format (a directory; see segment_format.h for the bytes):
 //   seg-<GENERATION>   immutable segment files: a checksummed header (the
 //                      generation, the buffer-wide index of its first record,
@@ -25,6 +34,13 @@
 //   lock               the lock file (lock_file.h)
 //   tmp-*              staging files of writers at work (or dead ones:
 //                      removed by a later holder)
+// The directory is created 0700 and every file 0600 (2770 and 0660 with
+// `share_with_group`). Anything in it may have been planted: files are
+// opened without following links and without blocking (O_NOFOLLOW,
+// O_NONBLOCK); a FIFO, link or other non-regular file under a segment's
+// name is refused (FailedPrecondition: "not a regular file"), reported as an
+// unreadable segment, and skipped; one under the lock's name is replaced as
+// a damaged lock is (lock_file.h).
 //
 // Committing a batch, holding the lock:
 //  1. list the directory; the newest segment gives the next record index and
@@ -121,16 +137,31 @@ struct LineFileBufferOptions {
   // snapshot takes, before they are used (to drop a name the way a listing
   // that races with link(2) can).
   std::function<void(std::vector<std::string>* names)> after_listing_for_testing;
+  // Who may read and write the buffer. false: the owner only (the
+  // directory is created 0700, segments and the lock 0600), since lines
+  // may hold anything. true: the members of the directory's group too (it
+  // is created 2770: setgid, so that every file takes its group; files
+  // 0660), whatever the umask. A directory that exists keeps its mode.
+  bool share_with_group = false;
 };
 
-// Damage met while reading.
+// Damage met while reading, and records a follower missed.
 struct ReadReport {
   struct Entry {
     std::string segment;
     SegmentDamage damage;
   };
+  // Damaged stretches of the segments read (their records are skipped).
   std::vector<Entry> damages;
-  std::vector<std::string> unreadable_segments;  // "name: cause"
+  // Segments in the range read whose records are all lost: header damaged,
+  // or not a regular file (a FIFO or link planted under a segment's name,
+  // never opened in a way that could block): "segment 'PATH': cause".
+  std::vector<std::string> unreadable_segments;
+  // ReadFrom only: records at or after `from` (and after the last clear)
+  // that it could not return because they were gone before it read them:
+  // rotated away, or older than this instance's newest `maxlen`. Records
+  // lost to damage are not counted here.
+  uint64_t rotated_away = 0;
 };
 
 // A segment as `inspect` shows it.
@@ -138,11 +169,19 @@ struct SegmentInfo {
   std::string name;
   uint64_t generation = 0;
   bool header_ok = false;
+  // Why the segment cannot be read (header damaged, not a regular file).
   std::string problem;
   SegmentHeader header;
   uint64_t file_size = 0;
+  // With ListSegments' `check_frames`: the records that pass every check,
+  // and the damaged stretches a reader skips (a file shorter than its
+  // header says is a torn tail at its end).
+  uint32_t valid_records = 0;
+  std::vector<SegmentDamage> damages;
 };
 
+// Thread-safe: any thread may write, commit and read; one commit runs at a
+// time per instance.
 class LineFileBuffer : public LineWriter {
  public:
   // Opens (creating the directory if needed) the buffer at `path`.
@@ -159,6 +198,11 @@ class LineFileBuffer : public LineWriter {
   uint64_t committed_records() const {
     return committed_records_.load(std::memory_order_acquire);
   }
+
+  // Whether `status`, returned by a writing call, says the line was kept
+  // (queued, to be committed later: see "A writing call" above). False for
+  // OK.
+  static bool LineKept(const absl::Status& status);
 
   // Commits every queued record of this instance. Aborted if this holder
   // was fenced (the records stay queued), DeadlineExceeded if the lock
@@ -189,9 +233,11 @@ class LineFileBuffer : public LineWriter {
   // The segments in the directory, oldest first (no lock taken), listed as
   // readers list them: a generation between two listed ones is looked up
   // by name, since the listing may have missed it (see "Reading" above);
-  // one that is gone is left out. NotFound when `path` does not exist.
+  // one that is gone is left out. With `check_frames`, every segment is
+  // read whole and its frames checked as a reader checks them (damages,
+  // valid_records). NotFound when `path` does not exist.
   static absl::StatusOr<std::vector<SegmentInfo>> ListSegments(
-      const std::string& path);
+      const std::string& path, bool check_frames = false);
   static std::string LockPath(const std::string& path);
 
  protected:
@@ -214,13 +260,14 @@ class LineFileBuffer : public LineWriter {
                             uint32_t flags);
   // Cuts a torn or damaged tail off the newest segment (lock held).
   void RepairTail(uint64_t generation, SegmentHeader* header);
-  absl::StatusOr<Snapshot> TakeSnapshot(bool repair, ReadReport* report);
+  absl::StatusOr<Snapshot> TakeSnapshot(bool repair);
   absl::Status LinkSegment(const SegmentHeader& header,
                            const std::string& frames);
   void Rotate(const Snapshot& snapshot, uint64_t end, uint64_t clear);
   absl::StatusOr<std::vector<Record>> Collect(uint64_t from, size_t limit,
-                                              uint64_t* next,
+                                              bool follow, uint64_t* next,
                                               ReadReport* report);
+  static void CheckFrames(const std::string& file, SegmentInfo* info);
 
   const std::string path_;
   const LineFileBufferOptions options_;

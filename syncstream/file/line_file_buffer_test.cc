@@ -4,11 +4,13 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -481,6 +483,184 @@ TEST(LineFileBufferTest, LockTimeoutKeepsRecordsQueued) {
   auto records = reader->Read();
   ASSERT_TRUE(records.ok());
   EXPECT_THAT(Texts(*records), ElementsAre("waits for the lock"));
+}
+
+// A Write that commits (a full batch) and cannot have the lock in time
+// returns DeadlineExceeded, but the line is queued: the status says it was
+// kept, and a caller who trusts it (no retry) gets the line exactly once.
+TEST(LineFileBufferTest, TimedOutWriteSaysTheLineWasKept) {
+  std::string dir = NewDir("kept");
+  LineFileBufferOptions options;
+  options.maxlen = 10;
+  options.max_batch_records = 1;  // every line commits
+  options.lock_timeout = absl::Milliseconds(100);
+  options.flush_interval = absl::Hours(1);
+  auto writer = LineFileBuffer::Open(dir, options);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  EXPECT_FALSE(LineFileBuffer::LineKept(absl::OkStatus()));
+  {
+    LockFile other(LineFileBuffer::LockPath(dir),
+                   {"other-host", absl::Seconds(30)});
+    auto held = other.Acquire(absl::Seconds(5));
+    ASSERT_TRUE(held.ok()) << held.status();
+    absl::Status status = (*writer)->Write("only once\n");
+    EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
+    EXPECT_TRUE(LineFileBuffer::LineKept(status)) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("line kept"));
+    EXPECT_THAT(std::string(status.message()), HasSubstr("other-host"));
+    // A failure that is not a writing call's says nothing of the kind.
+    EXPECT_FALSE(LineFileBuffer::LineKept((*writer)->Commit()));
+  }
+  ASSERT_TRUE((*writer)->Commit().ok());
+  auto records = OpenBuffer(dir, 10)->Read();
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_THAT(Texts(*records), ElementsAre("only once"));
+}
+
+// Lines on a shared disk may hold anything: by default only the owner can
+// read them, whatever the umask; share_with_group opens them to the
+// directory's group (setgid directory) and no further.
+TEST(LineFileBufferTest, FilesAreOwnerOnlyUnlessSharedWithTheGroup) {
+  const mode_t old_umask = ::umask(0);  // the widest: nothing masked
+  for (bool shared : {false, true}) {
+    SCOPED_TRACE(shared ? "share_with_group" : "default");
+    std::string dir = NewDir(shared ? "mode-group" : "mode-owner");
+    LineFileBufferOptions options;
+    options.maxlen = 10;
+    options.share_with_group = shared;
+    mode_t lock_mode = 0;
+    const std::string lock_path = LineFileBuffer::LockPath(dir);
+    options.before_link_for_testing = [&lock_mode, lock_path] {
+      struct stat st;
+      if (::stat(lock_path.c_str(), &st) == 0) lock_mode = st.st_mode & 07777;
+    };
+    auto buffer = LineFileBuffer::Open(dir, options);
+    ASSERT_TRUE(buffer.ok()) << buffer.status();
+    (*buffer)->stream() << "secret\n";
+    ASSERT_TRUE((*buffer)->Commit().ok());
+    struct stat st;
+    ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, shared ? 02770u : 0700u);
+    std::vector<std::string> segments = SegmentPaths(dir);
+    ASSERT_EQ(segments.size(), 1u);
+    ASSERT_EQ(::stat(segments[0].c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, shared ? 0660u : 0600u);
+    EXPECT_EQ(lock_mode, shared ? 0660u : 0600u);
+  }
+  ::umask(old_umask);
+}
+
+// A FIFO (or a link) named like the next segment, or like the lock, must
+// not hang a writer or a reader: it is refused as not a regular file,
+// reported, and skipped. The writer runs in a child so that a hang fails
+// the test within its timeout instead of blocking it.
+TEST(LineFileBufferTest, FifoOrLinkNamedLikeASegmentOrTheLockHangsNoOne) {
+  std::string dir = NewDir("fifo");
+  auto writer = OpenBuffer(dir, 100);
+  ASSERT_TRUE(writer);
+  CommitBatches(*writer, 1, 2);
+  const std::string fifo = dir + "/" + SegmentFileName(2);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(::symlink("/etc/hostname",
+                      (dir + "/" + SegmentFileName(3)).c_str()), 0);
+  ASSERT_EQ(::mkfifo(LineFileBuffer::LockPath(dir).c_str(), 0600), 0);
+  auto child = ChildProcess::Fork([dir] {
+    LineFileBufferOptions options;
+    options.maxlen = 100;
+    options.lease = absl::Milliseconds(200);  // the FIFO lock is replaced
+    options.lock_timeout = absl::Seconds(20);
+    auto buffer = LineFileBuffer::Open(dir, options);
+    if (!buffer.ok()) return 2;
+    (*buffer)->stream() << "after the fifo\n";
+    absl::Status status = (*buffer)->Commit();
+    if (!status.ok()) {
+      std::fprintf(stderr, "commit: %s\n", status.ToString().c_str());
+      return 3;
+    }
+    return 0;
+  });
+  ASSERT_TRUE(child.ok()) << child.status();
+  auto status = child->Wait(absl::Seconds(60));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(status->success()) << status->ToString();
+
+  auto reader = OpenBuffer(dir, 100);
+  ReadReport report;
+  auto records = reader->Read(100, &report);
+  ASSERT_TRUE(records.ok()) << records.status();
+  EXPECT_THAT(Texts(*records), ElementsAre("0:0", "0:1", "after the fifo"));
+  ASSERT_EQ(report.unreadable_segments.size(), 2u);
+  EXPECT_THAT(report.unreadable_segments[0], HasSubstr("a symbolic link"));
+  EXPECT_THAT(report.unreadable_segments[1], HasSubstr("a FIFO"));
+  auto listed = LineFileBuffer::ListSegments(dir, /*check_frames=*/true);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  // seg-1, the FIFO, the link, the generation burned when the FIFO lock
+  // was replaced (a takeover), the new line.
+  ASSERT_EQ(listed->size(), 5u);
+  EXPECT_THAT((*listed)[1].problem, HasSubstr("not a regular file (a FIFO)"));
+  EXPECT_THAT((*listed)[2].problem, HasSubstr("(a symbolic link)"));
+  EXPECT_TRUE(listed->back().header_ok);
+  EXPECT_EQ(listed->back().valid_records, 1u);
+}
+
+// A follower told how many records were rotated away before it read them
+// (not left to subtract indexes); damage is not counted as rotation.
+TEST(LineFileBufferTest, ReadFromCountsRecordsRotatedAwayBeforeItRead) {
+  std::string dir = NewDir("rotated");
+  auto writer = OpenBuffer(dir, 10);
+  ASSERT_TRUE(writer);
+  CommitBatches(*writer, 1, 5);
+  LineFileBufferOptions options;
+  options.maxlen = std::numeric_limits<size_t>::max();
+  auto follower = LineFileBuffer::Open(dir, options);
+  ASSERT_TRUE(follower.ok());
+  uint64_t next = 0;
+  ReadReport report;
+  auto records = (*follower)->ReadFrom(0, &next, &report);
+  ASSERT_TRUE(records.ok());
+  EXPECT_EQ(records->size(), 5u);
+  EXPECT_EQ(report.rotated_away, 0u);
+  CommitBatches(*writer, 5, 10);  // 50 more; maxlen 10 keeps the last 10
+  records = (*follower)->ReadFrom(next, &next, &report);
+  ASSERT_TRUE(records.ok());
+  EXPECT_EQ(next, 55u);
+  EXPECT_EQ(records->size(), 10u);
+  EXPECT_EQ(records->front().text, "4:0");
+  EXPECT_EQ(report.rotated_away, 40u);
+  EXPECT_TRUE(report.damages.empty());
+}
+
+// `syncstream file inspect` checks frames as readers do: a damaged middle
+// frame and a tail cut at a frame boundary (no bad frame, only a short
+// file) are both shown.
+TEST(LineFileBufferTest, ListSegmentsWithFrameChecksShowsDamage) {
+  std::string dir = NewDir("inspect");
+  auto writer = OpenBuffer(dir, 100);
+  ASSERT_TRUE(writer);
+  CommitBatches(*writer, 2, 10);
+  std::vector<std::string> segments = SegmentPaths(dir);
+  ASSERT_EQ(segments.size(), 2u);
+  DamageFile(segments[0], kSegmentHeaderSize + 20, false);
+  // Cut the last frame off whole.
+  auto decoded = LineFileBuffer::ListSegments(dir);
+  ASSERT_TRUE(decoded.ok());
+  const SegmentHeader& second = (*decoded)[1].header;
+  ASSERT_EQ(::truncate(segments[1].c_str(), second.last_frame_offset), 0);
+  auto plain = LineFileBuffer::ListSegments(dir);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE((*plain)[0].damages.empty());  // headers only
+  auto checked = LineFileBuffer::ListSegments(dir, /*check_frames=*/true);
+  ASSERT_TRUE(checked.ok()) << checked.status();
+  ASSERT_EQ(checked->size(), 2u);
+  const SegmentInfo& first = (*checked)[0];
+  ASSERT_EQ(first.damages.size(), 1u);
+  EXPECT_FALSE(first.damages[0].torn_tail);
+  EXPECT_EQ(first.valid_records, 9u);
+  const SegmentInfo& cut = (*checked)[1];
+  ASSERT_EQ(cut.damages.size(), 1u);
+  EXPECT_TRUE(cut.damages[0].torn_tail);
+  EXPECT_EQ(cut.damages[0].offset, second.last_frame_offset);
+  EXPECT_EQ(cut.valid_records, 9u);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -21,13 +22,14 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/file/internal/shared_file.h"
 
 namespace syncstream::file {
 namespace {
 
-constexpr absl::string_view kLockHeaderLine = "syncstream-lock 1";
+using internal::ErrnoText;
 
-std::string ErrnoText(int err) { return std::strerror(err); }
+constexpr absl::string_view kLockHeaderLine = "syncstream-lock 1";
 
 std::string Hostname() {
   char buf[256] = {};
@@ -44,36 +46,31 @@ std::string SanitizeField(absl::string_view value) {
   return out;
 }
 
+// The host id written into this process's locks.
+std::string LocalHostId(absl::string_view configured) {
+  return configured.empty() ? Hostname() : SanitizeField(configured);
+}
+
 uint32_t Crc(absl::string_view text) {
   return static_cast<uint32_t>(
       crc32(0, reinterpret_cast<const Bytef*>(text.data()),
             static_cast<uInt>(text.size())));
 }
 
-// Reads up to `max` bytes of the file at `path`, freshly opened by path.
-// NotFound if it does not exist.
-absl::StatusOr<std::string> ReadByPath(const std::string& path, size_t max) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    int err = errno;
-    if (err == ENOENT) return absl::NotFoundError(path);
-    return absl::InternalError(
-        absl::StrCat("lock '", path, "': open: ", ErrnoText(err)));
+// Reads the lock file at `path`, freshly opened by path. NotFound if it does
+// not exist. Something that is not a regular file (a FIFO, a link: planted,
+// never written by a holder) reads as kNotALock plus the reason, content no
+// holder writes, so that it is judged like a damaged lock: replaced once it
+// has sat unchanged for a lease.
+constexpr absl::string_view kNotALock = "not a lock file: ";
+
+absl::StatusOr<std::string> ReadByPath(const std::string& path) {
+  absl::StatusOr<std::string> content =
+      internal::ReadRegularFile(path, kLockFileSize, "lock");
+  if (absl::IsFailedPrecondition(content.status())) {
+    return absl::StrCat(kNotALock, content.status().message());
   }
-  std::string data(max, '\0');
-  size_t got = 0;
-  while (got < max) {
-    ssize_t n = ::pread(fd.get(), &data[got], max - got, got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return absl::InternalError(
-          absl::StrCat("lock '", path, "': read: ", ErrnoText(errno)));
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  data.resize(got);
-  return data;
+  return content;
 }
 
 absl::Status WriteAllAt(int fd, absl::string_view data, const std::string& what) {
@@ -90,9 +87,11 @@ absl::Status WriteAllAt(int fd, absl::string_view data, const std::string& what)
   return absl::OkStatus();
 }
 
-// Stale by the rules an inspector can apply in one look.
+// Stale by the rules an inspector can apply in one look. `host_id` is this
+// process's host identity as written into its own locks: the dead-pid rule
+// applies to holders that wrote the same one (and the same boot id).
 bool StaleByRules(const LockHolder& holder, absl::Time now,
-                  std::string* reason) {
+                  absl::string_view host_id, std::string* reason) {
   absl::Duration age = now - holder.heartbeat;
   if (age > holder.lease) {
     *reason = absl::StrCat("heartbeat ", absl::FormatDuration(age),
@@ -100,7 +99,7 @@ bool StaleByRules(const LockHolder& holder, absl::Time now,
     return true;
   }
   static const std::string& boot = ThisBootId();
-  if (holder.host == Hostname() && !boot.empty() && holder.boot_id == boot &&
+  if (holder.host == host_id && !boot.empty() && holder.boot_id == boot &&
       holder.pid > 0 && ::kill(static_cast<pid_t>(holder.pid), 0) != 0 &&
       errno == ESRCH) {
     *reason = absl::StrCat("holder pid ", holder.pid, " is gone (same host)");
@@ -210,8 +209,11 @@ struct LockFile::Observation {
 LockFile::LockFile(std::string path, LockFileOptions options)
     : path_(std::move(path)),
       options_(std::move(options)),
-      host_id_(options_.host_id.empty() ? Hostname()
-                                        : SanitizeField(options_.host_id)) {}
+      host_id_(LocalHostId(options_.host_id)) {}
+
+mode_t LockFile::file_mode() const {
+  return options_.share_with_group ? 0660 : 0600;
+}
 
 LockHolder LockFile::NewHolder() const {
   LockHolder h;
@@ -226,15 +228,13 @@ LockHolder LockFile::NewHolder() const {
 }
 
 absl::StatusOr<bool> LockFile::TryCreate(UniqueFd* fd, LockHolder* holder) {
-  UniqueFd created(
-      ::open(path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!created) {
-    if (errno == EEXIST) return false;
-    return absl::InternalError(
-        absl::StrCat("lock '", path_, "': create: ", ErrnoText(errno)));
-  }
+  absl::StatusOr<UniqueFd> created =
+      internal::CreateExclusive(path_, file_mode(), "lock");
+  if (absl::IsAlreadyExists(created.status())) return false;
+  if (!created.ok()) return created.status();
   *holder = NewHolder();
-  absl::Status written = WriteAllAt(created.get(), EncodeLockHolder(*holder), path_);
+  absl::Status written =
+      WriteAllAt(created->get(), EncodeLockHolder(*holder), path_);
   if (!written.ok()) {
     ::unlink(path_.c_str());
     return written;
@@ -242,11 +242,11 @@ absl::StatusOr<bool> LockFile::TryCreate(UniqueFd* fd, LockHolder* holder) {
   // Read back by path: on NFS a retransmitted exclusive create can report
   // EEXIST for our own file, or success for someone else's; the nonce
   // decides.
-  auto back = ReadByPath(path_, kLockFileSize);
+  auto back = ReadByPath(path_);
   if (!back.ok()) return false;
   auto decoded = DecodeLockHolder(*back, path_);
   if (!decoded.ok() || decoded->nonce != holder->nonce) return false;
-  *fd = std::move(created);
+  *fd = *std::move(created);
   return true;
 }
 
@@ -254,15 +254,13 @@ absl::StatusOr<bool> LockFile::TryTakeOver(const std::string& stale_content,
                                            UniqueFd* fd, LockHolder* holder) {
   const std::string takeover_path = path_ + ".takeover";
   {
-    UniqueFd guard(::open(takeover_path.c_str(),
-                          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (!guard) {
-      if (errno == EEXIST) return false;  // another taker is at work
-      return absl::InternalError(absl::StrCat(
-          "lock '", path_, "': create takeover guard: ", ErrnoText(errno)));
-    }
+    absl::StatusOr<UniqueFd> guard =
+        internal::CreateExclusive(takeover_path, file_mode(), "lock guard");
+    // AlreadyExists: another taker is at work.
+    if (absl::IsAlreadyExists(guard.status())) return false;
+    if (!guard.ok()) return guard.status();
     LockHolder me = NewHolder();
-    WriteAllAt(guard.get(), EncodeLockHolder(me), takeover_path).IgnoreError();
+    WriteAllAt(guard->get(), EncodeLockHolder(me), takeover_path).IgnoreError();
   }
   // From here we are the only taker; remove the guard whatever happens.
   struct GuardRemover {
@@ -270,31 +268,28 @@ absl::StatusOr<bool> LockFile::TryTakeOver(const std::string& stale_content,
     ~GuardRemover() { ::unlink(path.c_str()); }
   } remover{takeover_path};
 
-  auto current = ReadByPath(path_, kLockFileSize);
+  auto current = ReadByPath(path_);
   if (!current.ok() || *current != stale_content) return false;
 
   const std::string new_path =
       absl::StrFormat("%s.new-%016x", path_, RandomNonce());
-  UniqueFd created(
-      ::open(new_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!created) {
-    return absl::InternalError(absl::StrCat("lock '", path_, "': create '",
-                                            new_path, "': ", ErrnoText(errno)));
-  }
+  absl::StatusOr<UniqueFd> created =
+      internal::CreateExclusive(new_path, file_mode(), "lock");
+  if (!created.ok()) return created.status();
   *holder = NewHolder();
   absl::Status written =
-      WriteAllAt(created.get(), EncodeLockHolder(*holder), new_path);
+      WriteAllAt(created->get(), EncodeLockHolder(*holder), new_path);
   if (!written.ok() || ::rename(new_path.c_str(), path_.c_str()) != 0) {
     ::unlink(new_path.c_str());
     if (!written.ok()) return written;
     return absl::InternalError(absl::StrCat(
         "lock '", path_, "': replace stale lock: ", ErrnoText(errno)));
   }
-  auto back = ReadByPath(path_, kLockFileSize);
+  auto back = ReadByPath(path_);
   if (!back.ok()) return false;
   auto decoded = DecodeLockHolder(*back, path_);
   if (!decoded.ok() || decoded->nonce != holder->nonce) return false;
-  *fd = std::move(created);
+  *fd = *std::move(created);
   return true;
 }
 
@@ -315,7 +310,7 @@ absl::StatusOr<std::unique_ptr<HeldLock>> LockFile::Acquire(
           new HeldLock(this, std::move(fd), std::move(me), false, {}));
     }
     // Held (or being created): is it stale?
-    auto content = ReadByPath(path_, kLockFileSize);
+    auto content = ReadByPath(path_);
     if (content.ok()) {
       const absl::Time now = ::syncstream::Now();
       if (!seen || seen->content != *content) {
@@ -324,9 +319,11 @@ absl::StatusOr<std::unique_ptr<HeldLock>> LockFile::Acquire(
       auto holder = DecodeLockHolder(*content, path_);
       std::string reason;
       bool stale = false;
-      if (holder.ok()) {
+      if (absl::StartsWith(*content, kNotALock)) {
+        last_holder = *content;
+      } else if (holder.ok()) {
         last_holder = absl::StrCat(holder->host, " pid ", holder->pid);
-        stale = StaleByRules(*holder, now, &reason);
+        stale = StaleByRules(*holder, now, host_id_, &reason);
       }
       const absl::Duration lease =
           holder.ok() ? std::max(holder->lease, options_.lease) : options_.lease;
@@ -341,7 +338,7 @@ absl::StatusOr<std::unique_ptr<HeldLock>> LockFile::Acquire(
         }
         // A taker that died holding the takeover guard: remove the guard
         // once it has sat unchanged for a lease.
-        auto guard = ReadByPath(path_ + ".takeover", kLockFileSize);
+        auto guard = ReadByPath(path_ + ".takeover");
         if (guard.ok()) {
           if (!seen_guard || seen_guard->content != *guard) {
             seen_guard = Observation{*guard, now};
@@ -363,9 +360,10 @@ absl::StatusOr<std::unique_ptr<HeldLock>> LockFile::Acquire(
   }
 }
 
-LockState LockFile::Inspect(const std::string& path) {
+LockState LockFile::Inspect(const std::string& path,
+                            absl::string_view host_id) {
   LockState state;
-  auto content = ReadByPath(path, kLockFileSize);
+  auto content = ReadByPath(path);
   if (!content.ok()) {
     if (!absl::IsNotFound(content.status())) {
       state.present = true;
@@ -374,6 +372,12 @@ LockState LockFile::Inspect(const std::string& path) {
     return state;
   }
   state.present = true;
+  if (absl::StartsWith(*content, kNotALock)) {
+    state.problem = content->substr(kNotALock.size());
+    state.stale = true;
+    state.stale_reason = "not a lock file (no holder made it)";
+    return state;
+  }
   auto holder = DecodeLockHolder(*content, path);
   if (!holder.ok()) {
     state.problem = std::string(holder.status().message());
@@ -395,7 +399,8 @@ LockState LockFile::Inspect(const std::string& path) {
   state.holder = *holder;
   const absl::Time now = ::syncstream::Now();
   state.heartbeat_age = now - holder->heartbeat;
-  state.stale = StaleByRules(*holder, now, &state.stale_reason);
+  state.stale =
+      StaleByRules(*holder, now, LocalHostId(host_id), &state.stale_reason);
   return state;
 }
 
@@ -454,7 +459,7 @@ void HeldLock::RenewLoop() {
 }
 
 absl::Status HeldLock::Verify() const {
-  auto content = ReadByPath(owner_->path_, kLockFileSize);
+  auto content = ReadByPath(owner_->path_);
   uint64_t nonce;
   {
     std::lock_guard<std::mutex> guard(mutex_);
@@ -499,7 +504,7 @@ absl::Status HeldLock::Release() {
                            : absl::InternalError(absl::StrCat(
                                  "lock '", path, "': release: ", ErrnoText(errno)));
   }
-  auto content = ReadByPath(aside, kLockFileSize);
+  auto content = ReadByPath(aside);
   absl::Status status;
   if (content.ok()) {
     auto decoded = DecodeLockHolder(*content, path);

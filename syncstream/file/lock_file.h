@@ -21,8 +21,9 @@
 //       - this waiter saw the same content unchanged for a whole lease on its
 //         own monotonic clock (robust against clock skew; also covers a lock
 //         file left empty by a creator killed before writing it), or
-//       - the holder is on this host (same host id and boot id) and its pid
-//         no longer exists;
+//       - the holder is on this host (the same host id as this LockFile's,
+//         configured or the hostname, and the same boot id) and its pid no
+//         longer exists;
 //  3. a stale lock is taken over race-free: the taker first creates
 //     PATH.takeover with O_EXCL (one taker at a time), re-reads PATH to check
 //     it is still the same stale content, then atomically replaces it with
@@ -32,6 +33,12 @@
 //     a lease in the same way.
 //  4. otherwise wait (polling with backoff) until the deadline:
 //     DeadlineExceeded names the holder.
+//
+// PATH and every helper file are created with O_EXCL, mode 0600 (0660 with
+// `share_with_group`), and opened without following links or blocking; a
+// FIFO or other non-regular file at PATH is no lock: it reads as damaged
+// content and is replaced, like any damaged lock, once it has sat unchanged
+// for a lease.
 //
 // A lock can still be lost (the holder paused past its lease, or a second-
 // level race on a dead taker): HeldLock::Verify() tells, and the data written
@@ -91,6 +98,9 @@ struct LockFileOptions {
   std::string host_id;
   // A holder that has not renewed for this long may be taken over.
   absl::Duration lease = absl::Seconds(2);
+  // Lock files readable and writable by the owner only (0600), or with
+  // this set by the group too (0660, whatever the umask).
+  bool share_with_group = false;
 };
 
 // A lock as seen by an inspector at one moment.
@@ -106,6 +116,8 @@ struct LockState {
 
 class HeldLock;
 
+// Thread-safe: acquisitions from several threads are independent (each
+// competes for the file like another process would).
 class LockFile {
  public:
   LockFile(std::string path, LockFileOptions options);
@@ -119,8 +131,11 @@ class LockFile {
   // Acquires the lock, waiting at most `timeout`.
   absl::StatusOr<std::unique_ptr<HeldLock>> Acquire(absl::Duration timeout);
 
-  // One look at the lock at `path` (no waiting).
-  static LockState Inspect(const std::string& path);
+  // One look at the lock at `path` (no waiting), judged by a process whose
+  // host id is `host_id` ("" = the hostname; the dead-pid rule applies to
+  // holders with the same host id and boot id).
+  static LockState Inspect(const std::string& path,
+                           absl::string_view host_id = "");
   // Removes the lock at `path` if it is stale (or unconditionally with
   // `force`). FailedPrecondition if it is live and not forced.
   static absl::Status Break(const std::string& path, bool force);
@@ -133,6 +148,7 @@ class LockFile {
   absl::StatusOr<bool> TryTakeOver(const std::string& stale_content,
                                    UniqueFd* fd, LockHolder* holder);
   LockHolder NewHolder() const;
+  mode_t file_mode() const;
 
   const std::string path_;
   const LockFileOptions options_;
@@ -140,7 +156,7 @@ class LockFile {
 };
 
 // An acquired lock (RAII, move-only through unique_ptr): renews the heartbeat
-// from a thread while it lives, released on destruction.
+// from a thread while it lives, released on destruction. Thread-safe.
 class HeldLock {
  public:
   ~HeldLock();

@@ -1,6 +1,7 @@
 #include "syncstream/file/lock_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/child_process.h"
 #include "syncstream/core/deadline.h"
 
 namespace syncstream::file {
@@ -118,6 +120,57 @@ TEST(LockFileTest, LiveHolderRenewsAndIsNotTakenOver) {
   EXPECT_EQ(blocked.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_TRUE((*held)->Verify().ok());
   EXPECT_GT((*held)->holder().heartbeat_count, 0u);
+}
+
+// The "holder's process is gone" rule compares the holder's host id with the
+// one this process writes into its locks (configured, as tests and
+// containers set it), not with the hostname: a holder killed on this host
+// is taken over at once, not after its whole (here 30 s) lease.
+TEST(LockFileTest, KilledHolderWithACustomHostIdIsTakenOverAtOnce) {
+  std::string path = TempLockPath("custom-host");
+  const LockFileOptions options{"custom-host", absl::Seconds(30)};
+  auto child = ChildProcess::Fork([path, options] {
+    LockFile lock(path, options);
+    auto held = lock.Acquire(absl::Seconds(5));
+    if (!held.ok()) return 2;
+    held->release();  // dies holding it
+    return 0;
+  });
+  ASSERT_TRUE(child.ok()) << child.status();
+  auto status = child->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_TRUE(status->success()) << status->ToString();
+  EXPECT_FALSE(LockFile::Inspect(path, "another-host").stale);
+  LockState state = LockFile::Inspect(path, "custom-host");
+  EXPECT_TRUE(state.stale);
+  EXPECT_NE(state.stale_reason.find("is gone"), std::string::npos)
+      << state.stale_reason;
+  LockFile taker(path, options);
+  auto held = taker.Acquire(absl::Seconds(5));  // well within the lease
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_TRUE((*held)->took_over());
+  EXPECT_EQ((*held)->previous_holder().pid, child->pid());
+}
+
+// A FIFO where the lock should be never blocks: it is no lock, inspected as
+// stale, and replaced like a damaged lock once it sat unchanged a lease.
+TEST(LockFileTest, FifoAtTheLockPathIsReplacedNotWaitedOn) {
+  std::string path = TempLockPath("fifo");
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  LockState state = LockFile::Inspect(path);
+  EXPECT_TRUE(state.present);
+  EXPECT_FALSE(state.readable);
+  EXPECT_TRUE(state.stale);
+  EXPECT_NE(state.problem.find("not a regular file (a FIFO)"),
+            std::string::npos) << state.problem;
+  LockFile taker(path, {"taker", absl::Milliseconds(100)});
+  auto held = taker.Acquire(absl::Seconds(10));
+  ASSERT_TRUE(held.ok()) << held.status();
+  EXPECT_TRUE((*held)->took_over());
+  struct stat st;
+  ASSERT_EQ(::lstat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
 }
 
 }  // namespace

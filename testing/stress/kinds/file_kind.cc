@@ -154,10 +154,10 @@ class FileSession : public Session {
       sink_->CollectorError(absl::DataLossError(
           absl::StrCat("unreadable segment ", unreadable)));
     }
-    const uint64_t skipped = next - next_ - records->size();
-    if (skipped > 0 && report.damages.empty() && report.unreadable_segments.empty()) {
+    if (report.rotated_away > 0) {
       sink_->CollectorError(absl::DataLossError(absl::StrCat(
-          "file buffer rotated away ", skipped, " records at indexes ", next_,
+          "file buffer rotated away ", report.rotated_away,
+          " records at indexes ", next_,
           ".. before they were read (raise --buffer_lines)")));
     }
     if (!records->empty()) sink_->Receive(*records);
