@@ -131,8 +131,9 @@ int RunTail(const std::vector<std::string>& args) {
       std::cerr << "syncstream: " << more.status().message() << "\n";
       return 1;
     }
-    PrintRecords(*more);
+    // A gap first, then what follows it.
     lost = ReportLosses(args[0], report) || lost;
+    PrintRecords(*more);
     if (last_round) break;
   }
   return lost ? 1 : 0;
