@@ -24,9 +24,8 @@ absl::Status OpenError(int err, const std::string& path, absl::string_view what,
 
 absl::Status NotRegular(const std::string& path, absl::string_view what,
                         absl::string_view kind) {
-  return absl::FailedPreconditionError(absl::StrCat(
-      what, " '", path, "': not a regular file (", kind,
-      "); left alone"));
+  return absl::FailedPreconditionError(
+      absl::StrCat(what, " '", path, "': not a regular file (", kind, ")"));
 }
 
 }  // namespace
