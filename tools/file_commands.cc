@@ -283,19 +283,29 @@ int RunUnlock(const std::vector<std::string>& args) {
   return 0;
 }
 
+constexpr char kTailExitStatuses[] =
+    "  0    every record asked for was shown\n"
+    "  1    records were lost (damaged, in an unreadable segment, or rotated\n"
+    "       away before -f read them), or an error\n"
+    "  2    usage error\n";
+constexpr char kInspectExitStatuses[] =
+    "  0    nothing is damaged\n"
+    "  1    a segment or a frame is damaged or unreadable, or an error\n"
+    "  2    usage error\n";
+
 }  // namespace
 
-SYNCSTREAM_REGISTER_COMMAND(file_tail, "file tail",
-                            "PATH [-n N] [-f] [--file_follow_seconds S]",
-                            "Print the last lines of a LineFileBuffer (exit "
-                            "status 1 if any were lost: damaged, unreadable "
-                            "or, with -f, rotated away before being read).",
-                            RunTail);
-SYNCSTREAM_REGISTER_COMMAND(
+SYNCSTREAM_REGISTER_COMMAND_WITH_EXIT_STATUSES(
+    file_tail, "file tail", "PATH [-n N] [-f] [--file_follow_seconds S]",
+    "Print the last lines of a LineFileBuffer; with -f, follow it. Damaged "
+    "records, unreadable segments and lines rotated away before -f read "
+    "them are named on stderr.",
+    RunTail, kTailExitStatuses);
+SYNCSTREAM_REGISTER_COMMAND_WITH_EXIT_STATUSES(
     file_inspect, "file inspect", "PATH [--json]",
-    "Show a LineFileBuffer's segments, record counts, damage and lock "
-    "holder (exit status 1 if anything is damaged).",
-    RunInspect);
+    "Show a LineFileBuffer's segments, record counts, damaged frames, torn "
+    "tails and lock holder.",
+    RunInspect, kInspectExitStatuses);
 SYNCSTREAM_REGISTER_COMMAND(file_unlock, "file unlock", "PATH [--force]",
                             "Remove a LineFileBuffer's lock if it is stale.",
                             RunUnlock);
