@@ -329,7 +329,7 @@ absl::StatusOr<Value> ManagerClient::Call(uint64_t object_id,
     lock.unlock();
     absl::Status got =
         internal::SpinThenReceive(*connection_, &received, &spin_, deadline,
-                                  &internal::SpinGate::ForClients());
+                                  &SpinGate::Default());
     lock.lock();
     reading_ = false;
     if (got.ok()) {

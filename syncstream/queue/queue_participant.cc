@@ -499,7 +499,7 @@ void QueueParticipant::PublishCursor() {
 }
 
 absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint64_t* next_cursor,
-                                                   absl::Duration timeout) {
+                                                   absl::Duration timeout, absl::Duration spin) {
   Segment& seg = *segment_;
   QueueHeader& h = *seg.header();
   EventWord data(&h.data_event);
@@ -508,6 +508,17 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
   bool napped = false;
   // Whether this call waited at the tail (nothing claimed past the cursor).
   bool waited_at_tail = false;
+  // The policy spin (PopOptions::spin): when the wait began, how long it
+  // spun, and whether the spin ended without a message. Recorded in the
+  // policy when a message ends the wait.
+  int64_t wait_start_ns = -1;
+  absl::Duration policy_spin = absl::ZeroDuration();
+  bool policy_spin_failed = false;
+  auto record_wait = [&] {
+    if (wait_start_ns < 0 || !spin_policy_) return;
+    spin_policy_->Record(absl::Nanoseconds(spin_wait_internal::MonotonicNs() - wait_start_ns),
+                         policy_spin, policy_spin_failed);
+  };
   for (;;) {
     // Frames below a tail once seen stay valid until this reader passes
     // them: reload the shared tail (a contended cache line) only when the
@@ -523,6 +534,7 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
           continue;
         }
         if (waited_at_tail && !napped && dense_waits_ < kDenseAfterWaits) ++dense_waits_;
+        record_wait();
         *next_cursor = cursor_ + length;
         return true;
       }
@@ -541,6 +553,7 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
             cursor_ += f.length;
             continue;
           }
+          record_wait();
           *next_cursor = cursor_ + f.length;
           return true;
         }
@@ -573,6 +586,22 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
       return false;
     }
     if (!stuck) waited_at_tail = true;
+    if (spin > absl::ZeroDuration() && wait_start_ns < 0 && !stuck) {
+      // The policy spin, once per wait, before any nap or sleep: polls the
+      // tail for up to what the policy allows.
+      wait_start_ns = spin_wait_internal::MonotonicNs();
+      if (!spin_policy_) spin_policy_.emplace(spin);
+      policy_spin = std::min(spin_policy_->NextSpin(), timeout);
+      if (policy_spin > absl::ZeroDuration() && SpinGate::Default().Enter()) {
+        policy_spin_failed = !SpinUntil(policy_spin, [&] {
+          return h.tail.load(std::memory_order_acquire) != tail;
+        });
+        SpinGate::Default().Leave();
+        if (!policy_spin_failed) continue;
+      } else {
+        policy_spin = absl::ZeroDuration();
+      }
+    }
     // A frame being written is spun on (its writer finishes in nanoseconds);
     // the tail of a dense stream is napped on at once (kDenseAfterWaits).
     if (spins < kSpinIterations && (stuck || dense_waits_ < kDenseAfterWaits)) {
@@ -623,7 +652,7 @@ absl::StatusOr<bool> QueueParticipant::PopInto(QueueMessage* out, const PopOptio
   if (!usable.ok()) return usable;
   QueueMessageView view;
   uint64_t next = 0;
-  absl::StatusOr<bool> got = NextMessage(&view, &next, options.timeout);
+  absl::StatusOr<bool> got = NextMessage(&view, &next, options.timeout, options.spin);
   if (!got.ok() || !*got) return got;
   out->sender.assign(view.sender.data(), view.sender.size());
   out->type.assign(view.type.data(), view.type.size());
@@ -667,7 +696,7 @@ absl::StatusOr<size_t> QueueParticipant::ForEachAvailable(
       continue;
     }
     uint64_t next = 0;
-    absl::StatusOr<bool> got = NextMessage(&view, &next, timeout);
+    absl::StatusOr<bool> got = NextMessage(&view, &next, timeout, options.spin);
     if (!got.ok()) {
       PublishCursor();
       return got.status();

@@ -74,6 +74,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "syncstream/core/spin_wait.h"
 
 namespace syncstream {
 
@@ -118,6 +119,14 @@ struct AppendOptions {
 struct PopOptions {
   // How long to wait for a message; zero returns at once.
   absl::Duration timeout = absl::ZeroDuration();
+  // How long a wait may busy-poll for the next message before it sleeps, at
+  // most: for the lowest latency where messages follow each other within
+  // microseconds. The waiting policy (syncstream/core/spin_wait.h) shortens
+  // or skips the spin when this reader's waits are long, when spinning did
+  // not pay, or when the machine has no idle core, so that a spinning reader
+  // never takes the CPU from the writers it waits for. Zero: only a spin of
+  // a few microseconds.
+  absl::Duration spin = absl::ZeroDuration();
 };
 
 struct CloseOptions {
@@ -349,7 +358,7 @@ class QueueParticipant {
   // The next unscreened committed message at or after the cursor, waiting up
   // to `timeout`; `*next_cursor` is the position after it.
   absl::StatusOr<bool> NextMessage(QueueMessageView* view, uint64_t* next_cursor,
-                                   absl::Duration timeout);
+                                   absl::Duration timeout, absl::Duration spin);
   // Stores cursor_ (and the read count) in the slot and wakes writers
   // waiting for space, when it moved.
   void PublishCursor();
@@ -371,6 +380,9 @@ class QueueParticipant {
   // Consecutive waits at the tail that a new message ended while spinning:
   // a dense stream, for which the reader naps instead of spinning.
   int dense_waits_ = 0;
+  // Decides the spins of waits with PopOptions::spin (made for the last
+  // such value).
+  std::optional<SpinPolicy> spin_policy_;
   // Serializes this participant's appends (its slot announces one claim):
   // owned by the thread that attached it (plain loads and stores), taken
   // with a process-wide barrier by other threads until they have taken it

@@ -192,6 +192,40 @@ TEST_F(SyncQueueTest, BlockingPopWakesForAMessageFromAnotherThread) {
   EXPECT_EQ((*m)->body, "wake up");
 }
 
+// A reader that may spin (PopOptions::spin) gets every message in order,
+// whether it catches a message while spinning, after sleeping (the writer
+// pauses longer than the spin), or finds it already there; and a spinning
+// wait with nothing to read still ends at its timeout, not before.
+TEST_F(SyncQueueTest, SpinningReaderGetsEveryMessageAndKeepsItsTimer) {
+  SyncQueue q = MakeQueue(1 << 16);
+  auto writer = q.Attach("w", QueueRole::kWriter);
+  auto reader = q.Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(writer.ok() && reader.ok());
+  constexpr int kMessages = 300;
+  std::thread appender([&] {
+    for (int i = 0; i < kMessages; ++i) {
+      // Gaps of 0, 20 us and 2 ms: within, around and past the spin.
+      const int gap_us = i % 3 == 0 ? 0 : i % 3 == 1 ? 20 : 2000;
+      std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
+      ASSERT_TRUE(writer->Append("t", absl::StrCat(i)).ok());
+    }
+  });
+  const PopOptions spin{.timeout = absl::Seconds(30), .spin = absl::Microseconds(200)};
+  for (int i = 0; i < kMessages; ++i) {
+    auto m = reader->Pop(spin);
+    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_TRUE(m->has_value()) << i;
+    ASSERT_EQ((*m)->body, absl::StrCat(i));
+  }
+  appender.join();
+  const absl::Time start = ::syncstream::Now();
+  auto none = reader->Pop(PopOptions{.timeout = absl::Milliseconds(50),
+                                     .spin = absl::Milliseconds(10)});
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_GE(::syncstream::Now() - start, absl::Milliseconds(50));
+}
+
 TEST_F(SyncQueueTest, ScreensOwnMessagesByDefaultAndOnRequest) {
   SyncQueue q = MakeQueue();
   auto a = q.Attach("a", QueueRole::kBoth);

@@ -395,7 +395,8 @@ Percentiles Summarize(int64_t* samples, int n) {
 
 // One-way latency: the writer stamps CLOCK_MONOTONIC into the body; the
 // reader subtracts on receipt. `gap_us` between sends lets a sleeping reader
-// fall asleep.
+// fall asleep. A spinning reader asks the queue to spin up to 1 ms per wait
+// (PopOptions::spin), a sleeping one does not.
 Percentiles RunQueueLatency(bool spinning, int samples, int gap_us) {
   const std::string name = QueueName("lat");
   SyncQueue q = CreateQueueOrExit(name, 1 << 20);
@@ -406,7 +407,9 @@ Percentiles RunQueueLatency(bool spinning, int samples, int gap_us) {
     s->ready.fetch_add(1);
     QueueMessage m;
     for (int i = 0; i < samples;) {
-      auto got = me->PopInto(&m, PopOptions{spinning ? absl::ZeroDuration() : absl::Seconds(5)});
+      auto got = me->PopInto(
+          &m, PopOptions{.timeout = absl::Seconds(5),
+                         .spin = spinning ? absl::Milliseconds(1) : absl::ZeroDuration()});
       if (!got.ok()) break;
       if (!*got) continue;
       int64_t sent;
@@ -541,7 +544,9 @@ several writers' messages in one order), with and without a timestamp.
 
   --messages=N   messages per case (default 2000000)
   --cases=LIST   comma-separated subset of: baseline, append, batch, latency,
-                 stall (default: all), or one shape of append/batch:
+                 latency-loaded (the latency case beside one busy-looping
+                 process per core), stall (default: all), or one shape of
+                 append/batch:
                  append-1-1, append-1-3, append-4-1, batch-1-1, batch-1-3,
                  batch-4-1. The ratios need `baseline` in the same run.
   --stall_mib=N  the `stall` case's queue size in MiB, a power of two
@@ -668,15 +673,38 @@ int main(int argc, char** argv) {
              d.p50_us, d.p9999_us, d.max_us, d.over_1ms);
     }
   }
-  if (!Wanted(cases, "latency")) return 0;
-  Percentiles spin = RunQueueLatency(true, 4000, 20);
-  Percentiles sleep = RunQueueLatency(false, 2000, 1000);
-  Percentiles pipe_lat = RunPipeLatency(2000, 1000);
-  printf("%-44s p50 %7.2f us  p99 %7.2f us\n", "latency: queue, spinning reader", spin.p50_us,
-         spin.p99_us);
-  printf("%-44s p50 %7.2f us  p99 %7.2f us\n", "latency: queue, sleeping reader", sleep.p50_us,
-         sleep.p99_us);
-  printf("%-44s p50 %7.2f us  p99 %7.2f us\n", "latency: pipe, sleeping reader", pipe_lat.p50_us,
-         pipe_lat.p99_us);
+  for (const bool loaded : {false, true}) {
+    if (!Wanted(cases, loaded ? "latency-loaded" : "latency")) continue;
+    // Loaded: one busy-looping process per core beside the case.
+    std::vector<pid_t> busy;
+    if (loaded) {
+      for (long i = 0; i < sysconf(_SC_NPROCESSORS_ONLN); ++i) {
+        busy.push_back(Fork([] {
+          for (volatile uint64_t spin = 0;; spin = spin + 1) {
+          }
+        }));
+      }
+    }
+    // The same gap for both readers: the comparison is like with like.
+    constexpr int kGapUs = 100;
+    Percentiles spin = RunQueueLatency(true, 3000, kGapUs);
+    Percentiles sleep = RunQueueLatency(false, 3000, kGapUs);
+    Percentiles pipe_lat = RunPipeLatency(3000, kGapUs);
+    for (pid_t pid : busy) kill(pid, SIGKILL);
+    WaitAll(busy);
+    const char* when = loaded ? "busy" : "idle";
+    printf("%-44s p50 %7.2f us  p99 %7.2f us\n",
+           absl::StrCat("latency (", when, "): queue, spinning reader").c_str(), spin.p50_us,
+           spin.p99_us);
+    printf("%-44s p50 %7.2f us  p99 %7.2f us\n",
+           absl::StrCat("latency (", when, "): queue, sleeping reader").c_str(), sleep.p50_us,
+           sleep.p99_us);
+    printf("%-44s p50 %7.2f us  p99 %7.2f us\n",
+           absl::StrCat("latency (", when, "): pipe, sleeping reader").c_str(), pipe_lat.p50_us,
+           pipe_lat.p99_us);
+    printf("%-44s %.2fx (target <= 1x when busy; spinning p50 <= 1 us when idle)\n",
+           absl::StrCat("latency (", when, "): spinning p50 / sleeping p50").c_str(),
+           spin.p50_us / sleep.p50_us);
+  }
   return 0;
 }

@@ -16,52 +16,7 @@
 
 namespace syncstream::manager::internal {
 
-SpinPolicy::SpinPolicy(absl::Duration limit)
-    : limit_ns_(std::max<int64_t>(0, absl::ToInt64Nanoseconds(limit))) {}
-
-absl::Duration SpinPolicy::NextSpin() {
-  if (limit_ns_ == 0 || average_ns_ > limit_ns_) return absl::ZeroDuration();
-  if (skip_ > 0) {
-    --skip_;
-    return absl::ZeroDuration();
-  }
-  return absl::Nanoseconds(limit_ns_);
-}
-
-void SpinPolicy::Record(absl::Duration waited, absl::Duration spin,
-                        bool spin_failed) {
-  if (limit_ns_ == 0) return;
-  // Capped, so that one very long wait (an idle minute) is forgotten after
-  // a few short ones.
-  const int64_t ns = std::min<int64_t>(absl::ToInt64Nanoseconds(waited),
-                                       16 * limit_ns_);
-  average_ns_ = (3 * average_ns_ + std::max<int64_t>(ns, 0)) / 4;
-  if (spin <= absl::ZeroDuration()) return;
-  if (spin_failed) {
-    backoff_level_ = std::min(backoff_level_ + 1, 10);
-    skip_ = int64_t{1} << backoff_level_;
-  } else {
-    backoff_level_ = 0;
-  }
-}
-
 namespace {
-
-int Cores() {
-  static const int cores =
-      std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  return cores;
-}
-
-// The runnable threads of the machine; -1 if unknown.
-int RunnableThreads() {
-  UniqueFd fd(::open("/proc/loadavg", O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return -1;
-  char buf[128];
-  const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-  if (n <= 0) return -1;
-  return ParseRunnableThreads(absl::string_view(buf, static_cast<size_t>(n)));
-}
 
 // Whether a read would not block (data, end of stream or an error to
 // report), without consuming anything: one syscall, no clock read.
@@ -72,56 +27,6 @@ bool SocketReadable(int fd) {
 }
 
 }  // namespace
-
-int ParseRunnableThreads(absl::string_view loadavg) {
-  // Skip three load averages; the count before '/' follows.
-  for (int field = 0; field < 3; ++field) {
-    const size_t space = loadavg.find(' ');
-    if (space == absl::string_view::npos) return -1;
-    loadavg.remove_prefix(space + 1);
-  }
-  const size_t slash = loadavg.find('/');
-  if (slash == absl::string_view::npos || slash == 0 || slash > 9) return -1;
-  int running = 0;
-  for (char c : loadavg.substr(0, slash)) {
-    if (c < '0' || c > '9') return -1;
-    running = running * 10 + (c - '0');
-  }
-  return running;
-}
-
-bool MachineHasIdleCores() {
-  using Clock = std::chrono::steady_clock;
-  static std::atomic<int64_t> next_check_ns{0};
-  static std::atomic<bool> idle_cores{false};
-  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             Clock::now().time_since_epoch())
-                             .count();
-  int64_t next = next_check_ns.load(std::memory_order_relaxed);
-  // One thread re-reads; the others use the last answer meanwhile.
-  if (now_ns >= next && next_check_ns.compare_exchange_strong(
-                            next, now_ns + 5'000'000,
-                            std::memory_order_relaxed)) {
-    const int running = RunnableThreads();
-    idle_cores.store(running >= 0 && running <= Cores(),
-                     std::memory_order_relaxed);
-  }
-  return idle_cores.load(std::memory_order_relaxed);
-}
-
-bool SpinGate::Enter() {
-  if (!MachineHasIdleCores()) return false;
-  if (spinners_.fetch_add(1, std::memory_order_relaxed) < max_) return true;
-  spinners_.fetch_sub(1, std::memory_order_relaxed);
-  return false;
-}
-
-int SpinGate::DefaultMax() { return std::max(1, Cores() / 2); }
-
-SpinGate& SpinGate::ForClients() {
-  static SpinGate* const gate = new SpinGate(DefaultMax());
-  return *gate;
-}
 
 absl::Status SpinThenReceive(net::Connection& connection,
                              google::protobuf::MessageLite* message,
@@ -138,20 +43,19 @@ absl::Status SpinThenReceive(net::Connection& connection,
   }
   if (spin > absl::ZeroDuration()) {
     const Clock::time_point spin_end = start + absl::ToChronoNanoseconds(spin);
-    for (int round = 1;; ++round) {
-      if (connection.HasBufferedFrame() || SocketReadable(connection.fd())) {
-        // A zero timeout reads what the socket has and never sleeps.
-        got = connection.Receive(message, absl::ZeroDuration());
-        if (!absl::IsDeadlineExceeded(got)) {  // a frame, or an error
-          done = true;
-          break;
-        }
+    auto readable = [&] {
+      return connection.HasBufferedFrame() || SocketReadable(connection.fd());
+    };
+    // A readable socket may hold only part of a frame: spin on for the rest.
+    for (absl::Duration left = spin; left > absl::ZeroDuration();
+         left = absl::FromChrono(spin_end - Clock::now())) {
+      if (!SpinUntil(std::min(left, TimeLeft(deadline)), readable)) break;
+      // A zero timeout reads what the socket has and never sleeps.
+      got = connection.Receive(message, absl::ZeroDuration());
+      if (!absl::IsDeadlineExceeded(got)) {  // a frame, or an error
+        done = true;
+        break;
       }
-      if (round % 4 != 0) continue;  // the clock costs more than a peek
-      if (Clock::now() >= spin_end || ::syncstream::Now() >= deadline) break;
-      // Now and then, let a thread waiting for this core (perhaps the peer)
-      // go first.
-      if (round % 16 == 0) sched_yield();
     }
     if (gate != nullptr) gate->Leave();
   }

@@ -1,8 +1,11 @@
-#include "syncstream/manager/internal/spin_receive.h"
+#include "syncstream/core/spin_wait.h"
+
+#include <chrono>
+#include <thread>
 
 #include "gtest/gtest.h"
 
-namespace syncstream::manager::internal {
+namespace syncstream {
 namespace {
 
 constexpr absl::Duration kLimit = absl::Microseconds(50);
@@ -54,8 +57,49 @@ TEST(SpinPolicyTest, FailedSpinsBackOffExponentially) {
   EXPECT_EQ(policy.NextSpin(), kLimit);
 }
 
+TEST(SpinUntilTest, ReturnsTrueOnceReady) {
+  int polls = 0;
+  EXPECT_TRUE(SpinUntil(absl::Seconds(10), [&] { return ++polls == 100; }));
+  EXPECT_EQ(polls, 100);
+}
+
+TEST(SpinUntilTest, ZeroSpinPollsOnce) {
+  int polls = 0;
+  EXPECT_FALSE(SpinUntil(absl::ZeroDuration(), [&] { return ++polls > 1; }));
+  EXPECT_EQ(polls, 1);
+}
+
+TEST(SpinUntilTest, GivesUpWhenTheSpinIsOver) {
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(SpinUntil(absl::Microseconds(200), [] { return false; }));
+  // It spun the whole 200 us, unless it was preempted first (on a busy
+  // machine), which it then noted.
+  EXPECT_TRUE(std::chrono::steady_clock::now() - start >=
+                  std::chrono::microseconds(200) ||
+              !MachineHasIdleCores());
+}
+
+// A gap between two polls (here a poll that takes a millisecond, as a
+// preemption would) ends the spin at once and keeps the process from
+// spinning for a while.
+TEST(SpinUntilTest, APreemptedSpinnerStopsAndTheProcessStopsSpinning) {
+  int polls = 0;
+  EXPECT_FALSE(SpinUntil(absl::Seconds(10), [&] {
+    if (++polls == 3) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return false;
+  }));
+  EXPECT_LE(polls, 16);  // stopped at the first clock read after the gap
+  EXPECT_FALSE(MachineHasIdleCores());
+  SpinGate gate(4);
+  EXPECT_FALSE(gate.Enter());
+}
+
 TEST(SpinGateTest, BoundsConcurrentSpinners) {
+  // Wait (bounded) for the quiet period after any preemption noted above.
   SpinGate gate(1);
+  for (int i = 0; i < 100 && !MachineHasIdleCores(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   if (!MachineHasIdleCores()) GTEST_SKIP() << "machine busy: gate stays shut";
   ASSERT_TRUE(gate.Enter());
   EXPECT_FALSE(gate.Enter());
@@ -73,4 +117,4 @@ TEST(ParseRunnableThreadsTest, ReadsTheRunningCount) {
 }
 
 }  // namespace
-}  // namespace syncstream::manager::internal
+}  // namespace syncstream
