@@ -34,6 +34,7 @@
 #include "absl/time/time.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/record.h"
+#include "syncstream/file/line_file_buffer.h"
 #include "syncstream/proc/line_proc_buffer.h"
 #include "syncstream/proc/line_proc_mirror.h"
 #include "syncstream/thread/line_buffer.h"
@@ -360,6 +361,108 @@ class PyLineProcBuffer {
   std::unique_ptr<LineProcBuffer> buffer_;
 };
 
+// --- LineFileBuffer ---------------------------------------------------------
+
+// Every call may wait for the directory's lock or the disk: all of them run
+// without the GIL.
+class PyLineFileBuffer {
+ public:
+  PyLineFileBuffer(const std::string& path, size_t maxlen,
+                   const std::string& name, double lock_timeout,
+                   double flush_interval) {
+    file::LineFileBufferOptions options;
+    options.maxlen = maxlen;
+    options.writer.name = name;
+    options.lock_timeout = absl::Seconds(lock_timeout);
+    options.flush_interval = absl::Seconds(flush_interval);
+    absl::StatusOr<std::unique_ptr<file::LineFileBuffer>> buffer;
+    {
+      py::gil_scoped_release release;
+      buffer = file::LineFileBuffer::Open(path, std::move(options));
+    }
+    Check(buffer.status());
+    buffer_ = *std::move(buffer);
+  }
+  ~PyLineFileBuffer() {
+    py::gil_scoped_release release;
+    buffer_.reset();  // commits what is queued
+  }
+
+  Py_ssize_t Write(py::handle text) {
+    const absl::string_view utf8 = Utf8Of(text);
+    Released([&] { return buffer_->Write(utf8); });
+    return PyUnicode_GET_LENGTH(text.ptr());
+  }
+  void EndLine() { Released([&] { return buffer_->Flush(); }); }
+  void SendEof() { Released([&] { return buffer_->SendEof(); }); }
+  void SendError(const std::string& message, std::vector<std::string> trace) {
+    Released([&] { return buffer_->SendError(message, std::move(trace)); });
+  }
+  void SendWarning(const std::string& message,
+                   std::vector<std::string> trace) {
+    Released([&] { return buffer_->SendWarning(message, std::move(trace)); });
+  }
+  void Commit() { Released([&] { return buffer_->Commit(); }); }
+  void Clear() { Released([&] { return buffer_->Clear(); }); }
+
+  // The last `size` records committed by any process (this one's queue is
+  // committed first), without end-of-stream records, then this process's
+  // partial lines, as LineBuffer.read.
+  py::tuple Read(std::optional<Py_ssize_t> size) {
+    const size_t maxlen = buffer_->maxlen();
+    size_t n = maxlen;
+    if (size.has_value()) {
+      if (*size <= 0) return py::tuple();
+      n = std::min(maxlen, static_cast<size_t>(*size));
+    }
+    std::vector<std::pair<std::string, std::string>> pending =
+        buffer_->PendingLines();
+    const size_t from_pending = std::min(pending.size(), n);
+    absl::Status failed;
+    std::vector<Record> records;
+    {
+      py::gil_scoped_release release;
+      absl::StatusOr<size_t> held = buffer_->Size();
+      if (!held.ok()) {
+        failed = held.status();
+      } else {
+        records = LastWithoutEof(n - from_pending, *held, [&](size_t k) {
+          absl::StatusOr<std::vector<Record>> read = buffer_->Read(k);
+          if (!read.ok()) {
+            if (failed.ok()) failed = read.status();
+            return std::vector<Record>();
+          }
+          return *std::move(read);
+        });
+      }
+    }
+    Check(failed);
+    py::tuple out(records.size() + from_pending);
+    size_t i = 0;
+    for (const Record& r : records) out[i++] = ToPython(r);
+    for (size_t k = pending.size() - from_pending; k < pending.size(); ++k) {
+      out[i++] = Text(pending[k].second);
+    }
+    return out;
+  }
+
+  size_t maxlen() const { return buffer_->maxlen(); }
+  const std::string& path() const { return buffer_->path(); }
+
+ private:
+  template <typename F>
+  void Released(F f) {
+    absl::Status status;
+    {
+      py::gil_scoped_release release;
+      status = f();
+    }
+    Check(status);
+  }
+
+  std::unique_ptr<file::LineFileBuffer> buffer_;
+};
+
 }  // namespace
 }  // namespace syncstream
 
@@ -390,6 +493,22 @@ PYBIND11_MODULE(_syncstream, m) {
       .def_property_readonly("closed", &PyLineProcMirror::closed)
       .def_property_readonly("name", &PyLineProcMirror::name)
       .def_property_readonly("token", &PyLineProcMirror::token);
+
+  py::class_<PyLineFileBuffer>(m, "LineFileBuffer")
+      .def(py::init<const std::string&, size_t, const std::string&, double,
+                    double>(),
+           py::arg("path"), py::arg("maxlen"), py::arg("name"),
+           py::arg("lock_timeout"), py::arg("flush_interval"))
+      .def("write", &PyLineFileBuffer::Write)
+      .def("end_line", &PyLineFileBuffer::EndLine)
+      .def("send_eof", &PyLineFileBuffer::SendEof)
+      .def("send_error", &PyLineFileBuffer::SendError)
+      .def("send_warning", &PyLineFileBuffer::SendWarning)
+      .def("commit", &PyLineFileBuffer::Commit)
+      .def("clear", &PyLineFileBuffer::Clear)
+      .def("read", &PyLineFileBuffer::Read, py::arg("size") = py::none())
+      .def_property_readonly("maxlen", &PyLineFileBuffer::maxlen)
+      .def_property_readonly("path", &PyLineFileBuffer::path);
 
   py::class_<PyLineProcBuffer>(m, "LineProcBuffer")
       .def(py::init<size_t>(), py::arg("maxlen"))

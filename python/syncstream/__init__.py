@@ -13,11 +13,13 @@ See docs/python.md in the syncstream repository.
 from .version import __version__
 from .base import GroupedMessage
 from .mproc import LineBuffer, LineProcBuffer, LineProcMirror
+from .file import LineFileBuffer
 
 __all__ = [
     "__version__",
     "GroupedMessage",
     "LineBuffer",
+    "LineFileBuffer",
     "LineProcBuffer",
     "LineProcMirror",
 ]
