@@ -48,6 +48,10 @@
 //    stress harness does so in its workers).
 //
 // Move-only; a moved-from capture is inactive.
+//
+// Thread safety: a ScopedFdCapture is not thread-safe (create, Stop() and
+// destroy it from one thread at a time, or lock around it), while any number
+// of threads and processes may write to the captured fds.
 #ifndef SYNCSTREAM_CORE_FD_CAPTURE_H_
 #define SYNCSTREAM_CORE_FD_CAPTURE_H_
 

@@ -18,7 +18,7 @@
 // (RecordKind::kLine) reach them through PublishLine(), as a LineView in
 // place; its default builds the Record and calls Publish(). A subclass that
 // encodes or copies the line anyway overrides PublishLine() and skips that
-// copy (about a tenth of a write).
+// copy.
 //
 // Timestamps: each record carries the time it was completed (LineView
 // unix_nanos(), Record::timestamp), within 100 us of CLOCK_REALTIME at that

@@ -5,8 +5,11 @@
 // carries its sender (the writer's name), an optional type tag, the sender's
 // own sequence number and the time it was completed.
 //
-// The wire and disk form is syncstream.proto.Record (syncstream/proto/); this
-// struct is the in-process form, cheap to copy-assign into reused storage.
+// This struct is the in-process form, cheap to copy-assign into reused
+// storage. syncstream.proto.Record (syncstream/proto/record.proto) is its
+// serialized form: one per frame of a shared-disk segment, and in readers'
+// replies. Channels that carry records in bulk encode them in batch formats
+// of their own (the proc and host batches, docs/formats/).
 #ifndef SYNCSTREAM_CORE_RECORD_H_
 #define SYNCSTREAM_CORE_RECORD_H_
 

@@ -34,6 +34,8 @@ RecordStore::RecordStore(size_t capacity)
       slot_magic_(UINT64_MAX / capacity),
       slots_(new internal::RecordSlot[capacity]) {}
 
+// A 64-bit division on every append cost 40-90 cycles; a multiplication by
+// the precomputed reciprocal and a correction do the same.
 size_t RecordStore::SlotIndex(uint64_t position) const {
   // q = floor(position * magic / 2^64) is at most 2 below position /
   // capacity_ (magic is within 2 of 2^64 / capacity_ and position < 2^64),

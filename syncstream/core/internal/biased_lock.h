@@ -4,8 +4,7 @@
 // from other threads once in a while.
 //
 // The owner takes and releases it with plain stores and loads, no atomic
-// read-modify-write (one of those costs as much as a tenth of a whole
-// LineBuffer write). The others pay instead: an other announces itself, then
+// read-modify-write. The others pay instead: an other announces itself, then
 // issues a process-wide memory barrier (membarrier(2),
 // MEMBARRIER_CMD_PRIVATE_EXPEDITED); afterwards either the owner sees the
 // announcement (and waits for the other) or the other sees that the owner is

@@ -9,7 +9,7 @@
 // Readings are the order keys of order_clock.h: TSC ticks where
 // UsesTsc() (tsc.h), CLOCK_MONOTONIC nanoseconds elsewhere. The clock
 // anchors itself to CLOCK_REALTIME at least every millisecond of readings
-// and converts in between: TSC ticks at the rate measured between its last
+// and converts in between: TSC ticks at the rate observed between its last
 // two anchors, monotonic nanoseconds by the offset between the two clocks
 // (which only a step of the system clock changes). An anchor whose clock
 // read was interrupted, a clock that went backwards, or an implausible rate
