@@ -18,6 +18,18 @@ DECLARE_int64(maxlen);
 DECLARE_int32(n);
 // Readers: keep printing new records as they arrive (tail -f).
 DECLARE_bool(f);
+// Clients of a NATS JetStream stream (nats://...): credentials, each a file
+// or a name, never a secret (tools/nats_credentials.h reads them, over the
+// SYNCSTREAM_NATS_* environment variables of syncstream/nats/credentials.h).
+DECLARE_string(nats_user);
+DECLARE_string(nats_password_file);
+DECLARE_string(nats_token_file);
+DECLARE_string(nats_nkey);
+DECLARE_string(nats_nkey_seed_file);
+DECLARE_string(nats_creds_file);
+DECLARE_string(nats_tls_ca);
+DECLARE_string(nats_tls_cert);
+DECLARE_string(nats_tls_key);
 // Inspection commands (queue ls, manager ls, ...): print JSON, not text.
 DECLARE_bool(json);
 

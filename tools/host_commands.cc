@@ -4,6 +4,9 @@
 //       --auth-key-file key [--store DIR]
 //   syncstream read tcp:127.0.0.1:7700 [-n 20] [-f]
 //   some_program | syncstream send tcp:127.0.0.1:7700 --send_as build-42
+//
+// read and send take a JetStream stream too (nats://HOST:PORT/STREAM, see
+// tools/stream_commands.cc), with the --nats_* credential flags.
 #include <gflags/gflags.h>
 #include <signal.h>
 #include <unistd.h>
@@ -25,6 +28,7 @@
 #include "syncstream/net/auth_key.h"
 #include "tools/command.h"
 #include "tools/common_flags.h"
+#include "tools/nats_credentials.h"
 
 DEFINE_string(store, "",
               "serve: keep acknowledged records in this directory so they "
@@ -121,8 +125,15 @@ int RunRead(const std::vector<std::string>& args) {
   if (!address.ok()) return Fail("read", address.status());
   absl::StatusOr<net::AuthKey> key = LoadKey();
   if (!key.ok()) return Fail("read", key.status());
+  nats::JetStreamCredentials jetstream;
+  if (address->is_jetstream()) {
+    absl::StatusOr<nats::JetStreamCredentials> loaded =
+        NatsCredentialsFromFlags();
+    if (!loaded.ok()) return Fail("read", loaded.status());
+    jetstream = *std::move(loaded);
+  }
   absl::StatusOr<std::unique_ptr<LineHostReader>> reader =
-      LineHostReader::Connect(*address, *key, absl::Seconds(10));
+      LineHostReader::Connect(*address, *key, absl::Seconds(10), jetstream);
   if (!reader.ok()) return Fail("read", reader.status());
   absl::Status control;
   if (FLAGS_control_clear) control = (*reader)->Clear();
@@ -142,9 +153,14 @@ int RunRead(const std::vector<std::string>& args) {
     return 0;
   }
   sigset_t stop = BlockStopSignals();
-  absl::StatusOr<HostInfo> info = (*reader)->Info();
-  if (!info.ok()) return Fail("read", info.status());
-  size_t last = FLAGS_n <= 0 ? info->maxlen : static_cast<size_t>(FLAGS_n);
+  size_t last = static_cast<size_t>(FLAGS_n);
+  if (FLAGS_n <= 0 && address->is_jetstream()) {
+    last = nats::JetStreamReader::kAll;  // a stream does not count lines
+  } else if (FLAGS_n <= 0) {
+    absl::StatusOr<HostInfo> info = (*reader)->Info();
+    if (!info.ok()) return Fail("read", info.status());
+    last = info->maxlen;
+  }
   absl::StatusOr<std::unique_ptr<HostFollower>> follower =
       (*reader)->Follow(last);
   if (!follower.ok()) return Fail("read", follower.status());
@@ -175,6 +191,12 @@ int RunSend(const std::vector<std::string>& args) {
   LineHostMirrorOptions options;
   options.collector = *address;
   options.key = *key;
+  if (address->is_jetstream()) {
+    absl::StatusOr<nats::JetStreamCredentials> loaded =
+        NatsCredentialsFromFlags();
+    if (!loaded.ok()) return Fail("send", loaded.status());
+    options.jetstream = *std::move(loaded);
+  }
   options.drop_oldest = FLAGS_send_drop_oldest;
   options.writer.name = FLAGS_send_as;
   if (options.writer.name.empty()) {
@@ -213,11 +235,20 @@ SYNCSTREAM_REGISTER_COMMAND(
     "to (default address tcp:127.0.0.1:7700).",
     RunServe);
 SYNCSTREAM_REGISTER_COMMAND(
-    read, "read", "ADDR [-n N] [-f] [--auth_key_file F] "
-    "[--control_clear | --control_stop | --control_reset]",
-    "Print the last N records of a collector; -f keeps following.", RunRead);
+    read, "read",
+    absl::StrCat("ADDR [-n N] [-f] [--auth_key_file F] "
+                 "[--control_clear | --control_stop | --control_reset] ",
+                 kNatsFlagsUsage),
+    "Print the last N records of a collector or of a JetStream stream "
+    "(ADDR nats://HOST:PORT[,HOST:PORT...]/STREAM); -f keeps following.",
+    RunRead);
 SYNCSTREAM_REGISTER_COMMAND(
-    send, "send", "ADDR [--send_as NAME] [--send_drop_oldest] [--auth_key_file F]",
-    "Send standard input's lines to a collector (like logger).", RunSend);
+    send, "send",
+    absl::StrCat("ADDR [--send_as NAME] [--send_drop_oldest] "
+                 "[--auth_key_file F] ",
+                 kNatsFlagsUsage),
+    "Send standard input's lines to a collector or to a JetStream stream "
+    "(like logger).",
+    RunSend);
 
 }  // namespace syncstream::tools

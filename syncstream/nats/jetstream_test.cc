@@ -293,7 +293,7 @@ TEST_F(JetStreamTest, AMirrorWithoutItsStreamSaysHowToCreateIt) {
   EXPECT_EQ(mirror.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(mirror.status().message(),
               HasSubstr(absl::StrCat("syncstream stream create ", text_,
-                                     " --max-lines")));
+                                     " --max_lines")));
   auto reader = LineHostReader::Connect(address_, {}, absl::Seconds(5));
   EXPECT_EQ(reader.status().code(), absl::StatusCode::kFailedPrecondition);
 }

@@ -98,7 +98,7 @@ absl::Status StreamMissing(const JetStreamAddress& address) {
   return absl::FailedPreconditionError(absl::StrCat(
       "JetStream stream '", address.stream, "' does not exist on ",
       address.ToString(), "; create it with: syncstream stream create ",
-      address.ToString(), " --max-lines N [--replicas R] [--max-age D]"));
+      address.ToString(), " --max_lines N [--replicas R] [--max_age D]"));
 }
 
 Client::Client(JetStreamAddress address, absl::Duration timeout)
