@@ -2,6 +2,7 @@
 //
 //   syncstream                      list the commands
 //   syncstream WORDS... --help      one command's usage and flags
+//   syncstream [WORDS...] --version the version (syncstream/version.h)
 //   syncstream WORDS... [FLAGS] ARGS
 #include <gflags/gflags.h>
 
@@ -17,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "syncstream/version.h"
 #include "tools/command.h"
 #include "tools/flag_help.h"
 
@@ -104,10 +106,30 @@ void PrintHelp(const Command& command) {
                     : command.exit_statuses);
 }
 
+// Whether the arguments before a "--" ask for the version (--version).
+bool WantsVersion(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) return false;
+    if (std::strcmp(argv[i], "--version") == 0 ||
+        std::strcmp(argv[i], "-version") == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int Main(int argc, char** argv) {
   absl::InitializeSymbolizer(argv[0]);
   int words_used = 0;
   const Command* command = FindCommand(argc, argv, &words_used);
+  // `syncstream --version`, `syncstream COMMAND --version` or `syncstream
+  // GROUP --version`; an unknown command stays an error below.
+  if (WantsVersion(argc, argv) &&
+      (command != nullptr || argv[1][0] == '-' ||
+       !GroupWords(argc, argv).empty())) {
+    std::cout << "syncstream " << SYNCSTREAM_VERSION_STRING << "\n";
+    return 0;
+  }
   if (command == nullptr) {
     const bool asked = argc < 2 || WantsHelp(argc, argv);
     const std::vector<std::string> group = GroupWords(argc, argv);
