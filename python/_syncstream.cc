@@ -35,6 +35,11 @@
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/record.h"
 #include "syncstream/file/line_file_buffer.h"
+#include "syncstream/host/line_host_buffer.h"
+#include "syncstream/host/line_host_mirror.h"
+#include "syncstream/host/line_host_reader.h"
+#include "syncstream/net/address.h"
+#include "syncstream/net/auth_key.h"
 #include "syncstream/proc/line_proc_buffer.h"
 #include "syncstream/proc/line_proc_mirror.h"
 #include "syncstream/thread/line_buffer.h"
@@ -463,6 +468,218 @@ class PyLineFileBuffer {
   std::unique_ptr<file::LineFileBuffer> buffer_;
 };
 
+// --- LineHostBuffer / LineHostMirror / LineHostReader -------------------------
+
+net::Address ParsedAddress(const std::string& text) {
+  absl::StatusOr<net::Address> address = net::ParseAddress(text);
+  Check(address.status());
+  return *std::move(address);
+}
+
+// The key from bytes, or none for an empty one (loopback and Unix sockets
+// only: the C++ side refuses a remote address without a key).
+net::AuthKey KeyOf(const std::string& bytes) {
+  if (bytes.empty()) return net::AuthKey();
+  absl::StatusOr<net::AuthKey> key = net::AuthKey::FromBytes(bytes);
+  Check(key.status());
+  return *std::move(key);
+}
+
+absl::Duration SecondsOr30(std::optional<double> seconds) {
+  return absl::Seconds(seconds.has_value() ? *seconds : 30.0);
+}
+
+template <typename Read>
+py::tuple RecordsToPython(std::optional<Py_ssize_t> size, size_t maxlen,
+                          size_t held, Read read) {
+  size_t n = maxlen;
+  if (size.has_value()) {
+    if (*size <= 0) return py::tuple();
+    n = std::min(maxlen, static_cast<size_t>(*size));
+  }
+  std::vector<Record> records;
+  {
+    py::gil_scoped_release release;
+    records = LastWithoutEof(n, held, read);
+  }
+  py::tuple out(records.size());
+  for (size_t i = 0; i < records.size(); ++i) out[i] = ToPython(records[i]);
+  return out;
+}
+
+class PyLineHostBuffer {
+ public:
+  PyLineHostBuffer(const std::string& address, size_t maxlen,
+                   const std::string& key) {
+    LineHostBufferOptions options;
+    options.listen = ParsedAddress(address);
+    options.maxlen = maxlen;
+    options.key = KeyOf(key);
+    absl::StatusOr<std::unique_ptr<LineHostBuffer>> buffer;
+    {
+      py::gil_scoped_release release;
+      buffer = LineHostBuffer::Start(std::move(options));
+    }
+    Check(buffer.status());
+    buffer_ = *std::move(buffer);
+  }
+  ~PyLineHostBuffer() {
+    py::gil_scoped_release release;
+    buffer_.reset();
+  }
+
+  py::tuple Read(std::optional<Py_ssize_t> size) const {
+    return RecordsToPython(size, buffer_->maxlen(), buffer_->Size(),
+                           [&](size_t k) { return buffer_->Read(k); });
+  }
+  size_t Len() const {
+    return LastWithoutEof(buffer_->maxlen(), buffer_->Size(),
+                          [&](size_t k) { return buffer_->Read(k); })
+        .size();
+  }
+  std::string address() const { return buffer_->address().ToString(); }
+  size_t maxlen() const { return buffer_->maxlen(); }
+  void Clear() { buffer_->Clear(); }
+  void StopAllMirrors() { buffer_->StopAllMirrors(); }
+  void ResetStates() { buffer_->ResetStates(); }
+  bool stopped() const { return buffer_->stopped(); }
+  void Shutdown() {
+    py::gil_scoped_release release;
+    buffer_->Shutdown();
+  }
+
+ private:
+  std::unique_ptr<LineHostBuffer> buffer_;
+};
+
+class PyLineHostMirror {
+ public:
+  PyLineHostMirror(const std::string& address, const std::string& key,
+                   const std::string& name, std::optional<double> timeout) {
+    LineHostMirrorOptions options;
+    options.collector = ParsedAddress(address);
+    options.key = KeyOf(key);
+    options.writer.name = name;
+    if (timeout.has_value()) {
+      options.connect_timeout = absl::Seconds(*timeout);
+      options.block_timeout = absl::Seconds(*timeout);
+    }
+    timeout_ = SecondsOr30(timeout);
+    absl::StatusOr<std::unique_ptr<LineHostMirror>> mirror;
+    {
+      py::gil_scoped_release release;
+      mirror = LineHostMirror::Create(std::move(options));
+    }
+    Check(mirror.status());
+    mirror_ = *std::move(mirror);
+  }
+  ~PyLineHostMirror() {
+    py::gil_scoped_release release;
+    mirror_.reset();  // Close()s
+  }
+
+  // A full send queue may make a write wait: without the GIL.
+  Py_ssize_t Write(py::handle text) {
+    const absl::string_view utf8 = Utf8Of(text);
+    Released([&] { return mirror_->Write(utf8); });
+    return PyUnicode_GET_LENGTH(text.ptr());
+  }
+  void EndLine() { Released([&] { return mirror_->Flush(); }); }
+  void Sync() { Released([&] { return mirror_->Sync(timeout_); }); }
+  void SendEof() { Released([&] { return mirror_->SendEof(); }); }
+  void SendError(const std::string& message, std::vector<std::string> trace) {
+    Released([&] { return mirror_->SendError(message, std::move(trace)); });
+  }
+  void SendWarning(const std::string& message,
+                   std::vector<std::string> trace) {
+    Released([&] { return mirror_->SendWarning(message, std::move(trace)); });
+  }
+  void Close() { Released([&] { return mirror_->Close(timeout_); }); }
+
+ private:
+  template <typename F>
+  void Released(F f) {
+    absl::Status status;
+    {
+      py::gil_scoped_release release;
+      status = f();
+    }
+    Check(status);
+  }
+
+  absl::Duration timeout_;
+  std::unique_ptr<LineHostMirror> mirror_;
+};
+
+class PyLineHostReader {
+ public:
+  PyLineHostReader(const std::string& address, const std::string& key,
+                   std::optional<double> timeout)
+      : timeout_(SecondsOr30(timeout)) {
+    const net::Address collector = ParsedAddress(address);
+    const net::AuthKey auth = KeyOf(key);
+    absl::StatusOr<std::unique_ptr<LineHostReader>> reader;
+    {
+      py::gil_scoped_release release;
+      reader = LineHostReader::Connect(collector, auth, timeout_);
+    }
+    Check(reader.status());
+    reader_ = *std::move(reader);
+  }
+
+  py::tuple Read(std::optional<Py_ssize_t> size) {
+    absl::StatusOr<HostInfo> info;
+    {
+      py::gil_scoped_release release;
+      info = reader_->Info(timeout_);
+    }
+    Check(info.status());
+    absl::Status failed;
+    py::tuple out = RecordsToPython(size, info->maxlen, info->size,
+                                    [&](size_t k) {
+      absl::StatusOr<std::vector<Record>> read = reader_->Read(k, timeout_);
+      if (!read.ok()) {
+        if (failed.ok()) failed = read.status();
+        return std::vector<Record>();
+      }
+      return *std::move(read);
+    });
+    Check(failed);
+    return out;
+  }
+  // (size, maxlen, stopped) of the collector.
+  std::tuple<size_t, size_t, bool> Info() {
+    absl::StatusOr<HostInfo> info;
+    {
+      py::gil_scoped_release release;
+      info = reader_->Info(timeout_);
+    }
+    Check(info.status());
+    return {info->size, info->maxlen, info->stopped};
+  }
+  void Clear() { Released([&] { return reader_->Clear(timeout_); }); }
+  void StopAllMirrors() {
+    Released([&] { return reader_->StopAllMirrors(timeout_); });
+  }
+  void ResetStates() {
+    Released([&] { return reader_->ResetStates(timeout_); });
+  }
+
+ private:
+  template <typename F>
+  void Released(F f) {
+    absl::Status status;
+    {
+      py::gil_scoped_release release;
+      status = f();
+    }
+    Check(status);
+  }
+
+  const absl::Duration timeout_;
+  std::unique_ptr<LineHostReader> reader_;
+};
+
 }  // namespace
 }  // namespace syncstream
 
@@ -509,6 +726,42 @@ PYBIND11_MODULE(_syncstream, m) {
       .def("read", &PyLineFileBuffer::Read, py::arg("size") = py::none())
       .def_property_readonly("maxlen", &PyLineFileBuffer::maxlen)
       .def_property_readonly("path", &PyLineFileBuffer::path);
+
+  py::class_<PyLineHostBuffer>(m, "LineHostBuffer")
+      .def(py::init<const std::string&, size_t, const std::string&>(),
+           py::arg("address"), py::arg("maxlen"), py::arg("key"))
+      .def("read", &PyLineHostBuffer::Read, py::arg("size") = py::none())
+      .def("__len__", &PyLineHostBuffer::Len)
+      .def("clear", &PyLineHostBuffer::Clear)
+      .def("stop_all_mirrors", &PyLineHostBuffer::StopAllMirrors)
+      .def("reset_states", &PyLineHostBuffer::ResetStates)
+      .def("shutdown", &PyLineHostBuffer::Shutdown)
+      .def_property_readonly("stopped", &PyLineHostBuffer::stopped)
+      .def_property_readonly("address", &PyLineHostBuffer::address)
+      .def_property_readonly("maxlen", &PyLineHostBuffer::maxlen);
+
+  py::class_<PyLineHostMirror>(m, "LineHostMirror")
+      .def(py::init<const std::string&, const std::string&, const std::string&,
+                    std::optional<double>>(),
+           py::arg("address"), py::arg("key"), py::arg("name"),
+           py::arg("timeout"))
+      .def("write", &PyLineHostMirror::Write)
+      .def("end_line", &PyLineHostMirror::EndLine)
+      .def("sync", &PyLineHostMirror::Sync)
+      .def("send_eof", &PyLineHostMirror::SendEof)
+      .def("send_error", &PyLineHostMirror::SendError)
+      .def("send_warning", &PyLineHostMirror::SendWarning)
+      .def("close", &PyLineHostMirror::Close);
+
+  py::class_<PyLineHostReader>(m, "LineHostReader")
+      .def(py::init<const std::string&, const std::string&,
+                    std::optional<double>>(),
+           py::arg("address"), py::arg("key"), py::arg("timeout"))
+      .def("read", &PyLineHostReader::Read, py::arg("size") = py::none())
+      .def("info", &PyLineHostReader::Info)
+      .def("clear", &PyLineHostReader::Clear)
+      .def("stop_all_mirrors", &PyLineHostReader::StopAllMirrors)
+      .def("reset_states", &PyLineHostReader::ResetStates);
 
   py::class_<PyLineProcBuffer>(m, "LineProcBuffer")
       .def(py::init<size_t>(), py::arg("maxlen"))

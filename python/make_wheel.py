@@ -50,8 +50,9 @@ def main(argv) -> int:
         "engine).",
         "Requires-Python: ==3.11.*",
         "",
-        "Run-time dependencies on Debian bookworm: libabsl20220623, "
-        "libprotobuf32 (the shared libraries the extension links).",
+        "Run-time dependencies on Debian bookworm (the shared libraries the "
+        "extension links): libabsl20220623, libprotobuf32, libnats3.4 "
+        "(with libprotobuf-c1), libssl3, zlib1g.",
         "",
     ])
     wheel = "\n".join([

@@ -14,12 +14,16 @@ from .version import __version__
 from .base import GroupedMessage
 from .mproc import LineBuffer, LineProcBuffer, LineProcMirror
 from .file import LineFileBuffer
+from .host import LineHostBuffer, LineHostMirror, LineHostReader
 
 __all__ = [
     "__version__",
     "GroupedMessage",
     "LineBuffer",
     "LineFileBuffer",
+    "LineHostBuffer",
+    "LineHostMirror",
+    "LineHostReader",
     "LineProcBuffer",
     "LineProcMirror",
 ]
