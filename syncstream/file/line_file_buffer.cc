@@ -587,7 +587,7 @@ void LineFileBuffer::Rotate(const Snapshot& snap, uint64_t end,
   for (const std::string& name : snap.leftovers) {
     const std::string path = JoinPath(path_, name);
     struct stat st;
-    if (::stat(path.c_str(), &st) == 0 &&
+    if (::lstat(path.c_str(), &st) == 0 &&
         now - absl::FromTimeT(st.st_mtime) > 2 * options_.lease + absl::Seconds(1)) {
       ::unlink(path.c_str());
     }
