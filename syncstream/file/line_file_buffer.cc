@@ -26,6 +26,14 @@
 #include "syncstream/file/internal/shared_file.h"
 
 namespace syncstream::file {
+
+// Why immutable segments rather than one shared file that writers append to:
+// appending needs the file's true end, and on a mount that caches attributes
+// fstat right after open still reports the size cached from before another
+// host's append (plain bindfs does: the tests' misbehaving fixture), so an
+// appender would overwrite; and a paused writer's late append could land
+// inside the next holder's data. A new file per commit, published with a
+// link() that never replaces, has neither problem.
 namespace {
 
 using internal::ErrnoText;

@@ -62,11 +62,7 @@
 // Because a segment is never modified after its commit (except a torn-tail
 // repair), no cached attribute or page on a misbehaving mount can be stale
 // for it, and no append from a fenced writer can land inside committed data.
-// Nothing depends on fcntl/flock, link counts or cached file sizes. (Appending
-// to a shared segment would need its true end: on a mount that caches
-// attributes, fstat right after open still reports the size cached from
-// before another host's append -- measured on plain bindfs -- and a paused
-// writer's late append could interleave with the next holder's.)
+// Nothing depends on fcntl/flock, link counts or cached file sizes.
 //
 // Reading needs no lock: list, read the newest header, then whole segments
 // newest first until `n` records are found: O(n + one batch) records decoded
