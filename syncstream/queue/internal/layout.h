@@ -1,80 +1,64 @@
-// The bytes of a syncstream queue segment (/dev/shm/syncstream-queue.NAME).
-// Layout version 6. All integers are little-endian host order (the segment
-// never leaves the machine). Everything here is read by other processes and
-// therefore untrusted: see segment.h for the validation rules.
+// The bytes of a syncstream queue segment (/dev/shm/syncstream-queue.NAME),
+// layout version 6. All integers are little-endian host order (the segment
+// never leaves the machine). Everything here is written by other processes
+// and therefore untrusted: see segment.h for the validation rules. The
+// protocol, with diagrams, is described in docs/formats/queue.md.
 //
 //   offset 0                 QueueHeader          (kHeaderSize bytes)
 //   participants_offset      ParticipantSlot[max_participants]
 //   ring_offset              data ring, `capacity` bytes (a power of two)
 //
-// The ring holds frames at increasing 64-bit byte positions; a position's
-// offset in the ring is `position & (capacity - 1)` and its lap is
-// `position / capacity`. `tail` is the end of the last reserved frame, `head`
-// the start of the oldest frame still held (everything before it has been
-// read by every reader and may be overwritten). Each reader's `cursor` lies
-// in [head, tail].
+// Positions are 64-bit byte counts that only grow; a position's offset in
+// the ring is `position & (capacity - 1)`, its lap `position / capacity`.
+// A frame is FrameHeader + sender + type + body, padded to 8 bytes (or to
+// the end of a 64-byte line, see "Appending"); it never wraps: a padding
+// frame fills the rest of a lap. Readers go by the frame length.
 //
-// A frame is FrameHeader + sender + type + body, padded to 8 bytes; it never
-// wraps: when a frame does not fit before the ring's end, a padding frame
-// fills the rest of the lap. A frame's length may exceed its payload: a
-// writer that finds another writer's claim since its own previous one pads
-// the last frame of a small claim to a 64-byte line (so the next claim,
-// often another core's, starts on a line of its own); readers go by the
-// length.
+// Invariants:
+//  - head <= cursor of every reader <= tail <= space_end <= head + capacity,
+//    all multiples of kFrameAlign;
+//  - the bytes of [tail, space_end) are zero: a claimed frame whose header
+//    is not written yet reads as kFrameUnwritten, never as an earlier lap's
+//    bytes;
+//  - a frame word carries its position's lap: a word of another lap is
+//    kFrameUnwritten;
+//  - `head` and `space_end` change only under the queue lock; `tail` and
+//    `next_sequence` only together, by one 16-byte compare-and-swap;
+//  - every frame below the lowest unfinished claim is committed, padding or
+//    abandoned.
 //
-// Appending is lock-free (version 1 took the queue lock on every append):
-//  1. the writer announces the claim it is about to make in its slot: its
-//     start in `reserving`, then its end in `reserving_end` (release each),
-//     then claims [tail, end) with one 16-byte compare-and-swap of
-//     (tail, next_sequence) -> (end, next_sequence + n). When that succeeds
-//     it sets kClaimConfirmed in `reserving_end`; when it fails it withdraws
-//     the announcement (`reserving_end` = `reserving`: an empty claim) and
-//     announces again before retrying;
-//  2. it writes each frame's header with a kFrameReserved frame word, then any
-//     padding frame's word (so a reader that sees the padding sees the frame
-//     after it);
-//  3. it copies each payload and stores the kFrameCommitted frame word
-//     (release);
-//  4. it sets kClaimFinished in `reserving_end` (release): every frame of
-//     the claim is committed.
-// Space is handed to writers zeroed: `space_end` (head <= tail <= space_end
-// <= head + capacity) is the end of the space writers may claim, and the
-// ring's bytes of [tail, space_end) are zeros. It moves only under the queue
-// lock: whoever moves it zeroes the bytes of the positions it adds first
-// (their previous lap lies below head: every reader has read it), then
-// stores it (release). A writer claims space only below space_end and head
-// + capacity as it loaded them (acquire), so a reader that finds a claim
-// whose header is not written yet reads zeros there (kFrameUnwritten), never
-// bytes of an earlier lap: 8 of those can look like a frame word of this
-// one (a body may hold anything, and an old header's body and type lengths
-// read as a word give a state, a length and a small lap). Version 4 did not
-// zero, and its readers could take such bytes for a frame: a garbage message
-// or a "bad length". Version 5 zeroed whatever head passed, at once, so an
-// Append that moved head over a large ring zeroed all of it while holding
-// the lock (54-70 ms for 512 MiB, measured); space_end moves a bounded step
-// at a time (segment.h, kReclaimStep), while head still jumps. A frame word
-// also carries the position's lap, so a word of an earlier lap is not taken
-// for this one's either. A reader at a position below `tail` whose word is
-// zero or not of this lap is looking at a claim whose header is not written
-// yet: it waits while a live writer's
-// announced claim [reserving, reserving_end) covers that position. When only
-// dead writers' claims cover it, the claimant died between steps 1 and 2
-// (or in the middle of step 2): the hole from the position to the claim's
-// announced end (or the lap's end, as padding, when the claim goes on in the
-// next lap) is marked abandoned with a compare-and-swap, so racing readers
-// agree. The ring's bytes are never searched for the end of a hole (a body
-// of this lap can look like a frame word too). A confirmed claim
-// is the real one; a writer killed between a failed compare-and-swap and its
-// withdrawal leaves an unconfirmed one, so dead unconfirmed claims are used
-// only when they all agree. A dead writer's slot is released only once its
-// claim is closed. A reserved frame whose writer is gone (pid + start time,
-// slot generation) becomes kFrameAbandoned the same way. `head` only moves
-// under the queue lock (when a writer runs short of space), and never past a
-// frame still being written: it jumps over the frames below every writer's
-// unfinished claim (and below every reader's cursor) without reading them,
-// since those were all committed, padded or abandoned; from the lowest
-// unfinished claim on it walks frame by frame as before. Version 3 lacked
-// kClaimFinished and walked every frame (a cache miss per message).
+// Appending (no lock):
+//  1. announce the claim in the writer's slot: `reserving`, then
+//     `reserving_end` (release each);
+//  2. claim [tail, end) with one compare-and-swap of (tail, next_sequence)
+//     -> (end, next_sequence + n), claiming only below space_end and head +
+//     capacity as loaded (acquire); on success set kClaimConfirmed in
+//     `reserving_end`, on failure withdraw (`reserving_end` = `reserving`)
+//     and start again;
+//  3. write each frame's header with a kFrameReserved word, then any padding
+//     frame's word;
+//  4. copy each payload and store the kFrameCommitted word (release);
+//  5. set kClaimFinished in `reserving_end` (release).
+// A writer that finds another writer's claim since its own previous one
+// ends a claim shorter than 4 KiB on a 64-byte boundary (its last frame's
+// length is rounded up), so that the next claim starts on a line of its own.
+//
+// Space: a writer short of space takes the lock, moves `head` up to the
+// slowest reader's cursor (jumping over everything below the lowest
+// unfinished claim, walking frame by frame above it), then moves
+// `space_end` a bounded step (segment.h, kReclaimStep) past what it needs,
+// zeroing the bytes it adds before it stores it (release).
+//
+// Dead writers: a reader at a position below `tail` whose frame is reserved
+// or unwritten waits while a live writer may still write it. A reserved
+// frame whose writer (slot and generation; pid and start time) is gone
+// becomes kFrameAbandoned by a compare-and-swap of its word. An unwritten
+// position covered only by dead writers' announced claims is marked
+// abandoned up to the claim's announced end (or padded to the lap's end),
+// by a compare-and-swap, so racing readers agree; confirmed claims are
+// trusted, unconfirmed ones only when they all agree (otherwise DataLoss).
+// The ring's bytes are never searched for the end of a hole. A dead
+// writer's slot is released only once its claim is closed.
 #ifndef SYNCSTREAM_QUEUE_INTERNAL_LAYOUT_H_
 #define SYNCSTREAM_QUEUE_INTERNAL_LAYOUT_H_
 
@@ -122,7 +106,7 @@ inline constexpr uint64_t kNoReservation = ~uint64_t{0};
 // ParticipantSlot::reserving_end: the claim's compare-and-swap succeeded.
 inline constexpr uint64_t kClaimConfirmed = 1;
 // ParticipantSlot::reserving_end: every frame of the claim is committed
-// (set after kClaimConfirmed; layout version 4).
+// (set after kClaimConfirmed).
 inline constexpr uint64_t kClaimFinished = 2;
 // The flag bits of reserving_end (ends are multiples of kFrameAlign).
 inline constexpr uint64_t kClaimFlags = kClaimConfirmed | kClaimFinished;

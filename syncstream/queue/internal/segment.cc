@@ -647,6 +647,12 @@ void Segment::ZeroRangeLocked(uint64_t begin, uint64_t end) {
   std::memset(ring_, 0, length - first);
 }
 
+// kReclaimStep (128 KiB): zeroing that much under the lock took 15-20
+// microseconds on the machines measured, whatever the capacity, and the
+// writer then fills the zeroed bytes while they are still in its cache. A
+// 256 KiB step took twice as long per reclaim at the same throughput;
+// zeroing a whole lap at once held the lock for milliseconds (54-70 ms for a
+// 512 MiB queue).
 absl::StatusOr<bool> Segment::ReclaimLocked(uint64_t needed_end, bool probe, uint64_t step,
                                             RepairReport* report) {
   QueueHeader& h = *header_;

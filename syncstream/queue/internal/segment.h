@@ -187,10 +187,8 @@ class Segment {
 
   // How far past what a writer needs one reclaim moves space_end (layout.h),
   // by default. The bytes it adds are zeroed under the queue lock, so this
-  // bounds what an Append that reclaims does while it holds the lock (about
-  // 15-20 microseconds here, whatever the capacity), and the writer fills
-  // them while they are still in the cache. 256 KiB took twice as long per
-  // reclaim at the same throughput; a whole lap at once took milliseconds.
+  // bounds what an Append that reclaims does while it holds the lock,
+  // whatever the capacity.
   static constexpr uint64_t kReclaimStep = uint64_t{128} << 10;
 
   // Under the lock: moves head forward over frames every reader has passed
