@@ -40,3 +40,6 @@ DEFINE_string(nats_tls_cert, "",
 DEFINE_string(nats_tls_key, "",
               "nats:// addresses: the client certificate's key (PEM) "
               "(default: $SYNCSTREAM_NATS_TLS_KEY_FILE)");
+DEFINE_bool(force, false,
+            "file unlock: remove the lock even if it is live; queue rm: remove a "
+            "queue even if live participants use it");

@@ -32,5 +32,7 @@ DECLARE_string(nats_tls_cert);
 DECLARE_string(nats_tls_key);
 // Inspection commands (queue ls, manager ls, ...): print JSON, not text.
 DECLARE_bool(json);
+// Removal commands (file unlock, queue rm): remove what is still in use.
+DECLARE_bool(force);
 
 #endif  // SYNCSTREAM_TOOLS_COMMON_FLAGS_H_

@@ -34,7 +34,6 @@
 
 DEFINE_double(file_follow_seconds, 0,
               "file tail -f: stop after this many seconds (0: until interrupted)");
-DEFINE_bool(force, false, "file unlock: remove the lock even if it is live");
 
 namespace syncstream::tools {
 namespace {

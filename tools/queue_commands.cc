@@ -19,9 +19,13 @@
 #include "syncstream/proc/line_proc_buffer.h"
 #include "syncstream/queue/sync_queue.h"
 #include "tools/command.h"
-#include "tools/common_flags.h"  // -n, --json
+#include "tools/common_flags.h"  // -n, --json, --force
 #include "tools/record_output.h"
 
+DEFINE_bool(allow_shared_queue, false,
+            "queue tail, queue append: attach also to a queue that belongs to "
+            "another user or that group or others may write (refused by default: "
+            "whoever can write it reads and forges every message)");
 DEFINE_bool(orphaned, false,
             "queue rm: remove only orphaned queues (they have participants and all "
             "of them are dead; see queue ls) and LineProcBuffer control blocks "
@@ -185,6 +189,7 @@ int RunTail(const std::vector<std::string>& args) {
   options.unlink_on_last_close = false;  // watching never removes the queue
   // -n N: first the last N messages still in the queue (0: all of them).
   options.replay_last = FLAGS_n > 0 ? static_cast<uint32_t>(FLAGS_n) : UINT32_MAX;
+  options.allow_shared_queue = FLAGS_allow_shared_queue;
   auto me = q->Attach(absl::StrCat("tail-", ::getpid()), QueueRole::kReader, options);
   if (!me.ok()) return Fail(me.status());
   int code = 0;
@@ -216,8 +221,23 @@ int RunAppend(const std::vector<std::string>& args) {
   if (!q.ok()) return Fail(q.status());
   AttachOptions options;
   options.unlink_on_last_close = false;
+  options.allow_shared_queue = FLAGS_allow_shared_queue;
   auto me = q->Attach(absl::StrCat("cli-", ::getpid()), QueueRole::kWriter, options);
   if (!me.ok()) return Fail(me.status());
+  // A message goes to the readers attached when it is appended; with none,
+  // the queue drops it at once. Say so, and fail, rather than exit 0 for a
+  // message nobody will ever read.
+  auto snapshot = q->Inspect();
+  if (!snapshot.ok()) return Fail(snapshot.status());
+  const bool has_reader = std::any_of(
+      snapshot->participants.begin(), snapshot->participants.end(), [](const ParticipantInfo& p) {
+        return p.alive && (static_cast<uint32_t>(p.role) & static_cast<uint32_t>(QueueRole::kReader));
+      });
+  if (!has_reader) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        "queue '", args[0], "': no reader is attached: the message was dropped (a queue "
+        "delivers only to readers attached when a message is appended)")));
+  }
   absl::Status st = me->Append(args[1], args[2], AppendOptions{.block = true});
   if (!st.ok()) return Fail(st);
   return 0;
@@ -306,6 +326,26 @@ int RunRm(const std::vector<std::string>& args) {
   }
   int code = 0;
   for (const std::string& name : args) {
+    // A queue that live participants use is removed only with --force: they
+    // would carry on, on a segment nobody can attach to any more.
+    if (auto q = SyncQueue::Open(name); q.ok() && !FLAGS_force) {
+      auto snapshot = q->Inspect();
+      if (!snapshot.ok()) {
+        code = Fail(snapshot.status());
+        continue;
+      }
+      std::vector<std::string> live;
+      for (const ParticipantInfo& p : snapshot->participants) {
+        if (p.alive) live.push_back(absl::StrCat(TerminalSafe(p.name), " (pid ", p.pid, ")"));
+      }
+      if (!live.empty()) {
+        code = Fail(absl::FailedPreconditionError(absl::StrCat(
+            "queue '", name, "': not removed: ", live.size(), " live participant(s) still use it: ",
+            absl::StrJoin(live, ", "),
+            "; --force removes it anyway (they carry on, but nobody can attach any more)")));
+        continue;
+      }
+    }
     absl::Status st = SyncQueue::Remove(name);
     if (absl::IsNotFound(st) && RemoveControlBlockOf(name, true, &code)) continue;
     if (!st.ok()) {
@@ -328,16 +368,19 @@ SYNCSTREAM_REGISTER_COMMAND(queue_ls, "queue ls", "[--json]",
                             RunLs);
 SYNCSTREAM_REGISTER_COMMAND(queue_inspect, "queue inspect", "NAME [--json]",
                             "Show a queue's header, usage and participants.", RunInspect);
-SYNCSTREAM_REGISTER_COMMAND(queue_tail, "queue tail", "NAME [-n N]  (-n: first the last N messages held, default 10, 0: all)",
+SYNCSTREAM_REGISTER_COMMAND(queue_tail, "queue tail", "NAME [-n N] [--allow_shared_queue]  (-n: first the last N messages held, default 10, 0: all)",
                             "Print messages as they arrive until interrupted (Ctrl-C).",
                             RunTail);
-SYNCSTREAM_REGISTER_COMMAND(queue_append, "queue append", "NAME TYPE BODY",
-                            "Append one message (waits up to 0.5 s for space).", RunAppend);
+SYNCSTREAM_REGISTER_COMMAND(queue_append, "queue append", "NAME TYPE BODY [--allow_shared_queue]",
+                            "Append one message (waits up to 0.5 s for space). With no "
+                            "reader attached the message would be dropped: it is not "
+                            "appended, and the exit status is 1.", RunAppend);
 SYNCSTREAM_REGISTER_COMMAND(queue_repair, "queue repair", "NAME",
                             "Release dead participants, skip abandoned frames, report.",
                             RunRepair);
-SYNCSTREAM_REGISTER_COMMAND(queue_rm, "queue rm", "NAME... | --orphaned [NAME...]",
-                            "Remove queues by name, each with the control block that a "
+SYNCSTREAM_REGISTER_COMMAND(queue_rm, "queue rm", "[--force] NAME... | --orphaned [NAME...]",
+                            "Remove queues by name (one with live participants only with "
+                            "--force), each with the control block that a "
                             "LineProcBuffer killed before its destructor leaves beside its "
                             "queue (or that block alone, when its queue is gone); with "
                             "--orphaned, only orphaned queues (all participants dead, as "

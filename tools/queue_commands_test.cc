@@ -370,6 +370,56 @@ TEST_F(QueueCommandsTest, RmRemovesAndReportsMissing) {
   EXPECT_EQ(missing.code, 1);
 }
 
+// rm of a queue that live participants use needs --force; a killed one's
+// queue (everyone dead) goes without.
+TEST_F(QueueCommandsTest, RmOfALiveQueueNeedsForce) {
+  { ASSERT_TRUE(SyncQueue::Create(name_, 4096).ok()); }
+  const pid_t live = ForkAttached(name_, "busy", QueueRole::kBoth);
+  ASSERT_GT(live, 0);
+  Result rm = RunCli("queue rm " + name_);
+  EXPECT_EQ(rm.code, 1) << rm.out;
+  EXPECT_THAT(rm.out, HasSubstr("queue '" + name_ + "': not removed: 1 live participant"));
+  EXPECT_THAT(rm.out, HasSubstr("busy (pid " + std::to_string(live) + ")"));
+  EXPECT_THAT(rm.out, HasSubstr("--force"));
+  EXPECT_EQ(ParticipantsOf(name_).size(), 1u) << "the queue is still there";
+  rm = RunCli("queue rm --force " + name_);
+  EXPECT_EQ(rm.code, 0) << rm.out;
+  EXPECT_EQ(SyncQueue::Open(name_).status().code(), absl::StatusCode::kNotFound);
+  KillAndReap(live);
+}
+
+// append with no reader attached says that the message is dropped and fails;
+// with a reader it is delivered.
+TEST_F(QueueCommandsTest, AppendWithNoReaderSaysTheMessageIsDropped) {
+  auto q = SyncQueue::Create(name_, 4096);
+  ASSERT_TRUE(q.ok());
+  Result append = RunCli("queue append " + name_ + " t lost");
+  EXPECT_EQ(append.code, 1) << append.out;
+  EXPECT_THAT(append.out, HasSubstr("no reader is attached: the message was dropped"));
+  auto reader = q->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(reader.ok());
+  append = RunCli("queue append " + name_ + " t kept");
+  EXPECT_EQ(append.code, 0) << append.out;
+  auto m = reader->Pop(PopOptions{.timeout = absl::Seconds(10)});
+  ASSERT_TRUE(m.ok() && m->has_value());
+  EXPECT_EQ((*m)->body, "kept");
+}
+
+// A queue that others may write is refused by tail and append unless
+// --allow_shared_queue.
+TEST_F(QueueCommandsTest, SharedWritableQueueIsRefusedUnlessAllowed) {
+  auto q = SyncQueue::Create(name_, 4096, QueueOptions{.mode = 0666});
+  ASSERT_TRUE(q.ok());
+  auto reader = q->Attach("r", QueueRole::kReader);
+  ASSERT_TRUE(reader.ok());
+  Result append = RunCli("queue append " + name_ + " t secret");
+  EXPECT_EQ(append.code, 1) << append.out;
+  EXPECT_THAT(append.out, HasSubstr("mode 0666"));
+  EXPECT_THAT(append.out, HasSubstr("--allow_shared_queue"));
+  append = RunCli("queue append --allow_shared_queue " + name_ + " t shared");
+  EXPECT_EQ(append.code, 0) << append.out;
+}
+
 TEST_F(QueueCommandsTest, EveryCommandHasHelp) {
   for (const char* c : {"ls", "inspect", "tail", "repair", "rm", "append"}) {
     Result r = RunCli(absl::StrCat("queue ", c, " --help"));

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace syncstream {
 
@@ -36,6 +39,26 @@ absl::Status RemoveSharedMemory(const std::string& shm_name, absl::string_view w
   return absl::Status(
       err == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kPermissionDenied,
       absl::StrCat(what, ": ", strerror(err)));
+}
+
+absl::Status CheckSharedMemoryIsPrivate(int fd, absl::string_view what) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    return absl::UnavailableError(absl::StrCat(what, ": fstat: ", strerror(errno)));
+  }
+  const uid_t me = ::geteuid();
+  if (st.st_uid != me) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "%s: belongs to uid %d, not to this user (uid %d): another user may read and "
+        "forge what passes through it",
+        what, st.st_uid, me));
+  }
+  if ((st.st_mode & 022) != 0) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "%s: mode %04o lets %s write it: they may read and forge what passes through it",
+        what, st.st_mode & 07777, (st.st_mode & 020) ? "the group" : "other users"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace syncstream

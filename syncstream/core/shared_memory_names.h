@@ -23,6 +23,14 @@ absl::StatusOr<std::vector<std::string>> SharedMemoryNames(absl::string_view pre
 // object, PermissionDenied otherwise.
 absl::Status RemoveSharedMemory(const std::string& shm_name, absl::string_view what);
 
+// OK when the shared-memory object open on `fd` belongs to this process's
+// effective user and neither group nor others may write it. Otherwise
+// PermissionDenied, the message naming `what`, the owner's uid and the
+// mode: whoever can write such an object can read and forge what passes
+// through it (another local user may have created the name first to do
+// so). Unavailable when fstat fails.
+absl::Status CheckSharedMemoryIsPrivate(int fd, absl::string_view what);
+
 }  // namespace syncstream
 
 #endif  // SYNCSTREAM_CORE_SHARED_MEMORY_NAMES_H_

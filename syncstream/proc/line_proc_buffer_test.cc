@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -648,6 +649,21 @@ TEST(LineProcBufferTest, BadTokensAreClearErrors) {
       << gone.status();
   unsetenv(LineProcMirror::kEnvironmentVariable);
   EXPECT_TRUE(absl::IsNotFound(LineProcMirror::FromEnvironment().status()));
+}
+
+// A control block that others may write (planted, or widened) is refused:
+// its settings and stop word would steer every mirror.
+TEST(LineProcBufferTest, ControlBlockWritableByOthersIsRefused) {
+  auto buffer = MakeBuffer(10);
+  auto mirror = MakeMirror(*buffer, "m");
+  const std::string block = "/dev/shm/syncstream-proc." + buffer->queue_name();
+  ASSERT_EQ(::chmod(block.c_str(), 0666), 0) << block;
+  auto attached = LineProcMirror::Attach(mirror->token());
+  ASSERT_FALSE(attached.ok());
+  EXPECT_EQ(attached.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(attached.status().message()), HasSubstr("mode 0666"));
+  ASSERT_EQ(::chmod(block.c_str(), 0600), 0);
+  EXPECT_TRUE(LineProcMirror::Attach(mirror->token()).ok());
 }
 
 TEST(LineProcBufferTest, InvalidBatchesAreDroppedAndReported) {

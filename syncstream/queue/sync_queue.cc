@@ -234,6 +234,11 @@ absl::StatusOr<QueueParticipant> SyncQueue::Attach(absl::string_view participant
   if (role_bits < 1 || role_bits > 3) {
     return seg.Error(absl::StatusCode::kInvalidArgument, "unknown participant role");
   }
+  if (!options.allow_shared_queue && !seg.private_status().ok()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cannot attach '", participant_name, "': ", seg.private_status().message(),
+        " (AttachOptions::allow_shared_queue, or --allow_shared_queue, attaches anyway)"));
+  }
   const ProcessIdentity self = CurrentProcess();
   QueueParticipant p;
   {

@@ -106,6 +106,13 @@ struct AttachOptions {
   // Readers: start this many messages before the tail instead of at it (as
   // many as are still in the ring), e.g. for `syncstream queue tail -n N`.
   uint32_t replay_last = 0;
+  // Attach also to a queue opened (not created) by this process whose
+  // segment belongs to another user, or that group or others may write
+  // (mode & 022). Off, such a queue is PermissionDenied: whoever can write
+  // the segment reads and forges every message, and another local user can
+  // create a queue's name before its owner does. Turn it on for a queue
+  // shared between users on purpose (QueueOptions::mode).
+  bool allow_shared_queue = false;
 };
 
 struct AppendOptions {
@@ -257,7 +264,9 @@ class SyncQueue {
   // Takes a participant slot. `participant_name` (1..63 bytes) is the sender
   // name of its messages. A reader starts at the current tail.
   // ResourceExhausted when every slot is held by a live participant;
-  // NotFound if the queue was unlinked meanwhile.
+  // NotFound if the queue was unlinked meanwhile; PermissionDenied for a
+  // queue of another user or writable by others (see
+  // AttachOptions::allow_shared_queue).
   absl::StatusOr<QueueParticipant> Attach(absl::string_view participant_name,
                                           QueueRole role,
                                           const AttachOptions& options = {});

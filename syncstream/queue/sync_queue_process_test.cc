@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <map>
@@ -805,6 +806,46 @@ class CorruptSegmentTest : public ::testing::Test {
   }
   std::string name_;
 };
+
+// Queue squatting: a segment that group or others may write, or that
+// another user owns, is refused at Attach unless the caller opts in.
+TEST_F(CorruptSegmentTest, QueueWritableByOthersIsRefusedUnlessAllowed) {
+  auto created = SyncQueue::Create(name_, 4096);
+  ASSERT_TRUE(created.ok());
+  ASSERT_EQ(::chmod(Path().c_str(), 0666), 0);
+  auto q = SyncQueue::Open(name_);
+  ASSERT_TRUE(q.ok()) << q.status();  // inspecting it is harmless
+  auto refused = q->Attach("me", QueueRole::kBoth);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("queue '" + name_ + "'"));
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("mode 0666"));
+  auto allowed = q->Attach("me", QueueRole::kBoth, AttachOptions{.allow_shared_queue = true});
+  EXPECT_TRUE(allowed.ok()) << allowed.status();
+}
+
+TEST_F(CorruptSegmentTest, QueueOfAnotherUserIsRefusedUnlessAllowed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to create a queue as another user";
+  constexpr uid_t kNobody = 65534;
+  const pid_t child = ForkRun([&] {
+    if (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) return 2;
+    auto q = SyncQueue::Create(name_, 4096);  // mode 0600, as the squatter's own
+    return q.ok() ? 0 : 3;
+  });
+  auto code = WaitForExit(child, absl::Seconds(20));
+  ASSERT_TRUE(code.ok());
+  ASSERT_EQ(*code, 0);
+  auto q = SyncQueue::Open(name_);
+  ASSERT_TRUE(q.ok()) << q.status();
+  auto refused = q->Attach("root", QueueRole::kWriter);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("belongs to uid 65534"));
+  auto allowed =
+      q->Attach("root", QueueRole::kWriter, AttachOptions{.allow_shared_queue = true});
+  EXPECT_TRUE(allowed.ok()) << allowed.status();
+}
 
 TEST_F(CorruptSegmentTest, ForeignSegmentIsAMagicMismatch) {
   UniqueFd fd(::open(Path().c_str(), O_RDWR | O_CREAT | O_EXCL, 0600));

@@ -147,6 +147,11 @@ absl::StatusOr<ControlBlock> ControlBlock::Open(absl::string_view queue_name,
         absl::StrCat(Describe(queue_name), ": shm_open: ", strerror(errno),
                      errno == ENOENT ? " (is its LineProcBuffer gone?)" : ""));
   }
+  // A buffer creates its block with mode 0600: one that another user owns,
+  // or that others may write, was planted (its settings and stop word
+  // would steer every mirror).
+  absl::Status trusted = CheckSharedMemoryIsPrivate(fd.get(), Describe(queue_name));
+  if (!trusted.ok()) return trusted;
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) {
     return absl::InternalError(

@@ -43,7 +43,8 @@ class ControlBlock {
   static absl::StatusOr<ControlBlock> Create(absl::string_view queue_name,
                                              const MirrorSettings& settings,
                                              size_t max_body_bytes);
-  // Maps and validates an existing block.
+  // Maps and validates an existing block. PermissionDenied for a block of
+  // another user or writable by group or others (never a buffer's).
   static absl::StatusOr<ControlBlock> Open(absl::string_view queue_name,
                                            size_t max_body_bytes);
   // The shared-memory name of the block of `queue_name`.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "syncstream/core/process_identity.h"
+#include "syncstream/core/shared_memory_names.h"
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/internal/sanitizers.h"
@@ -181,6 +182,8 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(absl::string_view name,
                     absl::StrCat("cannot open /dev/shm", s->shm_name_, ": ",
                                  strerror(err)));
   }
+  s->private_status_ = CheckSharedMemoryIsPrivate(
+      fd.get(), absl::StrCat("queue '", s->name_, "' (/dev/shm", s->shm_name_, ")"));
   absl::Status st = s->MapAndValidate(fd.get(), init_wait);
   if (!st.ok()) return st;
   return s;

@@ -66,6 +66,11 @@ class Segment {
     return reinterpret_cast<FrameHeader*>(ring_ + (position & (capacity_ - 1)));
   }
 
+  // OK when the segment belongs to this user and neither group nor others
+  // may write it, or when this process created it; else why not
+  // (PermissionDenied), as found when it was opened.
+  const absl::Status& private_status() const { return private_status_; }
+
   // "queue 'NAME': MESSAGE" with the given code.
   absl::Status Error(absl::StatusCode code, absl::string_view message) const;
   // DataLoss for positions that break head <= tail <= head + capacity (or
@@ -239,6 +244,7 @@ class Segment {
 
   std::string name_;
   std::string shm_name_;
+  absl::Status private_status_;
   void* base_ = nullptr;
   uint64_t size_ = 0;
   uint64_t capacity_ = 0;
