@@ -160,6 +160,11 @@ absl::StatusOr<std::unique_ptr<JetStreamFollower>> JetStreamReader::FollowFrom(
   options.Ordered = true;
   options.Config.DeliverPolicy = js_DeliverByStartSequence;
   options.Config.OptStartSeq = follower->next_sequence_;
+  // The server sends a heartbeat when idle this long; two missed ones make
+  // the C client recreate the consumer (after a server's death, say) from
+  // the last sequence delivered. Its default, 5 s, would stall a follower
+  // for 10 s after a failover.
+  options.Config.Heartbeat = absl::ToInt64Nanoseconds(absl::Seconds(1));
   const std::string subjects = client_->address().StreamSubjects();
   natsSubscription* subscription = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
