@@ -109,6 +109,7 @@ LineWriter::NewThreadState() {
                              : absl::StrCat(options_.name, ".", ordinal);
     slot = std::make_unique<WriterState>(std::move(sender), options_.type,
                                          options_.max_line_length);
+    if (ordinal > 0) NoteSecondWriter();
   }
   thread_cache = ThreadCache{id_, slot.get()};
   return slot.get();
@@ -119,8 +120,17 @@ inline LineWriter::Stamp LineWriter::StampLocked(WriterState& state) {
   Stamp stamp;
   if (order_keys_) {
 #if defined(__x86_64__)
-    stamp.order_key = uses_tsc_ ? internal::OrderKeyFromTsc()
-                                : internal::OrderKeyNow();
+    if (!uses_tsc_) {
+      stamp.order_key = internal::OrderKeyNow();
+    } else if (__builtin_expect(
+                   !second_writer_.load(std::memory_order_relaxed), 1)) {
+      // The only thread that publishes: no record of another thread can
+      // precede this one causally, so the key need not wait for this
+      // thread's earlier loads (see second_writer_).
+      stamp.order_key = __rdtsc();
+    } else {
+      stamp.order_key = internal::OrderKeyFromTsc();
+    }
 #else
     stamp.order_key = internal::OrderKeyNow();
 #endif
@@ -275,6 +285,7 @@ std::unique_ptr<LineWriter::Writer> LineWriter::NewWriter(std::string sender,
                                                           std::string type) {
   auto state = new WriterState(std::move(sender), std::move(type),
                                options_.max_line_length);
+  NoteSecondWriter();
   {
     std::lock_guard<std::mutex> guard(mutex_);
     explicit_writers_.push_back(state);
@@ -299,6 +310,8 @@ std::vector<std::pair<std::string, std::string>> LineWriter::PendingLines()
 }
 
 absl::Status LineWriter::CloseAllWriters(bool send_eof) {
+  // This thread may publish other writers' pending lines.
+  NoteSecondWriter();
   std::vector<WriterState*> states;
   {
     std::lock_guard<std::mutex> guard(mutex_);

@@ -35,6 +35,7 @@
 #ifndef SYNCSTREAM_CORE_LINE_WRITER_H_
 #define SYNCSTREAM_CORE_LINE_WRITER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -222,6 +223,21 @@ class LineWriter {
   const bool order_keys_;  // Stamping::kWallClockAndOrderKey
   // Order keys are TSC ticks (internal/tsc.h), read inline.
   const bool uses_tsc_ = internal::UsesTsc();
+  // Set (for good) before a second thread may publish records of this
+  // writer: a second thread writes, an explicit writer is made, or
+  // CloseAllWriters runs. An order key must exceed the keys of records whose
+  // publication its thread saw (internal/order_clock.h), which takes a fence
+  // before the TSC read (a quarter of a one-line write). While one thread
+  // publishes, no record of another thread exists to have been seen, and
+  // that thread's own earlier records come first in its shard anyway: keys
+  // are read without the fence. A thread that saw another's record saw this
+  // flag set before it (the other set it before publishing), so it fences.
+  std::atomic<bool> second_writer_{false};
+  void NoteSecondWriter() {
+    if (!second_writer_.load(std::memory_order_relaxed)) {
+      second_writer_.store(true, std::memory_order_seq_cst);
+    }
+  }
   const uint64_t id_;  // process-unique, never reused
   mutable std::mutex mutex_;  // guards the maps, not the states
   // Keyed by a per-thread token that, unlike std::thread::id, is never
