@@ -7,8 +7,16 @@
 #   beside consumer.cc); also checks that a request for a newer minor
 #   version, or an unknown component, is refused.
 # pkg-config: `pkg-config --cflags --libs syncstream-thread syncstream-proc`.
+# $CONSUMER_FLAGS go to the compiler and the linker (a sanitizer, when the
+# library was built with one).
 set -euo pipefail
 mode=$1 installer=$2 consumer_cc=$3 version=$4
+flags=${CONSUMER_FLAGS:-}
+# The consumer forks while LineProcBuffer's collector thread runs; TSan
+# refuses threads in such a child unless told (as line_proc_buffer_test does).
+if [[ "${flags:-}" == *-fsanitize=thread* ]]; then
+  export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}die_after_fork=0"
+fi
 src=$(cd "$(dirname "$consumer_cc")" && pwd)
 prefix="$TEST_TMPDIR/prefix"
 build="$TEST_TMPDIR/build"
@@ -20,7 +28,8 @@ cp "$src/consumer.cc" "$src/CMakeLists.txt" "$build/"  # no syncstream source be
 
 case "$mode" in
   cmake)
-    cmake -S "$build" -B "$build/out" -DCMAKE_PREFIX_PATH="$prefix" >"$build/configure.log" ||
+    cmake -S "$build" -B "$build/out" -DCMAKE_PREFIX_PATH="$prefix" \
+      -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" >"$build/configure.log" ||
       { cat "$build/configure.log"; exit 1; }
     cmake --build "$build/out" >"$build/build.log" || { cat "$build/build.log"; exit 1; }
     program="$build/out/consumer"
@@ -38,8 +47,8 @@ case "$mode" in
     export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
     got=$(pkg-config --modversion syncstream-thread)
     [[ "$got" == "$version" ]] || { echo "FAIL: pkg-config says version '$got', not '$version'"; exit 1; }
-    # shellcheck disable=SC2046  # pkg-config's flags are separate words
-    c++ -std=c++17 -o "$build/consumer" "$build/consumer.cc" \
+    # shellcheck disable=SC2046,SC2086  # the flags are separate words
+    c++ -std=c++17 $flags -o "$build/consumer" "$build/consumer.cc" \
       $(pkg-config --cflags --libs syncstream-thread syncstream-proc) \
       -Wl,-rpath,"$prefix/lib"
     program="$build/consumer"

@@ -4,7 +4,8 @@
 # (dpkg --root; the dependencies, Debian's own packages, are checked to be
 # real installed packages here instead), and that the installed files work:
 # the command's --version, its man page, its completion, and the
-# pkg-config consumer built against the installed -dev package.
+# pkg-config consumer built against the installed -dev package (with
+# $CONSUMER_FLAGS, a sanitizer when the library was built with one).
 #   debs_test.sh VERSION SOVERSION CONSUMER_CC DEB...
 set -euo pipefail
 version=$1 soversion=$2 consumer_cc=$3
@@ -21,6 +22,11 @@ done
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 libdir="usr/lib/$multiarch"
 fail() { echo "FAIL: $*"; exit 1; }
+# The consumer forks while LineProcBuffer's collector thread runs; TSan
+# refuses threads in such a child unless told (as line_proc_buffer_test does).
+if [[ "${CONSUMER_FLAGS:-}" == *-fsanitize=thread* ]]; then
+  export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}die_after_fork=0"
+fi
 
 field() { dpkg-deb --field "$1" "$2"; }
 [[ -n "$lib_deb" && -n "$dev_deb" && -n "$cli_deb" ]] ||
@@ -87,8 +93,8 @@ build="$TEST_TMPDIR/build"
 mkdir -p "$build"
 cp "$consumer_cc" "$build/"
 export PKG_CONFIG_PATH="$root/$libdir/pkgconfig"
-# shellcheck disable=SC2046
-c++ -std=c++17 -o "$build/consumer" "$build/consumer.cc" \
+# shellcheck disable=SC2046,SC2086  # the flags are separate words
+c++ -std=c++17 ${CONSUMER_FLAGS:-} -o "$build/consumer" "$build/consumer.cc" \
   $(pkg-config --define-variable=prefix="$root/usr" --cflags --libs syncstream-thread syncstream-proc) \
   -Wl,-rpath,"$root/$libdir"
 libraries=$(ldd "$build/consumer")
