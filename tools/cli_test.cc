@@ -2,8 +2,11 @@
 // binary (argv[1]) for every command it lists: usage errors exit with 2,
 // --help lists the command's own flags only, a group lists its commands.
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -13,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "syncstream/file/line_file_buffer.h"
 #include "tools/command.h"
 
 namespace syncstream::tools {
@@ -149,6 +153,32 @@ TEST(CliTest, AGroupListsItsCommands) {
   EXPECT_THAT(unknown.out, HasSubstr("unknown command 'queue bogus'"));
   EXPECT_THAT(unknown.out, HasSubstr("queue ls"));
   EXPECT_EQ(RunCli("bogus").code, 2);
+}
+
+// file tail's records go through the same output as read's and queue
+// tail's (their own tests cover the rest).
+TEST(CliTest, FileTailFormatsJoinsLongLinesAndEscapes) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/cli-file-", ::getpid());
+  {
+    file::LineFileBufferOptions options;
+    auto buffer = file::LineFileBuffer::Open(dir, options);
+    ASSERT_TRUE(buffer.ok()) << buffer.status();
+    (*buffer)->stream() << std::string(70000, 'x') << "\n"
+                        << "red \x1b[31m\n";
+    ASSERT_TRUE((*buffer)->Commit().ok());
+  }
+  Result text = RunCli("file tail " + dir + " -n 0 --color=always");
+  EXPECT_EQ(text.code, 0) << text.out.substr(0, 200);
+  EXPECT_TRUE(text.out == std::string(70000, 'x') + "\nred \\x1b[31m\n")
+      << text.out.size() << " bytes";
+  Result tagged = RunCli("file tail " + dir + " -n 1 --format=tagged");
+  EXPECT_THAT(tagged.out, ::testing::MatchesRegex(
+                              "20[0-9-]+T[0-9:.]+Z [^ ]+: red \\\\x1b\\[31m\n"));
+  Result json = RunCli("file tail " + dir + " -n 0 --format=json");
+  EXPECT_EQ(std::count(json.out.begin(), json.out.end(), '\n'), 2) << json.out.size();
+  EXPECT_THAT(json.out, HasSubstr("\"text\":\"red \\u001b[31m\"")) ;
+  EXPECT_EQ(RunCli("file tail " + dir + " --format=yaml").code, 2);
 }
 
 // Linked with every command group: no flag is defined that no command takes.

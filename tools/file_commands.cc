@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,7 @@
 #include "syncstream/file/lock_file.h"
 #include "tools/command.h"
 #include "tools/common_flags.h"
+#include "tools/record_output.h"
 #include "syncstream/core/deadline.h"
 
 DEFINE_double(file_follow_seconds, 0,
@@ -58,9 +60,12 @@ bool CheckPath(const std::vector<std::string>& args, const char* usage) {
   return true;
 }
 
+// file tail's output (--format, filters ...), set up by RunTail.
+std::optional<RecordPrinter> printer;
+
 void PrintRecords(const std::vector<Record>& records) {
-  for (const Record& r : records) std::cout << FormatRecord(r) << "\n";
-  std::cout.flush();
+  for (const Record& r : records) printer->Print(r);
+  printer->Flush();
 }
 
 // Says on stderr what `report` lost; true if it lost anything.
@@ -91,6 +96,13 @@ int RunTail(const std::vector<std::string>& args) {
   // A reader's maxlen caps what one read returns: the last N first, then
   // (following) everything the directory still holds, never a fixed cap.
   constexpr size_t kAll = std::numeric_limits<size_t>::max();
+  absl::StatusOr<RecordOutputOptions> output =
+      RecordOutputOptionsFromFlags(RecordFormat::kText);
+  if (!output.ok()) {
+    std::cerr << "syncstream file tail: " << output.status().message() << "\n";
+    return 2;
+  }
+  printer.emplace(std::cout, *output);
   file::LineFileBufferOptions options;
   options.maxlen = FLAGS_n > 0 ? static_cast<size_t>(FLAGS_n) : kAll;
   auto last = LineFileBuffer::Open(args[0], options);
@@ -301,6 +313,13 @@ SYNCSTREAM_REGISTER_COMMAND_WITH_EXIT_STATUSES(
     "them are named on stderr.",
     RunTail, kTailExitStatuses);
 SYNCSTREAM_REGISTER_COMMAND_WITH_EXIT_STATUSES(
+SYNCSTREAM_REGISTER_COMMAND(file_tail, "file tail",
+                            absl::StrCat("PATH [-n N] [-f] [--file_follow_seconds S] ",
+                                         kRecordOutputUsage),
+                            "Print the last lines of a LineFileBuffer (-n counts records "
+                            "before the filters); control characters escaped unless --raw.",
+                            RunTail);
+SYNCSTREAM_REGISTER_COMMAND(
     file_inspect, "file inspect", "PATH [--json]",
     "Show a LineFileBuffer's segments, record counts, damaged frames, torn "
     "tails and lock holder.",

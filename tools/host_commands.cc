@@ -29,6 +29,7 @@
 #include "tools/command.h"
 #include "tools/common_flags.h"
 #include "tools/nats_credentials.h"
+#include "tools/record_output.h"
 
 DEFINE_string(store, "",
               "serve: keep acknowledged records in this directory so they "
@@ -52,7 +53,8 @@ namespace {
 constexpr char kDefaultCollectorAddress[] = "tcp:127.0.0.1:7700";
 
 int Fail(const std::string& command, const absl::Status& status) {
-  std::cerr << "syncstream " << command << ": " << status << "\n";
+  std::cerr << "syncstream " << command << ": "
+            << TerminalSafe(status.ToString()) << "\n";
   return 1;
 }
 
@@ -121,6 +123,14 @@ int RunRead(const std::vector<std::string>& args) {
     std::cerr << "usage: syncstream read ADDR [-n N] [-f]\n";
     return 2;
   }
+  absl::StatusOr<RecordOutputOptions> output =
+      RecordOutputOptionsFromFlags(RecordFormat::kText);
+  if (!output.ok()) {
+    std::cerr << "syncstream read: " << output.status().message() << "\n";
+    return 2;
+  }
+  // Joins the pieces of a line longer than the maximum line length again.
+  RecordPrinter printer(std::cout, *output);
   absl::StatusOr<net::Address> address = net::ParseAddress(args[0]);
   if (!address.ok()) return Fail("read", address.status());
   absl::StatusOr<net::AuthKey> key = LoadKey();
@@ -148,8 +158,7 @@ int RunRead(const std::vector<std::string>& args) {
         FLAGS_n <= 0 ? (*reader)->ReadAll()
                      : (*reader)->Read(static_cast<size_t>(FLAGS_n));
     if (!records.ok()) return Fail("read", records.status());
-    for (const Record& r : *records) std::cout << FormatRecord(r) << "\n";
-    std::cout.flush();
+    for (const Record& r : *records) printer.Print(r);
     return 0;
   }
   sigset_t stop = BlockStopSignals();
@@ -173,8 +182,8 @@ int RunRead(const std::vector<std::string>& args) {
       }
       return Fail("read", more.status());
     }
-    for (const Record& r : *more) std::cout << FormatRecord(r) << "\n";
-    std::cout.flush();
+    for (const Record& r : *more) printer.Print(r);
+    printer.Flush();
   }
   return 0;
 }
@@ -236,11 +245,14 @@ SYNCSTREAM_REGISTER_COMMAND(
     RunServe);
 SYNCSTREAM_REGISTER_COMMAND(
     read, "read",
-    absl::StrCat("ADDR [-n N] [-f] [--auth_key_file F] "
-                 "[--control_clear | --control_stop | --control_reset] ",
+    absl::StrCat("ADDR [-n N] [-f] [--auth_key_file F] ", kRecordOutputUsage,
+                 " [--control_clear | --control_stop | --control_reset] ",
                  kNatsFlagsUsage),
     "Print the last N records of a collector or of a JetStream stream "
-    "(ADDR nats://HOST:PORT[,HOST:PORT...]/STREAM); -f keeps following.",
+    "(ADDR nats://HOST:PORT[,HOST:PORT...]/STREAM; -n counts records before "
+    "the filters); -f keeps following. A line longer than the maximum line "
+    "length is printed whole; names and text have control characters "
+    "escaped unless --raw.",
     RunRead);
 SYNCSTREAM_REGISTER_COMMAND(
     send, "send",

@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -22,6 +21,7 @@
 #include "syncstream/net/auth_key.h"
 #include "tools/command.h"
 #include "tools/common_flags.h"  // --listen, --auth_key_file, --json
+#include "tools/record_output.h"
 
 namespace syncstream::tools {
 namespace {
@@ -32,7 +32,8 @@ using manager::Value;
 constexpr char kDefaultManagerAddress[] = "tcp:127.0.0.1:7710";
 
 int Fail(const std::string& command, const absl::Status& status) {
-  std::cerr << "syncstream manager " << command << ": " << status << "\n";
+  std::cerr << "syncstream manager " << command << ": "
+            << TerminalSafe(status.ToString()) << "\n";
   return 1;
 }
 
@@ -90,10 +91,7 @@ void AppendJson(const Value& v, std::string* out) {
       break;
     case manager::ValueKind::kString:
     case manager::ValueKind::kBytes:
-      absl::StrAppend(out, "\"",
-                      absl::Utf8SafeCHexEscape(v.is_string() ? v.as_string()
-                                                             : v.as_bytes()),
-                      "\"");
+      out->append(JsonString(v.is_string() ? v.as_string() : v.as_bytes()));
       break;
     case manager::ValueKind::kList: {
       out->append("[");
@@ -112,7 +110,8 @@ void AppendJson(const Value& v, std::string* out) {
       for (const auto& [key, item] : v.as_dict()) {
         if (!first) out->append(", ");
         first = false;
-        absl::StrAppend(out, "\"", absl::Utf8SafeCHexEscape(key), "\": ");
+        // A key must be a JSON string: bytes that are not UTF-8 as \xNN.
+        absl::StrAppend(out, JsonString(TerminalSafe(key)), ": ");
         AppendJson(item, out);
       }
       out->append("}");
@@ -124,18 +123,19 @@ void AppendJson(const Value& v, std::string* out) {
   }
 }
 
+// The entry's `key` as text safe for a terminal (names are anyone's).
 std::string Field(const manager::ValueDict& entry, const std::string& key) {
   auto it = entry.find(key);
   if (it == entry.end()) return "";
-  if (it->second.is_string()) return it->second.as_string();
+  if (it->second.is_string()) return TerminalSafe(it->second.as_string());
   if (it->second.is_list()) {
     std::vector<std::string> items;
     for (const Value& item : it->second.as_list()) {
       items.push_back(item.is_string() ? item.as_string() : item.DebugString());
     }
-    return items.empty() ? "-" : absl::StrJoin(items, "; ");
+    return items.empty() ? "-" : TerminalSafe(absl::StrJoin(items, "; "));
   }
-  return it->second.DebugString();
+  return TerminalSafe(it->second.DebugString());
 }
 
 int RunLs(const std::vector<std::string>& args) {

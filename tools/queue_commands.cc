@@ -36,7 +36,7 @@ namespace syncstream::tools {
 namespace {
 
 int Fail(const absl::Status& status) {
-  std::cerr << "syncstream queue: " << status.message() << "\n";
+  std::cerr << "syncstream queue: " << TerminalSafe(status.message()) << "\n";
   return 1;
 }
 
@@ -83,9 +83,11 @@ int RunLs(const std::vector<std::string>& args) {
   int orphaned = 0;
   for (const QueueListing& q : *queues) {
     if (q.participants < 0) {
-      std::cout << absl::StrFormat("%-32s %s\n", q.name, q.problem);
+      std::cout << absl::StrFormat("%-32s %s\n", TerminalSafe(q.name),
+                                   TerminalSafe(q.problem));
     } else {
-      std::cout << absl::StrFormat("%-32s %12d %12d %12d %6d%s\n", q.name, q.segment_bytes,
+      std::cout << absl::StrFormat("%-32s %12d %12d %12d %6d%s\n", TerminalSafe(q.name),
+                                   q.segment_bytes,
                                    q.capacity_bytes, q.participants, q.dead_participants,
                                    q.orphaned() ? "  orphaned" : "");
       if (q.orphaned()) ++orphaned;
@@ -100,7 +102,7 @@ int RunLs(const std::vector<std::string>& args) {
   if (!stray.ok()) return Fail(stray.status());
   if (!stray->empty()) {
     std::cout << stray->size() << " LineProcBuffer control block(s) whose queue is gone: "
-              << absl::StrJoin(*stray, " ")
+              << TerminalSafe(absl::StrJoin(*stray, " "))
               << "; `syncstream queue rm --orphaned` removes them\n";
   }
   return 0;
@@ -146,7 +148,8 @@ int RunInspect(const std::vector<std::string>& args) {
     std::cout << SnapshotJson(*s) << "\n";
     return 0;
   }
-  std::cout << "queue " << s->name << " (" << s->path << ", layout " << s->layout_version
+  std::cout << "queue " << TerminalSafe(s->name) << " (" << TerminalSafe(s->path)
+            << ", layout " << s->layout_version
             << ", mode " << absl::StrFormat("%04o", s->mode) << ", created "
             << IsoTime(s->created) << ")\n"
             << "  capacity " << s->capacity_bytes << " bytes: " << s->used_bytes << " used, "
@@ -165,9 +168,11 @@ int RunInspect(const std::vector<std::string>& args) {
                                  "PID", "STATE", "READ", "LAG", "LAG BYTES", "FILTERS");
   }
   for (const ParticipantInfo& p : s->participants) {
-    std::cout << absl::StrFormat("    %-20s %-6s %8d %-5s %10d %10d %12d  %s\n", p.name,
+    std::cout << absl::StrFormat("    %-20s %-6s %8d %-5s %10d %10d %12d  %s\n",
+                                 TerminalSafe(p.name),
                                  QueueRoleName(p.role), p.pid, p.alive ? "alive" : "dead",
-                                 p.messages_read, p.lag_messages, p.lag_bytes, p.filters);
+                                 p.messages_read, p.lag_messages, p.lag_bytes,
+                                 TerminalSafe(p.filters));
   }
   return 0;
 }
@@ -177,6 +182,12 @@ void OnInterrupt(int) { interrupted.store(true); }
 
 int RunTail(const std::vector<std::string>& args) {
   if (!OneName(args, "tail")) return 2;
+  absl::StatusOr<RecordOutputOptions> output =
+      RecordOutputOptionsFromFlags(RecordFormat::kTagged);
+  if (!output.ok()) {
+    std::cerr << "syncstream queue tail: " << output.status().message() << "\n";
+    return 2;
+  }
   auto q = SyncQueue::Open(args[0]);
   if (!q.ok()) return Fail(q.status());
   struct sigaction action = {};
@@ -192,21 +203,27 @@ int RunTail(const std::vector<std::string>& args) {
   options.allow_shared_queue = FLAGS_allow_shared_queue;
   auto me = q->Attach(absl::StrCat("tail-", ::getpid()), QueueRole::kReader, options);
   if (!me.ok()) return Fail(me.status());
+  RecordPrinter printer(std::cout, *output);
+  Record record;  // a message as a line record (the queue's sequence number)
   int code = 0;
   while (!interrupted.load()) {
     auto n = me->ForEachAvailable(
-        [](const QueueMessageView& m) {
-          std::cout << m.sequence << " " << IsoTime(m.timestamp) << " "
-                    << TerminalSafe(m.sender) << " " << TerminalSafe(m.type) << ": "
-                    << TerminalSafe(m.body) << "\n";
+        [&](const QueueMessageView& m) {
+          record.sender.assign(m.sender.data(), m.sender.size());
+          record.type.assign(m.type.data(), m.type.size());
+          record.text.assign(m.body.data(), m.body.size());
+          record.sequence = m.sequence;
+          record.timestamp = m.timestamp;
+          printer.Print(record);
         },
         PopOptions{absl::Milliseconds(200)}, 1024);
     if (!n.ok()) {
       code = Fail(n.status());
       break;
     }
-    std::cout.flush();
+    printer.Flush();
   }
+  printer.Finish();
   absl::Status closed = me->Close(CloseOptions{.keep = true});
   if (!closed.ok() && code == 0) code = Fail(closed);
   return code;
@@ -249,10 +266,12 @@ int RunRepair(const std::vector<std::string>& args) {
   if (!q.ok()) return Fail(q.status());
   auto report = q->Repair();
   if (!report.ok()) return Fail(report.status());
-  std::cout << "queue " << args[0] << ": "
+  std::cout << "queue " << TerminalSafe(args[0]) << ": "
             << (report->lock_recovered ? "recovered the lock of a dead holder; " : "")
             << "released " << report->released.size() << " dead participant(s)"
-            << (report->released.empty() ? "" : ": " + absl::StrJoin(report->released, ", "))
+            << (report->released.empty()
+                    ? ""
+                    : ": " + TerminalSafe(absl::StrJoin(report->released, ", ")))
             << "; skipped " << report->abandoned_frames << " abandoned frame(s); reclaimed "
             << report->reclaimed_bytes << " bytes\n";
   return 0;
@@ -265,7 +284,7 @@ int RunRepair(const std::vector<std::string>& args) {
 bool RemoveControlBlockOf(const std::string& name, bool queue_gone, int* code) {
   absl::Status st = LineProcBuffer::RemoveControlBlock(name);
   if (st.ok()) {
-    std::cout << "removed the LineProcBuffer control block of " << name
+    std::cout << "removed the LineProcBuffer control block of " << TerminalSafe(name)
               << (queue_gone ? " (its queue is gone)" : "") << "\n";
     return true;
   }
@@ -308,10 +327,10 @@ int RemoveOrphaned(const std::vector<std::string>& names) {
       code = Fail(done.status());
     } else if (*done) {
       ++removed;
-      std::cout << "removed " << name << " (orphaned: every participant dead)\n";
+      std::cout << "removed " << TerminalSafe(name) << " (orphaned: every participant dead)\n";
       RemoveControlBlockOf(name, false, &code);
     } else if (!names.empty()) {
-      std::cout << "kept " << name << " (not orphaned: a participant is alive, or none is attached)\n";
+      std::cout << "kept " << TerminalSafe(name) << " (not orphaned: a participant is alive, or none is attached)\n";
     }
   }
   if (removed == 0 && code == 0 && names.empty()) std::cout << "no orphaned queue\n";
@@ -368,8 +387,14 @@ SYNCSTREAM_REGISTER_COMMAND(queue_ls, "queue ls", "[--json]",
                             RunLs);
 SYNCSTREAM_REGISTER_COMMAND(queue_inspect, "queue inspect", "NAME [--json]",
                             "Show a queue's header, usage and participants.", RunInspect);
-SYNCSTREAM_REGISTER_COMMAND(queue_tail, "queue tail", "NAME [-n N] [--allow_shared_queue]  (-n: first the last N messages held, default 10, 0: all)",
-                            "Print messages as they arrive until interrupted (Ctrl-C).",
+SYNCSTREAM_REGISTER_COMMAND(queue_tail, "queue tail",
+                            absl::StrCat("NAME [-n N] [--allow_shared_queue] ", kRecordOutputUsage,
+                                         "  (-n: first the last N messages held, "
+                                         "default 10, 0: all)"),
+                            "Print messages as they arrive until interrupted (Ctrl-C): "
+                            "time, sender, type and body (--format=tagged) by default; "
+                            "names and bodies with control characters escaped unless "
+                            "--raw.",
                             RunTail);
 SYNCSTREAM_REGISTER_COMMAND(queue_append, "queue append", "NAME TYPE BODY [--allow_shared_queue]",
                             "Append one message (waits up to 0.5 s for space). With no "

@@ -316,22 +316,22 @@ TEST_F(QueueCommandsTest, RemoveIfOrphanedAfterTheLastParticipantDied) {
   EXPECT_TRUE(absl::IsNotFound(late.status())) << late.status();
 }
 
-TEST_F(QueueCommandsTest, TailReplaysAndStopsOnSigint) {
-  auto q = SyncQueue::Create(name_, 4096);
-  ASSERT_TRUE(q.ok());
-  auto w = q->Attach("w", QueueRole::kWriter);
-  auto holder = q->Attach("holder", QueueRole::kReader);  // keeps messages in the ring
-  ASSERT_TRUE(w.ok() && holder.ok());
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(w->Append("t", absl::StrCat("m", i)).ok());
+// Runs `queue tail NAME ARGS` until it has read everything `q` holds after
+// `live` was appended, then SIGINTs it; returns its output (stdout only) and
+// expects exit status 0.
+std::string TailUntilRead(SyncQueue& q, QueueParticipant& writer, const std::string& name,
+                          const std::string& args, const std::string& live) {
   std::string out_path = absl::StrCat(::testing::TempDir(), "/tail-", ::getpid());
+  const size_t before = q.Inspect()->participants.size();
   pid_t tail = Spawn({"/bin/sh", "-c",
-                      absl::StrCat("exec ", binary, " queue tail ", name_, " -n 2 > ", out_path)});
-  ASSERT_TRUE(WaitUntil([&] { return q->Inspect()->participants.size() == 3; },
+                      absl::StrCat("exec ", binary, " queue tail ", name, " ", args, " > ",
+                                   out_path)});
+  EXPECT_TRUE(WaitUntil([&] { return q.Inspect()->participants.size() == before + 1; },
                         absl::Seconds(20)));
-  ASSERT_TRUE(w->Append("t", "live").ok());
-  ASSERT_TRUE(WaitUntil(
+  EXPECT_TRUE(writer.Append("t", live).ok());
+  EXPECT_TRUE(WaitUntil(
       [&] {
-        auto s = q->Inspect();
+        auto s = q.Inspect();
         for (const auto& p : s->participants) {
           if (p.name.rfind("tail-", 0) == 0) return p.lag_messages == 0;
         }
@@ -340,21 +340,81 @@ TEST_F(QueueCommandsTest, TailReplaysAndStopsOnSigint) {
       absl::Seconds(20)));
   ::kill(tail, SIGINT);
   auto code = WaitForExit(tail, absl::Seconds(20));
-  ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 0);
+  EXPECT_TRUE(code.ok());
+  if (code.ok()) EXPECT_EQ(*code, 0);
   FILE* f = fopen(out_path.c_str(), "r");
-  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f, nullptr);
   std::string out;
+  if (f == nullptr) return out;
   char buffer[4096];
   size_t n;
   while ((n = fread(buffer, 1, sizeof(buffer), f)) > 0) out.append(buffer, n);
   fclose(f);
+  ::unlink(out_path.c_str());
+  return out;
+}
+
+TEST_F(QueueCommandsTest, TailReplaysAndStopsOnSigint) {
+  auto q = SyncQueue::Create(name_, 4096);
+  ASSERT_TRUE(q.ok());
+  auto w = q->Attach("w", QueueRole::kWriter);
+  auto holder = q->Attach("holder", QueueRole::kReader);  // keeps messages in the ring
+  ASSERT_TRUE(w.ok() && holder.ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(w->Append("t", absl::StrCat("m", i)).ok());
+  std::string out = TailUntilRead(*q, *w, name_, "-n 2", "live");
   EXPECT_THAT(out, ::testing::Not(HasSubstr(": m2")));
   EXPECT_THAT(out, HasSubstr("w t: m3\n"));
   EXPECT_THAT(out, HasSubstr("w t: m4\n"));
   EXPECT_THAT(out, HasSubstr("w t: live\n"));
   // tail detached and left the queue in place.
   EXPECT_EQ(q->Inspect()->participants.size(), 2u);
+}
+
+TEST_F(QueueCommandsTest, TailFormatsFiltersAndEscapes) {
+  auto q = SyncQueue::Create(name_, 4096);
+  ASSERT_TRUE(q.ok());
+  auto w = q->Attach("w", QueueRole::kWriter);
+  auto v = q->Attach("v\x1b[2J", QueueRole::kWriter);
+  auto holder = q->Attach("holder", QueueRole::kReader);
+  ASSERT_TRUE(w.ok() && v.ok() && holder.ok());
+  ASSERT_TRUE(w->Append("t", "a\x1b]0;TITLE\x07" "b").ok());
+  ASSERT_TRUE(v->Append("u", "from v").ok());
+  // Default (tagged): time, sender, type; control characters escaped.
+  std::string tagged = TailUntilRead(*q, *w, name_, "-n 0", "end");
+  EXPECT_THAT(tagged, ::testing::MatchesRegex(
+                          "20[0-9-]+T[0-9:.]+Z w t: a\\\\x1b]0;TITLE\\\\x07b\n"
+                          "20[0-9-]+T[0-9:.]+Z v\\\\x1b\\[2J u: from v\n"
+                          "20[0-9-]+T[0-9:.]+Z w t: end\n"));
+  std::string text = TailUntilRead(*q, *w, name_, "-n 0 --format=text --sender=w", "end");
+  EXPECT_EQ(text, "a\\x1b]0;TITLE\\x07b\nend\nend\n");
+  std::string raw = TailUntilRead(*q, *w, name_, "-n 0 --format text --type u --raw", "end");
+  EXPECT_EQ(raw, "from v\n");
+  std::string json = TailUntilRead(*q, *w, name_, "-n 1 --format=json", "last");
+  EXPECT_THAT(json, ::testing::MatchesRegex(
+                        "\\{\"kind\":\"line\",\"sender\":\"w\",\"type\":\"t\","
+                        "\"sequence\":[0-9]+,.*\"text\":\"end\".*\n"
+                        "\\{.*\"text\":\"last\".*\\}\n"));
+}
+
+TEST_F(QueueCommandsTest, NamesAreEscapedInListingsAndErrors) {
+  // A segment planted in /dev/shm whose name would retitle and recolour a
+  // terminal (not a queue: ls shows it with the reason it cannot be read).
+  const std::string evil = name_ + "-evil\x1b]0;TITLE\x07\x1b[31mRED";
+  const std::string path = "/dev/shm/syncstream-queue." + evil;
+  FILE* planted = fopen(path.c_str(), "w");
+  ASSERT_NE(planted, nullptr);
+  fputs("not a queue", planted);
+  fclose(planted);
+  Result ls = RunCli("queue ls");
+  Result inspect = RunCli("queue inspect \"$(printf '" + name_ +
+                          "-evil\\033]0;TITLE\\007\\033[31mRED')\"");
+  ::unlink(path.c_str());
+  EXPECT_EQ(ls.code, 0) << ls.out;
+  EXPECT_THAT(ls.out, HasSubstr(name_ + "-evil\\x1b]0;TITLE\\x07\\x1b[31mRED"));
+  EXPECT_EQ(ls.out.find('\x1b'), std::string::npos) << ls.out;
+  EXPECT_EQ(inspect.code, 1) << inspect.out;
+  EXPECT_THAT(inspect.out, HasSubstr("-evil\\x1b]0;TITLE"));
+  EXPECT_EQ(inspect.out.find('\x1b'), std::string::npos) << inspect.out;
 }
 
 TEST_F(QueueCommandsTest, RmRemovesAndReportsMissing) {

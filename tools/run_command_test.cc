@@ -18,9 +18,12 @@
 #include "gtest/gtest.h"
 #include "syncstream/core/child_process.h"
 #include "syncstream/core/deadline.h"
+#include "tools/testing/run_tool.h"
 
 namespace syncstream {
 namespace {
+
+using tools::testing::TempPath;
 
 struct Outcome {
   ExitStatus status;
@@ -28,51 +31,11 @@ struct Outcome {
   std::string err;
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string TempPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir ? dir : "/tmp") + "/" + name + "." +
-         std::to_string(::getpid());
-}
-
 // Runs `syncstream run ARGS...` with `input` on stdin.
 Outcome RunTool(std::vector<std::string> args, const std::string& input = "") {
-  std::string in_path = TempPath("in"), out_path = TempPath("out"),
-              err_path = TempPath("err");
-  std::ofstream(in_path) << input;
-  int in = ::open(in_path.c_str(), O_RDONLY | O_CLOEXEC);
-  int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                   0600);
-  int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                   0600);
-  SpawnOptions options;
-  options.argv = {std::getenv("SYNCSTREAM_BINARY"), "run"};
-  options.argv.insert(options.argv.end(), args.begin(), args.end());
-  options.stdin_from = FdRedirect::To(in);
-  options.stdout_to = FdRedirect::To(out);
-  options.stderr_to = FdRedirect::To(err);
-  Outcome outcome;
-  absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(options);
-  ::close(in);
-  ::close(out);
-  ::close(err);
-  EXPECT_TRUE(child.ok()) << child.status();
-  if (!child.ok()) return outcome;
-  absl::StatusOr<ExitStatus> status = child->Wait(absl::Seconds(60));
-  EXPECT_TRUE(status.ok()) << status.status();
-  if (status.ok()) outcome.status = *status;
-  outcome.out = ReadFile(out_path);
-  outcome.err = ReadFile(err_path);
-  ::unlink(in_path.c_str());
-  ::unlink(out_path.c_str());
-  ::unlink(err_path.c_str());
-  return outcome;
+  args.insert(args.begin(), {std::getenv("SYNCSTREAM_BINARY"), "run"});
+  tools::testing::ToolOutcome outcome = tools::testing::RunTool(args, input);
+  return {outcome.status, outcome.out, outcome.err};
 }
 
 std::vector<std::string> Lines(const std::string& text) {
