@@ -307,19 +307,15 @@ constexpr char kInspectExitStatuses[] =
 }  // namespace
 
 SYNCSTREAM_REGISTER_COMMAND_WITH_EXIT_STATUSES(
-    file_tail, "file tail", "PATH [-n N] [-f] [--file_follow_seconds S]",
-    "Print the last lines of a LineFileBuffer; with -f, follow it. Damaged "
-    "records, unreadable segments and lines rotated away before -f read "
-    "them are named on stderr.",
+    file_tail, "file tail",
+    absl::StrCat("PATH [-n N] [-f] [--file_follow_seconds S] ",
+                 kRecordOutputUsage),
+    "Print the last lines of a LineFileBuffer (-n counts records before the "
+    "filters); with -f, follow it. Damaged records, unreadable segments and "
+    "lines rotated away before -f read them are named on stderr. Control "
+    "characters are escaped unless --raw.",
     RunTail, kTailExitStatuses);
 SYNCSTREAM_REGISTER_COMMAND_WITH_EXIT_STATUSES(
-SYNCSTREAM_REGISTER_COMMAND(file_tail, "file tail",
-                            absl::StrCat("PATH [-n N] [-f] [--file_follow_seconds S] ",
-                                         kRecordOutputUsage),
-                            "Print the last lines of a LineFileBuffer (-n counts records "
-                            "before the filters); control characters escaped unless --raw.",
-                            RunTail);
-SYNCSTREAM_REGISTER_COMMAND(
     file_inspect, "file inspect", "PATH [--json]",
     "Show a LineFileBuffer's segments, record counts, damaged frames, torn "
     "tails and lock holder.",
