@@ -54,7 +54,8 @@ namespace {
 // nothing.
 constexpr absl::Duration kWaitSlice = absl::Milliseconds(50);
 
-[[noreturn]] void Raise(const absl::Status& status) {
+// Sets the Python exception for a failed status (see the file comment).
+void SetPythonError(const absl::Status& status) {
   PyObject* type = PyExc_RuntimeError;
   switch (status.code()) {
     case absl::StatusCode::kDeadlineExceeded:
@@ -74,6 +75,10 @@ constexpr absl::Duration kWaitSlice = absl::Milliseconds(50);
       break;
   }
   PyErr_SetString(type, std::string(status.message()).c_str());
+}
+
+[[noreturn]] void Raise(const absl::Status& status) {
+  SetPythonError(status);
   throw py::error_already_set();
 }
 
@@ -163,6 +168,79 @@ bool WaitInterruptibly(std::optional<double> timeout, WaitSlice wait_slice) {
   }
 }
 
+// --- write() as a bare builtin ------------------------------------------------
+//
+// print() calls its file's write() once per argument, separator and end:
+// five calls for print("worker", 3). Through pybind11 each call pays for
+// argument casting and a type lookup (about 300 ns, more than the write
+// itself), so each writer also offers write() as a plain METH_O builtin bound
+// to its LineWriter, which the Python layer installs as the instance's
+// `write`.
+
+constexpr char kWriteTargetName[] = "syncstream.write_target";
+
+struct WriteTarget {
+  LineWriter* writer;
+  bool release_gil;  // the write may block (a full queue, a lock, a disk)
+  PyObject* owner;   // a strong reference: keeps `writer` alive
+};
+
+PyObject* BareWrite(PyObject* capsule, PyObject* text) {
+  auto* target = static_cast<WriteTarget*>(
+      PyCapsule_GetPointer(capsule, kWriteTargetName));
+  if (target == nullptr) return nullptr;
+  if (!PyUnicode_Check(text)) {
+    PyErr_Format(PyExc_TypeError, "write() argument must be str, not %s",
+                 Py_TYPE(text)->tp_name);
+    return nullptr;
+  }
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(text, &size);
+  if (data == nullptr) return nullptr;
+  const absl::string_view utf8(data, static_cast<size_t>(size));
+  absl::Status status;
+  if (target->release_gil) {
+    Py_BEGIN_ALLOW_THREADS
+    status = target->writer->Write(utf8);
+    Py_END_ALLOW_THREADS
+  } else {
+    status = target->writer->Write(utf8);
+  }
+  if (!status.ok()) {
+    SetPythonError(status);
+    return nullptr;
+  }
+  return PyLong_FromSsize_t(PyUnicode_GET_LENGTH(text));
+}
+
+PyMethodDef kBareWriteDef = {
+    "write", BareWrite, METH_O,
+    "write(text) -> number of characters: appends text; every line it "
+    "completes is stored whole."};
+
+// `self` must be a T (one of the classes below, each with writer()).
+template <typename T>
+py::object BareWriteOf(py::object self, bool release_gil) {
+  LineWriter* writer = self.cast<T&>().writer();
+  auto* target = new WriteTarget{writer, release_gil, self.release().ptr()};
+  PyObject* capsule =
+      PyCapsule_New(target, kWriteTargetName, [](PyObject* capsule) {
+        auto* t = static_cast<WriteTarget*>(
+            PyCapsule_GetPointer(capsule, kWriteTargetName));
+        Py_XDECREF(t->owner);
+        delete t;
+      });
+  if (capsule == nullptr) {
+    Py_DECREF(target->owner);
+    delete target;
+    throw py::error_already_set();
+  }
+  PyObject* function = PyCFunction_New(&kBareWriteDef, capsule);
+  Py_DECREF(capsule);
+  if (function == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(function);
+}
+
 // --- LineBuffer -------------------------------------------------------------
 
 class PyLineBuffer {
@@ -180,6 +258,7 @@ class PyLineBuffer {
     Check(buffer_->Write(Utf8Of(text)));
     return PyUnicode_GET_LENGTH(text.ptr());
   }
+  LineWriter* writer() { return buffer_.get(); }
   // Ends the calling thread's partial line, if it has one.
   void EndLine() { Check(buffer_->Flush()); }
   void Close() { Check(buffer_->Close()); }
@@ -253,6 +332,7 @@ class PyLineProcMirror {
     Check(status);
     return PyUnicode_GET_LENGTH(text.ptr());
   }
+  LineWriter* writer() { return mirror_.get(); }
   void EndLine() { Released([&] { return mirror_->Flush(); }); }
   void Sync() { Released([&] { return mirror_->Sync(); }); }
   void Open() { Released([&] { return mirror_->Open(); }); }
@@ -398,6 +478,7 @@ class PyLineFileBuffer {
     Released([&] { return buffer_->Write(utf8); });
     return PyUnicode_GET_LENGTH(text.ptr());
   }
+  LineWriter* writer() { return buffer_.get(); }
   void EndLine() { Released([&] { return buffer_->Flush(); }); }
   void SendEof() { Released([&] { return buffer_->SendEof(); }); }
   void SendError(const std::string& message, std::vector<std::string> trace) {
@@ -584,6 +665,7 @@ class PyLineHostMirror {
     Released([&] { return mirror_->Write(utf8); });
     return PyUnicode_GET_LENGTH(text.ptr());
   }
+  LineWriter* writer() { return mirror_.get(); }
   void EndLine() { Released([&] { return mirror_->Flush(); }); }
   void Sync() { Released([&] { return mirror_->Sync(timeout_); }); }
   void SendEof() { Released([&] { return mirror_->SendEof(); }); }
@@ -690,6 +772,10 @@ PYBIND11_MODULE(_syncstream, m) {
   py::class_<PyLineBuffer>(m, "LineBuffer")
       .def(py::init<size_t>(), py::arg("maxlen"))
       .def("write", &PyLineBuffer::Write)
+      .def("bare_write", [](py::object self) {
+        // A LineBuffer's write never blocks: the GIL stays held.
+        return BareWriteOf<PyLineBuffer>(std::move(self), false);
+      })
       .def("end_line", &PyLineBuffer::EndLine)
       .def("close", &PyLineBuffer::Close)
       .def("clear", &PyLineBuffer::Clear)
@@ -700,6 +786,9 @@ PYBIND11_MODULE(_syncstream, m) {
   py::class_<PyLineProcMirror>(m, "LineProcMirror")
       .def_static("attach", &PyLineProcMirror::Attach, py::arg("token"))
       .def("write", &PyLineProcMirror::Write)
+      .def("bare_write", [](py::object self) {
+        return BareWriteOf<PyLineProcMirror>(std::move(self), true);
+      })
       .def("end_line", &PyLineProcMirror::EndLine)
       .def("sync", &PyLineProcMirror::Sync)
       .def("open", &PyLineProcMirror::Open)
@@ -717,6 +806,9 @@ PYBIND11_MODULE(_syncstream, m) {
            py::arg("path"), py::arg("maxlen"), py::arg("name"),
            py::arg("lock_timeout"), py::arg("flush_interval"))
       .def("write", &PyLineFileBuffer::Write)
+      .def("bare_write", [](py::object self) {
+        return BareWriteOf<PyLineFileBuffer>(std::move(self), true);
+      })
       .def("end_line", &PyLineFileBuffer::EndLine)
       .def("send_eof", &PyLineFileBuffer::SendEof)
       .def("send_error", &PyLineFileBuffer::SendError)
@@ -746,6 +838,9 @@ PYBIND11_MODULE(_syncstream, m) {
            py::arg("address"), py::arg("key"), py::arg("name"),
            py::arg("timeout"))
       .def("write", &PyLineHostMirror::Write)
+      .def("bare_write", [](py::object self) {
+        return BareWriteOf<PyLineHostMirror>(std::move(self), true);
+      })
       .def("end_line", &PyLineHostMirror::EndLine)
       .def("sync", &PyLineHostMirror::Sync)
       .def("send_eof", &PyLineHostMirror::SendEof)

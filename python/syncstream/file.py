@@ -37,7 +37,7 @@ class LineFileBuffer(_Redirecting):
         self._impl = _syncstream.LineFileBuffer(
             os.fspath(file_path), _check_maxlen(maxlen), str(name),
             30.0 if timeout is None else float(timeout), float(flush_interval))
-        self.write = self._impl.write
+        self.write = self._impl.bare_write()
 
     @property
     def maxlen(self) -> int:

@@ -118,7 +118,7 @@ class LineHostMirror(_Redirecting):
         self._impl = _syncstream.LineHostMirror(
             address, _key_bytes(key), name,
             None if timeout is None else float(timeout))
-        self.write = self._impl.write
+        self.write = self._impl.bare_write()
 
     def write(self, data: str) -> int:  # replaced per instance in __init__
         return self._impl.write(data)

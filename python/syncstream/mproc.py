@@ -5,10 +5,12 @@ for what is kept and what differs.
 """
 
 import io
+import multiprocessing
 import os
 import sys
 import threading
 import warnings
+import weakref
 
 from typing import Optional, Tuple, Union
 
@@ -82,7 +84,7 @@ class LineBuffer(_Redirecting):
         self._impl = _syncstream.LineBuffer(_check_maxlen(maxlen))
         # print() looks `write` up on the object: finding the engine's method
         # itself saves a Python call per write.
-        self.write = self._impl.write
+        self.write = self._impl.bare_write()
 
     @property
     def maxlen(self) -> int:
@@ -128,7 +130,52 @@ class LineBuffer(_Redirecting):
 
 def _attach(token: str) -> "LineProcMirror":
     """Unpickles a mirror: attaches this process to it by its token."""
-    return LineProcMirror(_syncstream.LineProcMirror.attach(token))
+    mirror = LineProcMirror(_syncstream.LineProcMirror.attach(token))
+    mirror._defer_end = "PoolWorker" in multiprocessing.current_process().name
+    return mirror
+
+
+# In a multiprocessing.Pool worker, a mirror's stream is ended (end-of-stream
+# or the error record) when the task lets the mirror go, which the worker
+# does right after it has put the task's result on the pool's result queue,
+# and not when the task calls send_eof() or leaves `with mirror:`. Otherwise
+# the parent's wait() can return, and `with Pool(...)` call terminate(),
+# while the worker is still putting its result: terminate() SIGTERMs it
+# holding the result queue's lock, and the parent then hangs for ever in
+# Pool's own shutdown (the task handler waits for that lock). sync-stream's
+# examples leave the Pool that way right after wait(). The lines are sent at
+# once; only the end waits. A task that keeps its mirror beyond its own end
+# has the stream ended after _DEFERRED_END_LIMIT seconds instead.
+_DEFERRED_END_LIMIT = 1.0
+
+
+class _DeferredEnd:
+    """Ends one mirror's stream once, from whichever comes first: the
+    release of the Python mirror object or the timer."""
+
+    def __init__(self, impl, kind: str, message: str, trace) -> None:
+        self._impl = impl
+        self._what = (kind, message, list(trace))
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(_DEFERRED_END_LIMIT, self)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+        if threading.current_thread() is not self._timer:
+            self._timer.cancel()
+        kind, message, trace = self._what
+        if kind == "eof":
+            self._impl.send_eof()
+        else:
+            self._impl.send_error(message, trace)
 
 
 class LineProcMirror(_Redirecting):
@@ -144,7 +191,9 @@ class LineProcMirror(_Redirecting):
 
     def __init__(self, impl, _owner=None) -> None:
         self._impl = impl
-        self.write = impl.write
+        self.write = impl.bare_write()
+        self._defer_end = False  # set for mirrors unpickled in Pool workers
+        self._deferred = None
         self._owner = _owner
         self._owner_pid = os.getpid() if _owner is not None else None
         self._pickled = 0
@@ -173,13 +222,27 @@ class LineProcMirror(_Redirecting):
 
     def send_eof(self) -> None:
         """Ends this mirror's stream: the buffer stops waiting for it."""
-        self._impl.send_eof()
+        self._end("eof", "", [])
 
     def send_error(self, obj_err: BaseException) -> None:
         """Sends `obj_err` with its traceback as an error record, which also
         ends this mirror's stream."""
         message, trace = GroupedMessage(obj_err, type="error").split()
-        self._impl.send_error(message, trace)
+        self._end("error", message, trace)
+
+    def _end(self, kind: str, message: str, trace) -> None:
+        if not self._defer_end:
+            if kind == "eof":
+                self._impl.send_eof()
+            else:
+                self._impl.send_error(message, trace)
+            return
+        if self._deferred is not None:
+            return  # already ending
+        self._impl.sync()  # the lines go now
+        self._deferred = _DeferredEnd(self._impl, kind, message, trace)
+        weakref.finalize(self, self._deferred)
+        self._deferred.start()
 
     def send_warning(self, obj_warn: Warning) -> None:
         """Sends a warning record (a Warning, or a warnings.WarningMessage);

@@ -71,9 +71,23 @@ def worker_killed(buffer, ready):
     time.sleep(600)
 
 
-def worker_sleeps(buffer):
+_events = {}
+
+
+def keep_events(left, release):
+    _events["left"], _events["release"] = left, release
+
+
+_kept = []
+
+
+def worker_then_blocks(buffer, keep):
     with buffer:
-        time.sleep(600)
+        print("inside")
+    if keep:
+        _kept.append(buffer)  # the mirror outlives the task
+    _events["left"].set()
+    _events["release"].wait(WAIT)
 
 
 class ProcTest(unittest.TestCase):
@@ -233,6 +247,42 @@ class ProcTest(unittest.TestCase):
                 self.assertIn("process %d killed by signal 9" % p.pid,
                               str(messages[-1]))
                 self.assertEqual(pbuf.mirror_states()[0][1], "died")
+
+    def check_pool_end(self, keep):
+        ctx = multiprocessing.get_context("fork")
+        left, release = ctx.Event(), ctx.Event()
+        pbuf = syncstream.LineProcBuffer(10)
+        with ctx.Pool(1, initializer=keep_events,
+                      initargs=(left, release)) as pool:
+            result = pool.apply_async(worker_then_blocks, (pbuf.mirror, keep))
+            self.assertTrue(left.wait(WAIT))
+            if keep:
+                # The task keeps its mirror: ended by the timer, while the
+                # task still runs.
+                pbuf.wait(WAIT)
+                self.assertEqual(pbuf.mirror_states()[0][1], "closed")
+                release.set()
+            else:
+                # The task has left `with mirror:` but not returned: the
+                # stream stays open until the worker lets the mirror go
+                # (after putting the task's result), so that leaving the
+                # Pool right after wait() cannot kill a worker that is
+                # putting its result.
+                self.assertEqual(pbuf.mirror_states()[0][1], "open")
+                release.set()
+                pbuf.wait(WAIT)
+            result.get(WAIT)
+        self.assertEqual(pbuf.read(), ("inside",))
+
+    def test_a_pool_worker_ends_its_stream_when_the_task_is_done(self):
+        limit = syncstream.mproc._DEFERRED_END_LIMIT
+        try:
+            syncstream.mproc._DEFERRED_END_LIMIT = 600.0  # inherited by fork
+            self.check_pool_end(keep=False)
+            syncstream.mproc._DEFERRED_END_LIMIT = 0.05
+            self.check_pool_end(keep=True)
+        finally:
+            syncstream.mproc._DEFERRED_END_LIMIT = limit
 
     def test_wait_with_a_timeout_names_the_open_mirror(self):
         pbuf = syncstream.LineProcBuffer(10)
