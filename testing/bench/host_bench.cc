@@ -6,13 +6,18 @@
 //    lines as records in the host protocol's batch encoding, framed;
 //  - raw protobuf RecordBatch frames: the wire form before that encoding,
 //    for comparison.
+// With --mode jetstream (or all): the same clients publishing to a
+// single-node NATS JetStream stream with file storage (a nats-server started
+// here, Debian's), LineHostMirror acknowledged batch by batch, beside a raw
+// cnats publisher of the same encoded batches (asynchronous, up to 32
+// unacknowledged, each acknowledged by the end): JetStream's own limit.
 // Every run makes its lines the same way (LineMaker) and stamps them with
 // the same coarse clock as LineWriter. Each line prints lines/s and the CPU
 // time per line of the client processes and of the server process: the
 // latter hardly depend on the machine's load.
 //
 //   ./bazelw run -c opt //testing/bench:host -- [--clients 4] [--lines 2000000]
-//       [--mode all|raw|protobuf|host]
+//       [--mode all|raw|protobuf|host|jetstream]
 #include <gflags/gflags.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -40,6 +45,9 @@
 #include "syncstream/host/internal/protocol.h"
 #include "syncstream/host/line_host_buffer.h"
 #include "syncstream/host/line_host_mirror.h"
+#include "syncstream/nats/internal/client.h"
+#include "syncstream/nats/jetstream_stream.h"
+#include "syncstream/nats/testing/nats_server.h"
 #include "syncstream/net/connection.h"
 #include "syncstream/net/listener.h"
 #include "syncstream/proto/host.pb.h"
@@ -55,7 +63,8 @@ DEFINE_int64(maxlen, 1 << 20, "the collector's maxlen (records kept)");
 DEFINE_bool(verbose, false, "print each mirror's batch statistics");
 DEFINE_string(mode, "all",
               "what to measure: all, raw (the baseline), protobuf (the old "
-              "wire form) or host");
+              "wire form), host, or jetstream (mirrors and a raw cnats "
+              "publisher to a JetStream stream)");
 
 namespace syncstream {
 namespace {
@@ -380,6 +389,173 @@ double MeasureRawProtobuf() {
   return static_cast<double>(FLAGS_clients) * FLAGS_lines / seconds;
 }
 
+// --- JetStream ---------------------------------------------------------
+
+// The nats-server of the JetStream runs (started at the first, killed at
+// exit). The clients use the C client only in their own processes: this
+// process never does (a child forked from a process whose C client runs
+// threads would inherit none of them), so stream set-up runs in a helper
+// child (InChild).
+std::unique_ptr<nats::testing::NatsServer> jetstream_server;
+
+int InChild(const std::function<int()>& body) {
+  auto child = ChildProcess::Fork(body);
+  if (!child.ok()) return 1;
+  auto status = child->Wait(absl::Minutes(2));
+  return status.ok() && status->success() ? 0 : 1;
+}
+
+// Starts the server if needed, (re)creates `stream` (file storage, one
+// replica) and returns its address.
+net::Address JetStreamFor(const std::string& stream) {
+  if (jetstream_server == nullptr) {
+    nats::testing::NatsServerOptions options;
+    options.directory = nats::testing::ServerDirectory("host-bench-nats");
+    auto server = nats::testing::NatsServer::Start(options);
+    if (!server.ok()) {
+      std::cerr << server.status() << "\n";
+      std::exit(1);
+    }
+    jetstream_server = std::move(*server);
+  }
+  net::Address address;
+  address.family = net::Address::Family::kJetStream;
+  address.jetstream.servers = {
+      {"127.0.0.1", static_cast<uint16_t>(jetstream_server->port())}};
+  address.jetstream.stream = stream;
+  if (InChild([&] {
+        nats::DeleteJetStreamStream(address.jetstream, {}).IgnoreError();
+        nats::JetStreamStreamSettings settings;
+        settings.max_lines = 10000000;
+        auto created = nats::CreateJetStreamStream(address.jetstream, {},
+                                                   settings);
+        if (!created.ok()) std::cerr << created.status() << "\n";
+        return created.ok() ? 0 : 1;
+      }) != 0) {
+    std::exit(1);
+  }
+  return address;
+}
+
+// Exits unless the stream holds `batches` messages.
+void CheckBatches(const net::Address& address, uint64_t batches) {
+  if (InChild([&] {
+        auto info = nats::GetJetStreamStreamInfo(address.jetstream, {});
+        if (!info.ok() || info->messages != batches) {
+          std::cerr << address.ToString() << ": "
+                    << (info.ok() ? absl::StrCat(info->messages, " batches, ",
+                                                 batches, " expected")
+                                  : info.status().ToString())
+                    << "\n";
+          return 1;
+        }
+        return 0;
+      }) != 0) {
+    std::exit(1);
+  }
+}
+
+double MeasureJetStreamMirrors() {
+  net::Address address;
+  const double seconds = RunClients(
+      [&] { return address = JetStreamFor("BENCH_MIRRORS"); },
+      [&](int c, const net::Address& stream) {
+        LineHostMirrorOptions mirror_options;
+        mirror_options.collector = stream;
+        mirror_options.writer.name = absl::StrCat("client", c);
+        mirror_options.batch_max_records = FLAGS_batch;
+        auto mirror = LineHostMirror::Create(mirror_options);
+        if (!mirror.ok()) {
+          std::cerr << mirror.status() << "\n";
+          return 2;
+        }
+        LineMaker lines(c);
+        for (int64_t i = 0; i < FLAGS_lines; ++i) {
+          if (!(*mirror)->Write(lines.Line(i)).ok()) return 3;
+        }
+        // Close() returns once JetStream acknowledged every line.
+        if (!(*mirror)->Close(absl::Minutes(5)).ok()) return 4;
+        if (FLAGS_verbose) {
+          const LineHostMirror::Stats stats = (*mirror)->stats();
+          std::cerr << absl::StrFormat(
+              "client %d: %d batches, %.0f records per batch\n", c,
+              stats.batches_sent,
+              static_cast<double>(stats.records_acknowledged) /
+                  std::max<uint64_t>(stats.batches_sent, 1));
+        }
+        return 0;
+      },
+      [] {});
+  return static_cast<double>(FLAGS_clients) * FLAGS_lines / seconds;
+}
+
+// The raw publisher: client c's lines as records in the batch encoding,
+// --batch records per message on the client's subject with a message id,
+// published asynchronously (up to 32 unacknowledged) and all acknowledged
+// at the end.
+int RunRawJetStreamClient(int c, const net::Address& address) {
+  auto client = nats::internal::Client::Connect(
+      address.jetstream, {}, absl::Seconds(10), "bench raw publisher");
+  if (!client.ok()) return 2;
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.PublishAsync.MaxPending = 32;
+  jsCtx* js = nullptr;
+  if (natsConnection_JetStream(&js, (*client)->connection(), &options) !=
+      NATS_OK) {
+    return 2;
+  }
+  const std::string subject =
+      address.jetstream.SenderSubject(absl::StrCat("client", c));
+  const std::string mirror = absl::StrFormat("%032x", c + 1);
+  std::string bytes;
+  host::internal::BatchEncoder encoder;
+  encoder.Reset(&bytes);
+  Record record;
+  record.sender = absl::StrCat("client", c);
+  LineMaker lines(c);
+  uint64_t batch = 0;
+  int in_batch = 0;
+  int result = 0;
+  for (int64_t i = 0; i < FLAGS_lines && result == 0; ++i) {
+    const std::string& line = lines.Line(i);
+    record.text.assign(line.data(), line.size() - 1);
+    record.sequence = i;
+    record.timestamp = CoarseNow();
+    encoder.Add(record);
+    if (++in_batch == FLAGS_batch || i + 1 == FLAGS_lines) {
+      const std::string id = absl::StrCat(mirror, "-", ++batch);
+      jsPubOptions publish;
+      jsPubOptions_Init(&publish);
+      publish.MsgId = id.c_str();
+      if (js_PublishAsync(js, subject.c_str(), bytes.data(),
+                          static_cast<int>(bytes.size()),
+                          &publish) != NATS_OK) {
+        result = 3;
+      }
+      encoder.Reset(&bytes);
+      in_batch = 0;
+    }
+  }
+  jsPubOptions wait;
+  jsPubOptions_Init(&wait);
+  wait.MaxWait = 300000;
+  if (result == 0 && js_PublishAsyncComplete(js, &wait) != NATS_OK) result = 4;
+  jsCtx_Destroy(js);
+  return result;
+}
+
+double MeasureJetStreamRaw() {
+  net::Address address;
+  const double seconds = RunClients(
+      [&] { return address = JetStreamFor("BENCH_RAW"); },
+      RunRawJetStreamClient, [] {});
+  const uint64_t batches_per_client =
+      (static_cast<uint64_t>(FLAGS_lines) + FLAGS_batch - 1) / FLAGS_batch;
+  CheckBatches(address, batches_per_client * FLAGS_clients);
+  return static_cast<double>(FLAGS_clients) * FLAGS_lines / seconds;
+}
+
 }  // namespace
 }  // namespace syncstream
 
@@ -388,8 +564,9 @@ int main(int argc, char** argv) {
       "host: lines/s from client processes to one LineHostBuffer collector over loopback TCP with acknowledgements, beside same-run baselines of raw encoded batches (the practical limit) and raw protobuf frames over the same kind of socket; with CPU ns per line of clients and server.\n\nusage: host [flags]",
       &argc, &argv);
   const std::string& mode = FLAGS_mode;
-  if (mode != "all" && mode != "raw" && mode != "protobuf" && mode != "host") {
-    std::cerr << "--mode must be all, raw, protobuf or host\n";
+  if (mode != "all" && mode != "raw" && mode != "protobuf" && mode != "host" &&
+      mode != "jetstream") {
+    std::cerr << "--mode must be all, raw, protobuf, host or jetstream\n";
     return 2;
   }
   std::cout << absl::StrFormat(
@@ -418,6 +595,16 @@ int main(int argc, char** argv) {
   if (raw > 0 && host > 0) {
     std::cout << absl::StrFormat("  host / baseline: %.0f%%\n",
                                  100.0 * host / raw);
+  }
+  if (mode == "all" || mode == "jetstream") {
+    const double js_raw = syncstream::MeasureJetStreamRaw();
+    report("raw cnats -> JetStream (file), acked:", js_raw);
+    const double js = syncstream::MeasureJetStreamMirrors();
+    report("LineHostMirror -> JetStream (file), acked:", js);
+    std::cout << absl::StrFormat(
+        "  JetStream mirrors / raw cnats: %.0f%%   (server CPU: nats-server's, "
+        "not counted)\n",
+        100.0 * js / js_raw);
   }
   return 0;
 }
