@@ -82,6 +82,10 @@ struct LineProcBuffer::SpawnedProgram {
   std::unique_ptr<RunningProgram> program;  // destroyed before its mirror
 };
 
+// The default queue_bytes, 4 MiB, is about the size of a core's L2 cache
+// (10 ms of a flood of 64-byte lines): with 16 MiB every frame went out to
+// L3 before the collector read it, and each process mapped in four times as
+// many pages, about 12 CPU ns more per collected line in all.
 absl::StatusOr<std::unique_ptr<LineProcBuffer>> LineProcBuffer::Create(
     size_t maxlen, LineProcBufferOptions options) {
   if (maxlen == 0) {

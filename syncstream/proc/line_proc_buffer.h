@@ -84,11 +84,8 @@ struct Channel;
 }  // namespace proc_internal
 
 struct LineProcBufferOptions {
-  // Capacity of the shared-memory queue from the mirrors to the buffer.
-  // 4 MiB holds about 45,000 lines of 64 bytes (10 ms of a flood) and stays
-  // about the size of a core's L2 cache: with 16 MiB every frame went out to
-  // L3 before the collector read it, and each process mapped in four times as
-  // many pages (about 12 CPU ns per collected line more in all).
+  // Capacity of the shared-memory queue from the mirrors to the buffer;
+  // 4 MiB holds about 45,000 lines of 64 bytes.
   size_t queue_bytes = 4 << 20;
   // The queue's name; "" picks a unique one ("proc.PID.RANDOM").
   std::string queue_name;
