@@ -1,10 +1,9 @@
 // LineHostBuffer: the collector of lines that hosts send over the network.
 //
-// The C++ counterpart of sync-stream's LineHostBuffer (mode 4), without its
-// weaknesses: one framed-protobuf connection per client instead of two HTTP
-// requests per line, lines assembled per writer on the client side (never
-// glued across clients), acknowledged batches that survive a collector
-// restart with a store directory, and a shared key for every client.
+// Each client (a LineHostMirror) keeps one framed connection, authenticated
+// with a shared key, and sends its lines assembled per writer (never glued
+// across clients) in acknowledged batches, which survive a collector restart
+// with a store directory.
 //
 //   LineHostBufferOptions options;
 //   options.listen = *net::ParseAddress("tcp:127.0.0.1:0");
@@ -27,7 +26,7 @@
 // `sync_store` also fdatasync), and Start() restores the last `maxlen`
 // records, the stopped state and every mirror's progress from it.
 //
-// States (as sync-stream's host buffer): StopAllMirrors() refuses further
+// States: StopAllMirrors() refuses further
 // batches, and every mirror reports it as a status on its next write;
 // ResetStates() reopens and clears; Clear() forgets the records held.
 //
@@ -90,6 +89,7 @@ struct LineHostBufferOptions {
   }
 };
 
+// Thread safety: every method may be called from any thread.
 class LineHostBuffer {
  public:
   struct Stats {

@@ -89,6 +89,8 @@ struct LineHostMirrorOptions {
   absl::Duration close_timeout = absl::Seconds(30);
 };
 
+// Thread safety: every method may be called from any thread; text written
+// by different threads is assembled per thread (line_writer.h).
 class LineHostMirror : public LineWriter {
  public:
   struct Stats {

@@ -1,5 +1,5 @@
 // LineHostReader: reads, follows and controls a LineHostBuffer collector over
-// the network (what sync-stream's LineHostReader does over HTTP).
+// the network.
 //
 //   SYNCSTREAM_ASSIGN_OR_RETURN(auto reader,
 //       LineHostReader::Connect(address, key, absl::Seconds(5)));
@@ -23,7 +23,6 @@
 //
 // Every call takes a timeout. Requests carry ids, so a reply that arrives
 // after its call timed out is skipped rather than handed to the next call.
-// One reader is used by one thread at a time.
 #ifndef SYNCSTREAM_HOST_LINE_HOST_READER_H_
 #define SYNCSTREAM_HOST_LINE_HOST_READER_H_
 
@@ -51,6 +50,8 @@ struct HostInfo {
 
 class HostFollower;
 
+// Thread safety: not thread-safe; one thread at a time uses a reader (a
+// follower from Follow() has a connection of its own).
 class LineHostReader {
  public:
   // `jetstream`: the NATS credentials, for a JetStream `collector` only.
@@ -89,6 +90,7 @@ class LineHostReader {
   uint64_t next_request_id_ = 1;
 };
 
+// Thread safety: not thread-safe; one thread at a time calls Next().
 class HostFollower {
  public:
   // The records that arrived (at least one), waiting up to `timeout`:
