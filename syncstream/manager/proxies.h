@@ -33,6 +33,8 @@
 
 namespace syncstream::manager {
 
+// Thread safety: may be used, and copied, from any thread at once. Its calls
+// go through its ManagerClient, which is thread-safe.
 class ObjectProxy {
  public:
   ObjectProxy(std::shared_ptr<ManagerClient> client, ObjectRef ref)
@@ -74,6 +76,8 @@ class ObjectProxy {
   ObjectRef ref_;
 };
 
+// Thread safety: may be used, and copied, from any thread at once. As with
+// Python's Lock, any thread of any client may release it.
 class Lock : public ObjectProxy {
  public:
   static constexpr char kType[] = "lock";
@@ -86,6 +90,8 @@ class Lock : public ObjectProxy {
 };
 
 // Owned by (client, thread): only the acquiring thread may release.
+// Thread safety: may be used from any thread; each (client, thread) is a
+// separate owner.
 class RLock : public ObjectProxy {
  public:
   static constexpr char kType[] = "rlock";
@@ -97,6 +103,7 @@ class RLock : public ObjectProxy {
 };
 
 // Create with {Value(initial)} (default 1).
+// Thread safety: may be used, and copied, from any thread at once.
 class Semaphore : public ObjectProxy {
  public:
   static constexpr char kType[] = "semaphore";
@@ -111,12 +118,14 @@ class Semaphore : public ObjectProxy {
 };
 
 // A Semaphore whose value may never exceed its initial value.
+// Thread safety: may be used, and copied, from any thread at once.
 class BoundedSemaphore : public Semaphore {
  public:
   static constexpr char kType[] = "bounded_semaphore";
   using Semaphore::Semaphore;
 };
 
+// Thread safety: may be used, and copied, from any thread at once.
 class Event : public ObjectProxy {
  public:
   static constexpr char kType[] = "event";
@@ -132,6 +141,8 @@ class Event : public ObjectProxy {
 
 // A condition variable with its own recursive lock (owned by client and
 // thread).
+// Thread safety: may be used from any thread; its lock is owned per
+// (client, thread), as an RLock's.
 class Condition : public ObjectProxy {
  public:
   static constexpr char kType[] = "condition";
@@ -156,6 +167,8 @@ class Condition : public ObjectProxy {
 };
 
 // Create with {Value(parties)}.
+// Thread safety: may be used, and copied, from any thread at once. Each Wait()
+// is one party.
 class Barrier : public ObjectProxy {
  public:
   static constexpr char kType[] = "barrier";
@@ -171,6 +184,7 @@ class Barrier : public ObjectProxy {
 };
 
 // Create with {Value(maxsize)} (0 or none: unbounded).
+// Thread safety: may be used, and copied, from any thread at once.
 class Queue : public ObjectProxy {
  public:
   static constexpr char kType[] = "queue";
@@ -193,6 +207,8 @@ class Queue : public ObjectProxy {
 
 // Create with {Value(ValueList{...})} for initial items. Indexes may be
 // negative (from the end).
+// Thread safety: may be used, and copied, from any thread at once. Each call is
+// atomic on the manager; a sequence of calls is not.
 class List : public ObjectProxy {
  public:
   static constexpr char kType[] = "list";
@@ -232,6 +248,8 @@ class List : public ObjectProxy {
 };
 
 // String keys. Create with {Value(ValueDict{...})} for initial items.
+// Thread safety: may be used, and copied, from any thread at once. Each call is
+// atomic on the manager; a sequence of calls is not.
 class Dict : public ObjectProxy {
  public:
   static constexpr char kType[] = "dict";
@@ -266,6 +284,7 @@ class Dict : public ObjectProxy {
 };
 
 // One shared value (Python's manager.Value). Create with {Value(initial)}.
+// Thread safety: may be used, and copied, from any thread at once.
 class ManagedValue : public ObjectProxy {
  public:
   static constexpr char kType[] = "value";
@@ -275,6 +294,7 @@ class ManagedValue : public ObjectProxy {
 };
 
 // Named attributes (Python's manager.Namespace).
+// Thread safety: may be used, and copied, from any thread at once.
 class Namespace : public ObjectProxy {
  public:
   static constexpr char kType[] = "namespace";
@@ -293,6 +313,8 @@ class Namespace : public ObjectProxy {
 };
 
 // An object of a registered user type (user_type.h).
+// Thread safety: may be used, and copied, from any thread at once. Methods run
+// one at a time per object unless registered concurrent (user_type.h).
 class UserProxy : public ObjectProxy {
  public:
   using ObjectProxy::ObjectProxy;
