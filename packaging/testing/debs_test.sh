@@ -2,7 +2,9 @@
 # Checks the .debs of //packaging:debs: their control fields and contents
 # (dpkg-deb --info/--contents), that dpkg installs them into an empty root
 # (dpkg --root; the dependencies, Debian's own packages, are checked to be
-# real installed packages here instead), and that the installed files work:
+# real installed packages here instead), that apt finds every dependency for
+# a machine with nothing installed (a simulation against the archive's
+# package lists), and that the installed files work:
 # the command's --version, its man page, its completion, and the
 # pkg-config consumer built against the installed -dev package (with
 # $CONSUMER_FLAGS, a sanitizer when the library was built with one).
@@ -65,6 +67,23 @@ for deb in "$lib_deb" "$dev_deb" "$cli_deb"; do
   package=$(field "$deb" Package)
   grep -qx "usr/share/doc/$package/copyright" <<<"$(contents "$deb")" || fail "$package has no copyright file"
 done
+
+# A fresh bookworm machine: apt, given an empty dpkg status (nothing
+# installed), must find every dependency in the archive's package index.
+# Only a simulation (-s), without locks and without writing apt's caches.
+if compgen -G "/var/lib/apt/lists/*_Packages*" >/dev/null; then
+  empty_status="$TEST_TMPDIR/empty-status"
+  : >"$empty_status"
+  plan=$(apt-get -s -o Dir::State::status="$empty_status" -o Debug::NoLocking=1 \
+           -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+           install "$PWD/$lib_deb" "$PWD/$dev_deb" "$PWD/$cli_deb" 2>&1) ||
+    fail "apt-get cannot install the packages on an empty machine: $plan"
+  for package in "libsyncstream$soversion" libsyncstream-dev syncstream libabsl20220623; do
+    grep -q "^Inst $package " <<<"$plan" || fail "apt-get's plan on an empty machine lacks $package: $plan"
+  done
+else
+  echo "debs_test: no apt package lists (apt-get update); not checking the install on an empty machine"
+fi
 
 # Install into an empty dpkg root.
 root="$TEST_TMPDIR/root"
