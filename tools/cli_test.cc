@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "syncstream/file/line_file_buffer.h"
 #include "tools/command.h"
+#include "tools/testing/run_tool.h"
 
 namespace syncstream::tools {
 namespace {
@@ -179,6 +180,30 @@ TEST(CliTest, FileTailFormatsJoinsLongLinesAndEscapes) {
   EXPECT_EQ(std::count(json.out.begin(), json.out.end(), '\n'), 2) << json.out.size();
   EXPECT_THAT(json.out, HasSubstr("\"text\":\"red \\u001b[31m\"")) ;
   EXPECT_EQ(RunCli("file tail " + dir + " --format=yaml").code, 2);
+}
+
+TEST(CliTest, FileCommandsEscapeAPlantedDirectoryName) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir = absl::StrCat(tmp ? tmp : "/tmp", "/evil\x1b]0;TITLE\x07-",
+                                       ::getpid());
+  {
+    file::LineFileBufferOptions options;
+    auto buffer = file::LineFileBuffer::Open(dir, options);
+    ASSERT_TRUE(buffer.ok()) << buffer.status();
+    (*buffer)->stream() << "line\n";
+    ASSERT_TRUE((*buffer)->Commit().ok());
+  }
+  for (const char* command : {"inspect", "tail"}) {
+    testing::ToolOutcome r = testing::RunTool({binary, "file", command, dir});
+    EXPECT_TRUE(r.status.success()) << command << ": " << r.err;
+    EXPECT_EQ((r.out + r.err).find('\x1b'), std::string::npos) << command;
+  }
+  testing::ToolOutcome inspect = testing::RunTool({binary, "file", "inspect", dir});
+  EXPECT_THAT(inspect.out, HasSubstr("evil\\x1b]0;TITLE\\x07-"));
+  testing::ToolOutcome missing =
+      testing::RunTool({binary, "file", "tail", dir + "/\x1b[31mgone"});
+  EXPECT_EQ(missing.status, ExitStatus::Exited(2));
+  EXPECT_THAT(missing.err, HasSubstr("/\\x1b[31mgone"));
 }
 
 // Linked with every command group: no flag is defined that no command takes.

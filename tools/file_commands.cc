@@ -53,7 +53,7 @@ bool CheckPath(const std::vector<std::string>& args, const char* usage) {
   }
   struct stat st;
   if (::stat(args[0].c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    std::cerr << "syncstream: file buffer '" << args[0]
+    std::cerr << "syncstream: file buffer '" << TerminalSafe(args[0])
               << "': no such directory\n";
     return false;
   }
@@ -71,15 +71,16 @@ void PrintRecords(const std::vector<Record>& records) {
 // Says on stderr what `report` lost; true if it lost anything.
 bool ReportLosses(const std::string& path, const file::ReadReport& report) {
   for (const auto& d : report.damages) {
-    std::cerr << "syncstream: " << d.segment << ": " << d.damage.cause
+    std::cerr << "syncstream: " << TerminalSafe(d.segment) << ": "
+              << TerminalSafe(d.damage.cause)
               << " at offset " << d.damage.offset << " (skipped)\n";
   }
   for (const std::string& unreadable : report.unreadable_segments) {
-    std::cerr << "syncstream: " << unreadable
+    std::cerr << "syncstream: " << TerminalSafe(unreadable)
               << " (unreadable: its records are lost)\n";
   }
   if (report.rotated_away > 0) {
-    std::cerr << "syncstream: file buffer '" << path << "': "
+    std::cerr << "syncstream: file buffer '" << TerminalSafe(path) << "': "
               << report.rotated_away
               << " lines rotated away before they were read\n";
   }
@@ -110,14 +111,16 @@ int RunTail(const std::vector<std::string>& args) {
   auto follower = LineFileBuffer::Open(args[0], options);
   if (!last.ok() || !follower.ok()) {
     std::cerr << "syncstream: "
-              << (last.ok() ? follower : last).status().message() << "\n";
+              << TerminalSafe((last.ok() ? follower : last).status().message())
+              << "\n";
     return 1;
   }
   uint64_t next = 0;
   file::ReadReport report;
   auto records = (*last)->ReadFrom(0, &next, &report);
   if (!records.ok()) {
-    std::cerr << "syncstream: " << records.status().message() << "\n";
+    std::cerr << "syncstream: " << TerminalSafe(records.status().message())
+              << "\n";
     return 1;
   }
   PrintRecords(*records);
@@ -139,7 +142,8 @@ int RunTail(const std::vector<std::string>& args) {
     }
     auto more = (*follower)->ReadFrom(next, &next, &report);
     if (!more.ok()) {
-      std::cerr << "syncstream: " << more.status().message() << "\n";
+      std::cerr << "syncstream: " << TerminalSafe(more.status().message())
+                << "\n";
       return 1;
     }
     // A gap first, then what follows it.
@@ -150,27 +154,13 @@ int RunTail(const std::vector<std::string>& args) {
   return lost ? 1 : 0;
 }
 
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out + "\"";
-}
-
 int RunInspect(const std::vector<std::string>& args) {
   if (!CheckPath(args, "file inspect PATH [--json]")) return 2;
   const std::string& path = args[0];
   auto segments = LineFileBuffer::ListSegments(path, /*check_frames=*/true);
   if (!segments.ok()) {
-    std::cerr << "syncstream: " << segments.status().message() << "\n";
+    std::cerr << "syncstream: " << TerminalSafe(segments.status().message())
+              << "\n";
     return 1;
   }
   LockState lock = LockFile::Inspect(LineFileBuffer::LockPath(path));
@@ -241,14 +231,15 @@ int RunInspect(const std::vector<std::string>& args) {
     std::cout << out << "}\n";
     return damaged ? 1 : 0;
   }
-  std::cout << "file buffer " << path << "\n"
+  std::cout << "file buffer " << TerminalSafe(path) << "\n"
             << "  segments: " << segments->size() << ", " << records
             << " records, " << bytes << " bytes; indexes [" << clear << ", "
             << end << ") since the last clear\n";
   for (const auto& s : *segments) {
-    std::cout << "  " << s.name << "  " << s.file_size << " bytes  ";
+    std::cout << "  " << TerminalSafe(s.name) << "  " << s.file_size
+              << " bytes  ";
     if (!s.problem.empty()) {
-      std::cout << "DAMAGED: " << s.problem << "\n";
+      std::cout << "DAMAGED: " << TerminalSafe(s.problem) << "\n";
     } else if (s.header.is_clear_marker()) {
       std::cout << "clear marker at index " << s.header.first_index << "\n";
     } else {
@@ -261,22 +252,27 @@ int RunInspect(const std::vector<std::string>& args) {
     }
     for (const file::SegmentDamage& damage : s.damages) {
       std::cout << "    DAMAGED at offset " << damage.offset << ", "
-                << damage.length << " bytes: " << damage.cause
+                << damage.length << " bytes: " << TerminalSafe(damage.cause)
                 << (damage.torn_tail ? " (torn tail)" : "") << "\n";
     }
   }
   if (!lock.present) {
     std::cout << "  lock: free\n";
   } else if (!lock.readable) {
-    std::cout << "  lock: present, unreadable (" << lock.problem << ")"
-              << (lock.stale ? ", STALE: " + lock.stale_reason : "") << "\n";
+    std::cout << "  lock: present, unreadable ("
+              << TerminalSafe(lock.problem) << ")"
+              << (lock.stale ? ", STALE: " + TerminalSafe(lock.stale_reason)
+                             : "")
+              << "\n";
   } else {
-    std::cout << "  lock: held by " << lock.holder.host << " pid "
-              << lock.holder.pid << " (boot " << lock.holder.boot_id
+    std::cout << "  lock: held by " << TerminalSafe(lock.holder.host)
+              << " pid " << lock.holder.pid << " (boot "
+              << TerminalSafe(lock.holder.boot_id)
               << "), generation " << lock.holder.generation
               << ", heartbeat " << absl::FormatDuration(lock.heartbeat_age)
               << " ago, lease " << absl::FormatDuration(lock.holder.lease)
-              << (lock.stale ? ", STALE: " + lock.stale_reason : ", live")
+              << (lock.stale ? ", STALE: " + TerminalSafe(lock.stale_reason)
+                             : ", live")
               << "\n";
   }
   return damaged ? 1 : 0;
@@ -287,10 +283,10 @@ int RunUnlock(const std::vector<std::string>& args) {
   absl::Status status =
       LockFile::Break(LineFileBuffer::LockPath(args[0]), FLAGS_force);
   if (!status.ok()) {
-    std::cerr << "syncstream: " << status.message() << "\n";
+    std::cerr << "syncstream: " << TerminalSafe(status.message()) << "\n";
     return 1;
   }
-  std::cout << "removed lock of " << args[0] << "\n";
+  std::cout << "removed lock of " << TerminalSafe(args[0]) << "\n";
   return 0;
 }
 

@@ -131,6 +131,17 @@ std::string TerminalSafe(absl::string_view text) {
   return out;
 }
 
+std::string TerminalSafeLines(absl::string_view text) {
+  std::string out;
+  bool first = true;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!first) out += '\n';
+    first = false;
+    out += TerminalSafe(line);
+  }
+  return out;
+}
+
 std::string JsonString(absl::string_view bytes) {
   if (!IsValidUtf8(bytes)) {
     std::string out = "[";

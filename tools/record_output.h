@@ -41,6 +41,8 @@ namespace syncstream::tools {
 // direction overrides as \uNNNN. Use it for every name and text the CLI
 // prints in text form.
 std::string TerminalSafe(absl::string_view text);
+// TerminalSafe for text of several lines: its '\n's stay line breaks.
+std::string TerminalSafeLines(absl::string_view text);
 
 // A JSON value for `bytes`: a string literal when they are valid UTF-8
 // (quotes, backslashes and control characters escaped), otherwise an array

@@ -42,6 +42,12 @@ TEST(TerminalSafeTest, EscapesControlsKeepsTextTabsAndUtf8) {
   EXPECT_EQ(TerminalSafe("\xc0\xaf"), "\\xc0\\xaf");  // overlong '/'
 }
 
+TEST(TerminalSafeTest, LinesKeepTheirBreaks) {
+  EXPECT_EQ(TerminalSafeLines("a\x1b\nb\n"), "a\\x1b\nb\n");
+  EXPECT_EQ(TerminalSafeLines(""), "");
+  EXPECT_EQ(TerminalSafeLines("\n\rx"), "\n\\rx");
+}
+
 TEST(JsonStringTest, EscapesAndKeepsBinaryExact) {
   EXPECT_EQ(JsonString("a\"b\\c\n\x01 é"), "\"a\\\"b\\\\c\\n\\u0001 é\"");
   EXPECT_EQ(JsonString("\xff" "A"), "[255,65]");

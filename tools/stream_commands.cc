@@ -19,6 +19,7 @@
 #include "tools/command.h"
 #include "tools/common_flags.h"
 #include "tools/nats_credentials.h"
+#include "tools/record_output.h"
 
 DEFINE_int64(max_lines, 0,
              "stream create: keep at least the last N lines (JetStream keeps "
@@ -40,7 +41,8 @@ namespace syncstream::tools {
 namespace {
 
 int Fail(const std::string& command, const absl::Status& status) {
-  std::cerr << "syncstream stream " << command << ": " << status << "\n";
+  std::cerr << "syncstream stream " << command << ": "
+            << TerminalSafe(status.ToString()) << "\n";
   return 1;
 }
 
@@ -106,7 +108,7 @@ int RunCreate(const std::vector<std::string>& args) {
   absl::StatusOr<nats::JetStreamStreamInfo> info =
       nats::CreateJetStreamStream(address, credentials, settings);
   if (!info.ok()) return Fail("create", info.status());
-  std::cout << info->ToString();
+  std::cout << TerminalSafeLines(info->ToString());
   return 0;
 }
 
@@ -120,7 +122,7 @@ int RunInfo(const std::vector<std::string>& args) {
   absl::StatusOr<nats::JetStreamStreamInfo> info =
       nats::GetJetStreamStreamInfo(address, credentials);
   if (!info.ok()) return Fail("info", info.status());
-  std::cout << info->ToString();
+  std::cout << TerminalSafeLines(info->ToString());
   return 0;
 }
 
@@ -133,7 +135,8 @@ int RunRm(const std::vector<std::string>& args) {
   }
   absl::Status deleted = nats::DeleteJetStreamStream(address, credentials);
   if (!deleted.ok()) return Fail("rm", deleted);
-  std::cout << "syncstream stream rm: deleted " << address.ToString() << "\n";
+  std::cout << "syncstream stream rm: deleted "
+            << TerminalSafe(address.ToString()) << "\n";
   return 0;
 }
 
