@@ -13,9 +13,10 @@
 //    the GIL. Waits wait in slices of at most kWaitSlice and check for
 //    signals between slices, so Ctrl-C interrupts them with KeyboardInterrupt.
 //  - A failed absl::Status becomes an exception whose message is the
-//    status's: StopIteration for a stopped mirror (as sync-stream), 
+//    status's: StopIteration for a stopped mirror (as sync-stream),
 //    TimeoutError for DeadlineExceeded, ValueError for InvalidArgument,
-//    RuntimeError otherwise.
+//    FileNotFoundError for NotFound, MemoryError for a full SyncQueue (as
+//    pysyncq), RuntimeError otherwise.
 #include <Python.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -42,6 +43,7 @@
 #include "syncstream/net/auth_key.h"
 #include "syncstream/proc/line_proc_buffer.h"
 #include "syncstream/proc/line_proc_mirror.h"
+#include "syncstream/queue/sync_queue.h"
 #include "syncstream/thread/line_buffer.h"
 
 namespace py = pybind11;
@@ -762,6 +764,121 @@ class PyLineHostReader {
   std::unique_ptr<LineHostReader> reader_;
 };
 
+// --- SyncQueue (for PySyncQ) ---------------------------------------------------
+
+// One process's handle on a named queue and, once attached, its participant.
+class PySyncQueue {
+ public:
+  PySyncQueue(const std::string& name, size_t size) {
+    absl::StatusOr<SyncQueue> queue;
+    {
+      py::gil_scoped_release release;
+      queue = SyncQueue::OpenOrCreate(name, size);
+    }
+    Check(queue.status());
+    queue_.emplace(*std::move(queue));
+  }
+
+  void Attach(const std::string& sender, bool screen_own) {
+    AttachOptions options;
+    options.screen_own_messages = screen_own;
+    absl::StatusOr<QueueParticipant> me;
+    {
+      py::gil_scoped_release release;
+      me = queue_->Attach(sender, QueueRole::kBoth, options);
+    }
+    Check(me.status());
+    me_.emplace(*std::move(me));
+  }
+
+  // timeout: None waits for space for ever (in slices, Ctrl-C works).
+  void Append(const std::string& type, const std::string& body, bool block,
+              std::optional<double> timeout) {
+    QueueParticipant& me = Participant();
+    absl::Status last;
+    if (!block) {
+      last = me.Append(type, body, AppendOptions{false, absl::ZeroDuration()});
+    } else {
+      WaitInterruptibly(timeout, [&](absl::Duration slice) {
+        last = me.Append(type, body, AppendOptions{true, slice});
+        return last.code() != absl::StatusCode::kResourceExhausted;
+      });
+    }
+    if (last.code() == absl::StatusCode::kResourceExhausted) {
+      PyErr_SetString(PyExc_MemoryError,
+                      absl::StrCat("queue '", queue_->name(),
+                                   "': ", last.message())
+                          .c_str());
+      throw py::error_already_set();
+    }
+    Check(last);
+  }
+
+  // (sender, type, body) as bytes, or None when nothing came in time
+  // (timeout None: wait for ever, in slices).
+  py::object Pop(std::optional<double> timeout) {
+    QueueParticipant& me = Participant();
+    std::optional<QueueMessage> message;
+    absl::Status failed;
+    auto pop_for = [&](absl::Duration slice) {
+      PopOptions options;
+      options.timeout = slice;
+      absl::StatusOr<std::optional<QueueMessage>> popped = me.Pop(options);
+      if (!popped.ok()) {
+        failed = popped.status();
+        return true;
+      }
+      message = *std::move(popped);
+      return message.has_value();
+    };
+    if (timeout.has_value() && *timeout <= 0) {
+      pop_for(absl::ZeroDuration());
+    } else {
+      WaitInterruptibly(timeout, pop_for);
+    }
+    Check(failed);
+    if (!message.has_value()) return py::none();
+    return py::make_tuple(py::bytes(message->sender), py::bytes(message->type),
+                          py::bytes(message->body));
+  }
+
+  void ScreenSender(const std::string& s, bool on) {
+    on ? Participant().ScreenSender(s) : Participant().UnscreenSender(s);
+  }
+  void ScreenType(const std::string& t, bool on) {
+    on ? Participant().ScreenType(t) : Participant().UnscreenType(t);
+  }
+  std::vector<std::string> screened_senders() {
+    return Participant().screened_senders();
+  }
+
+  void Close() {
+    if (!me_.has_value()) return;
+    absl::Status closed;
+    {
+      py::gil_scoped_release release;
+      closed = me_->Close();
+    }
+    me_.reset();
+    Check(closed);
+  }
+  bool attached() const { return me_.has_value(); }
+  const std::string& name() const { return queue_->name(); }
+  size_t capacity() const { return queue_->capacity_bytes(); }
+
+ private:
+  QueueParticipant& Participant() {
+    if (!me_.has_value()) {
+      Raise(absl::FailedPreconditionError(absl::StrCat(
+          "queue '", queue_->name(), "': open(sender) this process first")));
+    }
+    return *me_;
+  }
+
+  std::optional<SyncQueue> queue_;
+  std::optional<QueueParticipant> me_;
+};
+
 }  // namespace
 }  // namespace syncstream
 
@@ -857,6 +974,22 @@ PYBIND11_MODULE(_syncstream, m) {
       .def("clear", &PyLineHostReader::Clear)
       .def("stop_all_mirrors", &PyLineHostReader::StopAllMirrors)
       .def("reset_states", &PyLineHostReader::ResetStates);
+
+  py::class_<PySyncQueue>(m, "SyncQueue")
+      .def(py::init<const std::string&, size_t>(), py::arg("name"),
+           py::arg("size"))
+      .def("attach", &PySyncQueue::Attach, py::arg("sender"),
+           py::arg("screen_own"))
+      .def("append", &PySyncQueue::Append, py::arg("type"), py::arg("body"),
+           py::arg("block"), py::arg("timeout"))
+      .def("pop", &PySyncQueue::Pop, py::arg("timeout"))
+      .def("screen_sender", &PySyncQueue::ScreenSender)
+      .def("screen_type", &PySyncQueue::ScreenType)
+      .def("screened_senders", &PySyncQueue::screened_senders)
+      .def("close", &PySyncQueue::Close)
+      .def_property_readonly("attached", &PySyncQueue::attached)
+      .def_property_readonly("name", &PySyncQueue::name)
+      .def_property_readonly("capacity", &PySyncQueue::capacity);
 
   py::class_<PyLineProcBuffer>(m, "LineProcBuffer")
       .def(py::init<size_t>(), py::arg("maxlen"))

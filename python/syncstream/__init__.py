@@ -15,6 +15,7 @@ from .base import GroupedMessage
 from .mproc import LineBuffer, LineProcBuffer, LineProcMirror
 from .file import LineFileBuffer
 from .host import LineHostBuffer, LineHostMirror, LineHostReader
+from .pysyncq import PySyncQ
 
 __all__ = [
     "__version__",
@@ -26,4 +27,5 @@ __all__ = [
     "LineHostReader",
     "LineProcBuffer",
     "LineProcMirror",
+    "PySyncQ",
 ]
