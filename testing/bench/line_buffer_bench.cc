@@ -5,7 +5,16 @@
 //
 //   ./bazelw run -c opt //testing/bench:line_buffer
 //   (Google Benchmark flags work too, e.g. -- --benchmark_repetitions=3)
+//   ./bazelw run -c opt //testing/bench:line_buffer -- --busy
+//   (the busy-machine case: one busy-looping process per core runs beside
+//   both the LineBuffer and the baseline for the whole run)
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -165,10 +174,37 @@ class RatioReporter : public benchmark::ConsoleReporter {
 }  // namespace syncstream
 
 int main(int argc, char** argv) {
+  // --busy: one busy-looping process per core beside the whole run.
+  bool busy = false;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--busy") == 0) {
+      busy = true;
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  std::vector<pid_t> loops;
+  if (busy) {
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long i = 0; i < cores; ++i) {
+      const pid_t pid = fork();
+      if (pid == 0) {
+        for (volatile uint64_t spin = 0;; spin = spin + 1) {
+        }
+      }
+      if (pid > 0) loops.push_back(pid);
+    }
+    std::printf("busy machine: %zu busy-looping processes beside the run\n",
+                loops.size());
+  }
   syncstream::RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
+  for (pid_t pid : loops) kill(pid, SIGKILL);
+  for (pid_t pid : loops) waitpid(pid, nullptr, 0);
   reporter.PrintRatios();
   benchmark::Shutdown();
   return 0;
