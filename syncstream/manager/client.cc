@@ -11,6 +11,7 @@
 #include "syncstream/manager/internal/dispatcher.h"
 #include "syncstream/manager/manager.h"
 #include "syncstream/manager/proxies.h"
+#include "syncstream/manager/method_names.h"
 
 namespace syncstream::manager {
 
@@ -307,7 +308,7 @@ absl::StatusOr<Value> ManagerClient::Call(uint64_t object_id,
     }
     if (::syncstream::Now() >= deadline) {
       pending_.erase(request_id);
-      if (method == "acquire") {
+      if (method == methods::kAcquire) {
         abandoned_[request_id] = Abandoned{object_id, CurrentThreadId()};
       }
       lock.unlock();

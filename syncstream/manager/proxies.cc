@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/manager/method_names.h"
 
 namespace syncstream::manager {
 
@@ -51,49 +52,49 @@ absl::Status Condition::WaitFor(
 }
 
 absl::StatusOr<int64_t> Barrier::Wait(absl::Duration timeout) const {
-  absl::StatusOr<Value> v = CallValue("wait", {}, timeout);
+  absl::StatusOr<Value> v = CallValue(methods::kWait, {}, timeout);
   if (!v.ok()) return v.status();
   if (!v->is_int()) return WrongKind("wait", "an int", *v);
   return v->as_int();
 }
 
 absl::StatusOr<bool> List::Contains(Value v) const {
-  absl::StatusOr<Value> got = CallValue("contains", {std::move(v)});
+  absl::StatusOr<Value> got = CallValue(methods::kContains, {std::move(v)});
   if (!got.ok()) return got.status();
   if (!got->is_bool()) return WrongKind("contains", "a bool", *got);
   return got->as_bool();
 }
 
 absl::StatusOr<ValueList> List::GetAll() const {
-  absl::StatusOr<Value> got = CallValue("get_all");
+  absl::StatusOr<Value> got = CallValue(methods::kGetAll);
   if (!got.ok()) return got.status();
   if (!got->is_list()) return WrongKind("get_all", "a list", *got);
   return std::move(got->as_list());
 }
 
 absl::StatusOr<bool> Dict::Contains(const std::string& key) const {
-  absl::StatusOr<Value> got = CallValue("contains", {Value(key)});
+  absl::StatusOr<Value> got = CallValue(methods::kContains, {Value(key)});
   if (!got.ok()) return got.status();
   if (!got->is_bool()) return WrongKind("contains", "a bool", *got);
   return got->as_bool();
 }
 
 absl::StatusOr<ValueList> Dict::Keys() const {
-  absl::StatusOr<Value> got = CallValue("keys");
+  absl::StatusOr<Value> got = CallValue(methods::kKeys);
   if (!got.ok()) return got.status();
   if (!got->is_list()) return WrongKind("keys", "a list", *got);
   return std::move(got->as_list());
 }
 
 absl::StatusOr<ValueDict> Dict::GetAll() const {
-  absl::StatusOr<Value> got = CallValue("get_all");
+  absl::StatusOr<Value> got = CallValue(methods::kGetAll);
   if (!got.ok()) return got.status();
   if (!got->is_dict()) return WrongKind("get_all", "a dict", *got);
   return std::move(got->as_dict());
 }
 
 absl::StatusOr<ValueDict> Namespace::GetAll() const {
-  absl::StatusOr<Value> got = CallValue("get_all");
+  absl::StatusOr<Value> got = CallValue(methods::kGetAll);
   if (!got.ok()) return got.status();
   if (!got->is_dict()) return WrongKind("get_all", "a dict", *got);
   return std::move(got->as_dict());

@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "syncstream/manager/client.h"
+#include "syncstream/manager/method_names.h"
 #include "syncstream/manager/value.h"
 
 namespace syncstream::manager {
@@ -83,10 +84,10 @@ class Lock : public ObjectProxy {
   static constexpr char kType[] = "lock";
   using ObjectProxy::ObjectProxy;
   absl::Status Acquire(absl::Duration timeout) const {
-    return CallStatus("acquire", {}, timeout);
+    return CallStatus(methods::kAcquire, {}, timeout);
   }
   absl::Status Release() const { return PostRelease(); }  // deferred
-  absl::StatusOr<bool> Locked() const { return CallBool("locked"); }
+  absl::StatusOr<bool> Locked() const { return CallBool(methods::kLocked); }
 };
 
 // Owned by (client, thread): only the acquiring thread may release.
@@ -97,7 +98,7 @@ class RLock : public ObjectProxy {
   static constexpr char kType[] = "rlock";
   using ObjectProxy::ObjectProxy;
   absl::Status Acquire(absl::Duration timeout) const {
-    return CallStatus("acquire", {}, timeout);
+    return CallStatus(methods::kAcquire, {}, timeout);
   }
   absl::Status Release() const { return PostRelease(); }  // deferred
 };
@@ -109,12 +110,12 @@ class Semaphore : public ObjectProxy {
   static constexpr char kType[] = "semaphore";
   using ObjectProxy::ObjectProxy;
   absl::Status Acquire(absl::Duration timeout) const {
-    return CallStatus("acquire", {}, timeout);
+    return CallStatus(methods::kAcquire, {}, timeout);
   }
   absl::Status Release(int64_t n = 1) const {  // posted
-    return n == 1 ? Post("release") : Post("release", {Value(n)});
+    return n == 1 ? Post(methods::kRelease) : Post(methods::kRelease, {Value(n)});
   }
-  absl::StatusOr<int64_t> GetValue() const { return CallInt("value"); }
+  absl::StatusOr<int64_t> GetValue() const { return CallInt(methods::kValue); }
 };
 
 // A Semaphore whose value may never exceed its initial value.
@@ -130,12 +131,12 @@ class Event : public ObjectProxy {
  public:
   static constexpr char kType[] = "event";
   using ObjectProxy::ObjectProxy;
-  absl::Status Set() const { return Post("set"); }      // posted
-  absl::Status Clear() const { return Post("clear"); }  // posted
-  absl::StatusOr<bool> IsSet() const { return CallBool("is_set"); }
+  absl::Status Set() const { return Post(methods::kSet); }      // posted
+  absl::Status Clear() const { return Post(methods::kClear); }  // posted
+  absl::StatusOr<bool> IsSet() const { return CallBool(methods::kIsSet); }
   // OK once set; DeadlineExceeded if not set within `timeout`.
   absl::Status Wait(absl::Duration timeout) const {
-    return CallStatus("wait", {}, timeout);
+    return CallStatus(methods::kWait, {}, timeout);
   }
 };
 
@@ -148,22 +149,22 @@ class Condition : public ObjectProxy {
   static constexpr char kType[] = "condition";
   using ObjectProxy::ObjectProxy;
   absl::Status Acquire(absl::Duration timeout) const {
-    return CallStatus("acquire", {}, timeout);
+    return CallStatus(methods::kAcquire, {}, timeout);
   }
   absl::Status Release() const { return PostRelease(); }  // deferred
   // With the lock held: releases it, waits for a notify, retakes it (also
   // after a timeout, which returns DeadlineExceeded).
   absl::Status Wait(absl::Duration timeout) const {
-    return CallStatus("wait", {}, timeout);
+    return CallStatus(methods::kWait, {}, timeout);
   }
   // Waits until `predicate()` (checked with the lock held) is true; OK with
   // the lock held, DeadlineExceeded (lock held) when `timeout` passes first.
   absl::Status WaitFor(const std::function<absl::StatusOr<bool>()>& predicate,
                        absl::Duration timeout) const;
   absl::Status Notify(int64_t n = 1) const {  // posted
-    return n == 1 ? Post("notify") : Post("notify", {Value(n)});
+    return n == 1 ? Post(methods::kNotify) : Post(methods::kNotify, {Value(n)});
   }
-  absl::Status NotifyAll() const { return Post("notify_all"); }  // posted
+  absl::Status NotifyAll() const { return Post(methods::kNotifyAll); }  // posted
 };
 
 // Create with {Value(parties)}.
@@ -176,11 +177,11 @@ class Barrier : public ObjectProxy {
   // The arrival index (0 .. parties-1). FailedPrecondition if broken or
   // reset while waiting; a timeout breaks the barrier (as in Python).
   absl::StatusOr<int64_t> Wait(absl::Duration timeout) const;
-  absl::Status Abort() const { return CallStatus("abort"); }
-  absl::Status Reset() const { return CallStatus("reset"); }
-  absl::StatusOr<int64_t> Parties() const { return CallInt("parties"); }
-  absl::StatusOr<int64_t> NWaiting() const { return CallInt("n_waiting"); }
-  absl::StatusOr<bool> Broken() const { return CallBool("broken"); }
+  absl::Status Abort() const { return CallStatus(methods::kAbort); }
+  absl::Status Reset() const { return CallStatus(methods::kReset); }
+  absl::StatusOr<int64_t> Parties() const { return CallInt(methods::kParties); }
+  absl::StatusOr<int64_t> NWaiting() const { return CallInt(methods::kNWaiting); }
+  absl::StatusOr<bool> Broken() const { return CallBool(methods::kBroken); }
 };
 
 // Create with {Value(maxsize)} (0 or none: unbounded).
@@ -190,18 +191,18 @@ class Queue : public ObjectProxy {
   static constexpr char kType[] = "queue";
   using ObjectProxy::ObjectProxy;
   absl::Status Put(Value item, absl::Duration timeout) const {
-    return CallStatus("put", {std::move(item)}, timeout);
+    return CallStatus(methods::kPut, {std::move(item)}, timeout);
   }
   absl::StatusOr<Value> Get(absl::Duration timeout) const {
-    return CallValue("get", {}, timeout);
+    return CallValue(methods::kGet, {}, timeout);
   }
-  absl::StatusOr<int64_t> Size() const { return CallInt("qsize"); }
-  absl::StatusOr<bool> Empty() const { return CallBool("empty"); }
-  absl::StatusOr<bool> Full() const { return CallBool("full"); }
-  absl::Status TaskDone() const { return CallStatus("task_done"); }
+  absl::StatusOr<int64_t> Size() const { return CallInt(methods::kQsize); }
+  absl::StatusOr<bool> Empty() const { return CallBool(methods::kEmpty); }
+  absl::StatusOr<bool> Full() const { return CallBool(methods::kFull); }
+  absl::Status TaskDone() const { return CallStatus(methods::kTaskDone); }
   // Waits until every item put was matched by a TaskDone.
   absl::Status Join(absl::Duration timeout) const {
-    return CallStatus("join", {}, timeout);
+    return CallStatus(methods::kJoin, {}, timeout);
   }
 };
 
@@ -213,38 +214,38 @@ class List : public ObjectProxy {
  public:
   static constexpr char kType[] = "list";
   using ObjectProxy::ObjectProxy;
-  absl::Status Append(Value v) const { return Post("append", {std::move(v)}); }
+  absl::Status Append(Value v) const { return Post(methods::kAppend, {std::move(v)}); }
   absl::Status Extend(ValueList items) const {
-    return Post("extend", {Value(std::move(items))});
+    return Post(methods::kExtend, {Value(std::move(items))});
   }
   absl::Status Insert(int64_t index, Value v) const {
-    return Post("insert", {Value(index), std::move(v)});
+    return Post(methods::kInsert, {Value(index), std::move(v)});
   }
   absl::Status Set(int64_t index, Value v) const {
-    return Post("set", {Value(index), std::move(v)});
+    return Post(methods::kSet, {Value(index), std::move(v)});
   }
   absl::StatusOr<Value> Get(int64_t index) const {
-    return CallValue("get", {Value(index)});
+    return CallValue(methods::kGet, {Value(index)});
   }
-  absl::StatusOr<Value> Pop() const { return CallValue("pop"); }
+  absl::StatusOr<Value> Pop() const { return CallValue(methods::kPop); }
   absl::StatusOr<Value> Pop(int64_t index) const {
-    return CallValue("pop", {Value(index)});
+    return CallValue(methods::kPop, {Value(index)});
   }
-  absl::Status Remove(Value v) const { return CallStatus("remove", {std::move(v)}); }
+  absl::Status Remove(Value v) const { return CallStatus(methods::kRemove, {std::move(v)}); }
   absl::StatusOr<int64_t> Index(Value v) const {
-    return CallInt("index", {std::move(v)});
+    return CallInt(methods::kIndex, {std::move(v)});
   }
   absl::StatusOr<int64_t> Count(Value v) const {
-    return CallInt("count", {std::move(v)});
+    return CallInt(methods::kCount, {std::move(v)});
   }
   absl::StatusOr<bool> Contains(Value v) const;
-  absl::StatusOr<int64_t> Len() const { return CallInt("len"); }
+  absl::StatusOr<int64_t> Len() const { return CallInt(methods::kLen); }
   absl::StatusOr<ValueList> GetAll() const;
   absl::Status SetAll(ValueList items) const {
-    return Post("set_all", {Value(std::move(items))});
+    return Post(methods::kSetAll, {Value(std::move(items))});
   }
-  absl::Status Clear() const { return Post("clear"); }
-  absl::Status Reverse() const { return Post("reverse"); }
+  absl::Status Clear() const { return Post(methods::kClear); }
+  absl::Status Reverse() const { return Post(methods::kReverse); }
 };
 
 // String keys. Create with {Value(ValueDict{...})} for initial items.
@@ -255,32 +256,32 @@ class Dict : public ObjectProxy {
   static constexpr char kType[] = "dict";
   using ObjectProxy::ObjectProxy;
   absl::Status Set(const std::string& key, Value v) const {
-    return Post("set", {Value(key), std::move(v)});
+    return Post(methods::kSet, {Value(key), std::move(v)});
   }
   // NotFound for a missing key.
   absl::StatusOr<Value> Get(const std::string& key) const {
-    return CallValue("get", {Value(key)});
+    return CallValue(methods::kGet, {Value(key)});
   }
   absl::StatusOr<Value> GetOr(const std::string& key, Value fallback) const {
-    return CallValue("get", {Value(key), std::move(fallback)});
+    return CallValue(methods::kGet, {Value(key), std::move(fallback)});
   }
   absl::StatusOr<Value> Pop(const std::string& key) const {
-    return CallValue("pop", {Value(key)});
+    return CallValue(methods::kPop, {Value(key)});
   }
   absl::Status Delete(const std::string& key) const {
-    return CallStatus("delete", {Value(key)});
+    return CallStatus(methods::kDelete, {Value(key)});
   }
   absl::StatusOr<Value> SetDefault(const std::string& key, Value v) const {
-    return CallValue("setdefault", {Value(key), std::move(v)});
+    return CallValue(methods::kSetdefault, {Value(key), std::move(v)});
   }
   absl::StatusOr<bool> Contains(const std::string& key) const;
-  absl::StatusOr<int64_t> Len() const { return CallInt("len"); }
+  absl::StatusOr<int64_t> Len() const { return CallInt(methods::kLen); }
   absl::StatusOr<ValueList> Keys() const;
   absl::StatusOr<ValueDict> GetAll() const;
   absl::Status Update(ValueDict items) const {
-    return Post("update", {Value(std::move(items))});
+    return Post(methods::kUpdate, {Value(std::move(items))});
   }
-  absl::Status Clear() const { return Post("clear"); }
+  absl::Status Clear() const { return Post(methods::kClear); }
 };
 
 // One shared value (Python's manager.Value). Create with {Value(initial)}.
@@ -289,8 +290,8 @@ class ManagedValue : public ObjectProxy {
  public:
   static constexpr char kType[] = "value";
   using ObjectProxy::ObjectProxy;
-  absl::StatusOr<Value> Get() const { return CallValue("get"); }
-  absl::Status Set(Value v) const { return Post("set", {std::move(v)}); }
+  absl::StatusOr<Value> Get() const { return CallValue(methods::kGet); }
+  absl::Status Set(Value v) const { return Post(methods::kSet, {std::move(v)}); }
 };
 
 // Named attributes (Python's manager.Namespace).
@@ -301,13 +302,13 @@ class Namespace : public ObjectProxy {
   using ObjectProxy::ObjectProxy;
   // NotFound for a missing attribute.
   absl::StatusOr<Value> Get(const std::string& name) const {
-    return CallValue("get", {Value(name)});
+    return CallValue(methods::kGet, {Value(name)});
   }
   absl::Status Set(const std::string& name, Value v) const {
-    return Post("set", {Value(name), std::move(v)});
+    return Post(methods::kSet, {Value(name), std::move(v)});
   }
   absl::Status Delete(const std::string& name) const {
-    return CallStatus("delete", {Value(name)});
+    return CallStatus(methods::kDelete, {Value(name)});
   }
   absl::StatusOr<ValueDict> GetAll() const;
 };

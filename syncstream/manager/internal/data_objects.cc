@@ -1,4 +1,5 @@
 #include "syncstream/manager/internal/data_objects.h"
+#include "syncstream/manager/method_names.h"
 
 #include <algorithm>
 #include <deque>
@@ -88,7 +89,7 @@ class QueueObject : public ManagedObject {
 
   absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
                              std::vector<Value>& args) override {
-    if (method == "put") {
+    if (method == methods::kPut) {
       if (absl::Status s = CheckArgs(*this, method, args, 1, 1); !s.ok()) {
         return s;
       }
@@ -107,7 +108,7 @@ class QueueObject : public ManagedObject {
       return Value();
     }
     std::unique_lock<std::mutex> lock(mu_);
-    if (method == "get") {
+    if (method == methods::kGet) {
       absl::Status s = Await(ctx, lock, "get", [&] { return !items_.empty(); });
       if (!s.ok()) return s;
       // The reference moves from the queue to the caller's reply.
@@ -117,13 +118,13 @@ class QueueObject : public ManagedObject {
       ctx.dropped.push_back(item);  // the queue's references
       return item;
     }
-    if (method == "qsize") return Value(static_cast<int64_t>(items_.size()));
-    if (method == "empty") return Value(items_.empty());
-    if (method == "full") {
+    if (method == methods::kQsize) return Value(static_cast<int64_t>(items_.size()));
+    if (method == methods::kEmpty) return Value(items_.empty());
+    if (method == methods::kFull) {
       return Value(maxsize_ > 0 &&
                    static_cast<int64_t>(items_.size()) >= maxsize_);
     }
-    if (method == "task_done") {
+    if (method == methods::kTaskDone) {
       if (unfinished_ <= 0) {
         return absl::FailedPreconditionError(
             absl::StrCat(label(), ": task_done called too many times"));
@@ -131,7 +132,7 @@ class QueueObject : public ManagedObject {
       if (--unfinished_ == 0) cv_.notify_all();
       return Value();
     }
-    if (method == "join") {
+    if (method == methods::kJoin) {
       absl::Status s =
           Await(ctx, lock, "join", [&] { return unfinished_ == 0; });
       if (!s.ok()) return s;
@@ -177,18 +178,18 @@ class ListObject : public ContainerObject {
  private:
   size_t SizeLocked() const override { return items_.size(); }
   bool Stores(absl::string_view method) const override {
-    return method == "append" || method == "extend" || method == "insert" ||
-           method == "set" || method == "set_all";
+    return method == methods::kAppend || method == methods::kExtend || method == methods::kInsert ||
+           method == methods::kSet || method == methods::kSetAll;
   }
 
   absl::StatusOr<Value> Run(absl::string_view method, std::vector<Value>& args,
                             Dropped& dropped) override {
-    if (method == "append") {
+    if (method == methods::kAppend) {
       if (auto s = CheckArgs(*this, method, args, 1, 1); !s.ok()) return s;
       items_.push_back(std::move(args[0]));
       return Value();
     }
-    if (method == "extend") {
+    if (method == methods::kExtend) {
       if (auto s = CheckArgs(*this, method, args, 1, 1); !s.ok()) return s;
       if (!args[0].is_list()) {
         return absl::InvalidArgumentError(
@@ -197,7 +198,7 @@ class ListObject : public ContainerObject {
       for (Value& v : args[0].as_list()) items_.push_back(std::move(v));
       return Value();
     }
-    if (method == "insert") {
+    if (method == methods::kInsert) {
       if (auto s = CheckArgs(*this, method, args, 2, 2); !s.ok()) return s;
       absl::StatusOr<int64_t> i = args[0].GetInt(label() + ": index");
       if (!i.ok()) return i.status();
@@ -207,7 +208,7 @@ class ListObject : public ContainerObject {
       args[0] = Value();  // not a stored value; nothing to drop on error
       return Value();
     }
-    if (method == "set") {
+    if (method == methods::kSet) {
       if (auto s = CheckArgs(*this, method, args, 2, 2); !s.ok()) return s;
       absl::StatusOr<size_t> i = ResolveIndex(*this, args[0], items_.size(),
                                               /*allow_end=*/false);
@@ -215,7 +216,7 @@ class ListObject : public ContainerObject {
       dropped.Add(std::exchange(items_[*i], std::move(args[1])));
       return Value();
     }
-    if (method == "set_all") {
+    if (method == methods::kSetAll) {
       if (auto s = CheckArgs(*this, method, args, 1, 1); !s.ok()) return s;
       if (!args[0].is_list()) {
         return absl::InvalidArgumentError(
@@ -225,14 +226,14 @@ class ListObject : public ContainerObject {
       items_ = std::move(args[0].as_list());
       return Value();
     }
-    if (method == "get") {
+    if (method == methods::kGet) {
       if (auto s = CheckArgs(*this, method, args, 1, 1); !s.ok()) return s;
       absl::StatusOr<size_t> i = ResolveIndex(*this, args[0], items_.size(),
                                               /*allow_end=*/false);
       if (!i.ok()) return i.status();
       return items_[*i];
     }
-    if (method == "pop") {
+    if (method == methods::kPop) {
       if (auto s = CheckArgs(*this, method, args, 0, 1); !s.ok()) return s;
       if (items_.empty()) {
         return absl::OutOfRangeError(absl::StrCat(label(), ": pop from empty list"));
@@ -249,34 +250,34 @@ class ListObject : public ContainerObject {
       dropped.Add(v);
       return v;
     }
-    if (method == "remove" || method == "index" || method == "count" ||
-        method == "contains") {
+    if (method == methods::kRemove || method == methods::kIndex || method == methods::kCount ||
+        method == methods::kContains) {
       if (auto s = CheckArgs(*this, method, args, 1, 1); !s.ok()) return s;
-      if (method == "count") {
+      if (method == methods::kCount) {
         return Value(static_cast<int64_t>(
             std::count(items_.begin(), items_.end(), args[0])));
       }
       auto it = std::find(items_.begin(), items_.end(), args[0]);
-      if (method == "contains") return Value(it != items_.end());
+      if (method == methods::kContains) return Value(it != items_.end());
       if (it == items_.end()) {
         return absl::NotFoundError(absl::StrCat(
             label(), ": ", args[0].DebugString(), " is not in the list"));
       }
-      if (method == "index") {
+      if (method == methods::kIndex) {
         return Value(static_cast<int64_t>(it - items_.begin()));
       }
       dropped.Add(std::move(*it));
       items_.erase(it);
       return Value();
     }
-    if (method == "len") return Value(static_cast<int64_t>(items_.size()));
-    if (method == "get_all") return Value(items_);
-    if (method == "clear") {
+    if (method == methods::kLen) return Value(static_cast<int64_t>(items_.size()));
+    if (method == methods::kGetAll) return Value(items_);
+    if (method == methods::kClear) {
       for (Value& v : items_) dropped.Add(std::move(v));
       items_.clear();
       return Value();
     }
-    if (method == "reverse") {
+    if (method == methods::kReverse) {
       std::reverse(items_.begin(), items_.end());
       return Value();
     }
@@ -313,34 +314,34 @@ class DictObject : public ContainerObject {
 
   size_t SizeLocked() const override { return items_.size(); }
   bool Stores(absl::string_view method) const override {
-    return method == "set" || method == "update" || method == "setdefault" ||
-           method == "set_all";
+    return method == methods::kSet || method == methods::kUpdate || method == methods::kSetdefault ||
+           method == methods::kSetAll;
   }
 
   absl::StatusOr<Value> Run(absl::string_view method, std::vector<Value>& args,
                             Dropped& dropped) override {
-    if (method == "set" || method == "setdefault") {
+    if (method == methods::kSet || method == methods::kSetdefault) {
       if (auto s = CheckArgs(*this, method, args, 2, 2); !s.ok()) return s;
       absl::StatusOr<std::string> key = Key(args[0]);
       if (!key.ok()) return key.status();
       auto [it, inserted] = items_.try_emplace(*std::move(key));
-      if (inserted || method == "set") {
+      if (inserted || method == methods::kSet) {
         dropped.Add(std::exchange(it->second, std::move(args[1])));
         args[1] = Value();
-        if (method == "set") return Value();
+        if (method == methods::kSet) return Value();
       } else {
         dropped.Add(std::move(args[1]));  // setdefault kept the old value
         args[1] = Value();
       }
       return it->second;
     }
-    if (method == "update" || method == "set_all") {
+    if (method == methods::kUpdate || method == methods::kSetAll) {
       if (auto s = CheckArgs(*this, method, args, 1, 1); !s.ok()) return s;
       if (!args[0].is_dict()) {
         return absl::InvalidArgumentError(
             absl::StrCat(label(), ": ", method, " takes a dict"));
       }
-      if (method == "set_all") {
+      if (method == methods::kSetAll) {
         for (auto& [key, v] : items_) dropped.Add(std::move(v));
         items_.clear();
       }
@@ -351,7 +352,7 @@ class DictObject : public ContainerObject {
       args[0] = Value();
       return Value();
     }
-    if (method == "get" || method == "pop") {
+    if (method == methods::kGet || method == methods::kPop) {
       if (auto s = CheckArgs(*this, method, args, 1, 2); !s.ok()) return s;
       absl::StatusOr<std::string> key = Key(args[0]);
       if (!key.ok()) return key.status();
@@ -360,13 +361,13 @@ class DictObject : public ContainerObject {
         if (args.size() == 2) return args[1];
         return Missing(*key);
       }
-      if (method == "get") return it->second;
+      if (method == methods::kGet) return it->second;
       Value v = std::move(it->second);
       items_.erase(it);
       dropped.Add(v);
       return v;
     }
-    if (method == "delete") {
+    if (method == methods::kDelete) {
       if (auto s = CheckArgs(*this, method, args, 1, 1); !s.ok()) return s;
       absl::StatusOr<std::string> key = Key(args[0]);
       if (!key.ok()) return key.status();
@@ -376,32 +377,32 @@ class DictObject : public ContainerObject {
       items_.erase(it);
       return Value();
     }
-    if (method == "contains") {
+    if (method == methods::kContains) {
       if (auto s = CheckArgs(*this, method, args, 1, 1); !s.ok()) return s;
       absl::StatusOr<std::string> key = Key(args[0]);
       if (!key.ok()) return key.status();
       return Value(items_.count(*key) > 0);
     }
-    if (method == "len") return Value(static_cast<int64_t>(items_.size()));
-    if (method == "keys") {
+    if (method == methods::kLen) return Value(static_cast<int64_t>(items_.size()));
+    if (method == methods::kKeys) {
       ValueList keys;
       for (const auto& [key, v] : items_) keys.emplace_back(key);
       return Value(std::move(keys));
     }
-    if (method == "values") {
+    if (method == methods::kValues) {
       ValueList values;
       for (const auto& [key, v] : items_) values.push_back(v);
       return Value(std::move(values));
     }
-    if (method == "items") {
+    if (method == methods::kItems) {
       ValueList items;
       for (const auto& [key, v] : items_) {
         items.emplace_back(ValueList{Value(key), v});
       }
       return Value(std::move(items));
     }
-    if (method == "get_all") return Value(items_);
-    if (method == "clear") {
+    if (method == methods::kGetAll) return Value(items_);
+    if (method == methods::kClear) {
       for (auto& [key, v] : items_) dropped.Add(std::move(v));
       items_.clear();
       return Value();
@@ -420,7 +421,7 @@ class ValueObject : public ManagedObject {
   absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
                              std::vector<Value>& args) override {
     Dropped dropped(ctx);
-    if (method == "set") {
+    if (method == methods::kSet) {
       if (auto s = CheckArgs(*this, method, args, 1, 1); !s.ok()) return s;
       if (auto s = ctx.references->RefAll(args[0]); !s.ok()) return s;
       std::lock_guard<std::mutex> lock(mu_);
@@ -428,7 +429,7 @@ class ValueObject : public ManagedObject {
       return Value();
     }
     std::lock_guard<std::mutex> lock(mu_);
-    if (method == "get") return value_;
+    if (method == methods::kGet) return value_;
     return BadMethod(method);
   }
 

@@ -9,6 +9,7 @@
 #include "syncstream/core/deadline.h"
 #include "syncstream/manager/internal/builtin_types.h"
 #include "syncstream/manager/internal/user_object.h"
+#include "syncstream/manager/method_names.h"
 
 namespace syncstream::manager::internal {
 
@@ -325,8 +326,8 @@ absl::StatusOr<Value> Dispatcher::CallManager(CallContext& ctx,
                                               std::vector<Value>& args) {
   const std::string& method = request.method();
   Session& session = *ctx.session;
-  if (method == "ping") return Value();
-  if (method == "create") {
+  if (method == methods::kPing) return Value();
+  if (method == methods::kCreate) {
     absl::StatusOr<std::string> type = StringArg(args, 0, method, "a type");
     if (!type.ok()) return type.status();
     std::vector<Value> rest(std::make_move_iterator(args.begin() + 1),
@@ -337,7 +338,7 @@ absl::StatusOr<Value> Dispatcher::CallManager(CallContext& ctx,
     const uint64_t id = registry_.Add(*object);
     return Value(ObjectRef{id, (*object)->type(), nullptr});
   }
-  if (method == "get_or_create") {
+  if (method == methods::kGetOrCreate) {
     absl::StatusOr<std::string> name = StringArg(args, 0, method, "a name");
     if (!name.ok()) return name.status();
     absl::StatusOr<std::string> type = StringArg(args, 1, method, "a type");
@@ -349,7 +350,7 @@ absl::StatusOr<Value> Dispatcher::CallManager(CallContext& ctx,
     if (!id.ok()) return id.status();
     return Value(ObjectRef{*id, *type, nullptr});
   }
-  if (method == "get") {
+  if (method == methods::kGet) {
     absl::StatusOr<std::string> name = StringArg(args, 0, method, "a name");
     if (!name.ok()) return name.status();
     absl::StatusOr<uint64_t> id = registry_.FindName(*name);
@@ -358,7 +359,7 @@ absl::StatusOr<Value> Dispatcher::CallManager(CallContext& ctx,
     if (object == nullptr) return absl::NotFoundError("object vanished");
     return Value(ObjectRef{*id, object->type(), nullptr});
   }
-  if (method == "attach") {
+  if (method == methods::kAttach) {
     absl::StatusOr<uint64_t> id = IdArg(args, method);
     if (!id.ok()) return id.status();
     std::shared_ptr<ManagedObject> object = registry_.Find(*id);
@@ -367,7 +368,7 @@ absl::StatusOr<Value> Dispatcher::CallManager(CallContext& ctx,
     }
     return Value(ObjectRef{*id, object->type(), nullptr});
   }
-  if (method == "release") {
+  if (method == methods::kRelease) {
     absl::StatusOr<uint64_t> id = IdArg(args, method);
     if (!id.ok()) return id.status();
     if (!session.DropHandle(*id)) {
@@ -378,14 +379,14 @@ absl::StatusOr<Value> Dispatcher::CallManager(CallContext& ctx,
     registry_.Unref(*id);
     return Value();
   }
-  if (method == "delete") {
+  if (method == methods::kDelete) {
     absl::StatusOr<std::string> name = StringArg(args, 0, method, "a name");
     if (!name.ok()) return name.status();
     absl::Status s = registry_.DeleteName(*name);
     if (!s.ok()) return s;
     return Value();
   }
-  if (method == "cancel") {
+  if (method == methods::kCancel) {
     absl::StatusOr<uint64_t> id = IdArg(args, method);
     if (!id.ok()) return id.status();
     if (std::shared_ptr<ManagedObject> object = session.CancelCall(*id)) {
@@ -400,13 +401,13 @@ absl::StatusOr<Value> Dispatcher::CallManager(CallContext& ctx,
     }
     return Value();
   }
-  if (method == "types") {
+  if (method == methods::kTypes) {
     ValueList names;
     std::lock_guard<std::mutex> lock(types_mu_);
     for (const auto& [name, type] : types_) names.emplace_back(name);
     return Value(std::move(names));
   }
-  if (method == "objects") return Objects(args);
+  if (method == methods::kObjects) return Objects(args);
   return absl::InvalidArgumentError(
       absl::StrCat("manager: no method '", absl::CEscape(method), "'"));
 }

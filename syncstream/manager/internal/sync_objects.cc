@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/manager/method_names.h"
 
 namespace syncstream::manager::internal {
 namespace {
@@ -19,7 +20,7 @@ class LockObject : public ManagedObject {
   absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
                              std::vector<Value>& args) override {
     std::unique_lock<std::mutex> lock(mu_);
-    if (method == "acquire") {
+    if (method == methods::kAcquire) {
       const bool queue = QueueBehindParked(ctx);
       absl::Status s = Await(ctx, lock, "acquire",
                              [&] { return !holder_.valid() && !queue; });
@@ -27,7 +28,7 @@ class LockObject : public ManagedObject {
       holder_ = ctx.owner();
       return Value();
     }
-    if (method == "release") {
+    if (method == methods::kRelease) {
       if (!holder_.valid()) {
         return absl::FailedPreconditionError(
             absl::StrCat(label(), ": release of an unlocked lock"));
@@ -36,7 +37,7 @@ class LockObject : public ManagedObject {
       if (waiting_ > 0) cv_.notify_all();
       return Value();
     }
-    if (method == "locked") return Value(holder_.valid());
+    if (method == methods::kLocked) return Value(holder_.valid());
     return BadMethod(method);
   }
 
@@ -139,8 +140,8 @@ class RLockObject : public ReentrantLockObject {
   absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
                              std::vector<Value>& args) override {
     std::unique_lock<std::mutex> lock(mu_);
-    if (method == "acquire") return AcquireOwned(ctx, lock, /*parkable=*/true);
-    if (method == "release") return ReleaseOwned(ctx);
+    if (method == methods::kAcquire) return AcquireOwned(ctx, lock, /*parkable=*/true);
+    if (method == methods::kRelease) return ReleaseOwned(ctx);
     return BadMethod(method);
   }
 
@@ -162,7 +163,7 @@ class SemaphoreObject : public ManagedObject {
   absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
                              std::vector<Value>& args) override {
     std::unique_lock<std::mutex> lock(mu_);
-    if (method == "acquire") {
+    if (method == methods::kAcquire) {
       const bool queue = QueueBehindParked(ctx);
       absl::Status s = Await(ctx, lock, "acquire",
                              [&] { return value_ > 0 && !queue; });
@@ -171,7 +172,7 @@ class SemaphoreObject : public ManagedObject {
       ++held_[ctx.session->id()];
       return Value();
     }
-    if (method == "release") {
+    if (method == methods::kRelease) {
       int64_t n = 1;
       if (!args.empty()) {
         absl::StatusOr<int64_t> got = args[0].GetInt(label() + ": release n");
@@ -198,7 +199,7 @@ class SemaphoreObject : public ManagedObject {
       if (waiting_ > 0) cv_.notify_all();
       return Value();
     }
-    if (method == "value") return Value(value_);
+    if (method == methods::kValue) return Value(value_);
     return BadMethod(method);
   }
 
@@ -246,17 +247,17 @@ class EventObject : public ManagedObject {
   absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
                              std::vector<Value>& args) override {
     std::unique_lock<std::mutex> lock(mu_);
-    if (method == "set") {
+    if (method == methods::kSet) {
       flag_ = true;
       if (waiting_ > 0) cv_.notify_all();
       return Value();
     }
-    if (method == "clear") {
+    if (method == methods::kClear) {
       flag_ = false;
       return Value();
     }
-    if (method == "is_set") return Value(flag_);
-    if (method == "wait") {
+    if (method == methods::kIsSet) return Value(flag_);
+    if (method == methods::kWait) {
       absl::Status s = Await(ctx, lock, "wait", [&] { return flag_; });
       if (!s.ok()) return s;
       return Value(true);
@@ -287,12 +288,12 @@ class ConditionObject : public ReentrantLockObject {
     const Owner me = ctx.owner();
     // Not parked: a wait frees the lock on a worker thread, where no parked
     // call would be retried; a waiting acquire is woken there directly.
-    if (method == "acquire") return AcquireOwned(ctx, lock, /*parkable=*/false);
-    if (method == "release") return ReleaseOwned(ctx);
-    if (method == "notify" || method == "notify_all") {
+    if (method == methods::kAcquire) return AcquireOwned(ctx, lock, /*parkable=*/false);
+    if (method == methods::kRelease) return ReleaseOwned(ctx);
+    if (method == methods::kNotify || method == methods::kNotifyAll) {
       if (owner_ != me) return NotOwner(method, me);
       int64_t n = 1;
-      if (method == "notify_all") {
+      if (method == methods::kNotifyAll) {
         n = static_cast<int64_t>(waiters_.size());
       } else if (!args.empty()) {
         absl::StatusOr<int64_t> got = args[0].GetInt(label() + ": notify n");
@@ -306,7 +307,7 @@ class ConditionObject : public ReentrantLockObject {
       cv_.notify_all();
       return Value();
     }
-    if (method == "wait") {
+    if (method == methods::kWait) {
       if (owner_ != me) return NotOwner("wait", me);
       if (!ctx.may_block && ctx.deadline > ::syncstream::Now()) {
         ctx.would_block = true;
@@ -372,13 +373,13 @@ class BarrierObject : public ManagedObject {
   absl::StatusOr<Value> Call(CallContext& ctx, absl::string_view method,
                              std::vector<Value>& args) override {
     std::unique_lock<std::mutex> lock(mu_);
-    if (method == "wait") return Wait(ctx, lock);
-    if (method == "abort") {
+    if (method == methods::kWait) return Wait(ctx, lock);
+    if (method == methods::kAbort) {
       broken_ = true;
       cv_.notify_all();
       return Value();
     }
-    if (method == "reset") {
+    if (method == methods::kReset) {
       if (count_ > 0) reset_generation_ = generation_;
       ++generation_;
       count_ = 0;
@@ -386,9 +387,9 @@ class BarrierObject : public ManagedObject {
       cv_.notify_all();
       return Value();
     }
-    if (method == "parties") return Value(parties_);
-    if (method == "n_waiting") return Value(count_);
-    if (method == "broken") return Value(broken_);
+    if (method == methods::kParties) return Value(parties_);
+    if (method == methods::kNWaiting) return Value(count_);
+    if (method == methods::kBroken) return Value(broken_);
     return BadMethod(method);
   }
 
