@@ -6,7 +6,8 @@
 # cmake: find_package(syncstream 0.1 COMPONENTS thread proc) (CMakeLists.txt
 #   beside consumer.cc); also checks that a request for a newer minor
 #   version, or an unknown component, is refused.
-# pkg-config: `pkg-config --cflags --libs syncstream-thread syncstream-proc`.
+# pkg-config: `pkg-config --cflags --libs syncstream-thread syncstream-proc`;
+#   also compiles every installed public header in one file.
 # $CONSUMER_FLAGS go to the compiler and the linker (a sanitizer, when the
 # library was built with one).
 set -euo pipefail
@@ -52,6 +53,13 @@ case "$mode" in
       $(pkg-config --cflags --libs syncstream-thread syncstream-proc) \
       -Wl,-rpath,"$prefix/lib"
     program="$build/consumer"
+    # Every installed public header compiles with only the installed tree
+    # and Debian's headers (none needs a file that was not installed).
+    find "$prefix/include" -name '*.h' -not -path '*/internal/*' -printf '#include "%P"\n' |
+      sort >"$build/all_headers.cc"
+    [[ $(wc -l <"$build/all_headers.cc") -gt 20 ]] || { echo "FAIL: too few headers installed"; exit 1; }
+    # shellcheck disable=SC2046,SC2086
+    c++ -std=c++17 $flags -fsyntax-only "$build/all_headers.cc" $(pkg-config --cflags syncstream)
     ;;
   *) echo "consumer_test: unknown mode '$mode'" >&2; exit 2 ;;
 esac
