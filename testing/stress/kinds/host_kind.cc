@@ -10,7 +10,15 @@
 // workers write; mirrors reconnect and resend what was not acknowledged. At
 // the end every record is read back from the last collector.
 //
-// Commit point (kills of workers): the collector acknowledged the line.
+// nats: no collector; the workers' mirrors publish to a NATS JetStream
+// stream on a nats-server of the session's own (Debian's, on a loopback
+// port, storage in the scratch directory), which is SIGKILLed and restarted
+// every 500 ms while the workers write; mirrors resend what was not
+// acknowledged and JetStream stores each batch once. At the end every record
+// is read back from the stream. Offered only where nats-server is on PATH.
+//
+// Commit point (kills of workers): the collector (for nats: JetStream)
+// acknowledged the line.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -18,6 +26,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -26,11 +35,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "syncstream/core/child_process.h"
 #include "syncstream/core/status_macros.h"
 #include "syncstream/host/line_host_buffer.h"
 #include "syncstream/host/line_host_mirror.h"
 #include "syncstream/host/line_host_reader.h"
+#include "syncstream/nats/jetstream_stream.h"
+#include "syncstream/nats/testing/nats_server.h"
 #include "testing/stress/kind.h"
 #include "syncstream/core/deadline.h"
 
@@ -57,6 +69,9 @@ absl::StatusOr<std::unique_ptr<WorkerChannel>> OpenHostChannel(
     const net::Address& address, int worker) {
   LineHostMirrorOptions options;
   options.collector = address;
+  // A JetStream server killed with a batch in flight never answers for
+  // it: resend soon (a collector's connection breaks instead).
+  if (address.is_jetstream()) options.ack_timeout = absl::Seconds(2);
   options.writer.name = absl::StrCat("w", worker);
   options.close_timeout = absl::Seconds(60);
   options.connect_at_create = false;  // the collector may be restarting
@@ -321,7 +336,137 @@ class HostRestartKind : public Kind {
   }
 };
 
+// --- nats: a JetStream stream on a nats-server, killed and restarted ------
+
+class NatsSession : public Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Start(
+      const SessionSettings& settings) {
+    std::unique_ptr<NatsSession> session(new NatsSession(settings));
+    nats::testing::NatsServerOptions options;
+    options.directory = settings.scratch_dir;
+    SYNCSTREAM_ASSIGN_OR_RETURN(session->server_,
+                                nats::testing::NatsServer::Start(options));
+    session->address_.family = net::Address::Family::kJetStream;
+    session->address_.jetstream.servers = {
+        {"127.0.0.1", static_cast<uint16_t>(session->server_->port())}};
+    session->address_.jetstream.stream = "STRESS";
+    nats::JetStreamStreamSettings stream;
+    stream.max_lines = settings.buffer_lines + 1;
+    SYNCSTREAM_RETURN_IF_ERROR(nats::testing::CreateStreamWhenReady(
+        session->address_.jetstream, stream));
+    session->restarter_ = std::thread([s = session.get()] { s->Restart(); });
+    return std::unique_ptr<Session>(std::move(session));
+  }
+
+  ~NatsSession() override { StopRestarting(); }
+
+  absl::Status PrepareWorker(int worker, WorkerLaunch* launch) override {
+    launch->token = address_.ToString();
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<WorkerChannel>> OpenChannel(
+      int worker) override {
+    return OpenHostChannel(address_, worker);
+  }
+
+  absl::Status Drain(absl::Duration timeout) override {
+    StopRestarting();
+    if (!server_->running()) SYNCSTREAM_RETURN_IF_ERROR(server_->Restart());
+    SYNCSTREAM_ASSIGN_OR_RETURN(
+        nats::JetStreamStreamInfo info,
+        nats::GetJetStreamStreamInfo(address_.jetstream, {}, timeout));
+    if (info.messages >= info.max_lines) {
+      settings_.sink->CollectorError(absl::ResourceExhaustedError(
+          "nats: the stream is full; batches may have been dropped (raise "
+          "the buffer size)"));
+    }
+    SYNCSTREAM_ASSIGN_OR_RETURN(
+        std::unique_ptr<LineHostReader> reader,
+        LineHostReader::Connect(address_, {}, timeout));
+    SYNCSTREAM_ASSIGN_OR_RETURN(std::vector<Record> records,
+                                reader->ReadAll(timeout));
+    settings_.sink->Receive(records);
+    return absl::OkStatus();
+  }
+
+ private:
+  explicit NatsSession(const SessionSettings& settings)
+      : settings_(settings) {}
+
+  void Restart() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      if (cv_.wait_for(lock, std::chrono::milliseconds(500),
+                       [this] { return stop_; })) {
+        break;
+      }
+      absl::Status restarted = server_->Kill();
+      if (restarted.ok()) restarted = server_->Restart();
+      if (!restarted.ok()) {
+        settings_.sink->CollectorError(restarted);
+        return;
+      }
+    }
+  }
+
+  void StopRestarting() {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    if (restarter_.joinable()) restarter_.join();
+  }
+
+  const SessionSettings settings_;
+  std::unique_ptr<nats::testing::NatsServer> server_;
+  net::Address address_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread restarter_;
+};
+
+// Whether `program` is an executable in a PATH directory.
+bool OnPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  if (path == nullptr) return false;
+  for (absl::string_view dir : absl::StrSplit(path, ':')) {
+    const std::string candidate = absl::StrCat(dir, "/", program);
+    if (::access(candidate.c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+class NatsKind : public Kind {
+ public:
+  absl::string_view name() const override { return "nats"; }
+  absl::string_view description() const override {
+    return "workers' LineHostMirrors publish to a NATS JetStream stream on a "
+           "nats-server that is SIGKILLed and restarted every 500 ms; nothing "
+           "acknowledged may be lost or duplicated; commit point: "
+           "acknowledged by JetStream (only where nats-server is on PATH)";
+  }
+  bool Supports(SpawnMode mode) const override {
+    static const bool present = OnPath("nats-server");
+    return present;
+  }
+  bool SupportsKill() const override { return true; }
+  absl::StatusOr<std::unique_ptr<Session>> StartSession(
+      const SessionSettings& settings) override {
+    return NatsSession::Start(settings);
+  }
+  absl::StatusOr<std::unique_ptr<WorkerChannel>> OpenExecChannel(
+      int worker, absl::string_view token) override {
+    SYNCSTREAM_ASSIGN_OR_RETURN(net::Address address, net::ParseAddress(token));
+    return OpenHostChannel(address, worker);
+  }
+};
+
 SYNCSTREAM_REGISTER_STRESS_KIND(HostKind);
+SYNCSTREAM_REGISTER_STRESS_KIND(NatsKind);
 SYNCSTREAM_REGISTER_STRESS_KIND(HostRestartKind);
 
 }  // namespace
