@@ -14,10 +14,14 @@
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "syncstream/core/deadline.h"
@@ -45,6 +49,10 @@ DEFINE_bool(send_drop_oldest, false,
 DEFINE_bool(control_clear, false, "read: clear the collector's records");
 DEFINE_bool(control_stop, false, "read: stop all mirrors");
 DEFINE_bool(control_reset, false, "read: reset (reopen and clear)");
+DEFINE_string(after, "",
+              "read -f: start after record SEQ, or COLLECTOR:SEQ (what "
+              "'read -f' prints on stderr when it stops), instead of the "
+              "last N records; records no longer held are reported on stderr");
 
 namespace syncstream::tools {
 namespace {
@@ -118,6 +126,149 @@ int RunServe(const std::vector<std::string>& args) {
   return 0;
 }
 
+// "SEQ" or "COLLECTOR:SEQ" (COLLECTOR in hex) of --after.
+bool ParseAfter(const std::string& text, std::string* collector_id,
+                uint64_t* after) {
+  const size_t colon = text.rfind(':');
+  std::string id_hex;
+  if (colon != std::string::npos) {
+    id_hex = text.substr(0, colon);
+    if (id_hex.empty() || id_hex.size() % 2 != 0) return false;
+    for (char c : id_hex) {
+      if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+    }
+    *collector_id = absl::HexStringToBytes(id_hex);
+  }
+  return absl::SimpleAtoi(
+      colon == std::string::npos ? text : text.substr(colon + 1), after);
+}
+
+// read -f: follows, and when the connection breaks (the collector restarted,
+// a network failure) reconnects with backoff and resumes after the last
+// record printed. Gaps (records evicted or cleared before they were read, a
+// collector that lost its records) are said on stderr; on SIGINT/SIGTERM the
+// point to resume from is.
+int Follow(const net::Address& address, const net::AuthKey& key,
+           const nats::JetStreamCredentials& jetstream,
+           std::unique_ptr<LineHostReader> reader, RecordPrinter& printer) {
+  sigset_t stop = BlockStopSignals();
+  std::unique_ptr<HostFollower> follower;
+  bool resume = false;
+  uint64_t from = 0;
+  std::string collector_id;
+  if (!FLAGS_after.empty()) {
+    uint64_t after = 0;
+    if (!ParseAfter(FLAGS_after, &collector_id, &after) ||
+        after == std::numeric_limits<uint64_t>::max()) {
+      std::cerr << "syncstream read: --after wants SEQ or COLLECTOR:SEQ, not '"
+                << FLAGS_after << "'\n";
+      return 2;
+    }
+    resume = true;
+    from = after + 1;
+  }
+  absl::Duration backoff = absl::Milliseconds(50);
+  absl::Status broken;  // why the last connection ended
+  for (;;) {
+    if (follower == nullptr) {
+      absl::StatusOr<std::unique_ptr<HostFollower>> started =
+          absl::UnavailableError("not connected");
+      if (reader == nullptr) {
+        absl::StatusOr<std::unique_ptr<LineHostReader>> connected =
+            LineHostReader::Connect(address, key, absl::Seconds(10),
+                                    jetstream);
+        if (connected.ok()) {
+          reader = std::move(*connected);
+        } else {
+          started = connected.status();
+        }
+      }
+      if (reader != nullptr) {
+        if (resume) {
+          started = reader->FollowFrom(from, collector_id);
+        } else {
+          if (FLAGS_n > 0) {
+            started = reader->Follow(static_cast<size_t>(FLAGS_n));
+          } else if (address.is_jetstream()) {
+            // A stream does not count lines.
+            started = reader->Follow(nats::JetStreamReader::kAll);
+          } else {
+            absl::StatusOr<HostInfo> info = reader->Info();
+            if (info.ok()) {
+              started = reader->Follow(info->maxlen);
+            } else {
+              started = info.status();
+            }
+          }
+        }
+      }
+      if (!started.ok()) {
+        reader.reset();
+        const absl::StatusCode code = started.status().code();
+        if (broken.ok() || code == absl::StatusCode::kUnauthenticated ||
+            code == absl::StatusCode::kFailedPrecondition ||
+            code == absl::StatusCode::kInvalidArgument ||
+            code == absl::StatusCode::kUnimplemented) {
+          return Fail("read", started.status());  // never connected, or fatal
+        }
+        if (StopSignalled(stop, backoff)) break;
+        backoff = std::min(backoff * 2, absl::Seconds(2));
+        continue;
+      }
+      follower = std::move(*started);
+      if (!broken.ok()) {
+        std::cerr << "syncstream read: reconnected" << std::endl;
+        broken = absl::OkStatus();
+      }
+    }
+    if (StopSignalled(stop, absl::ZeroDuration())) break;
+    absl::StatusOr<std::vector<Record>> more =
+        follower->Next(absl::Milliseconds(500));
+    if (follower->has_position()) {
+      resume = true;
+      from = follower->next_position();
+      collector_id = follower->collector_id();
+    }
+    if (!more.ok()) {
+      if (more.status().code() == absl::StatusCode::kDeadlineExceeded) {
+        continue;
+      }
+      if (more.status().code() != absl::StatusCode::kUnavailable ||
+          address.is_jetstream()) {  // no position to resume from
+        return Fail("read", more.status());
+      }
+      std::cerr << "syncstream read: " << more.status().message()
+                << "; reconnecting" << std::endl;
+      broken = more.status();
+      follower.reset();
+      reader.reset();
+      continue;
+    }
+    backoff = absl::Milliseconds(50);
+    if (follower->restarted()) {
+      std::cerr << "syncstream read: the collector does not have the records "
+                   "after the last one printed (restarted without its store, "
+                   "or another collector); going on with the oldest record "
+                   "it holds: records in between may be missing"
+                << std::endl;
+    }
+    if (follower->skipped() > 0) {
+      std::cerr << "syncstream read: " << follower->skipped()
+                << " records were evicted or cleared before they could be "
+                   "read"
+                << std::endl;
+    }
+    for (const Record& r : *more) printer.Print(r);
+    printer.Flush();
+  }
+  if (resume && from > 0) {
+    std::cerr << "syncstream read: stopped; continue with --after "
+              << absl::BytesToHexString(collector_id) << ":" << from - 1
+              << std::endl;
+  }
+  return 0;
+}
+
 int RunRead(const std::vector<std::string>& args) {
   if (args.size() != 1) {
     std::cerr << "usage: syncstream read ADDR [-n N] [-f]\n";
@@ -153,6 +304,10 @@ int RunRead(const std::vector<std::string>& args) {
   if (FLAGS_control_clear || FLAGS_control_stop || FLAGS_control_reset) {
     return 0;
   }
+  if (!FLAGS_after.empty() && !FLAGS_f) {
+    std::cerr << "syncstream read: --after needs -f\n";
+    return 2;
+  }
   if (!FLAGS_f) {
     absl::StatusOr<std::vector<Record>> records =
         FLAGS_n <= 0 ? (*reader)->ReadAll()
@@ -161,31 +316,7 @@ int RunRead(const std::vector<std::string>& args) {
     for (const Record& r : *records) printer.Print(r);
     return 0;
   }
-  sigset_t stop = BlockStopSignals();
-  size_t last = static_cast<size_t>(FLAGS_n);
-  if (FLAGS_n <= 0 && address->is_jetstream()) {
-    last = nats::JetStreamReader::kAll;  // a stream does not count lines
-  } else if (FLAGS_n <= 0) {
-    absl::StatusOr<HostInfo> info = (*reader)->Info();
-    if (!info.ok()) return Fail("read", info.status());
-    last = info->maxlen;
-  }
-  absl::StatusOr<std::unique_ptr<HostFollower>> follower =
-      (*reader)->Follow(last);
-  if (!follower.ok()) return Fail("read", follower.status());
-  while (!StopSignalled(stop, absl::ZeroDuration())) {
-    absl::StatusOr<std::vector<Record>> more =
-        (*follower)->Next(absl::Milliseconds(500));
-    if (!more.ok()) {
-      if (more.status().code() == absl::StatusCode::kDeadlineExceeded) {
-        continue;
-      }
-      return Fail("read", more.status());
-    }
-    for (const Record& r : *more) printer.Print(r);
-    printer.Flush();
-  }
-  return 0;
+  return Follow(*address, *key, jetstream, std::move(*reader), printer);
 }
 
 int RunSend(const std::vector<std::string>& args) {
@@ -245,12 +376,14 @@ SYNCSTREAM_REGISTER_COMMAND(
     RunServe);
 SYNCSTREAM_REGISTER_COMMAND(
     read, "read",
-    absl::StrCat("ADDR [-n N] [-f] [--auth_key_file F] ", kRecordOutputUsage,
+    absl::StrCat("ADDR [-n N] [-f [--after SEQ]] [--auth_key_file F] ",
+                 kRecordOutputUsage,
                  " [--control_clear | --control_stop | --control_reset] ",
                  kNatsFlagsUsage),
     "Print the last N records of a collector or of a JetStream stream "
     "(ADDR nats://HOST:PORT[,HOST:PORT...]/STREAM; -n counts records before "
-    "the filters); -f keeps following. A line longer than the maximum line "
+    "the filters); -f keeps following (through collector restarts: it "
+    "reconnects and resumes). A line longer than the maximum line "
     "length is printed whole; names and text have control characters "
     "escaped unless --raw.",
     RunRead);

@@ -234,6 +234,90 @@ TEST(HostKillTest, CollectorRestartedWithoutStoreAcceptsRunningMirrors) {
   ASSERT_TRUE((*mirror)->Close(absl::Seconds(30)).ok());
 }
 
+// `syncstream read -f ADDR [extra...]` with stdout and stderr in files.
+absl::StatusOr<ChildProcess> StartFollower(const std::string& address,
+                                           const std::string& out_file,
+                                           const std::string& err_file,
+                                           std::vector<std::string> extra) {
+  UniqueFd out(::open(out_file.c_str(),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  UniqueFd err(::open(err_file.c_str(),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out.valid() || !err.valid()) return absl::InternalError("open");
+  SpawnOptions options;
+  options.argv = {g_syncstream_binary, "read", address, "-f"};
+  for (std::string& e : extra) options.argv.push_back(std::move(e));
+  options.env = {{"SYNCSTREAM_AUTH_KEY", "kill-test-key-0123456789"}};
+  options.stdout_to = FdRedirect::To(out.get());
+  options.stderr_to = FdRedirect::To(err.get());
+  return ChildProcess::Spawn(options);
+}
+
+std::string Lines(const std::string& prefix, int from, int to) {
+  std::string out;
+  for (int i = from; i < to; ++i) absl::StrAppend(&out, prefix, i, "\n");
+  return out;
+}
+
+// `read -f` goes on through a collector restart: it reconnects and resumes
+// after the last record it printed (a store keeps the positions: nothing is
+// printed twice or left out), and on SIGTERM says where to continue with
+// --after, which a second `read -f` then does.
+TEST(HostKillTest, FollowerResumesAfterCollectorRestartAndWithAfter) {
+  ASSERT_FALSE(g_syncstream_binary.empty());
+  const std::string dir = getenv("TEST_TMPDIR");
+  const std::string store = dir + "/follow-store";
+  auto collector = StartServe("tcp:127.0.0.1:0", store);
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  const net::Address address = *net::ParseAddress(collector->address);
+  const net::AuthKey key =
+      *net::AuthKey::FromBytes("kill-test-key-0123456789");
+  auto mirror = LineHostMirror::Create(MirrorOptions(address, "w", key));
+  ASSERT_TRUE(mirror.ok()) << mirror.status();
+  auto write = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      ASSERT_TRUE((*mirror)->Write(absl::StrCat("line ", i, "\n")).ok());
+    }
+    ASSERT_TRUE((*mirror)->Sync(absl::Seconds(30)).ok());
+  };
+  write(0, 10);
+  auto reader = StartFollower(collector->address, dir + "/read1.out",
+                              dir + "/read1.err", {"-n", "0"});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadWholeFile(dir + "/read1.out") == Lines("line ", 0, 10);
+  })) << ReadWholeFile(dir + "/read1.out");
+  ASSERT_TRUE(collector->process.Kill(SIGKILL).ok());
+  ASSERT_TRUE(collector->process.Wait(absl::Seconds(10)).ok());
+  collector = StartServe(address.ToString(), store);
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  write(10, 20);
+  EXPECT_TRUE(WaitFor([&] {
+    return ReadWholeFile(dir + "/read1.out") == Lines("line ", 0, 20);
+  })) << ReadWholeFile(dir + "/read1.out") << ReadWholeFile(dir + "/read1.err");
+  ASSERT_TRUE(reader->Kill(SIGTERM).ok());
+  auto exited = reader->Wait(absl::Seconds(10));
+  ASSERT_TRUE(exited.ok()) << exited.status();
+  EXPECT_TRUE(exited->success()) << ReadWholeFile(dir + "/read1.err");
+  const std::string err = ReadWholeFile(dir + "/read1.err");
+  const std::string marker = "continue with --after ";
+  const size_t at = err.find(marker);
+  ASSERT_NE(at, std::string::npos) << err;
+  const std::string after =
+      err.substr(at + marker.size(), err.find('\n', at) - at - marker.size());
+
+  write(20, 25);
+  auto again = StartFollower(collector->address, dir + "/read2.out",
+                             dir + "/read2.err", {"--after", after});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(WaitFor([&] {
+    return ReadWholeFile(dir + "/read2.out") == Lines("line ", 20, 25);
+  })) << ReadWholeFile(dir + "/read2.out") << ReadWholeFile(dir + "/read2.err");
+  ASSERT_TRUE(again->Kill(SIGTERM).ok());
+  ASSERT_TRUE(again->Wait(absl::Seconds(10)).ok());
+  ASSERT_TRUE((*mirror)->Close(absl::Seconds(30)).ok());
+}
+
 }  // namespace
 }  // namespace syncstream
 

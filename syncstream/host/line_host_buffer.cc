@@ -23,12 +23,23 @@
 #include "syncstream/host/internal/protocol.h"
 #include "syncstream/host/internal/store_log.h"
 #include "syncstream/net/connection.h"
+#include "syncstream/net/internal/proof.h"
 #include "syncstream/net/listener.h"
 #include "syncstream/proto/host.pb.h"
 
 namespace syncstream {
 
 using host::internal::kHostService;
+
+namespace {
+
+// 16 random bytes: tells this collector's record positions from another's.
+absl::StatusOr<std::string> NewCollectorId() {
+  SYNCSTREAM_ASSIGN_OR_RETURN(std::string nonce, net::internal::RandomNonce());
+  return nonce.substr(0, 16);
+}
+
+}  // namespace
 
 class LineHostBuffer::Impl {
  public:
@@ -135,6 +146,11 @@ class LineHostBuffer::Impl {
   uint64_t logged_since_compaction_ = 0;
   // Start-up only: the records of the log entry being replayed.
   std::vector<Record> replayed_;
+  // Set at start-up. A record's position (RecordChunk.first_position) is
+  // position_base_ + its position in store_, so that positions go on where
+  // they were across restarts with a store.
+  std::string collector_id_;
+  uint64_t position_base_ = 0;
   Stats stats_;
   // Mirror connections, to tell them at once when mirrors are stopped.
   std::unordered_set<std::shared_ptr<net::Connection>> mirror_connections_;
@@ -166,9 +182,14 @@ absl::Status LineHostBuffer::Impl::Init() {
                        " damaged bytes (", report.discarded_reason,
                        "): the lines they held are lost"));
     }
+    if (collector_id_.empty()) {
+      SYNCSTREAM_ASSIGN_OR_RETURN(collector_id_, NewCollectorId());
+    }
     // Start from a compact log: the records held and every mirror's progress.
     std::lock_guard<std::mutex> guard(mutex_);
     SYNCSTREAM_RETURN_IF_ERROR(CompactLocked());
+  } else {
+    SYNCSTREAM_ASSIGN_OR_RETURN(collector_id_, NewCollectorId());
   }
   net::ConnectionOptions connection;
   connection.service = kHostService;
@@ -625,20 +646,46 @@ absl::Status LineHostBuffer::Impl::AnswerControl(
 
 absl::Status LineHostBuffer::Impl::ServeFollower(
     net::Connection& connection, const proto::HostRequest& request) {
-  uint64_t end = store_->end_position();
-  uint64_t last = std::min<uint64_t>(request.follow().last(), store_->Size());
-  uint64_t next = end - std::min(end, last);
+  const proto::FollowRequest& follow = request.follow();
+  const uint64_t end = store_->end_position();
+  const uint64_t first_held = end - std::min<uint64_t>(end, store_->Size());
+  uint64_t next;
+  bool restarted = false;
+  if (follow.resume()) {
+    const uint64_t want = follow.from_position();  // public position
+    const bool ours = follow.collector_id().empty() ||
+                      follow.collector_id() == collector_id_;
+    if (ours && want <= position_base_ + end) {
+      // Older than everything held: ReadFrom starts at the oldest record,
+      // and the follower sees the gap in the positions.
+      next = want >= position_base_ ? want - position_base_ : 0;
+    } else {
+      restarted = true;
+      next = first_held;
+    }
+  } else {
+    next = end - std::min<uint64_t>(end - first_held, follow.last());
+  }
   proto::HostReply reply;
   reply.set_request_id(request.request_id());
+  reply.mutable_records()->set_collector_id(collector_id_);
+  reply.mutable_records()->set_restarted(restarted);
+  bool announced = false;
   proto::HostRequest ignored;
   while (!shutting_down_.load()) {
-    std::vector<Record> records = store_->ReadFrom(next, 4096, &next);
-    if (!records.empty()) {
-      reply.mutable_records()->Clear();
+    uint64_t from = next;
+    std::vector<Record> records = store_->ReadFrom(from, 4096, &next);
+    if (!records.empty() || !announced) {
+      // Records evicted meanwhile are skipped at the front.
+      reply.mutable_records()->mutable_batch()->Clear();
+      reply.mutable_records()->set_first_position(position_base_ + next -
+                                                  records.size());
       for (const Record& r : records) {
         ToProto(r, reply.mutable_records()->mutable_batch()->add_records());
       }
+      announced = true;
       absl::Status sent = connection.SendNow(reply, options_.io_timeout);
+      reply.mutable_records()->set_restarted(false);
       if (!sent.ok()) {
         return absl::Status(sent.code(),
                             absl::StrCat(sent.message(), " (slow follower)"));
@@ -746,6 +793,11 @@ absl::Status LineHostBuffer::Impl::ReplayEntry(
           break;
       }
       return absl::OkStatus();
+    case proto::HostLogEntry::kPosition:
+      collector_id_ = entry.position().collector_id();
+      position_base_ =
+          entry.position().next_position() - store_->end_position();
+      return absl::OkStatus();
     case proto::HostLogEntry::kProgress:
       if (entry.progress().forget()) {
         mirrors_.erase(entry.progress().mirror_id());
@@ -764,6 +816,15 @@ absl::Status LineHostBuffer::Impl::CompactLocked() {
   if (log_ == nullptr) return absl::OkStatus();
   absl::Status status = log_->Rewrite([this](const auto& emit) {
     proto::HostLogEntry entry;
+    {
+      // The position of the first record held, the records follow.
+      const uint64_t end = store_->end_position();
+      entry.mutable_position()->set_collector_id(collector_id_);
+      entry.mutable_position()->set_next_position(
+          position_base_ + end - std::min<uint64_t>(end, store_->Size()));
+      SYNCSTREAM_RETURN_IF_ERROR(emit(entry));
+      entry.Clear();
+    }
     for (const auto& [id, state] : mirrors_) {
       entry.mutable_progress()->set_mirror_id(id);
       entry.mutable_progress()->set_acked_through(state.acked_through);

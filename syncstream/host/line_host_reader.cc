@@ -168,35 +168,82 @@ absl::StatusOr<std::unique_ptr<HostFollower>> LineHostReader::Follow(
                                 jetstream_->Follow(last, timeout));
     return std::unique_ptr<HostFollower>(new HostFollower(std::move(f)));
   }
+  proto::FollowRequest request;
+  request.set_last(last);
+  return StartFollow(request, timeout);
+}
+
+absl::StatusOr<std::unique_ptr<HostFollower>> LineHostReader::FollowFrom(
+    uint64_t position, const std::string& collector_id,
+    absl::Duration timeout) {
+  if (jetstream_ != nullptr) {
+    return absl::UnimplementedError(absl::StrCat(
+        jetstream_->name(), ": following from a position needs a "
+                            "syncstream collector, not JetStream"));
+  }
+  proto::FollowRequest request;
+  request.set_resume(true);
+  request.set_from_position(position);
+  request.set_collector_id(collector_id);
+  SYNCSTREAM_ASSIGN_OR_RETURN(std::unique_ptr<HostFollower> follower,
+                              StartFollow(request, timeout));
+  follower->has_position_ = true;
+  follower->next_position_ = position;
+  follower->collector_id_ = collector_id;
+  return follower;
+}
+
+absl::StatusOr<std::unique_ptr<HostFollower>> LineHostReader::StartFollow(
+    const proto::FollowRequest& follow, absl::Duration timeout) {
   SYNCSTREAM_ASSIGN_OR_RETURN(
       std::unique_ptr<net::Connection> connection,
       net::Connection::Connect(collector_, ReaderOptions(key_), timeout));
   proto::HostRequest request;
-  request.mutable_follow()->set_last(last);
+  *request.mutable_follow() = follow;
   SYNCSTREAM_RETURN_IF_ERROR(connection->SendNow(request, timeout));
   return std::unique_ptr<HostFollower>(new HostFollower(std::move(connection)));
+}
+
+absl::Status HostFollower::TakeChunk(const proto::RecordChunk& chunk,
+                                     std::vector<Record>* records) {
+  if (chunk.restarted()) {
+    pending_restarted_ = true;
+  } else if (has_position_ && chunk.first_position() != next_position_) {
+    if (chunk.first_position() < next_position_) {
+      return absl::DataLossError(absl::StrCat(
+          connection_->name(), ": protocol error: follow went back from "
+                               "position ", next_position_, " to ",
+          chunk.first_position()));
+    }
+    pending_skipped_ += chunk.first_position() - next_position_;
+  }
+  has_position_ = true;
+  collector_id_ = chunk.collector_id();
+  next_position_ = chunk.first_position() + chunk.batch().records_size();
+  return AppendRecords(chunk.batch(), records);
 }
 
 absl::StatusOr<std::vector<Record>> HostFollower::Next(
     absl::Duration timeout) {
   if (jetstream_ != nullptr) return jetstream_->Next(timeout);
-  proto::HostReply reply;
-  SYNCSTREAM_RETURN_IF_ERROR(connection_->Receive(&reply, timeout));
-  if (reply.reply_case() != proto::HostReply::kRecords) {
-    return absl::DataLossError(absl::StrCat(
-        connection_->name(), ": protocol error: unexpected reply to follow"));
-  }
+  const absl::Time deadline = DeadlineAfter(timeout);
   std::vector<Record> records;
-  SYNCSTREAM_RETURN_IF_ERROR(AppendRecords(reply.records().batch(), &records));
-  // Take whatever else already arrived.
-  while (connection_->HasBufferedFrame()) {
-    SYNCSTREAM_RETURN_IF_ERROR(
-        connection_->Receive(&reply, absl::ZeroDuration()));
-    if (reply.reply_case() == proto::HostReply::kRecords) {
-      SYNCSTREAM_RETURN_IF_ERROR(
-          AppendRecords(reply.records().batch(), &records));
+  proto::HostReply reply;
+  // Replies until one holds records (the first may be empty), then
+  // whatever else already arrived.
+  while (records.empty() || connection_->HasBufferedFrame()) {
+    SYNCSTREAM_RETURN_IF_ERROR(connection_->Receive(
+        &reply, records.empty() ? TimeLeft(deadline) : absl::ZeroDuration()));
+    if (reply.reply_case() != proto::HostReply::kRecords) {
+      return absl::DataLossError(absl::StrCat(
+          connection_->name(), ": protocol error: unexpected reply to follow"));
     }
+    SYNCSTREAM_RETURN_IF_ERROR(TakeChunk(reply.records(), &records));
   }
+  skipped_ = pending_skipped_;
+  restarted_ = pending_restarted_;
+  pending_skipped_ = 0;
+  pending_restarted_ = false;
   return records;
 }
 

@@ -39,6 +39,7 @@
 #include "syncstream/nats/credentials.h"
 #include "syncstream/nats/jetstream_reader.h"
 #include "syncstream/net/connection.h"
+#include "syncstream/proto/host.pb.h"
 
 namespace syncstream {
 
@@ -74,6 +75,15 @@ class LineHostReader {
   // every record stored after them.
   absl::StatusOr<std::unique_ptr<HostFollower>> Follow(
       size_t last, absl::Duration timeout = absl::Seconds(30));
+  // A follower that starts at the record at `position` (a
+  // HostFollower::next_position()) of the collector `collector_id` (empty:
+  // whichever answers, trusting the position). Records no longer held show
+  // as skipped(); a collector that does not have that position (another
+  // one, or restarted without its store) starts with the oldest record it
+  // holds and says restarted(). Unimplemented for JetStream.
+  absl::StatusOr<std::unique_ptr<HostFollower>> FollowFrom(
+      uint64_t position, const std::string& collector_id,
+      absl::Duration timeout = absl::Seconds(30));
 
  private:
   LineHostReader(net::Address collector, net::AuthKey key,
@@ -82,6 +92,8 @@ class LineHostReader {
                                              absl::Duration timeout,
                                              HostInfo* info);
   absl::StatusOr<HostInfo> Control(int action, absl::Duration timeout);
+  absl::StatusOr<std::unique_ptr<HostFollower>> StartFollow(
+      const proto::FollowRequest& request, absl::Duration timeout);
 
   const net::Address collector_;
   const net::AuthKey key_;
@@ -90,6 +102,7 @@ class LineHostReader {
   uint64_t next_request_id_ = 1;
 };
 
+// Records of a collector, as they are stored.
 // Thread safety: not thread-safe; one thread at a time calls Next().
 class HostFollower {
  public:
@@ -97,14 +110,41 @@ class HostFollower {
   // DeadlineExceeded when none did; Unavailable once the collector went away.
   absl::StatusOr<std::vector<Record>> Next(absl::Duration timeout);
 
+  // Where this follower is (LineHostBuffer collectors only): the position
+  // of the record after the last one Next() returned, and the collector's
+  // id; FollowFrom(next_position(), collector_id()) resumes here, say after
+  // the collector restarted. has_position() is false until the collector's
+  // first reply.
+  bool has_position() const { return has_position_; }
+  uint64_t next_position() const { return next_position_; }
+  const std::string& collector_id() const { return collector_id_; }
+  // About the records the last Next() returned: how many records stored
+  // before them were never returned (evicted or cleared before this
+  // follower got them), and whether the collector could not resume at the
+  // position asked for (see FollowFrom).
+  uint64_t skipped() const { return skipped_; }
+  bool restarted() const { return restarted_; }
+
  private:
   friend class LineHostReader;
   explicit HostFollower(std::unique_ptr<net::Connection> connection)
       : connection_(std::move(connection)) {}
   explicit HostFollower(std::unique_ptr<nats::JetStreamFollower> jetstream)
       : jetstream_(std::move(jetstream)) {}
+  // Takes one follow reply's records and position.
+  absl::Status TakeChunk(const proto::RecordChunk& chunk,
+                         std::vector<Record>* records);
+
   std::unique_ptr<net::Connection> connection_;
   std::unique_ptr<nats::JetStreamFollower> jetstream_;  // or this
+  bool has_position_ = false;
+  uint64_t next_position_ = 0;
+  std::string collector_id_;
+  uint64_t skipped_ = 0;
+  bool restarted_ = false;
+  // Seen in replies not yet returned by Next().
+  uint64_t pending_skipped_ = 0;
+  bool pending_restarted_ = false;
 };
 
 }  // namespace syncstream
