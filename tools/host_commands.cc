@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/core/log_line.h"
 #include "syncstream/host/line_host_buffer.h"
 #include "syncstream/host/line_host_mirror.h"
 #include "syncstream/host/line_host_reader.h"
@@ -108,7 +109,7 @@ int RunServe(const std::vector<std::string>& args) {
   options.store_dir = FLAGS_store;
   options.sync_store = FLAGS_sync_store;
   options.log = [](absl::string_view message) {
-    std::cerr << "syncstream serve: " << message << std::endl;
+    WriteLogLine("syncstream serve: ", message);
   };
   absl::StatusOr<std::unique_ptr<LineHostBuffer>> buffer =
       LineHostBuffer::Start(std::move(options));

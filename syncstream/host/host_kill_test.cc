@@ -15,10 +15,13 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "syncstream/core/child_process.h"
 #include "syncstream/host/line_host_mirror.h"
 #include "syncstream/host/line_host_reader.h"
+#include "syncstream/net/connection.h"
 #include "syncstream/host/testing/host_fixture.h"
 #include "syncstream/core/deadline.h"
 
@@ -316,6 +319,47 @@ TEST(HostKillTest, FollowerResumesAfterCollectorRestartAndWithAfter) {
   ASSERT_TRUE(again->Kill(SIGTERM).ok());
   ASSERT_TRUE(again->Wait(absl::Seconds(10)).ok());
   ASSERT_TRUE((*mirror)->Close(absl::Seconds(30)).ok());
+}
+
+// Many connections failing at once: `serve` logs each failure as one whole
+// line (it used to glue and split them: std::cerr wrote each piece apart).
+TEST(HostKillTest, ServeLogsWholeLinesWhenManyConnectionsFailAtOnce) {
+  ASSERT_FALSE(g_syncstream_binary.empty());
+  const std::string log_file =
+      absl::StrCat(getenv("TEST_TMPDIR"), "/many-failures.log");
+  auto collector = StartServe("tcp:127.0.0.1:0", "", log_file);
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  const net::Address address = *net::ParseAddress(collector->address);
+  net::ConnectionOptions wrong;
+  wrong.service = "host";
+  wrong.key = *net::AuthKey::FromBytes("not-the-kill-test-key-000");
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 25;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        EXPECT_FALSE(
+            net::Connection::Connect(address, wrong, absl::Seconds(10)).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const std::string prefix = "syncstream serve: ";
+  ASSERT_TRUE(WaitFor([&] {
+    return CountOccurrences(ReadWholeFile(log_file), "\n") >=
+           kThreads * kPerThread;
+  }));
+  ASSERT_TRUE(collector->process.Kill(SIGTERM).ok());
+  ASSERT_TRUE(collector->process.Wait(absl::Seconds(10)).ok());
+  const std::string log = ReadWholeFile(log_file);
+  size_t lines = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+    ++lines;
+    EXPECT_TRUE(absl::StartsWith(line, prefix)) << line;
+    EXPECT_EQ(CountOccurrences(std::string(line), prefix), 1u) << line;
+  }
+  EXPECT_EQ(lines, kThreads * kPerThread + 1u) << log;  // + "stopped"
 }
 
 }  // namespace

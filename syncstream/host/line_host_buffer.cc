@@ -17,11 +17,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/core/log_line.h"
 #include "syncstream/core/record_store.h"
 #include "syncstream/core/status_macros.h"
 #include "syncstream/host/internal/batch_codec.h"
 #include "syncstream/host/internal/protocol.h"
 #include "syncstream/host/internal/store_log.h"
+#include "syncstream/net/accept_loop.h"
 #include "syncstream/net/connection.h"
 #include "syncstream/net/internal/proof.h"
 #include "syncstream/net/listener.h"
@@ -47,7 +49,7 @@ class LineHostBuffer::Impl {
       : options_(std::move(options)) {
     if (!options_.log) {
       options_.log = [](absl::string_view message) {
-        std::cerr << "syncstream collector: " << message << std::endl;
+        WriteLogLine("syncstream collector: ", message);
       };
     }
     if (options_.compact_after_records == 0) {
@@ -98,6 +100,7 @@ class LineHostBuffer::Impl {
   };
 
   void AcceptLoop();
+  void ReapWorkers();
   void Serve(std::list<Worker>::iterator self, net::Listener::AcceptedSocket s);
   absl::Status ServeConnection(const std::shared_ptr<net::Connection>& shared);
   absl::Status ServeMirror(const std::shared_ptr<net::Connection>& shared,
@@ -229,52 +232,44 @@ void LineHostBuffer::Impl::Shutdown() {
 }
 
 void LineHostBuffer::Impl::AcceptLoop() {
-  while (!shutting_down_.load()) {
-    absl::StatusOr<net::Listener::AcceptedSocket> accepted =
-        listener_->AcceptSocket(absl::Seconds(1));
-    // Reap finished workers.
-    {
-      std::unique_lock<std::mutex> lock(workers_mutex_);
-      for (auto it = workers_.begin(); it != workers_.end();) {
-        if (it->done) {
-          std::thread t = std::move(it->thread);
-          it = workers_.erase(it);
-          lock.unlock();
-          t.join();
-          lock.lock();
-        } else {
-          ++it;
-        }
-      }
-    }
-    if (!accepted.ok()) {
-      if (accepted.status().code() == absl::StatusCode::kCancelled) return;
-      if (accepted.status().code() != absl::StatusCode::kDeadlineExceeded) {
-        Log(accepted.status().ToString());
-        if (accepted.status().code() == absl::StatusCode::kResourceExhausted) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-      }
-      continue;
-    }
+  net::AcceptLoopCallbacks callbacks;
+  callbacks.log = [this](absl::string_view line) { Log(line); };
+  callbacks.between = [this] { ReapWorkers(); };
+  callbacks.on_accept = [this](net::Listener::AcceptedSocket accepted) {
     std::unique_lock<std::mutex> lock(workers_mutex_);
     if (workers_.size() >= options_.max_connections) {
       const size_t workers = workers_.size();
       lock.unlock();
-      Log(absl::StrCat("connection from ", accepted->peer,
+      Log(absl::StrCat("connection from ", accepted.peer,
                        ": refused: already ", workers,
                        " connections (max_connections)"));
       std::lock_guard<std::mutex> guard(mutex_);
       ++stats_.connections_refused;
-      continue;  // the socket closes here
+      return;  // the socket closes here
     }
     workers_.emplace_back();
     auto self = std::prev(workers_.end());
-    self->fd = accepted->fd.get();
+    self->fd = accepted.fd.get();
     self->thread = std::thread(
-        [this, self, s = std::move(*accepted)]() mutable {
+        [this, self, s = std::move(accepted)]() mutable {
           Serve(self, std::move(s));
         });
+  };
+  net::RunAcceptLoop(*listener_, callbacks);
+}
+
+void LineHostBuffer::Impl::ReapWorkers() {
+  std::unique_lock<std::mutex> lock(workers_mutex_);
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (it->done) {
+      std::thread t = std::move(it->thread);
+      it = workers_.erase(it);
+      lock.unlock();
+      t.join();
+      lock.lock();
+    } else {
+      ++it;
+    }
   }
 }
 

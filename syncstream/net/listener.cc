@@ -185,6 +185,24 @@ absl::StatusOr<std::unique_ptr<Connection>> Listener::Accept(
                             options_);
 }
 
+bool Listener::WaitForShutdown(absl::Duration timeout) {
+  const absl::Time deadline = DeadlineAfter(timeout);
+  for (;;) {
+    pollfd p{wakeup_.get(), POLLIN, 0};
+    const absl::Duration left = TimeLeft(deadline);
+    const int ms =
+        left == absl::InfiniteDuration()
+            ? -1
+            : static_cast<int>(std::min<int64_t>(
+                  absl::ToInt64Milliseconds(left + absl::Microseconds(999)),
+                  3600 * 1000));
+    const int rc = ::poll(&p, 1, ms);
+    if (rc > 0) return true;
+    if (rc < 0 && errno == EINTR) continue;
+    if (::syncstream::Now() >= deadline) return false;
+  }
+}
+
 void Listener::Shutdown() {
   uint64_t one = 1;
   ssize_t n = ::write(wakeup_.get(), &one, sizeof(one));

@@ -58,6 +58,8 @@ class Listener {
   // Wakes AcceptSocket() callers and makes later calls return Cancelled.
   // Thread-safe.
   void Shutdown();
+  // Waits up to `timeout` for Shutdown(); returns whether it was called.
+  bool WaitForShutdown(absl::Duration timeout);
 
  private:
   Listener(UniqueFd socket, UniqueFd wakeup, Address address,

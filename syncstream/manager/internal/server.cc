@@ -4,7 +4,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/log_line.h"
 #include "syncstream/manager/internal/spin_receive.h"
+#include "syncstream/net/accept_loop.h"
 
 namespace syncstream::manager::internal {
 
@@ -199,11 +201,12 @@ ManagerServer::ManagerServer(std::unique_ptr<net::Listener> listener,
 ManagerServer::~ManagerServer() { Stop(); }
 
 void ManagerServer::AcceptLoop() {
-  for (;;) {
-    absl::StatusOr<net::Listener::AcceptedSocket> socket =
-        listener_->AcceptSocket(absl::Seconds(1));
+  net::AcceptLoopCallbacks callbacks;
+  callbacks.log = [](absl::string_view line) {
+    WriteLogLine("syncstream manager: ", line);
+  };
+  callbacks.between = [this] {
     std::list<std::unique_ptr<ClientConnection>> finished;
-    bool stop;
     {
       std::lock_guard<std::mutex> lock(mu_);
       // Reap connections whose client left (joined below, unlocked).
@@ -215,20 +218,16 @@ void ManagerServer::AcceptLoop() {
           ++it;
         }
       }
-      stop = stopped_ || absl::IsCancelled(socket.status());
-      if (!stop && socket.ok()) {
-        connections_.push_back(std::make_unique<ClientConnection>(
-            &dispatcher_, *std::move(socket), options_, listener_->options(),
-            &spin_gate_));
-      }
     }
-    finished.clear();
-    if (stop) return;
-    if (!socket.ok() && !absl::IsDeadlineExceeded(socket.status())) {
-      std::fprintf(stderr, "syncstream manager: accept: %s\n",
-                   socket.status().ToString().c_str());
-    }
-  }
+  };
+  callbacks.on_accept = [this](net::Listener::AcceptedSocket socket) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    connections_.push_back(std::make_unique<ClientConnection>(
+        &dispatcher_, std::move(socket), options_, listener_->options(),
+        &spin_gate_));
+  };
+  net::RunAcceptLoop(*listener_, callbacks);
 }
 
 void ManagerServer::Stop() {
