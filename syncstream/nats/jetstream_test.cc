@@ -23,7 +23,10 @@
 #include "syncstream/core/child_process.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/host/line_host_mirror.h"
+#include "syncstream/host/internal/batch_codec.h"
 #include "syncstream/host/line_host_reader.h"
+#include "syncstream/nats/internal/client.h"
+#include "syncstream/nats/jetstream_reader.h"
 #include "syncstream/nats/jetstream_stream.h"
 #include "syncstream/nats/testing/nats_server.h"
 #include "syncstream/net/address.h"
@@ -296,6 +299,86 @@ TEST_F(JetStreamTest, AMirrorWithoutItsStreamSaysHowToCreateIt) {
                                      " --max_lines")));
   auto reader = LineHostReader::Connect(address_, {}, absl::Seconds(5));
   EXPECT_EQ(reader.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A batch stored twice (resent after the stream's duplicate window, so
+// JetStream kept both) is given once by Read and by a follower.
+TEST_F(JetStreamTest, ABatchStoredTwiceIsReadOnce) {
+  StartServer();
+  nats::JetStreamStreamSettings settings;
+  settings.max_lines = 1000;
+  settings.duplicate_window = absl::Milliseconds(100);
+  ASSERT_TRUE(nats::testing::CreateStreamWhenReady(address_.jetstream,
+                                                   settings).ok());
+  std::string batch;
+  host::internal::BatchEncoder encoder;
+  encoder.Reset(&batch);
+  Record record;
+  record.sender = "m";
+  record.text = "m 0";
+  encoder.Add(record);
+  absl::StatusOr<std::unique_ptr<nats::internal::Client>> client =
+      nats::internal::Client::Connect(address_.jetstream, {}, absl::Seconds(5),
+                                      "test");
+  ASSERT_TRUE(client.ok()) << client.status();
+  const std::string subject = address_.jetstream.SenderSubject("m");
+  const std::string id = "0123456789abcdef0123456789abcdef-1";
+  for (int copy = 0; copy < 2; ++copy) {
+    if (copy == 1) absl::SleepFor(absl::Milliseconds(300));  // past the window
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    options.MsgId = id.c_str();
+    jsPubAck* ack = nullptr;
+    ASSERT_EQ(js_Publish(&ack, (*client)->js(), subject.c_str(), batch.data(),
+                         static_cast<int>(batch.size()), &options, nullptr),
+              NATS_OK);
+    EXPECT_FALSE(ack->Duplicate);
+    jsPubAck_Destroy(ack);
+  }
+  std::unique_ptr<LineHostReader> reader = Reader();
+  ASSERT_NE(reader, nullptr);
+  absl::StatusOr<std::vector<Record>> all = reader->ReadAll();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().text, "m 0");
+  auto follower = reader->Follow(nats::JetStreamReader::kAll);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  absl::StatusOr<std::vector<Record>> followed =
+      (*follower)->Next(absl::Seconds(5));
+  ASSERT_TRUE(followed.ok()) << followed.status();
+  EXPECT_EQ(followed->size(), 1u);
+  EXPECT_EQ((*follower)->Next(absl::Milliseconds(300)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
+// A message on the stream's subjects that no mirror published is refused
+// as DataLoss naming its sequence, not handed out.
+TEST_F(JetStreamTest, AForeignMessageIsDataLoss) {
+  StartServer();
+  CreateStream();
+  absl::StatusOr<std::unique_ptr<nats::internal::Client>> client =
+      nats::internal::Client::Connect(address_.jetstream, {}, absl::Seconds(5),
+                                      "test");
+  ASSERT_TRUE(client.ok()) << client.status();
+  const std::string subject = address_.jetstream.SenderSubject("intruder");
+  for (const char* id : {"", "0123456789abcdef0123456789abcdef-1"}) {
+    jsPubOptions options;
+    jsPubOptions_Init(&options);
+    if (*id != '\0') options.MsgId = id;
+    jsPubAck* ack = nullptr;
+    ASSERT_EQ(js_Publish(&ack, (*client)->js(), subject.c_str(), "garbage", 7,
+                         &options, nullptr),
+              NATS_OK);
+    jsPubAck_Destroy(ack);
+    std::unique_ptr<LineHostReader> reader = Reader();
+    ASSERT_NE(reader, nullptr);
+    absl::StatusOr<std::vector<Record>> all = reader->ReadAll();
+    ASSERT_FALSE(all.ok());
+    EXPECT_EQ(all.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(all.status().message(),
+                HasSubstr(*id == '\0' ? "message 1 has no Nats-Msg-Id"
+                                      : "message 2: record batch"));
+  }
 }
 
 // --mirror-child ADDRESS NAME: writes "NAME i" lines until killed.
