@@ -60,6 +60,9 @@ DEFINE_int64(lines, 2000000, "lines per client");
 DEFINE_int32(line_bytes, 40, "bytes per line, without the line break");
 DEFINE_int32(batch, 4096, "records per batch (both sides)");
 DEFINE_int64(maxlen, 1 << 20, "the collector's maxlen (records kept)");
+DEFINE_int32(jetstream_replicas, 1,
+             "jetstream mode: 1 (one nats-server) or 3 (a 3-node cluster on "
+             "loopback and a stream with 3 replicas)");
 DEFINE_bool(verbose, false, "print each mirror's batch statistics");
 DEFINE_string(mode, "all",
               "what to measure: all, raw (the baseline), protobuf (the old "
@@ -396,7 +399,7 @@ double MeasureRawProtobuf() {
 // process never does (a child forked from a process whose C client runs
 // threads would inherit none of them), so stream set-up runs in a helper
 // child (InChild).
-std::unique_ptr<nats::testing::NatsServer> jetstream_server;
+std::vector<std::unique_ptr<nats::testing::NatsServer>> jetstream_servers;
 
 int InChild(const std::function<int()>& body) {
   auto child = ChildProcess::Fork(body);
@@ -408,28 +411,38 @@ int InChild(const std::function<int()>& body) {
 // Starts the server if needed, (re)creates `stream` (file storage, one
 // replica) and returns its address.
 net::Address JetStreamFor(const std::string& stream) {
-  if (jetstream_server == nullptr) {
-    nats::testing::NatsServerOptions options;
-    options.directory = nats::testing::ServerDirectory("host-bench-nats");
-    auto server = nats::testing::NatsServer::Start(options);
-    if (!server.ok()) {
-      std::cerr << server.status() << "\n";
+  if (jetstream_servers.empty()) {
+    const std::string dir =
+        nats::testing::ServerDirectory("host-bench-nats");
+    absl::Status started;
+    if (FLAGS_jetstream_replicas > 1) {
+      auto cluster =
+          nats::testing::StartCluster(dir, FLAGS_jetstream_replicas);
+      if (cluster.ok()) jetstream_servers = std::move(*cluster);
+      started = cluster.status();
+    } else {
+      nats::testing::NatsServerOptions options;
+      options.directory = dir;
+      auto server = nats::testing::NatsServer::Start(options);
+      if (server.ok()) jetstream_servers.push_back(std::move(*server));
+      started = server.status();
+    }
+    if (!started.ok()) {
+      std::cerr << started << "\n";
       std::exit(1);
     }
-    jetstream_server = std::move(*server);
   }
   net::Address address;
   address.family = net::Address::Family::kJetStream;
-  address.jetstream.servers = {
-      {"127.0.0.1", static_cast<uint16_t>(jetstream_server->port())}};
-  address.jetstream.stream = stream;
+  address.jetstream = nats::testing::AddressOf(jetstream_servers, stream);
   if (InChild([&] {
         nats::DeleteJetStreamStream(address.jetstream, {}).IgnoreError();
         nats::JetStreamStreamSettings settings;
         settings.max_lines = 10000000;
-        auto created = nats::CreateJetStreamStream(address.jetstream, {},
-                                                   settings);
-        if (!created.ok()) std::cerr << created.status() << "\n";
+        settings.replicas = FLAGS_jetstream_replicas;
+        absl::Status created = nats::testing::CreateStreamWhenReady(
+            address.jetstream, settings, {}, absl::Seconds(60));
+        if (!created.ok()) std::cerr << created << "\n";
         return created.ok() ? 0 : 1;
       }) != 0) {
     std::exit(1);
@@ -500,6 +513,7 @@ int RunRawJetStreamClient(int c, const net::Address& address) {
   jsOptions options;
   jsOptions_Init(&options);
   options.PublishAsync.MaxPending = 32;
+  options.PublishAsync.StallWait = 60000;  // wait for room, do not fail
   jsCtx* js = nullptr;
   if (natsConnection_JetStream(&js, (*client)->connection(), &options) !=
       NATS_OK) {
@@ -598,9 +612,13 @@ int main(int argc, char** argv) {
   }
   if (mode == "all" || mode == "jetstream") {
     const double js_raw = syncstream::MeasureJetStreamRaw();
-    report("raw cnats -> JetStream (file), acked:", js_raw);
+    const std::string where =
+        FLAGS_jetstream_replicas > 1
+            ? absl::StrCat("JetStream R", FLAGS_jetstream_replicas)
+            : std::string("JetStream (file)");
+    report(absl::StrCat("raw cnats -> ", where, ", acked:").c_str(), js_raw);
     const double js = syncstream::MeasureJetStreamMirrors();
-    report("LineHostMirror -> JetStream (file), acked:", js);
+    report(absl::StrCat("LineHostMirror -> ", where, ", acked:").c_str(), js);
     std::cout << absl::StrFormat(
         "  JetStream mirrors / raw cnats: %.0f%%   (server CPU: nats-server's, "
         "not counted)\n",
