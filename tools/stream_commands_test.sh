@@ -89,6 +89,40 @@ grep -q "^batches: [1-9]" info || fail "info: $(cat info)"
 if "$syncstream" stream info "$addr" 2>err; then fail "info after rm"; fi
 grep -q "does not exist" err || fail "info after rm: $(cat err)"
 
+# TLS: a server that requires it, a CA of this test's own. Without the CA
+# the client is refused; with --nats_tls_ca it connects.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout ca.key -out ca.pem -days 1 -subj /CN=syncstream-test-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+  -out server.pem -days 1 -extfile san.ext 2>/dev/null || fail "openssl"
+mkdir -p tls
+nats-server -js -sd "$dir/tls/store" -a 127.0.0.1 -p -1 \
+  --ports_file_dir "$dir/tls" --tls --tlscert server.pem --tlskey server.key \
+  -l "$dir/tls/server.log" &
+tls_server=$!
+trap 'kill "$server" "$tls_server" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
+for _ in $(seq 1 200); do
+  [[ -s "$dir/tls/nats-server_$tls_server.ports" ]] && break
+  sleep 0.05
+done
+tls_port=$(grep -o '127.0.0.1:[0-9]*' "$dir/tls/nats-server_$tls_server.ports" | head -1 | cut -d: -f2)
+[[ -n "$tls_port" ]] || fail "the TLS nats-server did not report its port"
+tls_addr="nats://127.0.0.1:$tls_port/TLS"
+unset SYNCSTREAM_NATS_USER SYNCSTREAM_NATS_PASSWORD_FILE
+if "$syncstream" stream create "$tls_addr" --max_lines 10 2>err; then
+  fail "a TLS server accepted a client without TLS"
+fi
+"$syncstream" stream create "$tls_addr" --max_lines 10 \
+  --nats_tls_ca "$dir/ca.pem" >/dev/null 2>err || fail "TLS create: $(cat err)"
+echo "over tls" | SYNCSTREAM_NATS_TLS_CA_FILE="$dir/ca.pem" \
+  "$syncstream" send "$tls_addr" || fail "TLS send"
+"$syncstream" read "$tls_addr" -n 1 --nats_tls_ca "$dir/ca.pem" >tls_read ||
+  fail "TLS read: $(cat tls_read)"
+grep -q "over tls" tls_read || fail "TLS read gave: $(cat tls_read)"
+
 # The help names every credential flag; no flag takes a secret's value.
 "$syncstream" send --help >help
 for flag in nats_user nats_password_file nats_token_file nats_nkey \
