@@ -23,9 +23,15 @@
 #include "absl/time/clock.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/file/internal/shared_file.h"
+#include "syncstream/core/posix_io.h"
 
 namespace syncstream::file {
 namespace {
+
+// How errors name a lock file.
+std::string LockName(const std::string& path) {
+  return absl::StrCat("lock '", path, "'");
+}
 
 using internal::ErrnoText;
 
@@ -71,20 +77,6 @@ absl::StatusOr<std::string> ReadByPath(const std::string& path) {
     return absl::StrCat(kNotALock, content.status().message());
   }
   return content;
-}
-
-absl::Status WriteAllAt(int fd, absl::string_view data, const std::string& what) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return absl::InternalError(
-          absl::StrCat("lock '", what, "': write: ", ErrnoText(errno)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
 }
 
 // Stale by the rules an inspector can apply in one look. `host_id` is this
@@ -234,7 +226,7 @@ absl::StatusOr<bool> LockFile::TryCreate(UniqueFd* fd, LockHolder* holder) {
   if (!created.ok()) return created.status();
   *holder = NewHolder();
   absl::Status written =
-      WriteAllAt(created->get(), EncodeLockHolder(*holder), path_);
+      WriteAllAt(created->get(), EncodeLockHolder(*holder), 0, LockName(path_));
   if (!written.ok()) {
     ::unlink(path_.c_str());
     return written;
@@ -260,7 +252,7 @@ absl::StatusOr<bool> LockFile::TryTakeOver(const std::string& stale_content,
     if (absl::IsAlreadyExists(guard.status())) return false;
     if (!guard.ok()) return guard.status();
     LockHolder me = NewHolder();
-    WriteAllAt(guard->get(), EncodeLockHolder(me), takeover_path).IgnoreError();
+    WriteAllAt(guard->get(), EncodeLockHolder(me), 0, LockName(takeover_path)).IgnoreError();
   }
   // From here we are the only taker; remove the guard whatever happens.
   struct GuardRemover {
@@ -278,7 +270,7 @@ absl::StatusOr<bool> LockFile::TryTakeOver(const std::string& stale_content,
   if (!created.ok()) return created.status();
   *holder = NewHolder();
   absl::Status written =
-      WriteAllAt(created->get(), EncodeLockHolder(*holder), new_path);
+      WriteAllAt(created->get(), EncodeLockHolder(*holder), 0, LockName(new_path));
   if (!written.ok() || ::rename(new_path.c_str(), path_.c_str()) != 0) {
     ::unlink(new_path.c_str());
     if (!written.ok()) return written;
@@ -443,7 +435,7 @@ LockHolder HeldLock::holder() const {
 absl::Status HeldLock::WriteHolderLocked() {
   holder_.heartbeat = ::syncstream::Now();
   ++holder_.heartbeat_count;
-  return WriteAllAt(fd_.get(), EncodeLockHolder(holder_), owner_->path_);
+  return WriteAllAt(fd_.get(), EncodeLockHolder(holder_), 0, LockName(owner_->path_));
 }
 
 void HeldLock::RenewLoop() {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/status_macros.h"
+#include "syncstream/core/posix_io.h"
 
 namespace syncstream::host::internal {
 namespace {
@@ -21,24 +22,14 @@ constexpr char kMagic[8] = {'S', 'S', 'H', 'O', 'S', 'T', 'L', 'G'};
 constexpr unsigned char kFormatVersion = 3;
 constexpr unsigned char kOldestReadableVersion = 2;
 
-absl::Status Errno(absl::string_view what, const std::string& path) {
-  return absl::InternalError(
-      absl::StrCat("store '", path, "': ", what, ": ", std::strerror(errno)));
+// How errors name a store file.
+std::string StoreName(const std::string& path) {
+  return absl::StrCat("store '", path, "'");
 }
 
-absl::StatusOr<std::string> ReadWholeFile(int fd, const std::string& path) {
-  std::string contents;
-  char buffer[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno("read", path);
-    }
-    contents.append(buffer, static_cast<size_t>(n));
-  }
-  return contents;
+// errno after `what` failed on the file at `path`.
+absl::Status Errno(absl::string_view what, const std::string& path) {
+  return ErrnoStatus(errno, StoreName(path), what);
 }
 
 }  // namespace
@@ -143,7 +134,7 @@ absl::StatusOr<std::unique_ptr<StoreLog>> StoreLog::Open(
   UniqueFd log(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!log.valid()) return Errno("open", path);
   SYNCSTREAM_ASSIGN_OR_RETURN(std::string contents,
-                              ReadWholeFile(log.get(), path));
+                              ReadAll(log.get(), StoreName(path)));
   uint64_t good = 0;
   if (contents.empty()) {
     const std::string header = StoreLogHeader();
@@ -167,19 +158,6 @@ absl::StatusOr<std::unique_ptr<StoreLog>> StoreLog::Open(
       new StoreLog(dir, sync, std::move(lock), std::move(log), good));
 }
 
-absl::Status StoreLog::WriteAll(int fd, absl::string_view bytes,
-                                const std::string& path) {
-  while (!bytes.empty()) {
-    ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno("write", path);
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status StoreLog::Append(const proto::HostLogEntry& entry) {
   scratch_.clear();
   absl::StatusOr<size_t> encoded = file::AppendMessageFrame(entry, &scratch_);
@@ -188,7 +166,7 @@ absl::Status StoreLog::Append(const proto::HostLogEntry& entry) {
                         absl::StrCat("store '", path_, "': ",
                                      encoded.status().message()));
   }
-  absl::Status written = WriteAll(log_.get(), scratch_, path_);
+  absl::Status written = WriteAll(log_.get(), scratch_, StoreName(path_));
   if (!written.ok()) {
     // Cut a partial write so the file stays a sequence of whole entries.
     if (::ftruncate(log_.get(), static_cast<off_t>(size_)) == 0) {
@@ -211,12 +189,12 @@ absl::Status StoreLog::Rewrite(
   absl::Status status = produce([&](const proto::HostLogEntry& entry) {
     SYNCSTREAM_RETURN_IF_ERROR(file::AppendMessageFrame(entry, &buffer).status());
     if (buffer.size() >= (1 << 20)) {
-      SYNCSTREAM_RETURN_IF_ERROR(WriteAll(out.get(), buffer, temp));
+      SYNCSTREAM_RETURN_IF_ERROR(WriteAll(out.get(), buffer, StoreName(temp)));
       buffer.clear();
     }
     return absl::OkStatus();
   });
-  if (status.ok()) status = WriteAll(out.get(), buffer, temp);
+  if (status.ok()) status = WriteAll(out.get(), buffer, StoreName(temp));
   if (status.ok() && ::fsync(out.get()) != 0) status = Errno("fsync", temp);
   if (!status.ok()) {
     ::unlink(temp.c_str());

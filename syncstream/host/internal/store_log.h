@@ -84,8 +84,6 @@ class StoreLog {
  private:
   StoreLog(std::string dir, bool sync, UniqueFd lock, UniqueFd log,
            uint64_t size);
-  absl::Status WriteAll(int fd, absl::string_view bytes,
-                        const std::string& path);
 
   const std::string dir_;
   const std::string path_;

@@ -35,6 +35,7 @@
 #include "syncstream/core/status_macros.h"
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/thread/line_buffer.h"
+#include "syncstream/core/posix_io.h"
 #include "testing/stress/store_collector.h"
 #include "testing/stress/kind.h"
 
@@ -43,19 +44,6 @@ namespace {
 
 constexpr absl::string_view kStdioToken = "stdio";
 constexpr absl::string_view kWriteToken = "write";
-
-absl::Status WriteAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::InternalError(absl::StrCat("write to fd ", fd, ": ",
-                                              strerror(errno)));
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return absl::OkStatus();
-}
 
 // Lines to stdout through stdio, flushed after each line.
 class StdioChannel : public WorkerChannel {
@@ -82,8 +70,8 @@ class SplitWriteChannel : public WorkerChannel {
  public:
   absl::Status WriteLine(absl::string_view line) override {
     const size_t cut = 1 + (lines_++ * 7919) % (line.size() - 1);
-    SYNCSTREAM_RETURN_IF_ERROR(WriteAll(1, line.substr(0, cut)));
-    return WriteAll(1, line.substr(cut));
+    SYNCSTREAM_RETURN_IF_ERROR(WriteAll(1, line.substr(0, cut), "stdout"));
+    return WriteAll(1, line.substr(cut), "stdout");
   }
   absl::Status Close() override { return absl::OkStatus(); }
 
