@@ -202,6 +202,36 @@ double RunClients(const std::function<net::Address()>& start_server,
   return seconds;
 }
 
+// A client: client c's lines through a LineHostMirror to `address` (a
+// collector or a JetStream stream), all acknowledged. Returns the client's
+// exit code.
+int RunMirrorClient(int c, const net::Address& address) {
+  LineHostMirrorOptions mirror_options;
+  mirror_options.collector = address;
+  mirror_options.writer.name = absl::StrCat("client", c);
+  mirror_options.batch_max_records = FLAGS_batch;
+  auto mirror = LineHostMirror::Create(mirror_options);
+  if (!mirror.ok()) {
+    std::cerr << mirror.status() << "\n";
+    return 2;
+  }
+  LineMaker lines(c);
+  for (int64_t i = 0; i < FLAGS_lines; ++i) {
+    if (!(*mirror)->Write(lines.Line(i)).ok()) return 3;
+  }
+  // Close() returns once every line is acknowledged.
+  if (!(*mirror)->Close(absl::Minutes(5)).ok()) return 4;
+  if (FLAGS_verbose) {
+    const LineHostMirror::Stats stats = (*mirror)->stats();
+    std::cerr << absl::StrFormat(
+        "client %d: %d batches, %.0f records per batch\n", c,
+        stats.batches_sent,
+        static_cast<double>(stats.records_acknowledged) /
+            std::max<uint64_t>(stats.batches_sent, 1));
+  }
+  return 0;
+}
+
 double MeasureHost() {
   std::unique_ptr<LineHostBuffer> buffer;
   const double seconds = RunClients(
@@ -217,30 +247,7 @@ double MeasureHost() {
         buffer = std::move(*started);
         return buffer->address();
       },
-      [&](int c, const net::Address& address) {
-        LineHostMirrorOptions mirror_options;
-        mirror_options.collector = address;
-        mirror_options.writer.name = absl::StrCat("client", c);
-        mirror_options.batch_max_records = FLAGS_batch;
-        auto mirror = LineHostMirror::Create(mirror_options);
-        if (!mirror.ok()) return 2;
-        LineMaker lines(c);
-        for (int64_t i = 0; i < FLAGS_lines; ++i) {
-          if (!(*mirror)->Write(lines.Line(i)).ok()) return 3;
-        }
-        // Close() returns once the collector acknowledged every line.
-        if (!(*mirror)->Close(absl::Minutes(5)).ok()) return 4;
-        if (FLAGS_verbose) {
-          const LineHostMirror::Stats stats = (*mirror)->stats();
-          std::cerr << absl::StrFormat(
-              "client %d: %d batches, %.0f records per batch\n", c,
-              stats.batches_sent,
-              static_cast<double>(stats.records_acknowledged) /
-                  std::max<uint64_t>(stats.batches_sent, 1));
-        }
-        return 0;
-      },
-      [] {});
+      RunMirrorClient, [] {});
   const uint64_t expected =
       static_cast<uint64_t>(FLAGS_clients) * FLAGS_lines;
   if (buffer->stats().records_stored != expected) {
@@ -472,32 +479,7 @@ double MeasureJetStreamMirrors() {
   net::Address address;
   const double seconds = RunClients(
       [&] { return address = JetStreamFor("BENCH_MIRRORS"); },
-      [&](int c, const net::Address& stream) {
-        LineHostMirrorOptions mirror_options;
-        mirror_options.collector = stream;
-        mirror_options.writer.name = absl::StrCat("client", c);
-        mirror_options.batch_max_records = FLAGS_batch;
-        auto mirror = LineHostMirror::Create(mirror_options);
-        if (!mirror.ok()) {
-          std::cerr << mirror.status() << "\n";
-          return 2;
-        }
-        LineMaker lines(c);
-        for (int64_t i = 0; i < FLAGS_lines; ++i) {
-          if (!(*mirror)->Write(lines.Line(i)).ok()) return 3;
-        }
-        // Close() returns once JetStream acknowledged every line.
-        if (!(*mirror)->Close(absl::Minutes(5)).ok()) return 4;
-        if (FLAGS_verbose) {
-          const LineHostMirror::Stats stats = (*mirror)->stats();
-          std::cerr << absl::StrFormat(
-              "client %d: %d batches, %.0f records per batch\n", c,
-              stats.batches_sent,
-              static_cast<double>(stats.records_acknowledged) /
-                  std::max<uint64_t>(stats.batches_sent, 1));
-        }
-        return 0;
-      },
+      RunMirrorClient,
       [] {});
   return static_cast<double>(FLAGS_clients) * FLAGS_lines / seconds;
 }
