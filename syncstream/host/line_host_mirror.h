@@ -76,7 +76,7 @@ struct LineHostMirrorOptions {
   size_t max_queued_records = 64 * 1024;  // at least 2 * batch_max_records
   bool drop_oldest = false;
   absl::Duration block_timeout = absl::Seconds(30);
-  size_t window = 16;
+  size_t window = 16;  // batches in flight (1 for a JetStream stream)
   absl::Duration connect_timeout = absl::Seconds(5);
   // Create() fails unless the first connection succeeds. When false, only
   // errors that reconnecting cannot cure fail Create(); an unreachable

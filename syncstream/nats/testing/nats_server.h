@@ -2,7 +2,8 @@
 // installed by ./bazelw) on free loopback ports, their storage and logs
 // under a test's directory. One server, or a cluster of several; each can
 // be SIGKILLed and restarted on the same ports and storage. Servers are
-// killed when the fixture goes.
+// killed when the fixture goes. A NatsServer is used by one thread at a
+// time.
 #ifndef SYNCSTREAM_NATS_TESTING_NATS_SERVER_H_
 #define SYNCSTREAM_NATS_TESTING_NATS_SERVER_H_
 
