@@ -27,6 +27,7 @@
 #include "syncstream/net/connection.h"
 #include "syncstream/net/internal/proof.h"
 #include "syncstream/net/listener.h"
+#include "syncstream/net/peer_log_limiter.h"
 #include "syncstream/proto/host.pb.h"
 
 namespace syncstream {
@@ -130,12 +131,28 @@ class LineHostBuffer::Impl {
   absl::Status ReplayEntry(const proto::HostLogEntry& entry);
   void ForgetIdleMirrorsLocked();
   void Log(absl::string_view message) { options_.log(message); }
+  // A line about what a peer did: a peer opening connection after
+  // connection gets at most a few lines per 10 s (PeerLogLimiter).
+  void LogAboutPeer(absl::string_view peer, absl::string_view message) {
+    uint64_t held_back = 0;
+    if (!peer_log_limiter_.Allow(peer, ::syncstream::Now(), &held_back)) {
+      return;
+    }
+    if (held_back == 0) {
+      Log(message);
+    } else {
+      Log(absl::StrCat(message, " (and ", held_back, " more lines about ",
+                       net::PeerLogLimiter::PeerHost(peer),
+                       " held back)"));
+    }
+  }
 
   LineHostBufferOptions options_;
   std::unique_ptr<RecordStore> store_;
   std::unique_ptr<net::Listener> listener_;
   std::thread accept_thread_;
   std::atomic<bool> shutting_down_{false};
+  net::PeerLogLimiter peer_log_limiter_;
 
   // Guards the mirrors' progress, the stopped state, the log and the order
   // in which batches enter the store. Never held together with
@@ -285,7 +302,9 @@ void LineHostBuffer::Impl::Serve(std::list<Worker>::iterator self,
       std::lock_guard<std::mutex> guard(mutex_);
       ++stats_.connections_accepted;
     } else {
-      if (!shutting_down_.load()) Log(accepted.status().ToString());
+      if (!shutting_down_.load()) {
+        LogAboutPeer(socket.peer, accepted.status().ToString());
+      }
       std::lock_guard<std::mutex> guard(mutex_);
       ++stats_.connections_refused;
     }
@@ -293,7 +312,8 @@ void LineHostBuffer::Impl::Serve(std::list<Worker>::iterator self,
   if (connection != nullptr) {
     absl::Status served = ServeConnection(connection);
     if (!served.ok() && !shutting_down_.load()) {
-      Log(absl::StrCat(served.ToString(), " (connection closed)"));
+      LogAboutPeer(socket.peer,
+                   absl::StrCat(served.ToString(), " (connection closed)"));
     }
   }
   // Mark the fd gone before closing it, so Shutdown() never shuts down a

@@ -1,6 +1,9 @@
 // LineHostBuffer + LineHostMirror + LineHostReader in one process over
 // loopback: sync-stream's host tests ported, and what the Python version got
 // wrong (glued partial lines, anyone can clear, lost lines).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +12,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -32,6 +36,7 @@
 #include "syncstream/proto/host.pb.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/status_macros.h"
+#include "syncstream/core/unique_fd.h"
 
 namespace syncstream {
 namespace {
@@ -505,6 +510,60 @@ TEST(LineHostTest, StatsAndRefusalsAtTheConnectionLimitTakeNoLocksInReverse) {
   }));
   done = true;
   poller.join();
+}
+
+// A first frame whose text fields hold invalid UTF-8, from 40 connections of
+// one peer: libprotobuf must log nothing (the handshake's fields are bytes),
+// and the collector logs at most 10 lines about that peer per 10 s.
+TEST(LineHostTest, GarbageHandshakesNeitherMakeProtobufLogNorFloodTheLog) {
+  CapturedLog log;
+  auto buffer = StartCollector(10, &log);
+  const net::Address address = buffer->address();
+  // A frame holding a ClientHello whose magic (field 1) is not UTF-8.
+  const std::string magic = "\xff\xfe\xfd not utf-8";
+  std::string body = std::string(1, '\x0a') + static_cast<char>(magic.size()) +
+                     magic;
+  const std::string frame = static_cast<char>(body.size()) + body;
+  const std::string err_path =
+      absl::StrCat(getenv("TEST_TMPDIR"), "/garbage-stderr");
+  const int saved_stderr = ::dup(STDERR_FILENO);
+  const int err_file =
+      ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(err_file, 0);
+  ::dup2(err_file, STDERR_FILENO);
+  constexpr int kConnections = 40;
+  for (int i = 0; i < kConnections; ++i) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(address.port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&to),
+                        sizeof(to)),
+              0);
+    ASSERT_EQ(::write(fd.get(), frame.data(), frame.size()),
+              static_cast<ssize_t>(frame.size()));
+    char c;
+    (void)!::read(fd.get(), &c, 1);  // until the collector closes it
+  }
+  const bool refused = WaitFor([&] {
+    return buffer->stats().connections_refused >= kConnections;
+  });
+  ::dup2(saved_stderr, STDERR_FILENO);
+  ::close(saved_stderr);
+  ::close(err_file);
+  ASSERT_TRUE(refused);
+  std::ifstream in(err_path);
+  const std::string err((std::istreambuf_iterator<char>(in)),
+                        std::istreambuf_iterator<char>());
+  EXPECT_EQ(err.find("UTF-8"), std::string::npos) << err;
+  const std::string all = log.All();
+  size_t lines = 0;
+  for (size_t at = all.find("wrong magic"); at != std::string::npos;
+       at = all.find("wrong magic", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 10u) << all;
 }
 
 TEST(LineHostTest, AStoreOfFormatVersion2IsReadAndRewritten) {

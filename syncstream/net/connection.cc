@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/status_macros.h"
@@ -18,6 +19,20 @@
 
 namespace syncstream::net {
 namespace {
+
+// Text the peer sent (bytes fields of net.proto), fit for a message: at most
+// 200 bytes, anything but printable ASCII as \xHH.
+std::string PeerText(absl::string_view text) {
+  std::string out;
+  for (unsigned char c : text.substr(0, 200)) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppendFormat(&out, "\\x%02x", c);
+    }
+  }
+  return out;
+}
 
 constexpr char kMagic[] = "syncstream";
 constexpr uint32_t kProtocolVersion = 1;
@@ -175,7 +190,8 @@ absl::Status Connection::ClientHandshake(absl::Time deadline) {
   }
   if (!server_hello.error().empty()) {
     return Error(absl::StatusCode::kFailedPrecondition,
-                 absl::StrCat("server refused: ", server_hello.error()));
+                 absl::StrCat("server refused: ",
+                              PeerText(server_hello.error())));
   }
   if (server_hello.version() != kProtocolVersion) {
     return Error(absl::StatusCode::kFailedPrecondition,
@@ -231,7 +247,7 @@ absl::Status Connection::ClientHandshake(absl::Time deadline) {
   if (!result.accepted()) {
     return Error(absl::StatusCode::kUnauthenticated,
                  result.error().empty() ? "authentication failed"
-                                        : result.error());
+                                        : PeerText(result.error()));
   }
   return absl::OkStatus();
 }
@@ -264,7 +280,7 @@ absl::Status Connection::ServerHandshake(absl::Time deadline) {
   } else if (hello.service() != options_.service) {
     server_hello.set_error(absl::StrCat("this server serves '",
                                         options_.service, "', not '",
-                                        hello.service(), "'"));
+                                        PeerText(hello.service()), "'"));
     refused = Error(absl::StatusCode::kFailedPrecondition, server_hello.error());
   }
   if (!refused.ok()) {
@@ -290,7 +306,7 @@ absl::Status Connection::ServerHandshake(absl::Time deadline) {
     failure = Error(absl::StatusCode::kUnauthenticated,
                     absl::StrCat("authentication failed: peer did not prove "
                                  "knowledge of the key (it gave up: ",
-                                 proof.refusal(), ")"));
+                                 PeerText(proof.refusal()), ")"));
   } else if (have_key &&
              !internal::ProofsEqual(
                  proof.client_proof(),
