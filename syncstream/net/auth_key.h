@@ -36,7 +36,10 @@ class AuthKey {
 
   // InvalidArgument if shorter than kMinAuthKeyBytes.
   static absl::StatusOr<AuthKey> FromBytes(absl::string_view bytes);
-  // The file's contents without a trailing "\n" or "\r\n".
+  // The file's contents without a trailing "\n" or "\r\n". As ssh does
+  // with private keys, a file that group or others may read or write, or
+  // that belongs to another user than this one or root, is refused
+  // (PermissionDenied naming the mode and the chmod that fixes it).
   static absl::StatusOr<AuthKey> FromFile(const std::string& path);
   // The key from `key_file` if non-empty; otherwise from $SYNCSTREAM_AUTH_KEY
   // if set and non-empty; otherwise no key.

@@ -1,6 +1,8 @@
 // Key authentication of the transport: the handshake's outcomes on both sides.
 #include <stdlib.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <string>
 
@@ -139,10 +141,31 @@ TEST(AuthTest, NonLoopbackWithoutKeyIsRefusedBeforeBinding) {
   }
 }
 
-std::string WriteFile(const std::string& name, const std::string& contents) {
+std::string WriteFile(const std::string& name, const std::string& contents,
+                      mode_t mode = 0600) {
   std::string path = absl::StrCat(getenv("TEST_TMPDIR"), "/", name);
   std::ofstream(path, std::ios::binary) << contents;
+  ::chmod(path.c_str(), mode);
   return path;
+}
+
+// A key file other users can read is no secret: refused, as ssh refuses
+// such private keys (0644 used to be accepted silently).
+TEST(AuthKeyTest, KeyFilesOthersCanReadOrWriteAreRefused) {
+  for (mode_t mode : {0644, 0640, 0604, 0620, 0602, 0666}) {
+    const std::string path =
+        WriteFile(absl::StrCat("open", mode), "0123456789abcdef\n", mode);
+    absl::StatusOr<AuthKey> key = AuthKey::FromFile(path);
+    ASSERT_FALSE(key.ok()) << std::oct << mode;
+    EXPECT_EQ(key.status().code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_THAT(key.status().message(), HasSubstr("chmod 600"));
+    EXPECT_THAT(key.status().message(), HasSubstr(path));
+  }
+  for (mode_t mode : {0600, 0400}) {
+    absl::StatusOr<AuthKey> key = AuthKey::FromFile(
+        WriteFile(absl::StrCat("closed", mode), "0123456789abcdef\n", mode));
+    EXPECT_TRUE(key.ok()) << key.status();
+  }
 }
 
 TEST(AuthKeyTest, FileKeyDropsOneTrailingLineBreak) {
