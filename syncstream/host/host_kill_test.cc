@@ -1,7 +1,10 @@
 // The collector is the real `syncstream serve` binary with --store, killed
 // with SIGKILL and restarted in the middle of 4 clients writing 100k lines
 // each: every line must arrive exactly once, in each client's order.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -323,6 +326,8 @@ TEST(HostKillTest, FollowerResumesAfterCollectorRestartAndWithAfter) {
 
 // Many connections failing at once: `serve` logs each failure as one whole
 // line (it used to glue and split them: std::cerr wrote each piece apart).
+// Each connection comes from an address of its own (127.0.T.10+I), so that
+// the per-peer log limit (10 lines per 10 s) leaves every line.
 TEST(HostKillTest, ServeLogsWholeLinesWhenManyConnectionsFailAtOnce) {
   ASSERT_FALSE(g_syncstream_binary.empty());
   const std::string log_file =
@@ -330,36 +335,51 @@ TEST(HostKillTest, ServeLogsWholeLinesWhenManyConnectionsFailAtOnce) {
   auto collector = StartServe("tcp:127.0.0.1:0", "", log_file);
   ASSERT_TRUE(collector.ok()) << collector.status();
   const net::Address address = *net::ParseAddress(collector->address);
-  net::ConnectionOptions wrong;
-  wrong.service = "host";
-  wrong.key = *net::AuthKey::FromBytes("not-the-kill-test-key-000");
+  // One frame: a ClientHello whose magic is wrong.
+  const std::string frame("\x05\x0a\x03" "bad", 6);
   constexpr int kThreads = 8;
   constexpr int kPerThread = 25;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
+    threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        EXPECT_FALSE(
-            net::Connection::Connect(address, wrong, absl::Seconds(10)).ok());
+        UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in from{};
+        from.sin_family = AF_INET;
+        from.sin_addr.s_addr = htonl(0x7f000000u | (t + 1) << 8 | (10 + i));
+        ASSERT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&from),
+                         sizeof(from)),
+                  0);
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        to.sin_port = htons(address.port);
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&to),
+                            sizeof(to)),
+                  0);
+        ASSERT_EQ(::write(fd.get(), frame.data(), frame.size()),
+                  static_cast<ssize_t>(frame.size()));
+        char c;
+        (void)!::read(fd.get(), &c, 1);  // until the collector closes it
       }
     });
   }
   for (auto& t : threads) t.join();
-  const std::string prefix = "syncstream serve: ";
+  constexpr size_t kLogged = kThreads * kPerThread;
   ASSERT_TRUE(WaitFor([&] {
-    return CountOccurrences(ReadWholeFile(log_file), "\n") >=
-           kThreads * kPerThread;
-  }));
+    return CountOccurrences(ReadWholeFile(log_file), "wrong magic") >= kLogged;
+  })) << ReadWholeFile(log_file);
   ASSERT_TRUE(collector->process.Kill(SIGTERM).ok());
   ASSERT_TRUE(collector->process.Wait(absl::Seconds(10)).ok());
   const std::string log = ReadWholeFile(log_file);
+  const std::string prefix = "syncstream serve: ";
   size_t lines = 0;
   for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
     ++lines;
     EXPECT_TRUE(absl::StartsWith(line, prefix)) << line;
     EXPECT_EQ(CountOccurrences(std::string(line), prefix), 1u) << line;
   }
-  EXPECT_EQ(lines, kThreads * kPerThread + 1u) << log;  // + "stopped"
+  EXPECT_EQ(lines, kLogged + 1) << log;  // + "stopped"
 }
 
 }  // namespace

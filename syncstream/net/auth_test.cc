@@ -2,14 +2,17 @@
 #include <stdlib.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "syncstream/core/child_process.h"
 #include "syncstream/net/auth_key.h"
 #include "syncstream/net/connection.h"
 #include "syncstream/net/listener.h"
@@ -206,6 +209,60 @@ TEST(AuthKeyTest, LoadPrefersTheFileThenTheEnvironment) {
   EXPECT_THAT(AuthKey::Load("").status().message(),
               HasSubstr("$SYNCSTREAM_AUTH_KEY"));
   ::unsetenv(kAuthKeyEnvVar);
+}
+
+// A server without a key on loopback TCP or a Unix socket served every
+// local user (send, clear, stop). It now serves its own user only: a child
+// that became another user is refused, with the reason on both sides.
+TEST(AuthPeerUserTest, KeylessServerRefusesOtherLocalUsers) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
+  // Short (sun_path) and reachable by the other user.
+  const std::string unix_path =
+      absl::StrCat("/tmp/syncstream-keyless-", ::getpid(), ".sock");
+  for (const std::string& where :
+       {std::string("tcp:127.0.0.1:0"), "unix:" + unix_path}) {
+    ConnectionOptions options;
+    options.service = "test";
+    const mode_t old_umask = ::umask(0);  // must not open the socket up
+    auto listener = Listener::Listen(*ParseAddress(where), options);
+    ::umask(old_umask);
+    ASSERT_TRUE(listener.ok()) << listener.status();
+    if (where.rfind("unix:", 0) == 0) {
+      struct stat st;
+      ASSERT_EQ(::stat(unix_path.c_str(), &st), 0);
+      EXPECT_EQ(st.st_mode & 0777, 0600u);
+      // Others need to connect through the mode too: open it for the test.
+      ASSERT_EQ(::chmod(unix_path.c_str(), 0666), 0);
+    }
+    const Address address = (*listener)->address();
+    absl::Status server_side;
+    std::thread server([&] {
+      server_side = (*listener)->Accept(absl::Seconds(10)).status();
+    });
+    auto child = ChildProcess::Fork([&]() -> int {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0) return 3;
+      absl::StatusOr<std::unique_ptr<Connection>> c =
+          Connection::Connect(address, options, absl::Seconds(10));
+      if (c.ok()) return 1;
+      std::string why(c.status().message());
+      return why.find("serves only its own user") != std::string::npos ? 0
+                                                                        : 2;
+    });
+    ASSERT_TRUE(child.ok()) << child.status();
+    auto exited = child->Wait(absl::Seconds(20));
+    server.join();
+    ASSERT_TRUE(exited.ok()) << exited.status();
+    EXPECT_TRUE(exited->success()) << where << ": " << exited->ToString();
+    EXPECT_EQ(server_side.code(), absl::StatusCode::kPermissionDenied)
+        << where << ": " << server_side;
+    // This user still gets in.
+    std::thread again([&] {
+      server_side = (*listener)->Accept(absl::Seconds(10)).status();
+    });
+    EXPECT_TRUE(Connection::Connect(address, options, absl::Seconds(10)).ok());
+    again.join();
+    EXPECT_TRUE(server_side.ok()) << server_side;
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/status_macros.h"
+#include "syncstream/net/internal/peer_user.h"
 #include "syncstream/net/internal/proof.h"
 #include "syncstream/proto/net.pb.h"
 
@@ -282,6 +284,24 @@ absl::Status Connection::ServerHandshake(absl::Time deadline) {
                                         options_.service, "', not '",
                                         PeerText(hello.service()), "'"));
     refused = Error(absl::StatusCode::kFailedPrecondition, server_hello.error());
+  }
+  if (refused.ok() && !have_key) {
+    // Without a key, the only protection is who can connect: serve this
+    // user (and root) only, never another local user (Listen() refuses
+    // anything but loopback and Unix sockets without a key).
+    absl::StatusOr<uid_t> peer_uid = internal::PeerUid(socket_.get());
+    if (!peer_uid.ok() ||
+        (*peer_uid != ::geteuid() && *peer_uid != 0)) {
+      server_hello.set_error(absl::StrCat(
+          "this server has no key and serves only its own user (uid ",
+          ::geteuid(), "), not ",
+          peer_uid.ok() ? absl::StrCat("uid ", *peer_uid)
+                        : absl::StrCat("an unknown user (",
+                                       peer_uid.status().message(), ")"),
+          "; start it with a key to serve other users"));
+      refused = Error(absl::StatusCode::kPermissionDenied,
+                      server_hello.error());
+    }
   }
   if (!refused.ok()) {
     SendNow(server_hello, TimeLeft(deadline)).IgnoreError();

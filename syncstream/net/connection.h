@@ -18,6 +18,10 @@
 // both sides with Unauthenticated "authentication failed: ...". Both sides
 // must hold the same key or both none.
 //
+// A server without a key serves only peers of its own user (and root): other
+// local users are refused (PermissionDenied on the server, FailedPrecondition
+// "server refused: ..." on the client).
+//
 // Frames. Each message is one frame (frame.h), at most
 // `max_frame_bytes`. An oversized or malformed incoming frame is an error
 // (ResourceExhausted / DataLoss naming the sizes) that breaks the receiving

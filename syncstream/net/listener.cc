@@ -92,6 +92,16 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::Listen(
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   }
   SYNCSTREAM_RETURN_IF_ERROR(BindTo(fd.get(), target, address));
+  // Without a key, a Unix socket is for this user only, whatever the umask
+  // (made so before listen(): nobody can connect in between).
+  if (address.is_unix() && options.key.empty() &&
+      ::chmod(address.path.c_str(), 0600) != 0) {
+    const int error = errno;
+    ::unlink(address.path.c_str());
+    return absl::InternalError(absl::StrCat("listen on ", address.ToString(),
+                                            ": chmod 0600: ",
+                                            std::strerror(error)));
+  }
   if (::listen(fd.get(), SOMAXCONN) != 0) {
     return absl::UnavailableError(absl::StrCat(
         "listen on ", address.ToString(), ": listen: ", std::strerror(errno)));

@@ -15,7 +15,9 @@
 // client never holds up the others. Accept() does both, for simple users.
 //
 // Safety: listening on a TCP address that is not loopback without a key is
-// refused (FailedPrecondition naming the address). A Unix socket path that
+// refused (FailedPrecondition naming the address). Without a key, a Unix
+// socket is made mode 0600 whatever the umask, and Connection::Accept serves
+// only peers of this user (and root), on Unix and loopback TCP alike. A Unix socket path that
 // exists but has no listener (left by a crashed server) is replaced; one with
 // a live listener is AlreadyExists. The path is removed on destruction.
 #ifndef SYNCSTREAM_NET_LISTENER_H_
