@@ -80,6 +80,33 @@ TEST(ManagerCommandsTest, ServeAndLs) {
             absl::StatusCode::kUnavailable);
 }
 
+TEST(ManagerCommandsTest, LsEscapesNames) {
+  std::string address = net::testing::UniqueUnixAddress().ToString();
+  SpawnOptions options;
+  options.argv = {binary, "manager", "serve", "--listen", address};
+  options.stdout_to = FdRedirect::DevNull();
+  absl::StatusOr<ChildProcess> server = ChildProcess::Spawn(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  absl::StatusOr<std::shared_ptr<ManagerClient>> client;
+  const absl::Time deadline = ::syncstream::Now() + absl::Seconds(20);
+  do {
+    absl::SleepFor(absl::Milliseconds(10));
+    client = ManagerClient::Connect(address, net::AuthKey());
+  } while (!client.ok() && ::syncstream::Now() < deadline);
+  ASSERT_TRUE(client.ok()) << client.status();
+  // A name that would retitle and recolour the terminal.
+  ASSERT_TRUE((*client)->GetOrCreate<Lock>("evil\x1b]0;TITLE\x07\x1b[31mRED").ok());
+  std::string text = RunCommand("manager ls " + address);
+  EXPECT_NE(text.find("evil\\x1b]0;TITLE\\x07\\x1b[31mRED"), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+  std::string json = RunCommand("manager ls " + address + " --json");
+  EXPECT_NE(json.find("\"name\": \"evil\\u001b]0;TITLE\\u0007\\u001b[31mRED\""),
+            std::string::npos)
+      << json;
+  ASSERT_TRUE(server->Kill(SIGTERM).ok());
+  EXPECT_TRUE(server->Wait(absl::Seconds(20)).ok());
+}
+
 TEST(ManagerCommandsTest, LsOfNothingFails) {
   std::string out = RunCommand("manager ls unix:/nonexistent/m.sock");
   EXPECT_NE(out.find("syncstream manager ls:"), std::string::npos) << out;
