@@ -85,6 +85,11 @@ absl::StatusOr<std::unique_ptr<JetStreamReader>> JetStreamReader::Connect(
       new JetStreamReader(std::move(client)));
 }
 
+void JetStreamReader::OnlyMirror(absl::string_view mirror) {
+  subject_ = mirror.empty() ? std::string()
+                            : client_->address().SenderSubject(mirror);
+}
+
 absl::StatusOr<JetStreamStreamInfo> JetStreamReader::Info() {
   return internal::LookUpStream(*client_);
 }
@@ -131,6 +136,9 @@ absl::StatusOr<std::vector<Record>> JetStreamReader::ReadBatches(
       if (status.code() == absl::StatusCode::kNotFound) continue;
       return status;
     }
+    if (!subject_.empty() && subject_ != natsMsg_GetSubject(msg.get())) {
+      continue;  // another mirror's
+    }
     SYNCSTREAM_ASSIGN_OR_RETURN(Batch batch,
                                 DecodeMessage(name_, msg.get(), seq));
     records += batch.records.size();
@@ -165,7 +173,8 @@ absl::StatusOr<std::unique_ptr<JetStreamFollower>> JetStreamReader::FollowFrom(
   // the last sequence delivered. Its default, 5 s, would stall a follower
   // for 10 s after a failover.
   options.Config.Heartbeat = absl::ToInt64Nanoseconds(absl::Seconds(1));
-  const std::string subjects = client_->address().StreamSubjects();
+  const std::string subjects =
+      subject_.empty() ? client_->address().StreamSubjects() : subject_;
   natsSubscription* subscription = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   natsStatus s = js_SubscribeSync(&subscription, client_->js(),

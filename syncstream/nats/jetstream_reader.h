@@ -81,6 +81,11 @@ class JetStreamReader {
   absl::StatusOr<std::unique_ptr<JetStreamFollower>> FollowFrom(
       uint64_t sequence);
 
+  // From now on, Read, Follow and FollowFrom give only the batches of the
+  // mirror named `mirror` (its LineHostMirrorOptions::writer.name: its
+  // subject); "" gives every mirror's again.
+  void OnlyMirror(absl::string_view mirror);
+
   const std::string& name() const { return name_; }
 
  private:
@@ -91,6 +96,7 @@ class JetStreamReader {
       std::unordered_map<std::string, uint64_t>* last_batch);
   std::shared_ptr<internal::Client> client_;  // shared with followers
   std::string name_;
+  std::string subject_;  // "" for all, else the one mirror's subject
 };
 
 class JetStreamFollower {

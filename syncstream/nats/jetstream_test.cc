@@ -381,6 +381,47 @@ TEST_F(JetStreamTest, AForeignMessageIsDataLoss) {
   }
 }
 
+// A reader can keep to one mirror's batches (its subject), in Read and in
+// a follower.
+TEST_F(JetStreamTest, AReaderCanKeepToOneMirror) {
+  StartServer();
+  CreateStream();
+  for (const char* name : {"a", "b", "a.b"}) {
+    auto mirror = LineHostMirror::Create(NatsMirrorOptions(address_, name));
+    ASSERT_TRUE(mirror.ok()) << mirror.status();
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE((*mirror)->Write(absl::StrCat(name, " ", i, "\n")).ok());
+      ASSERT_TRUE((*mirror)->Sync(absl::Seconds(10)).ok());
+    }
+    ASSERT_TRUE((*mirror)->Close(absl::Seconds(10)).ok());
+  }
+  auto reader =
+      nats::JetStreamReader::Connect(address_.jetstream, {}, absl::Seconds(5));
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  (*reader)->OnlyMirror("a");
+  absl::StatusOr<std::vector<Record>> last = (*reader)->Read(2);
+  ASSERT_TRUE(last.ok()) << last.status();
+  ASSERT_EQ(last->size(), 2u);
+  EXPECT_EQ((*last)[0].text, "a 1");
+  EXPECT_EQ((*last)[1].text, "a 2");
+  auto follower = (*reader)->FollowFrom(1);
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  std::vector<std::string> followed;
+  while (followed.size() < 3) {
+    absl::StatusOr<std::vector<Record>> more =
+        (*follower)->Next(absl::Seconds(5));
+    ASSERT_TRUE(more.ok()) << more.status();
+    for (const Record& r : *more) followed.push_back(r.text);
+  }
+  EXPECT_EQ(followed, (std::vector<std::string>{"a 0", "a 1", "a 2"}));
+  EXPECT_EQ((*follower)->Next(absl::Milliseconds(300)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  (*reader)->OnlyMirror("");
+  absl::StatusOr<std::vector<Record>> all = (*reader)->Read(0);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->size(), 9u);
+}
+
 // --mirror-child ADDRESS NAME: writes "NAME i" lines until killed.
 int RunMirrorChild(const std::string& address_text, const std::string& name) {
   absl::StatusOr<net::Address> address = net::ParseAddress(address_text);
