@@ -14,6 +14,9 @@
 // SpinUntil() is the spin loop itself: it gives up as soon as it sees that
 // it was preempted (the machine is oversubscribed: spinning would only take
 // the CPU from the party it waits for) and tells MachineHasIdleCores().
+// Lock waiters with no sleep of their own use Backoff
+// (internal/spin_lock.h), which pauses, then yields only while the machine
+// has idle cores, then sleeps.
 #ifndef SYNCSTREAM_CORE_SPIN_WAIT_H_
 #define SYNCSTREAM_CORE_SPIN_WAIT_H_
 
@@ -101,6 +104,11 @@ inline int64_t MonotonicNs() {
   clock_gettime(CLOCK_MONOTONIC, &now);
   return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
 }
+}  // namespace spin_wait_internal
+
+// One iteration's pause of a spin loop: tells the CPU that this is a spin
+// (it frees resources for the other hyperthread and avoids a misspeculation
+// penalty on exit).
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -108,7 +116,6 @@ inline void CpuRelax() {
   asm volatile("yield");
 #endif
 }
-}  // namespace spin_wait_internal
 
 // Polls `ready()` (a cheap check, no side effects when false) until it
 // returns true (returns true) or `spin` has passed, or the spinner was
@@ -122,7 +129,7 @@ bool SpinUntil(absl::Duration spin, Ready&& ready) {
   int64_t last = spin_wait_internal::MonotonicNs();
   const int64_t end = last + absl::ToInt64Nanoseconds(spin);
   for (int round = 1;; ++round) {
-    spin_wait_internal::CpuRelax();
+    CpuRelax();
     if (ready()) return true;
     if (round % 8 != 0) continue;  // the clock costs more than a poll
     const int64_t now = spin_wait_internal::MonotonicNs();

@@ -22,6 +22,7 @@
 #include "syncstream/core/internal/sanitizers.h"
 #include "syncstream/core/internal/thread_biased_lock.h"
 #include "syncstream/core/internal/tsc_wall_clock.h"
+#include "syncstream/core/spin_wait.h"
 #include "syncstream/queue/internal/layout.h"
 #include "syncstream/queue/internal/segment.h"
 #include "syncstream/queue/internal/test_hook.h"
@@ -29,13 +30,6 @@
 
 #if SYNCSTREAM_TSAN
 #include <sanitizer/tsan_interface.h>
-#endif
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define SYNCSTREAM_CPU_RELAX() _mm_pause()
-#else
-#define SYNCSTREAM_CPU_RELAX() std::atomic_signal_fence(std::memory_order_seq_cst)
 #endif
 
 namespace syncstream {
@@ -610,7 +604,7 @@ absl::StatusOr<bool> QueueParticipant::NextMessage(QueueMessageView* view, uint6
     if (spins < kSpinIterations && (stuck || dense_waits_ < kDenseAfterWaits)) {
       // A few microseconds: not worth reading the clock for the deadline.
       ++spins;
-      SYNCSTREAM_CPU_RELAX();
+      CpuRelax();
       continue;
     }
     if (deadline == absl::InfinitePast()) deadline = DeadlineAfter(timeout);

@@ -12,23 +12,24 @@
 #include <chrono>
 #include <thread>
 
+#include "syncstream/core/spin_wait.h"
+
 namespace syncstream {
 namespace internal {
 
 // The waiting policy of a spin loop: call Pause() once per failed attempt.
 // It spins briefly (the other party is usually running and about to finish),
-// then yields, then sleeps: when the other party was preempted, spinning or
-// yielding would keep it from the CPU it needs (threads may outnumber cores;
+// then yields (only while the machine has idle cores, core/spin_wait.h),
+// then sleeps: when the other party was preempted, spinning or yielding
+// would keep it from the CPU it needs (threads may outnumber cores;
 // sched_yield gives little way under CFS), so waiters get out of its way.
 class Backoff {
  public:
   void Pause() {
     ++attempts_;
     if (attempts_ <= 64) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    } else if (attempts_ <= 80) {
+      CpuRelax();
+    } else if (attempts_ <= 80 && MachineHasIdleCores()) {
       std::this_thread::yield();
     } else {
       std::this_thread::sleep_for(std::chrono::microseconds(20));

@@ -18,13 +18,7 @@
 #include "syncstream/core/unique_fd.h"
 #include "syncstream/core/deadline.h"
 #include "syncstream/core/internal/sanitizers.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define SYNCSTREAM_SEGMENT_CPU_RELAX() _mm_pause()
-#else
-#define SYNCSTREAM_SEGMENT_CPU_RELAX() std::atomic_signal_fence(std::memory_order_seq_cst)
-#endif
+#include "syncstream/core/spin_wait.h"
 
 namespace syncstream::queue_internal {
 namespace {
@@ -273,13 +267,14 @@ Segment::Lock::~Lock() {
 }
 
 absl::StatusOr<Segment::Lock> Segment::Acquire(absl::Duration timeout) {
-  int rc = pthread_mutex_trylock(&header_->lock);
   // The lock is held for well under a microsecond: spin a little before
-  // sleeping in the kernel (glibc's robust mutexes do not spin by themselves).
-  for (int i = 0; i < 100 && rc == EBUSY; ++i) {
-    SYNCSTREAM_SEGMENT_CPU_RELAX();
+  // sleeping in the kernel (glibc's robust mutexes do not spin by
+  // themselves), unless this spinner is preempted (core/spin_wait.h).
+  int rc = EBUSY;
+  SpinUntil(absl::Microseconds(5), [&] {
     rc = pthread_mutex_trylock(&header_->lock);
-  }
+    return rc != EBUSY;
+  });
   if (rc == EBUSY) {
 #if SYNCSTREAM_TSAN
     // TSan's pthread_mutex_timedlock interceptor does not record the lock
