@@ -32,6 +32,49 @@ thread_local ThreadCache thread_cache;
 
 }  // namespace
 
+// Threads that exit. Each thread that gets a state in a LineWriter notes the
+// writer's anchor in a thread_local list; the list's destructor, run as the
+// thread exits, asks each writer still alive to deliver the thread's pending
+// partial line and free its state (ReleaseThreadState). The anchor is shared
+// by the writer and the lists: the writer clears it (under its mutex) when it
+// is destroyed, so an exiting thread never reaches a destroyed writer, and a
+// writer being destroyed waits for a thread releasing its state in it.
+namespace internal {
+struct ThreadExitAnchor {
+  void Release(uint64_t thread_token) { writer->ReleaseThreadState(thread_token); }
+  std::mutex mu;
+  LineWriter* writer = nullptr;  // null once the writer is destroyed
+};
+}  // namespace internal
+using internal::ThreadExitAnchor;
+
+namespace {
+
+class ThreadExitList {
+ public:
+  ~ThreadExitList() {
+    exiting_ = true;
+    const uint64_t token = internal::ThisThreadToken();
+    for (const std::shared_ptr<ThreadExitAnchor>& anchor : anchors_) {
+      std::lock_guard<std::mutex> guard(anchor->mu);
+      if (anchor->writer != nullptr) anchor->Release(token);
+    }
+  }
+  // Whether the thread is past the point where its states are released: a
+  // state made later (a write from another thread_local's destructor) stays
+  // until its writer is destroyed.
+  bool exiting() const { return exiting_; }
+  void Add(std::shared_ptr<ThreadExitAnchor> anchor) { anchors_.push_back(std::move(anchor)); }
+
+ private:
+  bool exiting_ = false;
+  std::vector<std::shared_ptr<ThreadExitAnchor>> anchors_;
+};
+
+thread_local ThreadExitList thread_exit_list;
+
+}  // namespace
+
 const Record& LineView::record() const {
   Record& record = *scratch_;
   record.kind = RecordKind::kLine;
@@ -67,6 +110,9 @@ struct alignas(64) LineWriter::WriterState {
   int64_t last_nanos = 0;  // the writer's latest timestamp
   bool wrote = false;
   bool ended = false;  // sent end-of-stream
+  // The thread's stream() (thread states only), made on first use: its
+  // formatting state is the thread's own.
+  std::unique_ptr<std::ostream> stream;
 };
 
 // A record's stamp: its order key (0 without Stamping::kWallClockAndOrderKey)
@@ -84,9 +130,16 @@ LineWriter::LineWriter(LineWriterOptions options, Stamping stamping)
       order_keys_(stamping == Stamping::kWallClockAndOrderKey),
       id_(next_writer_id.fetch_add(1, std::memory_order_relaxed)),
       streambuf_(this),
-      stream_(&streambuf_) {}
+      exit_anchor_(std::make_shared<ThreadExitAnchor>()) {
+  exit_anchor_->writer = this;
+}
 
 LineWriter::~LineWriter() {
+  {
+    // Waits for a thread that is releasing its state here right now.
+    std::lock_guard<std::mutex> guard(exit_anchor_->mu);
+    exit_anchor_->writer = nullptr;
+  }
   if (thread_cache.owner_id == id_) thread_cache = ThreadCache{};
 }
 
@@ -103,16 +156,39 @@ LineWriter::NewThreadState() {
   std::lock_guard<std::mutex> guard(mutex_);
   auto& slot = threads_[internal::ThisThreadToken()];
   if (!slot) {
-    size_t ordinal = threads_.size() - 1;
+    const uint64_t ordinal = threads_named_++;
     std::string sender = ordinal == 0
                              ? options_.name
                              : absl::StrCat(options_.name, ".", ordinal);
     slot = std::make_unique<WriterState>(std::move(sender), options_.type,
                                          options_.max_line_length);
     if (ordinal > 0) NoteSecondWriter();
+    if (!thread_exit_list.exiting()) thread_exit_list.Add(exit_anchor_);
   }
   thread_cache = ThreadCache{id_, slot.get()};
   return slot.get();
+}
+
+void LineWriter::ReleaseThreadState(uint64_t thread_token) {
+  std::lock_guard<std::mutex> releasing(release_mutex_);
+  std::unique_ptr<WriterState> state;
+  {
+    std::lock_guard<std::mutex> guard(mutex_);
+    auto it = threads_.find(thread_token);
+    if (it == threads_.end()) return;
+    state = std::move(it->second);
+    threads_.erase(it);
+  }
+  if (thread_cache.owner_id == id_) thread_cache = ThreadCache{};
+  // The exiting thread is the state's owner.
+  internal::BiasedLock::OwnerGuard guard(state->lock);
+  FlushLocked(*state).IgnoreError();
+}
+
+std::ostream& LineWriter::stream() {
+  WriterState& state = *ThreadState();
+  if (state.stream == nullptr) state.stream = std::make_unique<std::ostream>(&streambuf_);
+  return *state.stream;
 }
 
 inline LineWriter::Stamp LineWriter::StampLocked(WriterState& state) {
@@ -293,6 +369,11 @@ std::unique_ptr<LineWriter::Writer> LineWriter::NewWriter(std::string sender,
   return std::unique_ptr<Writer>(new Writer(this, state));
 }
 
+size_t LineWriter::thread_writers() const {
+  std::lock_guard<std::mutex> guard(mutex_);
+  return threads_.size();
+}
+
 std::vector<std::pair<std::string, std::string>> LineWriter::PendingLines()
     const {
   std::vector<std::pair<std::string, std::string>> pending;
@@ -312,6 +393,7 @@ std::vector<std::pair<std::string, std::string>> LineWriter::PendingLines()
 absl::Status LineWriter::CloseAllWriters(bool send_eof) {
   // This thread may publish other writers' pending lines.
   NoteSecondWriter();
+  std::lock_guard<std::mutex> releasing(release_mutex_);
   std::vector<WriterState*> states;
   {
     std::lock_guard<std::mutex> guard(mutex_);

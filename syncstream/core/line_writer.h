@@ -13,6 +13,12 @@
 // Sender names: the first thread to write is named `options.name`; the k-th
 // further thread `name.k`. Each writer numbers its records 0, 1, 2, ...
 //
+// Threads that exit: a thread's state (its pending partial line, its
+// stream()) is freed when the thread exits, its pending partial line first
+// delivered as a line, so a LineWriter used by many short-lived threads
+// holds only the states of live ones. The LineWriter must not be destroyed
+// while a thread is exiting (as it must not while a thread writes).
+//
 // Subclasses implement Publish() and must call CloseAllWriters() in their
 // destructor (or earlier) so that no pending partial line is lost. Lines
 // (RecordKind::kLine) reach them through PublishLine(), as a LineView in
@@ -55,6 +61,9 @@
 #include "syncstream/core/record.h"
 
 namespace syncstream {
+namespace internal {
+struct ThreadExitAnchor;  // line_writer.cc
+}  // namespace internal
 
 struct LineWriterOptions {
   // Sender name of the first writing thread.
@@ -143,15 +152,22 @@ class LineWriter {
                          std::vector<std::string> trace);
   absl::Status SendWarning(absl::string_view message,
                            std::vector<std::string> trace);
-  // A std::ostream (unbuffered: each insertion reaches Write at once) and its
-  // stream buffer, for ScopedRedirect. Safe to use from many threads.
-  std::ostream& stream() { return stream_; }
+  // The calling thread's std::ostream (unbuffered: each insertion reaches
+  // Write at once): each thread has its own, so formatting state (std::hex,
+  // precision, width...) set by one thread never changes another's. Valid
+  // in the calling thread until it exits. The stream buffer all of them
+  // write through, for ScopedRedirect, is safe to use from many threads.
+  std::ostream& stream();
   std::streambuf* streambuf() { return &streambuf_; }
 
   // --- Explicit writers ----------------------------------------------------
   // A writer of its own with the given sender name and type tag, independent
   // of threads. Its pending line is flushed when it is destroyed.
   std::unique_ptr<Writer> NewWriter(std::string sender, std::string type = "");
+
+  // How many threads have a state here: threads that wrote and have not
+  // exited.
+  size_t thread_writers() const;
 
   // Every writer's pending partial line, as (sender, text), for writers that
   // have one.
@@ -189,16 +205,21 @@ class LineWriter {
   virtual absl::Status AdmitWrite() { return absl::OkStatus(); }
 
   // Flushes every writer's pending partial line. With `send_eof`, also ends
-  // every thread writer that has written and not yet sent end-of-stream.
+  // every thread writer that has written and not yet sent end-of-stream
+  // (threads that exited delivered their line then, and are not ended).
   absl::Status CloseAllWriters(bool send_eof = false);
 
  private:
   friend class Writer;
+  friend struct internal::ThreadExitAnchor;
   struct WriterState;
   struct Stamp;
 
   WriterState* ThreadState();
   WriterState* NewThreadState();
+  // A thread that wrote is exiting: delivers its pending partial line and
+  // frees its state (see "Threads that exit" in line_writer.cc).
+  void ReleaseThreadState(uint64_t thread_token);
   Stamp StampLocked(WriterState& state);
   absl::Status WriteTo(WriterState& state, absl::string_view text);
   absl::Status FlushLocked(WriterState& state);
@@ -240,12 +261,18 @@ class LineWriter {
   }
   const uint64_t id_;  // process-unique, never reused
   mutable std::mutex mutex_;  // guards the maps, not the states
+  // Held by CloseAllWriters while it flushes states outside mutex_, and by
+  // an exiting thread freeing its state: one never frees what the other
+  // flushes. Taken before mutex_.
+  std::mutex release_mutex_;
   // Keyed by a per-thread token that, unlike std::thread::id, is never
   // reused: a new thread never inherits an exited thread's partial line.
   std::unordered_map<uint64_t, std::unique_ptr<WriterState>> threads_;
+  uint64_t threads_named_ = 0;  // thread states made so far (sender names)
   std::vector<WriterState*> explicit_writers_;
   StreamBuf streambuf_;
-  std::ostream stream_;
+  // Tells exiting threads whether this writer still exists (line_writer.cc).
+  std::shared_ptr<internal::ThreadExitAnchor> exit_anchor_;
 };
 
 // An explicit writer (see LineWriter::NewWriter). Not thread-safe by itself:

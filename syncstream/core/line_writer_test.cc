@@ -252,12 +252,68 @@ TEST(LineWriterTest, ThreadsKeepSeparatePartialLines) {
   other = std::thread([&] { ASSERT_TRUE(writer.Write("x\n").ok()); });
   other.join();
   std::vector<Record> records = writer.records();
-  ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(records[0].text, "main-end");
-  EXPECT_EQ(records[0].sender, "t");
+  ASSERT_EQ(records.size(), 3u);
+  // The first thread's partial line was delivered when it exited.
+  EXPECT_EQ(records[0].text, "other-");
+  EXPECT_EQ(records[0].sender, "t.1");
+  EXPECT_EQ(records[1].text, "main-end");
+  EXPECT_EQ(records[1].sender, "t");
   // The second thread is a new writer: a fresh token, not the first's line.
-  EXPECT_EQ(records[1].text, "x");
-  EXPECT_NE(records[1].sender, "t");
+  EXPECT_EQ(records[2].text, "x");
+  EXPECT_EQ(records[2].sender, "t.2");
+}
+
+// A thread's state is freed when it exits, its pending partial line
+// delivered first: a writer used by many short-lived threads holds only the
+// states of live ones.
+TEST(LineWriterTest, ExitingThreadsDeliverTheirPartialLineAndFreeTheirState) {
+  CollectingWriter writer(LineWriterOptions{"t", "", 1024});
+  constexpr int kThreads = 200;
+  for (int i = 0; i < kThreads; ++i) {
+    std::thread([&, i] {
+      ASSERT_TRUE(writer.Write(absl::StrCat("done ", i, "\nhalf ", i)).ok());
+      writer.stream() << " of it";
+    }).join();
+    ASSERT_TRUE(writer.PendingLines().empty()) << "thread " << i;
+  }
+  EXPECT_EQ(writer.thread_writers(), 0u);
+  std::vector<Record> records = writer.records();
+  ASSERT_EQ(records.size(), 2u * kThreads);
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_EQ(records[2 * i].text, absl::StrCat("done ", i));
+    EXPECT_EQ(records[2 * i + 1].text, absl::StrCat("half ", i, " of it"));
+    EXPECT_EQ(records[2 * i + 1].sender, records[2 * i].sender);
+  }
+  // Sender names stay unique: a new thread never reuses an exited one's.
+  EXPECT_NE(records[0].sender, records[2].sender);
+  ASSERT_TRUE(writer.Write("main").ok());
+  EXPECT_EQ(writer.thread_writers(), 1u);
+}
+
+// A thread that exits after its writer was destroyed touches nothing of it.
+TEST(LineWriterTest, ThreadExitingAfterItsWriterWasDestroyed) {
+  std::atomic<bool> wrote{false}, destroyed{false};
+  auto writer = std::make_unique<CollectingWriter>();
+  std::thread thread([&] {
+    ASSERT_TRUE(writer->Write("partial").ok());
+    wrote = true;
+    while (!destroyed) std::this_thread::yield();
+  });
+  while (!wrote) std::this_thread::yield();
+  writer.reset();
+  destroyed = true;
+  thread.join();
+}
+
+// Each thread's stream() has its own formatting state.
+TEST(LineWriterTest, StreamFormattingIsPerThread) {
+  CollectingWriter writer(LineWriterOptions{"t", "", 1024});
+  writer.stream() << std::hex << 255 << '\n';
+  std::thread([&] { writer.stream() << 255 << '\n'; }).join();
+  writer.stream() << 255 << '\n';
+  std::vector<std::string> texts;
+  for (const Record& r : writer.records()) texts.push_back(r.text);
+  EXPECT_THAT(texts, ElementsAre("ff", "255", "ff"));
 }
 
 TEST(LineWriterTest, ManyThreadsNeverMixLines) {
@@ -361,12 +417,11 @@ TEST(LineWriterTest, CloseAllWritersFlushesEveryThreadAndSendsEof) {
   std::thread([&] { ASSERT_TRUE(writer.Write("from thread").ok()); }).join();
   ASSERT_TRUE(writer.Write("from main").ok());
   ASSERT_TRUE(writer.CloseAllWriters(/*send_eof=*/true).ok());
+  // The exited thread delivered its line when it exited and has no writer
+  // left to end; the main thread's is flushed and ended.
   std::vector<std::string> texts = Texts(writer.records());
-  EXPECT_EQ(texts.size(), 4u);
-  EXPECT_THAT(texts, ::testing::UnorderedElementsAre(
-                         "from thread", "from main",
-                         ::testing::StartsWith("<end of stream"),
-                         ::testing::StartsWith("<end of stream")));
+  EXPECT_THAT(texts, ElementsAre("from thread", "from main",
+                                 ::testing::StartsWith("<end of stream")));
 }
 
 }  // namespace

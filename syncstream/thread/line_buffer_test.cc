@@ -141,14 +141,23 @@ TEST(LineBufferTest, SeveralPrintsMakeOneLine) {
 TEST(LineBufferTest, CloseFlushesEveryThreadsPendingLineAndIsIdempotent) {
   auto buffer = MakeBuffer(10);
   ASSERT_TRUE(buffer->Write("main partial").ok());
-  std::thread other([&] { ASSERT_TRUE(buffer->Write("other partial").ok()); });
-  other.join();
+  // The other thread stays alive until the close (a thread that exits
+  // delivers its partial line itself).
+  std::atomic<bool> written{false}, closed{false};
+  std::thread other([&] {
+    EXPECT_TRUE(buffer->Write("other partial").ok());
+    written = true;
+    while (!closed) std::this_thread::yield();
+  });
+  while (!written) std::this_thread::yield();
   std::unique_ptr<LineWriter::Writer> writer = buffer->NewWriter("explicit");
   ASSERT_TRUE(writer->Write("explicit partial").ok());
   EXPECT_EQ(buffer->Size(), 0u);
   EXPECT_EQ(buffer->PendingLines().size(), 3u);
 
   ASSERT_TRUE(buffer->Close().ok());
+  closed = true;
+  other.join();
   std::vector<Record> records = buffer->Read();
   std::vector<std::string> by_sender;
   for (const Record& r : records) by_sender.push_back(r.sender + ": " + r.text);
