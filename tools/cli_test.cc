@@ -1,6 +1,8 @@
 // The conventions every `syncstream` command follows, checked on the real
 // binary (argv[1]) for every command it lists: usage errors exit with 2,
 // --help lists the command's own flags only, a group lists its commands.
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "syncstream/core/child_process.h"
 #include "syncstream/file/line_file_buffer.h"
 #include "tools/command.h"
 #include "tools/testing/run_tool.h"
@@ -180,6 +183,67 @@ TEST(CliTest, FileTailFormatsJoinsLongLinesAndEscapes) {
   EXPECT_EQ(std::count(json.out.begin(), json.out.end(), '\n'), 2) << json.out.size();
   EXPECT_THAT(json.out, HasSubstr("\"text\":\"red \\u001b[31m\"")) ;
   EXPECT_EQ(RunCli("file tail " + dir + " --format=yaml").code, 2);
+}
+
+// What `syncstream ARGS` writes to a terminal (a pseudo-terminal as its
+// stdout), with NO_COLOR set to `no_color`.
+std::string OnATerminal(const std::vector<std::string>& args,
+                        const std::string& no_color) {
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) {
+    ADD_FAILURE() << "no pseudo-terminal";
+    return "";
+  }
+  const int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  SpawnOptions options;
+  options.argv = {binary};
+  options.argv.insert(options.argv.end(), args.begin(), args.end());
+  options.env = {{"NO_COLOR", no_color}};
+  options.stdout_to = FdRedirect::To(slave);
+  absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(options);
+  ::close(slave);
+  EXPECT_TRUE(child.ok()) << child.status();
+  std::string out;
+  if (child.ok()) {
+    EXPECT_TRUE(child->Wait(absl::Seconds(30)).ok());
+    char buffer[4096];
+    for (;;) {  // EIO once the slave side is closed and drained
+      struct pollfd p = {master, POLLIN, 0};
+      if (::poll(&p, 1, 1000) <= 0) break;
+      const ssize_t n = ::read(master, buffer, sizeof(buffer));
+      if (n <= 0) break;
+      out.append(buffer, n);
+    }
+  }
+  ::close(master);
+  return out;
+}
+
+TEST(CliTest, ColourOnlyOnATerminalAndNotWithNoColor) {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  const std::string dir =
+      absl::StrCat(tmp ? tmp : "/tmp", "/cli-colour-", ::getpid());
+  {
+    file::LineFileBufferOptions options;
+    auto buffer = file::LineFileBuffer::Open(dir, options);
+    ASSERT_TRUE(buffer.ok()) << buffer.status();
+    (*buffer)->stream() << "plain\n";
+    ASSERT_TRUE((*buffer)->SendError("it broke").ok());
+    ASSERT_TRUE((*buffer)->Commit().ok());
+  }
+  const std::vector<std::string> tail = {"file", "tail", dir, "--format=tagged"};
+  const std::string colour = OnATerminal(tail, "");  // empty: as if unset
+  EXPECT_THAT(colour, HasSubstr("\x1b[1;31mError: it broke\x1b[0m")) << colour;
+  EXPECT_THAT(colour, ::testing::ContainsRegex("Z \x1b\\[[0-9;]+mwriter\x1b\\[0m: plain"));
+  const std::string plain = OnATerminal(tail, "1");
+  EXPECT_THAT(plain, HasSubstr("Error: it broke"));
+  EXPECT_EQ(plain.find('\x1b'), std::string::npos) << plain;
+  // Not a terminal: no colour unless --color=always.
+  testing::ToolOutcome piped = testing::RunTool({binary, "file", "tail", dir});
+  EXPECT_EQ(piped.out.find('\x1b'), std::string::npos);
+  testing::ToolOutcome always =
+      testing::RunTool({binary, "file", "tail", dir, "--color=always"});
+  EXPECT_THAT(always.out, HasSubstr("\x1b[1;31mError from writer: it broke"));
 }
 
 TEST(CliTest, FileCommandsEscapeAPlantedDirectoryName) {
