@@ -3,9 +3,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <iostream>
 #include <mutex>
 
 #include "absl/strings/numbers.h"
