@@ -97,6 +97,7 @@ class LineHostBuffer::Impl {
   struct Worker {
     std::thread thread;
     int fd = -1;  // for shutdown(2); -1 once the worker closed it
+    bool authenticated = false;  // the handshake succeeded
     bool done = false;
   };
 
@@ -254,15 +255,21 @@ void LineHostBuffer::Impl::AcceptLoop() {
   callbacks.between = [this] { ReapWorkers(); };
   callbacks.on_accept = [this](net::Listener::AcceptedSocket accepted) {
     std::unique_lock<std::mutex> lock(workers_mutex_);
-    if (workers_.size() >= options_.max_connections) {
-      const size_t workers = workers_.size();
-      lock.unlock();
-      Log(absl::StrCat("connection from ", accepted.peer,
-                       ": refused: already ", workers,
-                       " connections (max_connections)"));
-      std::lock_guard<std::mutex> guard(mutex_);
-      ++stats_.connections_refused;
-      return;  // the socket closes here
+    // Connections still in the handshake have a budget of their own: when
+    // it is spent, the oldest of them is dropped to make room, so that idle
+    // unauthenticated peers can neither take the slots of authenticated
+    // connections nor keep an honest client out until they time out.
+    size_t handshaking = 0;
+    Worker* oldest = nullptr;
+    for (Worker& w : workers_) {
+      if (w.done || w.authenticated || w.fd < 0) continue;
+      if (oldest == nullptr) oldest = &w;  // workers_ is in accept order
+      ++handshaking;
+    }
+    if (handshaking >= options_.max_handshaking_connections &&
+        oldest != nullptr) {
+      ::shutdown(oldest->fd, SHUT_RDWR);
+      oldest->fd = -1;  // shut down once; its thread ends by itself
     }
     workers_.emplace_back();
     auto self = std::prev(workers_.end());
@@ -294,10 +301,40 @@ void LineHostBuffer::Impl::Serve(std::list<Worker>::iterator self,
                                  net::Listener::AcceptedSocket socket) {
   std::shared_ptr<net::Connection> connection;
   {
+    // A failed handshake closes the socket inside Accept(): while it runs,
+    // the accept loop may shut it down through a duplicate, closed only once
+    // the worker no longer names it.
+    UniqueFd during_handshake(::dup(socket.fd.get()));
+    {
+      std::lock_guard<std::mutex> lock(workers_mutex_);
+      if (self->fd >= 0) self->fd = during_handshake.get();
+    }
     absl::StatusOr<std::unique_ptr<net::Connection>> accepted =
         net::Connection::Accept(std::move(socket.fd), socket.peer,
                                 listener_->options());
-    if (accepted.ok()) {
+    bool refused = false;
+    size_t authenticated = 0;
+    {
+      std::lock_guard<std::mutex> lock(workers_mutex_);
+      if (accepted.ok()) {
+        for (const Worker& w : workers_) authenticated += w.authenticated;
+        refused = authenticated >= options_.max_connections;
+        self->authenticated = !refused;
+        self->fd = refused ? -1 : (*accepted)->fd();
+      } else {
+        self->fd = -1;
+      }
+    }
+    during_handshake.Reset();
+    if (accepted.ok() && refused) {
+      LogAboutPeer(socket.peer,
+                   absl::StrCat((*accepted)->name(), ": refused: already ",
+                                authenticated,
+                                " connections (max_connections)"));
+      accepted = absl::ResourceExhaustedError("max_connections");
+      std::lock_guard<std::mutex> guard(mutex_);
+      ++stats_.connections_refused;
+    } else if (accepted.ok()) {
       connection = std::move(*accepted);
       std::lock_guard<std::mutex> guard(mutex_);
       ++stats_.connections_accepted;

@@ -30,7 +30,9 @@
 // batches, and every mirror reports it as a status on its next write;
 // ResetStates() reopens and clears; Clear() forgets the records held.
 //
-// Robustness. A thread per connection, at most `max_connections`; each
+// Robustness. A thread per connection, at most `max_connections`
+// authenticated ones plus `max_handshaking_connections` in their handshake;
+// each
 // connection buffers at most one frame (`max_frame_bytes`). A malformed or
 // oversized frame, a failed handshake, a protocol violation or a client idle
 // for `idle_timeout` (or not reading replies for `io_timeout`) closes that
@@ -69,7 +71,12 @@ struct LineHostBufferOptions {
   // Rewrite the store's log once this many records were logged since the
   // last rewrite (0: max(4 * maxlen, 65536)).
   size_t compact_after_records = 0;
+  // Authenticated connections; one more is refused after its handshake.
   size_t max_connections = 1024;
+  // Connections still in their handshake (not authenticated yet) count
+  // apart: beyond this many, the oldest of them is dropped for the new one,
+  // so idle or slow unauthenticated peers never hold off the others.
+  size_t max_handshaking_connections = 64;
   // With `store_dir`, at most the store's entry limit (a little under 16 MiB).
   size_t max_frame_bytes = 16 << 20;
   absl::Duration handshake_timeout = absl::Seconds(10);

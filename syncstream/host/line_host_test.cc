@@ -566,6 +566,43 @@ TEST(LineHostTest, GarbageHandshakesNeitherMakeProtobufLogNorFloodTheLog) {
   EXPECT_EQ(lines, 10u) << all;
 }
 
+// Idle peers that never start the handshake, more than max_connections of
+// them, used to shut honest clients out until the handshake timeout; they
+// now only compete among themselves for the handshake budget.
+TEST(LineHostTest, IdleUnauthenticatedPeersDoNotShutOutHonestClients) {
+  LineHostBufferOptions options;
+  options.maxlen = 10;
+  options.max_connections = 4;
+  options.max_handshaking_connections = 3;
+  options.handshake_timeout = absl::Minutes(10);
+  options.log = [](absl::string_view) {};
+  auto buffer = LineHostBuffer::Start(std::move(options));
+  ASSERT_TRUE(buffer.ok()) << buffer.status();
+  const net::Address address = (*buffer)->address();
+  std::vector<UniqueFd> idle;
+  for (int i = 0; i < 20; ++i) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(address.port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    idle.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_EQ(::connect(idle.back().get(), reinterpret_cast<sockaddr*>(&to),
+                        sizeof(to)),
+              0);
+  }
+  // Honest clients get in (and stay: up to max_connections of them).
+  std::vector<std::unique_ptr<LineHostReader>> readers;
+  for (int i = 0; i < 4; ++i) {
+    auto reader = LineHostReader::Connect(address, {}, absl::Seconds(20));
+    ASSERT_TRUE(reader.ok()) << i << ": " << reader.status();
+    ASSERT_TRUE((*reader)->Info(absl::Seconds(20)).ok());
+    readers.push_back(std::move(*reader));
+  }
+  // The fifth authenticated one is over max_connections.
+  auto fifth = LineHostReader::Connect(address, {}, absl::Seconds(20));
+  EXPECT_TRUE(!fifth.ok() || !(*fifth)->Info(absl::Seconds(20)).ok());
+}
+
 TEST(LineHostTest, AStoreOfFormatVersion2IsReadAndRewritten) {
   const std::string store = absl::StrCat(getenv("TEST_TMPDIR"), "/v2store");
   ASSERT_EQ(::mkdir(store.c_str(), 0700), 0);
