@@ -355,8 +355,10 @@ void ScopedFdCapture::Impl::CloseForkedCopy() {
 absl::StatusOr<ScopedFdCapture> ScopedFdCapture::Create(
     LineWriter& writer, CaptureStreams streams, FdCaptureOptions options) {
   std::vector<CapturedFd> fds;
-  if (streams != CaptureStreams::kStderr) fds.push_back({1, "stdout"});
-  if (streams != CaptureStreams::kStdout) fds.push_back({2, "stderr"});
+  const std::string prefix =
+      writer.options().name_captured_streams ? writer.options().name + "/" : "";
+  if (streams != CaptureStreams::kStderr) fds.push_back({1, prefix + "stdout"});
+  if (streams != CaptureStreams::kStdout) fds.push_back({2, prefix + "stderr"});
   return CreateForFds(writer, std::move(fds), std::move(options));
 }
 

@@ -89,8 +89,11 @@ struct FdCaptureOptions {
 
 class ScopedFdCapture {
  public:
-  // Captures fd 1 and/or fd 2. Errors (pipe, dup, thread creation) are
-  // returned as a status; on error nothing is left redirected.
+  // Captures fd 1 and/or fd 2, as senders "stdout" and "stderr" (prefixed
+  // with the writer's name and "/" when its options ask for it:
+  // LineWriterOptions::name_captured_streams, set by LineProcMirror). Errors
+  // (pipe, dup, thread creation) are returned as a status; on error nothing
+  // is left redirected.
   static absl::StatusOr<ScopedFdCapture> Create(
       LineWriter& writer,
       CaptureStreams streams = CaptureStreams::kStdoutAndStderr,

@@ -72,6 +72,11 @@ struct LineWriterOptions {
   std::string type;
   // Longest line kept whole; see line_assembler.h.
   size_t max_line_length = kDefaultMaxLineLength;
+  // ScopedFdCapture::Create names its writers "NAME/stdout" and
+  // "NAME/stderr" (NAME = `name`) instead of "stdout" and "stderr", so that
+  // the captures of several writers gathered in one buffer (the mirrors of
+  // several children) can be told apart.
+  bool name_captured_streams = false;
 };
 
 // One complete line of one writer, handed to LineWriter::PublishLine in

@@ -258,15 +258,16 @@ TEST(LineProcBufferTest, LinesWarningsAndErrorsOverTwoRounds) {
 
 // printf and a grandchild program, captured at the fd level in the child.
 // What a child printed through its fd capture, by stream (the capture names
-// its writers "stdout" and "stderr").
-void ExpectCapturedOutput(LineProcBuffer& buffer) {
+// its writers "MIRROR/stdout" and "MIRROR/stderr", so that two children's
+// captures can be told apart).
+void ExpectCapturedOutput(LineProcBuffer& buffer, const std::string& mirror = "c") {
   std::map<std::string, std::vector<std::string>> by_stream;
   for (const Record& r : OfKind(buffer.Read(), RecordKind::kLine)) {
     by_stream[r.sender].push_back(r.text);
   }
-  EXPECT_EQ(by_stream["stdout"],
+  EXPECT_EQ(by_stream[mirror + "/stdout"],
             (std::vector<std::string>{"from printf", "from a grandchild"}));
-  EXPECT_EQ(by_stream["stderr"], (std::vector<std::string>{"to stderr end"}));
+  EXPECT_EQ(by_stream[mirror + "/stderr"], (std::vector<std::string>{"to stderr end"}));
 }
 
 TEST(LineProcBufferTest, FdCaptureInsideAForkedChild) {
@@ -295,6 +296,21 @@ TEST(LineProcBufferTest, FdCaptureInsideAnExecedChild) {
   ExpectAllClosed(*buffer);
   ExpectExit(child, ExitStatus::Exited(0));
   ExpectCapturedOutput(*buffer);
+}
+
+// Two exec'd children capturing their fds: each one's lines carry its
+// mirror's name.
+TEST(LineProcBufferTest, FdCapturesOfTwoChildrenAreToldApart) {
+  auto buffer = MakeBuffer(100);
+  auto one = MakeMirror(*buffer, "worker-1");
+  auto two = MakeMirror(*buffer, "worker-2");
+  ChildProcess a = ExecMirrorChild({one->token(), "fd-capture"});
+  ChildProcess b = ExecMirrorChild({two->token(), "fd-capture"});
+  ExpectAllClosed(*buffer);
+  ExpectExit(a, ExitStatus::Exited(0));
+  ExpectExit(b, ExitStatus::Exited(0));
+  ExpectCapturedOutput(*buffer, "worker-1");
+  ExpectCapturedOutput(*buffer, "worker-2");
 }
 
 TEST(LineProcBufferTest, ManyLinesUnderFork) {

@@ -31,6 +31,8 @@ LineWriterOptions WriterOptions(const MirrorToken& token,
   LineWriterOptions options;
   options.name = token.mirror_name;
   options.max_line_length = channel.control.settings().max_line_length;
+  // Captures in different children are told apart: "worker-1/stdout".
+  options.name_captured_streams = true;
   return options;
 }
 
