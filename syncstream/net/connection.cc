@@ -1,6 +1,7 @@
 #include "syncstream/net/connection.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -38,7 +39,9 @@ std::string PeerText(absl::string_view text) {
 
 constexpr char kMagic[] = "syncstream";
 constexpr uint32_t kProtocolVersion = 1;
-constexpr size_t kReadChunkBytes = 64 * 1024;
+constexpr size_t kReadChunkBytes = kReceiveChunkBytes;
+// A receive buffer past this size shrinks once its frame is read.
+constexpr size_t kShrinkReceiveBufferAbove = 1 << 20;
 // Handshake frames are small; a stray client cannot make us buffer more.
 constexpr size_t kMaxHandshakeFrameBytes = 4096;
 
@@ -128,7 +131,13 @@ Connection::Connection(UniqueFd socket, std::string peer, std::string name,
       options_(std::move(options)),
       max_receive_frame_bytes_(kMaxHandshakeFrameBytes) {}
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (receive_charged_ > 0 ||
+      receive_buffer_.capacity() > kShrinkReceiveBufferAbove) {
+    receive_begin_ = receive_end_;  // what is left is dropped
+    ShrinkReceiveBufferLocked();
+  }
+}
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(
     const Address& address, ConnectionOptions options,
@@ -449,6 +458,32 @@ absl::Status Connection::ReceiveMerging(
   return ReceiveLocked(message, deadline, /*merge=*/true);
 }
 
+bool ReceiveBudget::TryCharge(size_t bytes) {
+  size_t held = held_.load(std::memory_order_relaxed);
+  do {
+    if (bytes > max_bytes_ || held > max_bytes_ - bytes) return false;
+  } while (!held_.compare_exchange_weak(held, held + bytes,
+                                        std::memory_order_relaxed));
+  return true;
+}
+
+void Connection::ShrinkReceiveBufferLocked() {
+  const bool was_large = receive_buffer_.capacity() > kShrinkReceiveBufferAbove;
+  std::string(receive_buffer_.data() + receive_begin_,
+              receive_end_ - receive_begin_)
+      .swap(receive_buffer_);
+  receive_end_ -= receive_begin_;
+  receive_begin_ = 0;
+  if (options_.receive_budget != nullptr && receive_charged_ > 0) {
+    options_.receive_budget->Release(receive_charged_);
+  }
+  receive_charged_ = 0;
+  // Large buffers may have come from the heap rather than a mapping of
+  // their own (glibc raises its mmap threshold after freeing one): give the
+  // memory back to the system, not only to malloc.
+  if (was_large) ::malloc_trim(0);
+}
+
 bool Connection::HasBufferedFrame() const {
   std::lock_guard<std::mutex> guard(receive_mutex_);
   absl::string_view buffered(receive_buffer_.data() + receive_begin_,
@@ -476,7 +511,12 @@ absl::Status Connection::ReceiveLocked(google::protobuf::MessageLite* message,
     }
     if (*used > 0) {
       receive_begin_ += *used;
-      if (receive_begin_ == receive_end_) receive_begin_ = receive_end_ = 0;
+      if (receive_begin_ == receive_end_) {
+        receive_begin_ = receive_end_ = 0;
+        if (receive_buffer_.size() > kShrinkReceiveBufferAbove) {
+          ShrinkReceiveBufferLocked();
+        }
+      }
       return absl::OkStatus();
     }
     SYNCSTREAM_RETURN_IF_ERROR(FillLocked(deadline));
@@ -495,7 +535,24 @@ absl::Status Connection::FillLocked(absl::Time deadline) {
     receive_begin_ = 0;
   }
   if (receive_buffer_.size() - receive_end_ < kReadChunkBytes) {
-    receive_buffer_.resize(receive_end_ + kReadChunkBytes);
+    const size_t size = receive_end_ + kReadChunkBytes;
+    // Charge what the buffer would hold beyond its first chunk.
+    const size_t charge = size - kReadChunkBytes;
+    ReceiveBudget* budget = options_.receive_budget.get();
+    if (budget != nullptr && charge > receive_charged_) {
+      if (!budget->TryCharge(charge - receive_charged_)) {
+        receive_broken_ = Error(
+            absl::StatusCode::kResourceExhausted,
+            absl::StrCat("a frame of more than ", receive_end_,
+                         " bytes does not fit in what remains of the receive "
+                         "budget shared by this server's connections (",
+                         budget->held(), " of ", budget->max_bytes(),
+                         " bytes held)"));
+        return receive_broken_;
+      }
+      receive_charged_ = charge;
+    }
+    receive_buffer_.resize(size);
   }
   for (;;) {
     if (shut_down_.load(std::memory_order_acquire)) {

@@ -66,6 +66,33 @@
 
 namespace syncstream::net {
 
+// The bytes that the receive buffers of a set of connections (a server's)
+// may hold at once in frames not yet read whole. Each connection reads into
+// a first chunk of kReceiveChunkBytes of its own; only what a buffer grows
+// beyond that (a frame longer than a chunk, while it arrives) is charged.
+// Thread safety: thread-safe.
+class ReceiveBudget {
+ public:
+  explicit ReceiveBudget(size_t max_bytes) : max_bytes_(max_bytes) {}
+  // Charges `bytes` if they fit under max_bytes() with what is held.
+  bool TryCharge(size_t bytes);
+  void Release(size_t bytes) {
+    held_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+  size_t held() const { return held_.load(std::memory_order_relaxed); }
+  size_t max_bytes() const { return max_bytes_; }
+
+ private:
+  const size_t max_bytes_;
+  std::atomic<size_t> held_{0};
+};
+
+// A connection's first receive chunk, never charged to a ReceiveBudget.
+inline constexpr size_t kReceiveChunkBytes = 64 * 1024;
+// The budget Listener::Listen gives a server's connections when its options
+// name none.
+inline constexpr size_t kDefaultServerReceiveBudgetBytes = 256 << 20;
+
 struct ConnectionOptions {
   // What the client asks for and the server serves; must match.
   std::string service = "syncstream";
@@ -77,6 +104,13 @@ struct ConnectionOptions {
   size_t send_buffer_bytes = 256 * 1024;
   // Server side: how long a new peer has to complete the handshake.
   absl::Duration handshake_timeout = absl::Seconds(10);
+  // The budget this connection's receive buffer shares with others (see
+  // ReceiveBudget); null: bounded by max_frame_bytes alone. A frame that
+  // does not fit breaks the connection's receiving with ResourceExhausted
+  // naming the budget. A buffer grown past 1 MiB shrinks back to its first
+  // chunk, returning its charge and its memory, once its frame is read; a
+  // closed connection returns all.
+  std::shared_ptr<ReceiveBudget> receive_budget;
 };
 
 class Connection {
@@ -180,6 +214,10 @@ class Connection {
   std::string receive_buffer_;
   size_t receive_begin_ = 0;  // first unconsumed byte
   size_t receive_end_ = 0;    // end of valid bytes
+  // Bytes of receive_buffer_ charged to options_.receive_budget.
+  size_t receive_charged_ = 0;
+  // Returns receive_buffer_ to its first chunk and its charge to the budget.
+  void ShrinkReceiveBufferLocked();
   absl::Status receive_broken_;
   // Set once by EnableBlockingReceives, before concurrent use.
   absl::Duration blocking_slice_ = absl::ZeroDuration();

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "syncstream/net/listener.h"
 #include "syncstream/net/testing/test_server.h"
 #include "syncstream/proto/net.pb.h"
@@ -240,6 +241,65 @@ TEST(ConnectionTest, HugeClaimedLengthIsRejectedWithoutWaitingForTheBody) {
   const std::string claim("\xff\xff\xff\xff\x0f", 5);  // 4 GiB - 1
   ASSERT_EQ(::send((*c)->fd(), claim.data(), claim.size(), MSG_NOSIGNAL), 5);
   server.Join();
+}
+
+// Partial frames of all a server's connections share one receive budget: a
+// connection whose frame does not fit breaks with ResourceExhausted, and
+// closed connections give their bytes back.
+TEST(ConnectionTest, PartialFramesShareTheServersReceiveBudget) {
+  ConnectionOptions options = TestOptions();
+  auto budget = std::make_shared<ReceiveBudget>(2 << 20);
+  options.receive_budget = budget;
+  std::atomic<int> sent{0};
+  absl::Status second_status;
+  size_t held_with_one_partial = 0;
+  ServerThread server(MustListen(LoopbackAddress(), options), [&](Listener& l) {
+    auto a = l.Accept(kTimeout);
+    ASSERT_TRUE(a.ok()) << a.status();
+    auto b = l.Accept(kTimeout);
+    ASSERT_TRUE(b.ok()) << b.status();
+    while (sent.load() < 2) std::this_thread::yield();
+    proto::Record r;
+    // A's 1.5 MiB of a 4 MiB frame: held and charged (beyond its first
+    // chunk) until the rest comes, which it never does.
+    const absl::Time until = absl::Now() + kTimeout;
+    while (budget->held() < (3u << 19) - kReceiveChunkBytes &&
+           absl::Now() < until) {
+      EXPECT_EQ((*a)->Receive(&r, absl::Milliseconds(20)).code(),
+                absl::StatusCode::kDeadlineExceeded);
+    }
+    held_with_one_partial = budget->held();
+    // B's as much again does not fit in the 2 MiB they share.
+    second_status = (*b)->Receive(&r, kTimeout);
+    a->reset();
+    b->reset();
+  });
+  std::string wire;
+  proto::Record big = Line(0);
+  big.set_text(std::string(4 << 20, 'x'));
+  ASSERT_TRUE(AppendFrame(big, kDefaultMaxFrameBytes, &wire).ok());
+  const size_t partial = 3 << 19;  // 1.5 MiB
+  std::vector<std::unique_ptr<Connection>> clients;
+  for (int i = 0; i < 2; ++i) {
+    auto c = Connection::Connect(server.address(), TestOptions(), kTimeout);
+    ASSERT_TRUE(c.ok()) << c.status();
+    clients.push_back(*std::move(c));
+  }
+  for (const auto& c : clients) {
+    size_t done = 0;
+    while (done < partial) {
+      ssize_t n = ::send(c->fd(), wire.data() + done, partial - done, MSG_NOSIGNAL);
+      ASSERT_GT(n, 0);
+      done += static_cast<size_t>(n);
+    }
+    sent.fetch_add(1);
+  }
+  server.Join();
+  EXPECT_GE(held_with_one_partial, partial - 2 * kReceiveChunkBytes);
+  EXPECT_EQ(second_status.code(), absl::StatusCode::kResourceExhausted)
+      << second_status;
+  EXPECT_THAT(second_status.message(), HasSubstr("receive budget"));
+  EXPECT_EQ(budget->held(), 0u);  // both closed: everything given back
 }
 
 TEST(ConnectionTest, SendingAnOversizedMessageFailsButKeepsTheConnection) {

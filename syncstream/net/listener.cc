@@ -73,6 +73,10 @@ Listener::~Listener() {
 
 absl::StatusOr<std::unique_ptr<Listener>> Listener::Listen(
     const Address& address, ConnectionOptions options) {
+  if (options.receive_budget == nullptr) {
+    options.receive_budget =
+        std::make_shared<ReceiveBudget>(kDefaultServerReceiveBudgetBytes);
+  }
   if (options.key.empty() && !address.IsLocal()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "listen on ", address.ToString(),
