@@ -243,10 +243,6 @@ void LineProcMirror::FlusherLoop(ProcessState* state) {
     // the queue full it leaves the batch and tries again.
     bool retry = true;
     if (lock_.lock().TryLockAsOther()) {
-      struct Unlock {
-        internal::BiasedLock& lock;
-        ~Unlock() { lock.UnlockAsOther(); }
-      } unlock{lock_.lock()};
       started = batch_started_ns_.load(std::memory_order_relaxed);
       retry = false;
       if (started != 0 && now >= started + interval) {
@@ -256,6 +252,7 @@ void LineProcMirror::FlusherLoop(ProcessState* state) {
           deferred_error_ = sent;
         }
       }
+      lock_.lock().UnlockAsOther();
     }
     lock.lock();
     if (retry && !state->stop_flusher) {

@@ -285,7 +285,7 @@ RingRates RunSpsc(std::vector<int32_t>* push_ns = nullptr) {
 // No sender or type, no reclaiming, nothing for writers that die.
 // Timestamped, each writer reads the queue's clock before its claim, as an
 // Append does, and stores the time after the body.
-struct alignas(64) MpscRing {
+struct alignas(128) MpscRing {  // as its slots (Clang refuses less)
   static constexpr size_t kSlots = 32768;
   struct alignas(128) Slot {
     std::atomic<uint64_t> turn{0};

@@ -33,12 +33,13 @@
 #include <atomic>
 #include <cstdint>
 
+#include "absl/base/thread_annotations.h"
 #include "syncstream/core/internal/spin_lock.h"
 
 namespace syncstream {
 namespace internal {
 
-class BiasedLock {
+class ABSL_LOCKABLE BiasedLock {
  public:
   BiasedLock() = default;
   // See "Revocation" above; 0: never.
@@ -47,7 +48,8 @@ class BiasedLock {
   BiasedLock& operator=(const BiasedLock&) = delete;
 
   // Inline: it is a few instructions on every write.
-  __attribute__((always_inline)) void LockAsOwner() {
+  __attribute__((always_inline)) void LockAsOwner()
+      ABSL_EXCLUSIVE_LOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     if (!Biased()) {
       LockAsOwnerSlow();
       return;
@@ -61,7 +63,8 @@ class BiasedLock {
       LockAsOwnerSlow();
     }
   }
-  __attribute__((always_inline)) void UnlockAsOwner() {
+  __attribute__((always_inline)) void UnlockAsOwner()
+      ABSL_UNLOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     if (owner_has_spin_lock_) {
       owner_has_spin_lock_ = false;
       spin_lock_.unlock();
@@ -70,34 +73,43 @@ class BiasedLock {
     }
   }
 
-  void LockAsOther();
+  void LockAsOther() ABSL_EXCLUSIVE_LOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS;
   // LockAsOther if neither an other nor the owner is inside; never waits
   // (beyond the barrier).
-  bool TryLockAsOther();
-  void UnlockAsOther();
+  bool TryLockAsOther() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true)
+      ABSL_NO_THREAD_SAFETY_ANALYSIS;
+  void UnlockAsOther() ABSL_UNLOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   // Whether owners take the lock without a read-modify-write in this
   // process (false: everyone takes the spin lock). Decided once.
+  // Tells the thread-safety analysis that the caller holds the lock (in a
+  // callback run under it). Checks nothing at run time.
+  void AssertHeld() const ABSL_ASSERT_EXCLUSIVE_LOCK() {}
+
   static bool Biased() {
     static const bool biased = DetectBiased();
     return biased;
   }
 
   // std::lock_guard-style holders of each side.
-  class OwnerGuard {
+  class ABSL_SCOPED_LOCKABLE OwnerGuard {
    public:
-    explicit OwnerGuard(BiasedLock& lock) : lock_(lock) { lock_.LockAsOwner(); }
-    ~OwnerGuard() { lock_.UnlockAsOwner(); }
+    explicit OwnerGuard(BiasedLock& lock) ABSL_EXCLUSIVE_LOCK_FUNCTION(lock) : lock_(lock) {
+      lock_.LockAsOwner();
+    }
+    ~OwnerGuard() ABSL_UNLOCK_FUNCTION() { lock_.UnlockAsOwner(); }
     OwnerGuard(const OwnerGuard&) = delete;
     OwnerGuard& operator=(const OwnerGuard&) = delete;
 
    private:
     BiasedLock& lock_;
   };
-  class OtherGuard {
+  class ABSL_SCOPED_LOCKABLE OtherGuard {
    public:
-    explicit OtherGuard(BiasedLock& lock) : lock_(lock) { lock_.LockAsOther(); }
-    ~OtherGuard() { lock_.UnlockAsOther(); }
+    explicit OtherGuard(BiasedLock& lock) ABSL_EXCLUSIVE_LOCK_FUNCTION(lock) : lock_(lock) {
+      lock_.LockAsOther();
+    }
+    ~OtherGuard() ABSL_UNLOCK_FUNCTION() { lock_.UnlockAsOther(); }
     OtherGuard(const OtherGuard&) = delete;
     OtherGuard& operator=(const OtherGuard&) = delete;
 
@@ -107,7 +119,7 @@ class BiasedLock {
 
  private:
   static bool DetectBiased();
-  void LockAsOwnerSlow();
+  void LockAsOwnerSlow() ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   // Held by an other for its whole critical section (and so serializing
   // the others), and by the owner when an other was there first.
@@ -122,8 +134,8 @@ class BiasedLock {
   bool owner_has_spin_lock_ = false;
   // Revocation (under spin_lock_): once revoked, others_ stays set.
   const uint32_t revoke_after_ = 0;
-  uint32_t other_entries_ = 0;
-  bool revoked_ = false;
+  uint32_t other_entries_ ABSL_GUARDED_BY(spin_lock_) = 0;
+  bool revoked_ ABSL_GUARDED_BY(spin_lock_) = false;
 };
 
 }  // namespace internal

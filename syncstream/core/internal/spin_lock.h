@@ -4,7 +4,8 @@
 // exchange, against two for std::mutex. Waiters follow Backoff below, so a
 // holder that was preempted, or that blocks for long (a mirror's Publish
 // waiting on a full queue), does not make waiters burn a core. Satisfies
-// BasicLockable (std::lock_guard).
+// BasicLockable (std::lock_guard); SpinLockGuard below is the annotated
+// scoped form that the thread-safety analysis sees.
 #ifndef SYNCSTREAM_CORE_INTERNAL_SPIN_LOCK_H_
 #define SYNCSTREAM_CORE_INTERNAL_SPIN_LOCK_H_
 
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "syncstream/core/spin_wait.h"
 
 namespace syncstream {
@@ -40,9 +42,9 @@ class Backoff {
   int attempts_ = 0;
 };
 
-class SpinLock {
+class ABSL_LOCKABLE SpinLock {
  public:
-  void lock() {
+  void lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
     for (Backoff backoff;; backoff.Pause()) {
       if (!locked_.load(std::memory_order_relaxed) &&
           !locked_.exchange(true, std::memory_order_acquire)) {
@@ -51,14 +53,28 @@ class SpinLock {
     }
   }
   // Takes the lock if it is free; never waits.
-  bool try_lock() {
+  bool try_lock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
     return !locked_.load(std::memory_order_relaxed) &&
            !locked_.exchange(true, std::memory_order_acquire);
   }
-  void unlock() { locked_.store(false, std::memory_order_release); }
+  void unlock() ABSL_UNLOCK_FUNCTION() { locked_.store(false, std::memory_order_release); }
 
  private:
   std::atomic<bool> locked_{false};
+};
+
+// Holds a SpinLock from construction to destruction.
+class ABSL_SCOPED_LOCKABLE SpinLockGuard {
+ public:
+  explicit SpinLockGuard(SpinLock& lock) ABSL_EXCLUSIVE_LOCK_FUNCTION(lock) : lock_(lock) {
+    lock_.lock();
+  }
+  ~SpinLockGuard() ABSL_UNLOCK_FUNCTION() { lock_.unlock(); }
+  SpinLockGuard(const SpinLockGuard&) = delete;
+  SpinLockGuard& operator=(const SpinLockGuard&) = delete;
+
+ private:
+  SpinLock& lock_;
 };
 
 }  // namespace internal

@@ -15,13 +15,14 @@
 #include <atomic>
 #include <cstdint>
 
+#include "absl/base/thread_annotations.h"
 #include "syncstream/core/internal/biased_lock.h"
 #include "syncstream/core/internal/thread_token.h"
 
 namespace syncstream {
 namespace internal {
 
-class ThreadBiasedLock {
+class ABSL_LOCKABLE ThreadBiasedLock {
  public:
   // See BiasedLock's "Revocation"; 0: never revoked.
   explicit ThreadBiasedLock(uint32_t revoke_after) : lock_(revoke_after) {}
@@ -36,9 +37,10 @@ class ThreadBiasedLock {
   BiasedLock& lock() { return lock_; }
 
   // Holds the lock, as owner on the owner's thread, as other elsewhere.
-  class Guard {
+  class ABSL_SCOPED_LOCKABLE Guard {
    public:
     __attribute__((always_inline)) explicit Guard(ThreadBiasedLock& lock)
+        ABSL_EXCLUSIVE_LOCK_FUNCTION(lock) ABSL_NO_THREAD_SAFETY_ANALYSIS
         : lock_(lock.lock_),
           owner_(lock.owner_thread_.load(std::memory_order_relaxed) == ThisThreadToken()) {
       if (owner_) {
@@ -47,7 +49,7 @@ class ThreadBiasedLock {
         lock_.LockAsOther();
       }
     }
-    __attribute__((always_inline)) ~Guard() {
+    __attribute__((always_inline)) ~Guard() ABSL_UNLOCK_FUNCTION() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       if (owner_) {
         lock_.UnlockAsOwner();
       } else {
