@@ -257,6 +257,19 @@ absl::Status LineProcBuffer::Wait(absl::Duration timeout) {
     }
     changed_.wait_for(lock, absl::ToChronoNanoseconds(left));
   }
+  std::vector<std::string> shared;
+  for (const MirrorEntry& entry : mirrors_) {
+    if (entry.other_pids.empty()) continue;
+    shared.push_back(absl::StrCat("'", entry.name, "' (pids ", entry.process.pid, ", ",
+                                  absl::StrJoin(entry.other_pids, ", "), ")"));
+  }
+  if (!shared.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "LineProcBuffer '", queue_name_, "': ", shared.size(),
+        " mirror(s) used by several processes: ", absl::StrJoin(shared, ", "),
+        "; each stream ended when the first of its processes closed it, so the others' "
+        "records may still be on their way: give each process its own mirror (NewMirror)"));
+  }
   return absl::OkStatus();
 }
 
@@ -348,10 +361,20 @@ void LineProcBuffer::HandleBatch(const QueueMessageView& message) {
       return;
     }
     MirrorEntry& entry = mirrors_[header.mirror_id];
-    if (header.pid > 0 && (!entry.announced || entry.process.pid != header.pid)) {
+    if (header.pid > 0 && !entry.announced) {
       entry.announced = true;
       entry.process.pid = header.pid;
       entry.process.start_time = header.start_time;
+    } else if (header.pid > 0 && entry.process.pid != header.pid &&
+               std::find(entry.other_pids.begin(), entry.other_pids.end(), header.pid) ==
+                   entry.other_pids.end()) {
+      // One mirror, several processes (sync-stream's `(mirror,) * 4`): its
+      // stream ends with whichever closes first. Said at once, and by Wait().
+      entry.other_pids.push_back(header.pid);
+      StoreNote(RecordKind::kError, entry.name, "shared",
+                absl::StrCat("mirror '", entry.name, "' is used by process ", header.pid,
+                             " as well as by process ", entry.process.pid,
+                             ": give each process its own mirror (NewMirror)"));
     }
     if ((header.flags & proc_internal::kBatchMirrorClosed) &&
         entry.state == MirrorState::kOpen) {

@@ -159,7 +159,12 @@ class LineProcBuffer {
 
   // Blocks until every mirror is closed, died or force-stopped, at most
   // `timeout`. Then every record its mirrors sent is in the buffer.
-  // DeadlineExceeded naming the mirrors still open otherwise. When the
+  // DeadlineExceeded naming the mirrors still open otherwise.
+  // FailedPrecondition, once no mirror is open, when a mirror was used by
+  // more than one process (one LineProcMirror handed to several forked
+  // children): its stream ended when the first of them closed it, so the
+  // others' records may still be on their way (also stored as an error
+  // record when the second process is seen). When the
   // collector cannot read the queue any more (its segment was damaged), the
   // open mirrors can never be seen closing: DataLoss at once, naming the
   // queue's error and those mirrors (also stored as an error record).
@@ -203,7 +208,9 @@ class LineProcBuffer {
     std::string name;
     MirrorState state = MirrorState::kOpen;
     bool announced = false;  // a process has used it
-    ProcessIdentity process;
+    ProcessIdentity process;  // the first process that used it
+    // Further processes that used it (a mirror shared by forked children).
+    std::vector<pid_t> other_pids;
   };
   struct SpawnedProgram;
 

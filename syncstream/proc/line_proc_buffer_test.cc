@@ -313,6 +313,41 @@ TEST(LineProcBufferTest, FdCapturesOfTwoChildrenAreToldApart) {
   ExpectCapturedOutput(*buffer, "worker-2");
 }
 
+// One mirror handed to 4 forked children (sync-stream's `(mirror,) * 4`):
+// never a silent early Wait(). Every child announces itself before any
+// closes, so the buffer has seen all four when the first close ends the
+// stream.
+TEST(LineProcBufferTest, MirrorSharedByForkedChildrenIsReported) {
+  auto buffer = MakeBuffer(100);
+  auto mirror = MakeMirror(*buffer, "shared");
+  LineProcMirror& m = *mirror;
+  int opened[2];
+  ASSERT_EQ(::pipe(opened), 0);
+  StartGate go;
+  std::vector<ChildProcess> children;
+  for (int i = 0; i < 4; ++i) {
+    children.push_back(ForkInMirror(m, [&, i] {
+      (void)!::write(opened[1], "x", 1);  // Open() has sent its hello
+      go.WaitInChild();
+      proc_testing::WriteNumberedLines(m, absl::StrCat("c", i), 3).IgnoreError();
+    }));
+  }
+  ::close(opened[1]);
+  for (int i = 0; i < 4; ++i) {
+    char byte;
+    ASSERT_EQ(::read(opened[0], &byte, 1), 1);
+  }
+  ::close(opened[0]);
+  go.Open();
+  absl::Status waited = buffer->Wait(kWait);
+  EXPECT_EQ(waited.code(), absl::StatusCode::kFailedPrecondition) << waited;
+  EXPECT_THAT(std::string(waited.message()), HasSubstr("'shared' (pids "));
+  std::vector<Record> errors = OfKind(buffer->Read(), RecordKind::kError);
+  ASSERT_EQ(errors.size(), 3u);
+  EXPECT_THAT(errors[0].text, HasSubstr("mirror 'shared' is used by process "));
+  for (ChildProcess& child : children) ExpectExit(child, ExitStatus::Exited(0));
+}
+
 TEST(LineProcBufferTest, ManyLinesUnderFork) {
   auto buffer = MakeBuffer(8 * kManyLines + 64);
   std::vector<std::unique_ptr<LineProcMirror>> mirrors;
