@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
-#include <mutex>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -18,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "syncstream/core/deadline.h"
+#include "syncstream/core/mutex.h"
 #include "syncstream/core/unique_fd.h"
 
 namespace syncstream {
@@ -103,9 +103,9 @@ class ScopedFdCapture::Impl {
   std::unique_ptr<std::thread> reader_;
   std::vector<char> read_buffer_;  // reader only
 
-  std::mutex mutex_;  // guards the two below
-  absl::Time drain_deadline_ = absl::InfiniteFuture();
-  absl::Status first_error_;
+  Mutex mutex_;
+  absl::Time drain_deadline_ ABSL_GUARDED_BY(mutex_) = absl::InfiniteFuture();
+  absl::Status first_error_ ABSL_GUARDED_BY(mutex_);
 };
 
 absl::Status ScopedFdCapture::Impl::Start(std::vector<CapturedFd> fds) {
@@ -214,7 +214,7 @@ absl::Status ScopedFdCapture::Impl::RestoreFds() {
 
 void ScopedFdCapture::Impl::NoteError(absl::Status status) {
   if (status.ok()) return;
-  std::lock_guard<std::mutex> guard(mutex_);
+  MutexLock guard(&mutex_);
   if (first_error_.ok()) first_error_ = std::move(status);
 }
 
@@ -300,7 +300,7 @@ void ScopedFdCapture::Impl::ReadLoop() {
       first = 1;
       if (polls[0].revents != 0) {
         stopping = true;
-        std::lock_guard<std::mutex> guard(mutex_);
+        MutexLock guard(&mutex_);
         deadline = drain_deadline_;
       }
     }
@@ -316,7 +316,7 @@ absl::Status ScopedFdCapture::Impl::Stop() {
   FlushProcessBuffers();
   absl::Status status = RestoreFds();
   {
-    std::lock_guard<std::mutex> guard(mutex_);
+    MutexLock guard(&mutex_);
     drain_deadline_ = DeadlineAfter(options_.drain_timeout);
   }
   const char byte = 'x';
@@ -337,7 +337,7 @@ absl::Status ScopedFdCapture::Impl::Stop() {
     channel.writer.reset();
     channel.read_end.Reset();
   }
-  std::lock_guard<std::mutex> guard(mutex_);
+  MutexLock guard(&mutex_);
   return status.ok() ? first_error_ : status;
 }
 

@@ -52,7 +52,7 @@ const std::string* NameTable::Intern(const std::string& name) const {
   }
   const std::string* interned;
   {
-    std::lock_guard<std::mutex> guard(mutex_);
+    MutexLock guard(&mutex_);
     interned = &*names_.insert(name).first;
   }
   name_cache[name_cache_next] = NameCacheEntry{id_, interned};

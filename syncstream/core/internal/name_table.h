@@ -8,9 +8,11 @@
 #define SYNCSTREAM_CORE_INTERNAL_NAME_TABLE_H_
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <unordered_set>
+
+#include "absl/base/thread_annotations.h"
+#include "syncstream/core/mutex.h"
 
 namespace syncstream {
 namespace internal {
@@ -29,8 +31,9 @@ class NameTable {
 
  private:
   const uint64_t id_;  // process-unique, never reused (keys the thread cache)
-  mutable std::mutex mutex_;
-  mutable std::unordered_set<std::string> names_;  // node-based: stable
+  mutable Mutex mutex_;
+  // node-based: stable
+  mutable std::unordered_set<std::string> names_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace internal
