@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "syncstream/core/deadline.h"
 
 namespace syncstream {
 namespace {
@@ -55,7 +54,7 @@ uint64_t RecordBlockStore::Append(std::shared_ptr<const RecordBlock> block) {
   uint64_t first;
   bool notify;
   {
-    std::lock_guard<std::mutex> guard(mutex_);
+    MutexLock guard(&mutex_);
     first = end_.load(std::memory_order_relaxed);
     if (size == 0) return first;
     blocks_.push_back({first, std::move(block)});
@@ -69,7 +68,7 @@ uint64_t RecordBlockStore::Append(std::shared_ptr<const RecordBlock> block) {
     }
     notify = waiters_ > 0;
   }
-  if (notify) appended_.notify_all();
+  if (notify) appended_.SignalAll();
   return first;
 }
 
@@ -81,7 +80,7 @@ std::vector<Record> RecordBlockStore::Collect(uint64_t first,
                                               uint64_t end) const {
   std::vector<Piece> pieces;
   {
-    std::lock_guard<std::mutex> guard(mutex_);
+    MutexLock guard(&mutex_);
     // The first block holding `first`: the last one starting at or before it.
     auto it = std::upper_bound(
         blocks_.begin(), blocks_.end(), first,
@@ -114,7 +113,7 @@ std::vector<Record> RecordBlockStore::Read(size_t n) const {
   uint64_t first;
   uint64_t end;
   {
-    std::lock_guard<std::mutex> guard(mutex_);
+    MutexLock guard(&mutex_);
     end = end_.load(std::memory_order_relaxed);
     first = FirstPositionLocked(end);
   }
@@ -131,7 +130,7 @@ std::vector<Record> RecordBlockStore::ReadFrom(uint64_t from,
   uint64_t first;
   uint64_t end;
   {
-    std::lock_guard<std::mutex> guard(mutex_);
+    MutexLock guard(&mutex_);
     end = end_.load(std::memory_order_relaxed);
     first = std::max(from, FirstPositionLocked(end));
   }
@@ -142,7 +141,7 @@ std::vector<Record> RecordBlockStore::ReadFrom(uint64_t from,
 }
 
 size_t RecordBlockStore::Size() const {
-  std::lock_guard<std::mutex> guard(mutex_);
+  MutexLock guard(&mutex_);
   const uint64_t end = end_.load(std::memory_order_relaxed);
   return static_cast<size_t>(end - FirstPositionLocked(end));
 }
@@ -150,7 +149,7 @@ size_t RecordBlockStore::Size() const {
 void RecordBlockStore::Clear() {
   std::deque<Held> dropped;  // freed outside the lock
   {
-    std::lock_guard<std::mutex> guard(mutex_);
+    MutexLock guard(&mutex_);
     cleared_before_ = end_.load(std::memory_order_relaxed);
     dropped.swap(blocks_);
   }
@@ -159,9 +158,9 @@ void RecordBlockStore::Clear() {
 bool RecordBlockStore::WaitForAppend(uint64_t position,
                                      absl::Time deadline) const {
   if (end_position() > position) return true;
-  std::unique_lock<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   ++waiters_;
-  const bool appended = WaitUntilReady(appended_, lock, deadline, [&] {
+  const bool appended = appended_.WaitUntilReady(&mutex_, deadline, [&] {
     return end_.load(std::memory_order_relaxed) > position;
   });
   --waiters_;

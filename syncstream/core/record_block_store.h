@@ -24,16 +24,16 @@
 #define SYNCSTREAM_CORE_RECORD_BLOCK_STORE_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "syncstream/core/mutex.h"
 #include "syncstream/core/record.h"
 
 namespace syncstream {
@@ -99,17 +99,17 @@ class RecordBlockStore {
 
   explicit RecordBlockStore(size_t capacity);
 
-  // The oldest position still readable. Under mutex_.
-  uint64_t FirstPositionLocked(uint64_t end) const;
+  // The oldest position still readable.
+  uint64_t FirstPositionLocked(uint64_t end) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // The records at positions [first, end), which must be readable.
   std::vector<Record> Collect(uint64_t first, uint64_t end) const;
 
   const size_t capacity_;
-  mutable std::mutex mutex_;
-  mutable std::condition_variable appended_;
-  std::deque<Held> blocks_;         // under mutex_, by position
-  uint64_t cleared_before_ = 0;     // under mutex_
-  mutable int waiters_ = 0;         // in WaitForAppend; under mutex_
+  mutable Mutex mutex_;
+  mutable CondVar appended_;
+  std::deque<Held> blocks_ ABSL_GUARDED_BY(mutex_);  // by position
+  uint64_t cleared_before_ ABSL_GUARDED_BY(mutex_) = 0;
+  mutable int waiters_ ABSL_GUARDED_BY(mutex_) = 0;  // in WaitForAppend
   std::atomic<uint64_t> end_{0};    // written under mutex_
 };
 
