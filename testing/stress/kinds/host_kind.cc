@@ -187,20 +187,14 @@ class HostKind : public Kind {
   }
 };
 
-// --- host_restart: a forked collector, killed and restarted ----------------
+// --- a session whose server a thread kills and restarts ------------------
 
-class RestartSession : public Session {
+// The part host_restart and nats share: workers reach the server at
+// address_, and a restarter thread kills and restarts it (Restart()) until
+// StopRestarting(). Every subclass's destructor calls StopRestarting() first,
+// so that Restart() never runs on a destroyed subclass.
+class RestartingSession : public Session {
  public:
-  static absl::StatusOr<std::unique_ptr<Session>> Start(
-      const SessionSettings& settings) {
-    std::unique_ptr<RestartSession> session(new RestartSession(settings));
-    SYNCSTREAM_RETURN_IF_ERROR(session->StartCollector());
-    session->restarter_ = std::thread([s = session.get()] { s->Restart(); });
-    return std::unique_ptr<Session>(std::move(session));
-  }
-
-  ~RestartSession() override { StopRestarting(); }
-
   absl::Status PrepareWorker(int worker, WorkerLaunch* launch) override {
     launch->token = address_.ToString();
     return absl::OkStatus();
@@ -210,6 +204,59 @@ class RestartSession : public Session {
       int worker) override {
     return OpenHostChannel(address_, worker);
   }
+
+ protected:
+  explicit RestartingSession(const SessionSettings& settings)
+      : settings_(settings) {}
+
+  // Kills and restarts the server until stop_ is set (under mutex_).
+  virtual void Restart() = 0;
+
+  void StartRestarting() {
+    restarter_ = std::thread([this] { Restart(); });
+  }
+
+  void StopRestarting() {
+    {
+      std::lock_guard<std::mutex> guard(mutex_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    if (restarter_.joinable()) restarter_.join();
+  }
+
+  // Waits `wait` (none if it is not positive) with `lock` on mutex_ held;
+  // true once StopRestarting() was called.
+  bool WaitForStop(std::unique_lock<std::mutex>& lock, absl::Duration wait) {
+    return cv_.wait_for(lock,
+                        std::chrono::microseconds(std::max<int64_t>(
+                            0, absl::ToInt64Microseconds(wait))),
+                        [this] { return stop_; });
+  }
+
+  const SessionSettings settings_;
+  net::Address address_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+
+ private:
+  std::thread restarter_;
+};
+
+// --- host_restart: a forked collector, killed and restarted ----------------
+
+class RestartSession : public RestartingSession {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Start(
+      const SessionSettings& settings) {
+    std::unique_ptr<RestartSession> session(new RestartSession(settings));
+    SYNCSTREAM_RETURN_IF_ERROR(session->StartCollector());
+    session->StartRestarting();
+    return std::unique_ptr<Session>(std::move(session));
+  }
+
+  ~RestartSession() override { StopRestarting(); }
 
   absl::Status Drain(absl::Duration timeout) override {
     StopRestarting();
@@ -230,7 +277,7 @@ class RestartSession : public Session {
 
  private:
   explicit RestartSession(const SessionSettings& settings)
-      : settings_(settings) {
+      : RestartingSession(settings) {
     address_.family = net::Address::Family::kUnix;
     address_.path = settings.scratch_dir + "/collector.sock";
   }
@@ -305,7 +352,7 @@ class RestartSession : public Session {
   // new (or after 10 s): on a loaded machine a collector's life may be too
   // short for any mirror to get a batch acknowledged, and killing it then
   // would stop all progress rather than test recovery.
-  void Restart() {
+  void Restart() override {
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stop_) {
       const absl::Time life_began = ::syncstream::Now();
@@ -314,12 +361,7 @@ class RestartSession : public Session {
       lock.lock();
       const absl::Duration left =
           life_began + absl::Milliseconds(150) - ::syncstream::Now();
-      if (cv_.wait_for(lock,
-                       std::chrono::microseconds(std::max<int64_t>(
-                           0, absl::ToInt64Microseconds(left))),
-                       [this] { return stop_; })) {
-        break;
-      }
+      if (WaitForStop(lock, left)) break;
       collector_.Kill(SIGKILL).IgnoreError();
       collector_.Wait(absl::Seconds(10)).IgnoreError();
       absl::Status started = StartCollector();
@@ -331,23 +373,8 @@ class RestartSession : public Session {
     }
   }
 
-  void StopRestarting() {
-    {
-      std::lock_guard<std::mutex> guard(mutex_);
-      stop_ = true;
-      cv_.notify_all();
-    }
-    if (restarter_.joinable()) restarter_.join();
-  }
-
-  const SessionSettings settings_;
-  net::Address address_;
   ChildProcess collector_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool stop_ = false;
   int restarts_ = 0;
-  std::thread restarter_;
 };
 
 class HostRestartKind : public Kind {
@@ -374,7 +401,7 @@ class HostRestartKind : public Kind {
 
 // --- nats: a JetStream stream on a nats-server, killed and restarted ------
 
-class NatsSession : public Session {
+class NatsSession : public RestartingSession {
  public:
   static absl::StatusOr<std::unique_ptr<Session>> Start(
       const SessionSettings& settings) {
@@ -391,21 +418,11 @@ class NatsSession : public Session {
     stream.max_lines = settings.buffer_lines + 1;
     SYNCSTREAM_RETURN_IF_ERROR(nats::testing::CreateStreamWhenReady(
         session->address_.jetstream, stream));
-    session->restarter_ = std::thread([s = session.get()] { s->Restart(); });
+    session->StartRestarting();
     return std::unique_ptr<Session>(std::move(session));
   }
 
   ~NatsSession() override { StopRestarting(); }
-
-  absl::Status PrepareWorker(int worker, WorkerLaunch* launch) override {
-    launch->token = address_.ToString();
-    return absl::OkStatus();
-  }
-
-  absl::StatusOr<std::unique_ptr<WorkerChannel>> OpenChannel(
-      int worker) override {
-    return OpenHostChannel(address_, worker);
-  }
 
   absl::Status Drain(absl::Duration timeout) override {
     StopRestarting();
@@ -429,15 +446,12 @@ class NatsSession : public Session {
 
  private:
   explicit NatsSession(const SessionSettings& settings)
-      : settings_(settings) {}
+      : RestartingSession(settings) {}
 
-  void Restart() {
+  void Restart() override {
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stop_) {
-      if (cv_.wait_for(lock, std::chrono::milliseconds(500),
-                       [this] { return stop_; })) {
-        break;
-      }
+      if (WaitForStop(lock, absl::Milliseconds(500))) break;
       absl::Status restarted = server_->Kill();
       if (restarted.ok()) restarted = server_->Restart();
       if (!restarted.ok()) {
@@ -447,22 +461,7 @@ class NatsSession : public Session {
     }
   }
 
-  void StopRestarting() {
-    {
-      std::lock_guard<std::mutex> guard(mutex_);
-      stop_ = true;
-      cv_.notify_all();
-    }
-    if (restarter_.joinable()) restarter_.join();
-  }
-
-  const SessionSettings settings_;
   std::unique_ptr<nats::testing::NatsServer> server_;
-  net::Address address_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread restarter_;
 };
 
 // Whether `program` is an executable in a PATH directory.
